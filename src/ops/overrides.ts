@@ -1,0 +1,2 @@
+// Placeholder: gradient overrides are registered here (see ops/matmulGrad.ts).
+export function installOverrides(): void {}
