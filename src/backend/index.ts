@@ -50,6 +50,9 @@ export async function initBackend(explicit?: string): Promise<BackendName> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new BackendError(`backend "${name}" failed to initialise`);
   await tf.ready();
+  // The cpu backend prints an advert for tfjs-node on first use; the CLI already says which
+  // backend runs and how to install the native ones.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   installOverrides();
   return name;
 }

@@ -69,7 +69,9 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   const rank = logits.rank;
   const classAxis = rank - 2;
   const c = logits.shape[classAxis];
-  const shift = stopGradient(tf.max(logits, classAxis, true));
+  // The max runs inside a custom op with a zero gradient: tf.max's own gradient uses Equal,
+  // which has no gradient, so a recorded max would break the second derivative.
+  const shift = unaryCustomOp((l) => ({ value: tf.max(l, classAxis, true), gradFunc: (dy) => tf.zerosLike(l) }))(logits);
   const z = tf.sub(logits, shift);
   const lse = tf.log(tf.sum(exp(z), classAxis)); // [k] or [B, k]
   const onehot = tf.oneHot(tf.cast(labels, 'int32'), c); // [k, C] or [B, k, C]

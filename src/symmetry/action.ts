@@ -1,0 +1,123 @@
+// GL(d) actions on the hidden layers of a bias-free MLP (paper Appendix E.1).
+//
+// gs[m] acts on hidden layer m, i.e. on the pair (ws[m], ws[m+1]); null leaves it alone.
+// The pairs are transformed in order m = 0, 1, ...; the input h of ws[m] is recomputed from
+// the already transformed earlier layers. With V = ws[m], U = ws[m+1], s the activation:
+//   'pinv'    (eq. 79, default): U <- U s(V h) s(g V h)^+ ,      V <- g V
+//   'inverse' (eq. 78):          U <- U g^-1 ,                    V <- s^-1(g s(V h)) h^+
+// The loss is exactly invariant only when the data matrices are full rank and "square
+// enough" (pinv: k <= d_{m+1}; inverse: k <= d_m, so that h^+ h = I). Outside that regime,
+// e.g. on a real mini-batch with more samples than hidden units, the action changes the loss
+// on x a little; `actionReport` measures that drift. With g = I and k < width the weights are
+// projected onto the span of the data: they change although f(x) does not.
+//
+// Every tensor accepts an optional leading batch dimension [B, ...] (many inner problems).
+import * as tf from '@tensorflow/tfjs';
+import { leakyRelu, leakyReluInv, DEFAULT_SLOPE } from '../ops/activations.js';
+import { inv, pinv } from '../ops/linalg.js';
+import { expm } from '../ops/expm.js';
+import { mlpLoss, type MlpOptions } from '../nn/mlp.js';
+
+export type ActionKind = 'pinv' | 'inverse';
+
+export interface ActionOptions {
+  kind?: ActionKind;
+  slope?: number;
+}
+
+const mm = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
+
+/** The transformed pair (V', U') for one hidden layer. */
+function actOnPair(kind: ActionKind, g: tf.Tensor, V: tf.Tensor, U: tf.Tensor, h: tf.Tensor, slope: number) {
+  if (kind === 'pinv') {
+    const pre = mm(V, h);
+    return { V: mm(g, V), U: mm(mm(U, leakyRelu(pre, slope)), pinv(leakyRelu(mm(g, pre), slope))) };
+  }
+  const moved = leakyReluInv(mm(g, leakyRelu(mm(V, h), slope)), slope);
+  return { V: mm(moved, pinv(h)), U: mm(U, inv(g)) };
+}
+
+/**
+ * Apply the group elements to the weights. The returned weights are built from the inputs
+ * only, never from one another: the input of each later layer is computed along a duplicate
+ * path. This matters under nested tf.grads (DESIGN.md): a gradient w.r.t. the returned
+ * weights must be the partial derivative, as in the paper's gradient-norm objective.
+ */
+export function groupAction(
+  ws: readonly tf.Tensor[],
+  x: tf.Tensor,
+  gs: readonly (tf.Tensor | null | undefined)[],
+  opts: ActionOptions = {},
+): tf.Tensor[] {
+  const kind = opts.kind ?? 'pinv';
+  const slope = opts.slope ?? DEFAULT_SLOPE;
+  if (gs.length > ws.length - 1) {
+    throw new Error(`groupAction: ${gs.length} group elements for ${ws.length - 1} hidden layers`);
+  }
+  const out = [...ws];
+  // Twins of `out` used only to propagate layer inputs forward (see the doc comment).
+  const prop = [...ws];
+  let h = x;
+  for (let m = 0; m < ws.length - 1; m++) {
+    const g = gs[m];
+    if (g) {
+      const a = actOnPair(kind, g, out[m], out[m + 1], h, slope);
+      const b = actOnPair(kind, g, prop[m], prop[m + 1], h, slope);
+      out[m] = a.V;
+      out[m + 1] = a.U;
+      prop[m] = b.V;
+      prop[m + 1] = b.U;
+    }
+    h = leakyRelu(mm(prop[m], h), slope);
+  }
+  return out;
+}
+
+/** g = I + T (T: [n, n] or [B, n, n]). */
+export function identityPlus(t: tf.Tensor): tf.Tensor {
+  const n = t.shape[t.rank - 1];
+  const batch = t.rank === 3 ? [t.shape[0]] : undefined;
+  return tf.add(tf.eye(n, n, batch as [number] | undefined), t);
+}
+
+/** g = exp(t M): a point on the one-parameter subgroup of the Lie algebra element M. */
+export function expGroup(m: tf.Tensor, t: number | tf.Scalar = 1): tf.Tensor {
+  return expm(tf.mul(m, t));
+}
+
+/** Rescale T to the given Frobenius norm (per problem when batched). */
+export function rescaleFrobenius(t: tf.Tensor, norm: number): tf.Tensor {
+  const axes = t.rank === 3 ? [1, 2] : undefined;
+  const n = tf.sqrt(tf.sum(tf.square(t), axes, true));
+  return tf.mul(t, tf.div(norm, tf.maximum(n, 1e-30)));
+}
+
+export interface ActionReport {
+  lossBefore: number;
+  lossAfter: number;
+  /** lossAfter - lossBefore: zero in the exact regime, nonzero on real mini-batches. */
+  drift: number;
+  /** ||g_m - I||_F for each hidden layer (0 for untouched layers). */
+  distanceFromIdentity: number[];
+}
+
+/** Measure what an action did: loss before and after on (x, target), and ||g - I||. */
+export function actionReport(
+  ws: readonly tf.Tensor[],
+  acted: readonly tf.Tensor[],
+  x: tf.Tensor,
+  target: tf.Tensor,
+  gs: readonly (tf.Tensor | null | undefined)[],
+  opts: MlpOptions = {},
+): ActionReport {
+  return tf.tidy(() => {
+    const lossBefore = tf.sum(mlpLoss(ws, x, target, opts)).dataSync()[0];
+    const lossAfter = tf.sum(mlpLoss(acted, x, target, opts)).dataSync()[0];
+    const distanceFromIdentity = ws.slice(0, -1).map((w, m) => {
+      const g = gs[m];
+      if (!g) return 0;
+      return tf.norm(tf.sub(g, identityPlus(tf.zerosLike(g)))).dataSync()[0];
+    });
+    return { lossBefore, lossAfter, drift: lossAfter - lossBefore, distanceFromIdentity };
+  });
+}

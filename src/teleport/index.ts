@@ -1,0 +1,2 @@
+export * from './objectives.js';
+export * from './teleport.js';
