@@ -1,0 +1,115 @@
+/**
+ * Helpers for CLI commands: error handling and exit codes, config loading, global options,
+ * backend start-up.
+ *
+ * A command (src/cli/commands/<name>.ts) looks like:
+ *
+ *     export function register(program: Command): void {
+ *       program
+ *         .command('teleport-demo')
+ *         .description('...')
+ *         .option('--config <file>', 'JSON config file')
+ *         .option('--steps <n>', 'override steps', Number)
+ *         .action(runCommand(async (opts: { config?: string; steps?: number }, cmd: Command) => {
+ *           // 1. config first: an invalid one exits 2 before anything runs or is written
+ *           const cfg = await loadConfigOrExit(DemoConfig, opts.config,
+ *                                              { steps: opts.steps, seed: globalOptions(cmd).seed });
+ *           // 2. then the backend (prints the choice to stderr once)
+ *           await useBackend(cmd);
+ *           ...
+ *         }));
+ *     }
+ *
+ * Exit codes: 0 success, 1 error (`symtele: <message>`, stack only with SYMTELE_DEBUG=1),
+ * 2 invalid config (every problem listed).
+ */
+import type { Command } from 'commander';
+import * as E from 'fp-ts/lib/Either.js';
+import type * as t from 'io-ts';
+import { initBackend, type BackendName } from '../backend/index.js';
+import { ConfigError, decodeConfig, deepMerge, readJsonFile } from '../config/codec.js';
+
+export const EXIT_ERROR = 1;
+export const EXIT_INVALID_CONFIG = 2;
+
+/** Options of the program itself, available to every command. */
+export interface GlobalOptions {
+  backend?: string;
+  seed?: number;
+}
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+function debugEnabled(): boolean {
+  return process.env.SYMTELE_DEBUG === '1';
+}
+
+/** Print an invalid config's problems to stderr. */
+export function reportConfigError(e: ConfigError): void {
+  process.stderr.write(`symtele: invalid config ${e.source}:\n${e.problems.map((p) => `  ${p}\n`).join('')}`);
+}
+
+/** Print an error as the CLI does and exit with the matching code (2 for configs, else 1). */
+export function exitWithError(e: unknown): never {
+  if (e instanceof ConfigError) {
+    reportConfigError(e);
+    process.exit(EXIT_INVALID_CONFIG);
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`symtele: ${message}\n`);
+  if (debugEnabled() && e instanceof Error && e.stack !== undefined) process.stderr.write(`${e.stack}\n`);
+  process.exit(EXIT_ERROR);
+}
+
+/** Wrap a command action: errors are printed (`symtele: <message>`) and set the exit code. */
+export function runCommand<Args extends unknown[]>(
+  fn: (...args: Args) => Promise<void> | void,
+): (...args: Args) => Promise<void> {
+  return async (...args: Args) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      exitWithError(e);
+    }
+  };
+}
+
+/**
+ * Read the config file (if any), merge `overrides` over it (deeply; `undefined` values are
+ * ignored, so unset flags can be passed as they are), decode, and return the complete config.
+ * Any problem is printed and the process exits with code 2.
+ */
+export async function loadConfigOrExit<A, O>(
+  codec: t.Type<A, O, unknown>,
+  path: string | undefined,
+  overrides?: unknown,
+): Promise<A> {
+  let raw: unknown = {};
+  if (path !== undefined) {
+    const read = await readJsonFile(path)();
+    if (E.isLeft(read)) exitWithError(read.left);
+    raw = read.right;
+  }
+  const decoded = decodeConfig(codec, deepMerge(raw, overrides), path ?? 'from flags');
+  if (E.isLeft(decoded)) exitWithError(decoded.left);
+  return decoded.right;
+}
+
+let announced: BackendName | undefined;
+
+/**
+ * Initialise the backend chosen by --backend, else SYMTELE_BACKEND, else `preferred` (e.g. a
+ * config's `backend`), else wasm; say which one on stderr, once per process.
+ */
+export async function useBackend(cmd: Command, preferred?: string): Promise<BackendName> {
+  const env = process.env.SYMTELE_BACKEND;
+  const name = await initBackend(globalOptions(cmd).backend ?? (env !== undefined && env !== '' ? env : preferred));
+  if (announced !== name) {
+    const { version_core } = await import('@tensorflow/tfjs');
+    process.stderr.write(`[symtele] backend: ${name} (tfjs ${version_core})\n`);
+    announced = name;
+  }
+  return name;
+}

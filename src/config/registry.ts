@@ -1,0 +1,37 @@
+/**
+ * Named config codecs, so tools (`symtele config check <file> --kind <name>`) can validate any
+ * registered config. Register a codec next to its definition:
+ *
+ *     registerConfig('teleport', TeleportConfig, 'teleport schedule and objective');
+ *
+ * A module's codecs are visible once the module is imported; the CLI imports every command,
+ * so a codec imported (directly or not) by a command is registered before arguments are parsed.
+ */
+import type * as t from 'io-ts';
+
+export interface RegisteredConfig {
+  readonly name: string;
+  readonly codec: t.Type<any, any, unknown>;
+  readonly description: string;
+}
+
+const REGISTRY = new Map<string, RegisteredConfig>();
+
+/** Register a codec under a name; registering the same codec twice is allowed, a different one is not. */
+export function registerConfig<A, O>(name: string, codec: t.Type<A, O, unknown>, description = ''): void {
+  const prev = REGISTRY.get(name);
+  if (prev !== undefined && prev.codec !== codec) {
+    throw new Error(`config kind "${name}" is already registered with another codec`);
+  }
+  REGISTRY.set(name, { name, codec, description });
+}
+
+/** The registered config of that name, if any. */
+export function getConfig(name: string): RegisteredConfig | undefined {
+  return REGISTRY.get(name);
+}
+
+/** Every registered config, sorted by name. */
+export function listConfigs(): RegisteredConfig[] {
+  return [...REGISTRY.values()].sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,0 +1,76 @@
+/**
+ * Atomic file replacement for checkpoints and results.
+ *
+ * `writeFileAtomic` writes to a temporary file in the destination's directory, fsyncs it,
+ * renames it over the destination (atomic on POSIX file systems) and fsyncs the directory, so
+ * a reader sees either the old content or the new one, never a torn file. On failure the
+ * temporary file is removed and the destination is left untouched.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** Options of {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** File mode of a newly created file (default 0o644, before umask). */
+  mode?: number;
+  /** Create the parent directory if missing (default true). */
+  mkdir?: boolean;
+}
+
+/** Atomically replace (or create) `file` with `data` (strings are written as UTF-8). */
+export function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  if (options.mkdir ?? true) {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new Error(`cannot write "${target}": cannot create directory "${dir}": ${(e as Error).message}`, { cause: e });
+    }
+  }
+  // Hidden name ending in .tmp (ignored by git); unique per process and call.
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let fd = -1;
+  try {
+    fd = fs.openSync(tmp, 'wx', options.mode ?? 0o644);
+    let off = 0;
+    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    if (fd >= 0) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // already failing; keep the first error
+      }
+    }
+    fs.rmSync(tmp, { force: true });
+    throw new Error(`cannot write "${target}" atomically: ${(e as Error).message}`, { cause: e });
+  }
+  fsyncDir(dir);
+}
+
+/** Atomically write `value` as JSON (2-space indent by default) followed by a newline. */
+export function writeJsonAtomic(file: string, value: unknown, options: AtomicWriteOptions & { indent?: number } = {}): void {
+  const text = JSON.stringify(value, null, options.indent ?? 2);
+  if (text === undefined) throw new Error(`cannot write "${file}": value is not JSON-serialisable`);
+  writeFileAtomic(file, text + '\n', options);
+}
+
+/** Persist a rename by fsyncing its directory; best effort (not supported everywhere). */
+function fsyncDir(dir: string): void {
+  let fd = -1;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some platforms and file systems refuse to open or fsync a directory.
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function symtele(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const childEnv: Record<string, string | undefined> = { ...process.env, SYMTELE_BACKEND: undefined, SYMTELE_DEBUG: undefined, ...env };
+    for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: ROOT,
+      env: childEnv as NodeJS.ProcessEnv,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('--help lists the commands and global options', async () => {
+  const r = await symtele(['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const s of ['Usage: symtele', '--backend', '--seed', 'info', 'main', 'config']) assert.ok(r.stdout.includes(s), s);
+  const sub = await symtele(['config', 'check', '--help']);
+  assert.equal(sub.code, 0, sub.stderr);
+  assert.match(sub.stdout, /--kind <name>/);
+});
+
+test('info --backend cpu prints the backend and the tfjs version', async () => {
+  const r = await symtele(['info', '--backend', 'cpu']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^backend\s+cpu$/m);
+  assert.match(r.stdout, /^tfjs\s+4\.22\.\d+$/m);
+  assert.match(r.stdout, /^symtele\s+\d+\.\d+\.\d+/m);
+  // the chosen backend is announced once on stderr
+  assert.equal(r.stderr.match(/backend: cpu/g)?.length, 1, r.stderr);
+});
+
+test('SYMTELE_BACKEND chooses the backend when no flag is given', async () => {
+  const r = await symtele(['info', '--json'], { SYMTELE_BACKEND: 'cpu' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).backend, 'cpu');
+});
+
+test('a missing optional backend fails with exit 1 and the install command', async () => {
+  const r = await symtele(['info', '--backend', 'tensorflow-gpu']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^symtele: /);
+  assert.ok(r.stderr.includes('npm install @tensorflow/tfjs-node-gpu'), r.stderr);
+  assert.ok(!r.stderr.includes('    at '), 'no stack trace without SYMTELE_DEBUG=1');
+});
+
+test('main placeholder exits 0', async () => {
+  const r = await symtele(['main']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /main job not yet implemented/);
+});
+
+test('config check: invalid config exits 2, lists every problem, writes nothing', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'symtele-cli-'));
+  try {
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ dims: [2, 0], activation: { leakyReluSlope: 2, foo: 1 }, loss: 'hinge' }));
+    const out = join(dir, 'out', 'complete.json');
+    const r = await symtele(['config', 'check', bad, '--kind', 'mlp', '--write', out]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(r.stderr.includes('bad.json'), r.stderr);
+    for (const p of [
+      'dims[1]: expected a positive integer, got 0',
+      'activation.leakyReluSlope: expected a number in (0, 1], got 2',
+      'activation.foo: unknown key',
+      'loss: expected one of "mse" | "ce", got "hinge"',
+    ]) {
+      assert.ok(r.stderr.includes(p), `missing "${p}" in:\n${r.stderr}`);
+    }
+    assert.equal(r.stdout, '');
+    assert.ok(!existsSync(join(dir, 'out')), 'nothing written');
+
+    // a valid one (with an override) prints and writes the complete config
+    const good = join(dir, 'good.json');
+    await writeFile(good, JSON.stringify({ dims: [3, 2] }));
+    const ok = await symtele(['config', 'check', good, '--kind', 'mlp', '--set', 'loss="ce"', '--write', out]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const expected = { dims: [3, 2], activation: { leakyReluSlope: 0.1 }, loss: 'ce' };
+    assert.deepEqual(JSON.parse(ok.stdout), expected);
+    assert.deepEqual(JSON.parse(await readFile(out, 'utf8')), expected);
+
+    // a missing file exits 2 and names it
+    const missing = await symtele(['config', 'check', join(dir, 'nope.json'), '--kind', 'mlp']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /nope\.json/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
