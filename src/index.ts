@@ -1,2 +1,28 @@
+// The public API of symtele. `tf` is the tfjs namespace the library computes with: make
+// tensors through it so they live on the same engine and backend.
 export * as tf from '@tensorflow/tfjs';
 export * from './backend/index.js';
+export * from './rng/index.js';
+
+// numerics
+export { leakyRelu, leakyReluInv, leakyReluDeriv, exp, sigmoid, tanh, stopGradient, crossEntropy, DEFAULT_SLOPE } from './ops/activations.js';
+export { inv, pinv, SingularMatrixError } from './ops/linalg.js';
+export { expm } from './ops/expm.js';
+
+// models and the teleport toolkit
+export * from './nn/mlp.js';
+export * from './symmetry/action.js';
+export * from './symmetry/curve.js';
+export * from './symmetry/metrics.js';
+export * from './teleport/index.js';
+export { TeleportSettings, teleportOptions } from './teleport/config.js';
+
+// optimizers
+export * from './optim/index.js';
+
+// configs, logging, reports
+export * from './config/codec.js';
+export * as codecs from './config/common.js';
+export { registerConfig, getConfig, listConfigs } from './config/registry.js';
+export * from './logging/index.js';
+export * from './report/plot.js';

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { groupAction, identityPlus, rescaleFrobenius, type ActionKind } from '../symmetry/action.js';
 import { mlpLoss, type LossKind } from '../nn/mlp.js';
 import { DEFAULT_SLOPE } from '../ops/activations.js';
+import { SingularMatrixError } from '../ops/linalg.js';
 import type { Stream } from '../rng/index.js';
 import {
   gradNormObjective,
@@ -137,6 +138,18 @@ export function groupGradient(
 
 const scalarOf = (t: tf.Tensor) => tf.sum(t).dataSync()[0];
 
+/** A singular matrix inside the action during a teleport means the group step was too large. */
+function singularAsDivergence<T>(batch: number, step: number, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SingularMatrixError) {
+      throw new Error(`teleport diverged at batch ${batch}, step ${step}: ${e.message}. Lower lr or set stepNorm to bound each group step`);
+    }
+    throw e;
+  }
+}
+
 /** tf.tidy for a function returning a plain object that holds tensors among other values. */
 const tidyValue = <T>(fn: () => T): T => tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
 
@@ -169,7 +182,7 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
     outer: for (let b = 0; b < batches.length; b++) {
       const batch = batches[b];
       for (let s = 0; s < opts.steps; s++) {
-        const res = tidyValue(() => {
+        const res = singularAsDivergence(b, s, () => tidyValue(() => {
           const { value: obj, grads } = groupGradient(current, batch, objective, { layers, kind, slope });
           const objValue = obj.dataSync()[0];
           if (!Number.isFinite(objValue)) throw new Error(`teleport: objective is ${objValue} at batch ${b}, step ${s}`);
@@ -187,7 +200,7 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
           const loss = scalarOf(mlpLoss(next, batch.x, batch.target, mlp));
           const dist = moves.map((mv) => tf.norm(mv).dataSync()[0]);
           return { objValue, next, loss, drift: loss - lossPrev, dist };
-        });
+        }));
         if (res.next === null) {
           stoppedEarly = true;
           rounds.push({ batch: b, step: s, objective: res.objValue, loss: NaN, drift: 0, distanceFromIdentity: [] });
