@@ -29,3 +29,13 @@ export {
   type SlotName,
   type SlotRef,
 } from './state.js';
+export {
+  withTeleport,
+  stepWithTeleport,
+  disposeTeleportingState,
+  type TeleportPolicy,
+  type TeleportingOptimizer,
+  type TeleportingState,
+  type TeleportEvent,
+  type StatePolicy,
+} from './teleporting.js';

@@ -121,3 +121,30 @@ export function actionReport(
     return { lossBefore, lossAfter, drift: lossAfter - lossBefore, distanceFromIdentity };
   });
 }
+
+/**
+ * Push tangent vectors at w forward through w -> g·w: for each v (one tensor per layer),
+ * d/de g·(w + e v) at e = 0. This carries a velocity (e.g. a momentum buffer) through a
+ * teleport; for the linear parts of the action it is g v_m and v_{m+1} g^-1, and for the
+ * data-dependent parts it is their exact derivative. Reverse mode with a linear probe.
+ */
+export function pushForward(
+  ws: readonly tf.Tensor[],
+  x: tf.Tensor,
+  gs: readonly (tf.Tensor | null | undefined)[],
+  tangents: readonly (readonly tf.Tensor[])[],
+  opts: ActionOptions = {},
+): tf.Tensor[][] {
+  return tangents.map((v) =>
+    tf.tidy(() => {
+      const acted = (e: tf.Scalar) => groupAction(ws.map((w, i) => tf.add(w, tf.mul(e, v[i]))), x, gs, opts);
+      const probes = ws.map((w) => tf.zerosLike(w));
+      // c(e) = sum_i <p_i, (g·(w + e v))_i> is linear in the probes p, so grad_p dc/de = the JVP
+      const dcde = (...p: tf.Tensor[]) => {
+        const e0 = tf.scalar(0);
+        return tf.grad((e: tf.Tensor) => tf.addN(acted(e as tf.Scalar).map((a, i) => tf.sum(tf.mul(p[i], a)))) as tf.Scalar)(e0) as tf.Scalar;
+      };
+      return tf.grads(dcde)(probes);
+    }),
+  );
+}

@@ -4,7 +4,7 @@
 // (I + T)·w, take G_m = d objective / d T_m at T = 0, then w <- (I + lr G)·w. With
 // direction 'decrease' the step is w <- (I - lr G)·w. Rounds run on each data batch in turn.
 import * as tf from '@tensorflow/tfjs';
-import { groupAction, identityPlus, rescaleFrobenius, type ActionKind } from '../symmetry/action.js';
+import { groupAction, identityPlus, rescaleFrobenius, pushForward, type ActionKind } from '../symmetry/action.js';
 import { mlpLoss, type LossKind } from '../nn/mlp.js';
 import { DEFAULT_SLOPE } from '../ops/activations.js';
 import { SingularMatrixError } from '../ops/linalg.js';
@@ -48,6 +48,11 @@ export interface TeleportOptions {
   curvature?: { curves?: (tf.Tensor | null)[][]; count?: number; layer?: number };
   /** Randomness for directions / curves not given explicitly. */
   rng?: Stream;
+  /**
+   * Tangent vectors at w (each one tensor per layer, e.g. momentum buffers) to carry through
+   * every group step with the action's derivative; returned as `tangents`.
+   */
+  tangents?: tf.Tensor[][];
 }
 
 export interface RoundReport {
@@ -71,6 +76,8 @@ export interface TeleportResult {
   lossBefore: number;
   lossAfter: number;
   stoppedEarly: boolean;
+  /** The `tangents` option pushed forward to the teleported point (empty when not given). */
+  tangents: tf.Tensor[][];
 }
 
 /** Resolve a named objective with its settings (random parts drawn once, for the whole teleport). */
@@ -170,6 +177,12 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
 
   const rounds: RoundReport[] = [];
   let current: tf.Tensor2D[] = [...ws];
+  const given = opts.tangents ?? [];
+  let tangents: tf.Tensor[][] = given.map((v) => [...v]);
+  const replaceTangents = (next: tf.Tensor[][]) => {
+    for (const v of tangents) for (const t of v) if (!given.some((g) => g.includes(t))) t.dispose();
+    tangents = next;
+  };
   const replace = (next: tf.Tensor2D[]) => {
     for (const w of current) if (!ws.includes(w)) w.dispose();
     current = next;
@@ -186,7 +199,7 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
           const { value: obj, grads } = groupGradient(current, batch, objective, { layers, kind, slope });
           const objValue = obj.dataSync()[0];
           if (!Number.isFinite(objValue)) throw new Error(`teleport: objective is ${objValue} at batch ${b}, step ${s}`);
-          if (passedCap(objValue)) return { objValue, next: null as tf.Tensor2D[] | null, loss: NaN, drift: 0, dist: [] as number[] };
+          if (passedCap(objValue)) return { objValue, next: null as tf.Tensor2D[] | null, carried: [] as tf.Tensor[][], loss: NaN, drift: 0, dist: [] as number[] };
           const moves = grads.map((g) => {
             const step = tf.mul(g, sign * opts.lr);
             return opts.stepNorm !== undefined ? rescaleFrobenius(step, opts.stepNorm) : step;
@@ -197,9 +210,10 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
           });
           const lossPrev = scalarOf(mlpLoss(current, batch.x, batch.target, mlp));
           const next = groupAction(current, batch.x, gs, { kind, slope }) as tf.Tensor2D[];
+          const carried = tangents.length ? pushForward(current, batch.x, gs, tangents, { kind, slope }) : [];
           const loss = scalarOf(mlpLoss(next, batch.x, batch.target, mlp));
           const dist = moves.map((mv) => tf.norm(mv).dataSync()[0]);
-          return { objValue, next, loss, drift: loss - lossPrev, dist };
+          return { objValue, next, carried, loss, drift: loss - lossPrev, dist };
         }));
         if (res.next === null) {
           stoppedEarly = true;
@@ -211,6 +225,7 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
           throw new Error(`teleport: loss became ${res.loss} at batch ${b}, step ${s}: lower lr or set stepNorm`);
         }
         replace(res.next);
+        replaceTangents(res.carried);
         rounds.push({ batch: b, step: s, objective: res.objValue, loss: res.loss, drift: res.drift, distanceFromIdentity: res.dist });
       }
     }
@@ -218,9 +233,11 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
     const lossAfter = tf.tidy(() => scalarOf(mlpLoss(current, x, target, mlp)));
     // Hand back tensors the caller may dispose independently of its inputs.
     const weights = current.map((w) => (ws.includes(w) ? tf.clone(w) : w));
-    return { weights, rounds, objectiveBefore, objectiveAfter, lossBefore, lossAfter, stoppedEarly };
+    const carried = tangents.map((v) => v.map((t) => (given.some((g) => g.includes(t)) ? tf.clone(t) : t)));
+    return { weights, rounds, objectiveBefore, objectiveAfter, lossBefore, lossAfter, stoppedEarly, tangents: carried };
   } catch (e) {
     replace([]);
+    replaceTangents([]);
     throw e;
   } finally {
     dispose();
