@@ -39,13 +39,17 @@ export async function buildProgram(): Promise<Command> {
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError();
 
-  const dir = new URL('./commands/', import.meta.url);
+  await registerAll(program, new URL('./commands/', import.meta.url));
+  return program;
+}
+
+/** Import every module file of `dir` and call its `register(parent)`. */
+export async function registerAll(parent: Command, dir: URL): Promise<void> {
   for (const file of await commandFiles(dir)) {
-    const mod = (await import(new URL(file, dir).href)) as { register?: (p: Command) => void };
+    const mod = (await import(new URL(file, dir).href)) as { register?: (p: Command) => void | Promise<void> };
     if (typeof mod.register !== 'function') {
       throw new Error(`command module ${file} does not export register(program)`);
     }
-    mod.register(program);
+    await mod.register(parent);
   }
-  return program;
 }
