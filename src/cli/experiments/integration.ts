@@ -1,0 +1,40 @@
+// `symtele run teleport-integration`: teleportation inside momentum and AdaGrad on the small
+// regression problem of Appendix G.1 (Figure 12).
+import type { Command } from 'commander';
+import { runCommand, useBackend, globalOptions } from '../run.js';
+import { integrationConfigCodec } from '../../optim-experiments/config.js';
+import { runIntegration, integrationSummary, writeIntegrationReport } from '../../optim-experiments/integration.js';
+import { loadPresetConfigOrExit } from './_preset.js';
+
+interface Options {
+  config?: string;
+  preset?: string;
+  out?: string;
+  tuneGroupLr?: boolean;
+}
+
+export function register(run: Command): void {
+  run
+    .command('teleport-integration')
+    .description('Figure 12: momentum (transport / keep / reset) and AdaGrad (||grad||_2 vs ||grad||_A) with one teleport')
+    .option('--config <file>', 'JSON config over the preset (e.g. experiments/fig12-integration.json)')
+    .option('--preset <name>', 'quick | full (the paper: 5 repeats)', 'full')
+    .option('--out <dir>', 'output directory')
+    .option('--tune-group-lr', 'also search the largest non-diverging group learning rates (2 significant figures)')
+    .action(
+      runCommand(async (opts: Options, cmd: Command) => {
+        const { config } = await loadPresetConfigOrExit(integrationConfigCodec, opts.preset, opts.config, {
+          out: opts.out,
+          seed: globalOptions(cmd).seed,
+          tuneGroupLr: opts.tuneGroupLr,
+        });
+        await useBackend(cmd, config.backend);
+        const log = (s: string) => process.stderr.write(`[integration] ${s}\n`);
+        const t0 = performance.now();
+        const res = runIntegration(config, log);
+        const files = await writeIntegrationReport(res, config.out);
+        process.stdout.write(`${integrationSummary(res)}\n\n`);
+        log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s; wrote ${files.join(', ')}`);
+      }),
+    );
+}

@@ -1,0 +1,141 @@
+// The experiments of "teleportation inside standard optimizers": config validation (exit 2
+// before anything runs), tiny end-to-end runs writing JSON and plots, determinism, the
+// group-lr search, and `symtele data fetch cifar10` without network.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend/index.js';
+import { decodeOrThrow } from '../src/config/codec.js';
+import { integrationConfigCodec, mnistConfigCodec } from '../src/optim-experiments/config.js';
+import { runIntegration, writeIntegrationReport, largestStable } from '../src/optim-experiments/integration.js';
+import { runOptimizersMnist, writeMnistReport } from '../src/optim-experiments/mnist.js';
+import { loadDataset } from '../src/data/index.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const tmp = mkdtempSync(path.join(tmpdir(), 'symtele-optim-'));
+
+function symtele(args: string[]) {
+  const env = { ...process.env };
+  delete env.SYMTELE_BACKEND;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+test('invalid presets and configs exit 2 before anything runs or is written', () => {
+  const out = path.join(tmp, 'never');
+  const bad = path.join(tmp, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ epochs: 0, bogus: 1 }));
+  for (const exp of ['optimizers-mnist', 'teleport-integration']) {
+    const p = symtele(['run', exp, '--preset', 'huge', '--out', out]);
+    assert.equal(p.code, 2, p.stderr);
+    assert.match(p.stderr, /--preset.*\n.*expected one of "quick" \| "full", got "huge"/);
+    const c = symtele(['run', exp, '--config', bad, '--out', out]);
+    assert.equal(c.code, 2, c.stderr);
+    assert.match(c.stderr, /epochs: expected a positive integer, got 0/);
+    assert.match(c.stderr, /bogus: unknown key/);
+  }
+  assert.ok(!existsSync(out));
+});
+
+test('the shipped configs decode under both presets', () => {
+  for (const p of ['quick', 'full'] as const) {
+    for (const f of ['fig5-paper', 'fig5-reference']) decodeOrThrow(mnistConfigCodec(p), JSON.parse(readFileSync(path.join(ROOT, 'experiments', `${f}.json`), 'utf8')));
+    decodeOrThrow(integrationConfigCodec(p), JSON.parse(readFileSync(path.join(ROOT, 'experiments', 'fig12-integration.json'), 'utf8')));
+  }
+  const full = decodeOrThrow(mnistConfigCodec('full'), {});
+  assert.deepEqual([full.data.trainSize, full.epochs, full.runs, full.batchSize], [50_000, 40, 5, 20]);
+  assert.deepEqual(full.optimizers.map((o) => [o.name, o.lr]), [['adagrad', 1e-4], ['momentum', 5e-2], ['rmsprop', 5e-2], ['adam', 5e-2]]);
+});
+
+test('largestStable finds the largest two-significant-figure value', () => {
+  assert.equal(largestStable((v) => v <= 3.74e-5, 1.2e-5), 3.7e-5);
+  assert.equal(largestStable((v) => v <= 6.6e-5, 7.5e-3), 6.6e-5);
+  assert.equal(largestStable(() => false, 1, { min: 1e-6 }), undefined);
+});
+
+const integrationConfig = (out: string) =>
+  decodeOrThrow(integrationConfigCodec('quick'), {
+    out,
+    repeats: 2,
+    epochs: 8,
+    teleportAt: 3,
+    tuneGroupLr: false,
+    panels: [
+      {
+        name: 'momentum',
+        optimizer: { name: 'momentum', lr: 1e-5 },
+        variants: [{ label: 'none' }, { label: 'transport', teleport: { objective: 'gradNorm', steps: 3, lr: 1e-9 }, state: 'transport' }],
+      },
+      {
+        name: 'adagrad',
+        optimizer: { name: 'adagrad', lr: 0.1 },
+        variants: [{ label: 'A', teleport: { objective: 'adagradNorm', steps: 3, lr: 1e-5 }, state: 'keep' }],
+      },
+    ],
+  });
+
+test('teleport-integration: a tiny run writes JSON, summary, plots and TensorBoard; same seed, same numbers', async () => {
+  const before = tf.memory().numTensors;
+  const out = path.join(tmp, 'integration');
+  const cfg = integrationConfig(out);
+  const a = runIntegration(cfg);
+  const b = runIntegration(cfg);
+  assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+  const losses = (r: typeof a) => r.panels.flatMap((p) => p.variants.flatMap((v) => v.runs.map((q) => q.loss)));
+  assert.deepEqual(losses(a), losses(b));
+  const tele = a.panels[0]!.variants[1]!.runs[0]!;
+  assert.equal(tele.loss.length, 9);
+  assert.ok(tele.teleport && tele.teleport.atStep === 3 && !tele.diverged, JSON.stringify(tele));
+  assert.ok(Math.abs(tele.teleport.lossAfter - tele.teleport.lossBefore) < 1e-3 * tele.teleport.lossBefore, 'the teleport keeps the loss');
+  await writeIntegrationReport(a, out);
+  for (const f of ['results.json', 'summary.md', 'fig12-momentum.png', 'fig12-momentum.svg', 'fig12-adagrad.png']) assert.ok(existsSync(path.join(out, f)), f);
+  assert.ok(existsSync(path.join(out, 'tb', 'momentum', 'transport', 'repeat1')));
+  const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.equal(json.panels[0].variants[0].runs[1].loss[8], a.panels[0]!.variants[0]!.runs[1]!.loss[8]);
+});
+
+test('optimizers-mnist: a tiny run writes JSON, summary, Fig. 5 and 13 plots; same seed, same numbers; teleports shared seeds', async () => {
+  const out = path.join(tmp, 'mnist');
+  const cfg = decodeOrThrow(mnistConfigCodec('quick'), {
+    out,
+    data: { trainSize: 400, testSize: 200 },
+    epochs: 2,
+    runs: 2,
+    optimizers: [{ name: 'adam', lr: 1e-3 }],
+    teleport: { batches: 2, batchSize: 50, settings: { steps: 2 } },
+  });
+  const ds = loadDataset('mnist', { seed: cfg.seed, trainSize: 400, validationSize: 0, testSize: 200 });
+  const before = tf.memory().numTensors;
+  const a = runOptimizersMnist(cfg, ds);
+  const b = runOptimizersMnist(cfg, ds);
+  assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
+  const nums = (r: typeof a) => r.arms.flatMap((arm) => arm.runs.flatMap((q) => [...q.trainLoss, ...q.testLoss]));
+  assert.deepEqual(nums(a), nums(b));
+  assert.deepEqual(a.arms.map((arm) => arm.teleport), [false, true]);
+  const [plain, tele] = a.arms;
+  assert.equal(tele!.runs[0]!.teleports.length, 1);
+  assert.ok(tele!.runs.every((r) => r.teleportSeconds > 0));
+  assert.notDeepEqual(plain!.runs[0]!.trainLoss, tele!.runs[0]!.trainLoss);
+  await writeMnistReport(a, out);
+  for (const f of ['results.json', 'summary.md', 'fig5-adam-lr-0.001.png', 'fig13-adam-lr-0.001.svg']) assert.ok(existsSync(path.join(out, f)), f);
+  for (const arm of ['teleport', 'no-teleport']) assert.ok(existsSync(path.join(out, 'tb', 'adam-lr-0.001', arm, 'run1')));
+});
+
+test('data fetch cifar10 without network: exit 1 with what to do', () => {
+  const r = symtele(['data', 'fetch', 'cifar10', '--dir', path.join(tmp, 'c10'), '--url', 'http://127.0.0.1:9/cifar-10-binary.tar.gz']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /download of http:\/\/127\.0\.0\.1:9\/cifar-10-binary\.tar\.gz failed/);
+  assert.match(r.stderr, /No network\? .*\n.*symtele data fetch cifar10 --archive/);
+  const missing = symtele(['data', 'fetch', 'cifar10', '--dir', path.join(tmp, 'c10'), '--archive', path.join(tmp, 'none.tar.gz')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read archive .*none\.tar\.gz: ENOENT/);
+});
