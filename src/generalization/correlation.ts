@@ -1,0 +1,268 @@
+/**
+ * The correlation study (paper section 4.3, Appendix F.3, Table 1, Figures 10 and 11): train
+ * N models from different initialisations with SGD, keep each final model (a checkpoint per
+ * model), then compute at the final point the validation loss, sharpness phi and curvature
+ * psi, and the Pearson correlation of each metric with the validation loss (bootstrap 95%).
+ *
+ * Data of the metrics (the paper evaluates them on training data):
+ * - phi on `sharpness.samples` training samples drawn once (the same for every model), with
+ *   `sharpness.directions` random unit directions (Gaussian, normalised; also the same for
+ *   every model), at the paper's 20 displacements;
+ * - psi on `curvature.samples` training samples, `curvature.curves` random Lie-algebra
+ *   elements (entries U[0,1), Frobenius norm 1) acting on hidden layer `curvature.layer`
+ *   with the `inverse` action. That action keeps the loss invariant only when the layer's
+ *   input h has full column rank (h^+ h = I), so the samples are at most the layer's input
+ *   width: layer 0 (the GL(16) symmetry between W1 and W2, input = the 784 pixels) allows
+ *   hundreds of samples, the last hidden layer only 16.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as t from 'io-ts';
+import * as tf from '@tensorflow/tfjs';
+import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf } from '../config/codec.js';
+import { Backend, Seed, OutDir, LayerDims } from '../config/common.js';
+import { registerConfig } from '../config/registry.js';
+import { DATASET_NAMES } from '../data/types.js';
+import { optimizer } from '../optim/index.js';
+import { stream } from '../rng/index.js';
+import { PAPER_DISPLACEMENTS, randomDirections, randomLieAlgebra } from '../symmetry/metrics.js';
+import { createSummaryWriter, writeJsonAtomic, progress } from '../logging/index.js';
+import { savePlot } from '../report/plot.js';
+import { initClassifier, trainClassifier, modelWeights } from '../train/classifier.js';
+import { saveModel, loadModel, savedModels } from '../train/checkpoint.js';
+import { loadStudyData, sampleColumns, STUDY_DEFAULTS, PAPER_TABLE1 } from './data.js';
+import { studySharpness, studyCurvature } from './metrics.js';
+import { pearson, bootstrapPearson } from './stats.js';
+
+export const CorrelationConfig = withDefaults(
+  strict(
+    {
+      backend: optional(Backend),
+      seed: Seed,
+      out: OutDir,
+      dataset: withDefaults(
+        strict({ name: oneOf(DATASET_NAMES), dir: optional(t.string), trainSize: PositiveInt, testSize: optional(PositiveInt) }),
+        { name: 'mnist', trainSize: 50_000 },
+      ),
+      /** Layer widths; default per dataset (Appendix F.3). */
+      dims: optional(LayerDims),
+      /** SGD learning rate; default per dataset (0.01 MNIST / Fashion-MNIST, 0.02 CIFAR-10). */
+      lr: optional(PositiveNumber),
+      models: PositiveInt,
+      epochs: PositiveInt,
+      batchSize: PositiveInt,
+      /** Models trained in lockstep as one batched computation (and checkpointed together). */
+      group: PositiveInt,
+      sharpness: withDefaults(
+        strict({ displacements: arrayOf(Finite, { min: 1 }), directions: PositiveInt, samples: PositiveInt, chunk: PositiveInt }),
+        { displacements: PAPER_DISPLACEMENTS, directions: 200, samples: 1000, chunk: 50 },
+      ),
+      curvature: withDefaults(strict({ curves: PositiveInt, layer: NonNegativeInt, samples: PositiveInt }), { curves: 1, layer: 0, samples: 256 }),
+      bootstrap: PositiveInt,
+    },
+    'CorrelationConfig',
+  ),
+  { seed: 0, out: 'results/correlation', dataset: {}, models: 100, epochs: 40, batchSize: 20, group: 10, sharpness: {}, curvature: {}, bootstrap: 2000 },
+);
+export type CorrelationConfig = t.TypeOf<typeof CorrelationConfig>;
+registerConfig('correlation', CorrelationConfig, 'symtele run correlation: sharpness / curvature vs validation loss (Table 1)');
+
+/** The `--json` output of the study. */
+export interface CorrelationSummary {
+  dataset: string;
+  models: number;
+  pearson: { sharpness: number; curvature: number };
+  ci95: { sharpness: [number, number]; curvature: [number, number] };
+}
+
+export interface ModelMetrics {
+  id: number;
+  trainLoss: number;
+  validationLoss: number;
+  sharpness: number;
+  curvature: number;
+}
+
+export interface CorrelationResult extends CorrelationSummary {
+  config: CorrelationConfig;
+  paper: { sharpness: number; curvature: number };
+  perModel: ModelMetrics[];
+  trainSeconds: number;
+  metricSeconds: number;
+}
+
+export const resolveStudy = (cfg: CorrelationConfig) => ({
+  dims: cfg.dims ?? STUDY_DEFAULTS[cfg.dataset.name].dims,
+  lr: cfg.lr ?? STUDY_DEFAULTS[cfg.dataset.name].lr,
+});
+
+/** What must match for a checkpoint to be reused. */
+export function studyFingerprint(cfg: CorrelationConfig): string {
+  const { dims, lr } = resolveStudy(cfg);
+  const d = cfg.dataset;
+  return JSON.stringify({ dataset: d.name, trainSize: d.trainSize, testSize: d.testSize ?? null, dims, lr, epochs: cfg.epochs, batchSize: cfg.batchSize, seed: cfg.seed });
+}
+
+/** Checks that need the data or the model shape, before anything runs. */
+export function checkStudyConfig(cfg: CorrelationConfig): void {
+  const { dims } = resolveStudy(cfg);
+  const layer = cfg.curvature.layer;
+  if (layer > dims.length - 3) throw new Error(`curvature.layer ${layer}: the network ${dims.join('-')} has hidden layers 0..${dims.length - 3}`);
+  if (cfg.curvature.samples > dims[layer]!) {
+    throw new Error(
+      `curvature.samples ${cfg.curvature.samples} exceeds the input width ${dims[layer]} of hidden layer ${layer}: the inverse action needs h^+ h = I`,
+    );
+  }
+  if (cfg.sharpness.samples > cfg.dataset.trainSize || cfg.curvature.samples > cfg.dataset.trainSize) {
+    throw new Error(`metric samples exceed dataset.trainSize ${cfg.dataset.trainSize}`);
+  }
+}
+
+export interface StudyHooks {
+  log?: (s: string) => void;
+  /** Called after each group of models is checkpointed (tests stop a study here). */
+  afterGroup?: (done: number[]) => void;
+  progressMode?: 'auto' | 'bar' | 'lines' | 'quiet';
+}
+
+/** Train the models that have no checkpoint yet, in groups; returns training seconds. */
+export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {}): number {
+  const log = hooks.log ?? (() => {});
+  const { dims, lr } = resolveStudy(cfg);
+  const dir = path.join(cfg.out, 'models');
+  const fingerprint = studyFingerprint(cfg);
+  const done = savedModels(dir, cfg.models);
+  for (const id of done) {
+    if (loadModel(dir, id)!.fingerprint !== fingerprint) {
+      throw new Error(`${dir} holds models trained with other settings (model ${id}); use another --out or delete it`);
+    }
+  }
+  const todo = [...Array(cfg.models).keys()].filter((i) => !done.includes(i));
+  if (todo.length === 0) return 0;
+  if (done.length > 0) log(`resuming: ${done.length} of ${cfg.models} models already trained`);
+  const data = loadStudyData(cfg.dataset, cfg.seed);
+  const opt = optimizer({ name: 'sgd', lr });
+  const tb = createSummaryWriter(path.join(cfg.out, 'tb', 'training'));
+  const bar = progress(`training ${cfg.dataset.name} models`, todo.length * cfg.epochs, { mode: hooks.progressMode });
+  let seconds = 0;
+  try {
+    for (let g = 0; g < todo.length; g += cfg.group) {
+      const ids = todo.slice(g, g + cfg.group);
+      const state = initClassifier({ dims, models: ids, seed: cfg.seed }, opt);
+      const run = trainClassifier(state, {
+        optimizer: opt,
+        data: { train: data.train, test: data.test },
+        epochs: cfg.epochs,
+        batchSize: cfg.batchSize,
+        seed: cfg.seed,
+        hooks: { afterEpoch: (r) => bar.tick(ids.length, { loss: r.trainLoss[0]! }) },
+      });
+      ids.forEach((id, b) => {
+        const trainLoss = run.history.map((h) => h.trainLoss[b]!);
+        const testLoss = run.history.map((h) => h.testLoss[b]!);
+        trainLoss.forEach((v, e) => tb.scalar(`model${id}/train_loss`, v, e + 1));
+        testLoss.forEach((v, e) => tb.scalar(`model${id}/validation_loss`, v, e + 1));
+        const secs = run.history.map((h) => h.seconds / ids.length);
+        saveModel(dir, { id, dims, fingerprint, trainLoss, testLoss, seconds: secs, weights: modelWeights(run.state.params, b) });
+      });
+      seconds += run.history.reduce((a, h) => a + h.seconds, 0);
+      tf.dispose(run.state.params);
+      tb.flush();
+      hooks.afterGroup?.(ids);
+    }
+  } finally {
+    bar.stop();
+    tb.close();
+  }
+  return seconds;
+}
+
+/** phi and psi of every checkpointed model (recomputed from the checkpoints, no training). */
+export function studyMetrics(cfg: CorrelationConfig, hooks: StudyHooks = {}): ModelMetrics[] {
+  const { dims } = resolveStudy(cfg);
+  const dir = path.join(cfg.out, 'models');
+  const data = loadStudyData(cfg.dataset, cfg.seed);
+  const sh = sampleColumns(data.train, cfg.sharpness.samples, stream(cfg.seed, 'correlation', 'sharpness-data'));
+  const cu = sampleColumns(data.train, cfg.curvature.samples, stream(cfg.seed, 'correlation', 'curvature-data'));
+  const shapes = dims.slice(0, -1).map((d, i) => tf.zeros([dims[i + 1]!, d]) as tf.Tensor2D);
+  const directions = randomDirections(shapes, cfg.sharpness.directions, stream(cfg.seed, 'correlation', 'directions'));
+  const lieRng = stream(cfg.seed, 'correlation', 'lie-algebra');
+  const curves = Array.from({ length: cfg.curvature.curves }, () => randomLieAlgebra(shapes, cfg.curvature.layer, lieRng));
+  const bar = progress(`metrics ${cfg.dataset.name}`, cfg.models, { mode: hooks.progressMode });
+  try {
+    return [...Array(cfg.models).keys()].map((id) => {
+      const c = loadModel(dir, id);
+      if (!c) throw new Error(`model ${id} has no checkpoint in ${dir}`);
+      const ws = c.weights.map((w, i) => tf.tensor2d(w, [dims[i + 1]!, dims[i]!]));
+      const sharpness = studySharpness(ws, sh.x, sh.y, { displacements: cfg.sharpness.displacements, directions, chunk: cfg.sharpness.chunk });
+      const curvature = studyCurvature(ws, cu.x, curves, cfg.curvature.layer);
+      tf.dispose(ws);
+      bar.tick(1, { phi: sharpness, psi: curvature });
+      return { id, trainLoss: c.trainLoss.at(-1)!, validationLoss: c.testLoss.at(-1)!, sharpness, curvature };
+    });
+  } finally {
+    bar.stop();
+    tf.dispose([sh.x, sh.y, cu.x, cu.y, directions, ...curves, ...shapes]);
+  }
+}
+
+/** Pearson correlations with the validation loss and their bootstrap intervals. */
+export function summarize(dataset: string, perModel: readonly ModelMetrics[], seed: number, resamples: number): CorrelationSummary {
+  const v = perModel.map((m) => m.validationLoss);
+  const of = (key: 'sharpness' | 'curvature') => {
+    const x = perModel.map((m) => m[key]);
+    return { r: pearson(x, v), ci: bootstrapPearson(x, v, { rng: stream(seed, 'correlation', 'bootstrap', key), samples: resamples }) };
+  };
+  const s = of('sharpness');
+  const c = of('curvature');
+  return { dataset, models: perModel.length, pearson: { sharpness: s.r, curvature: c.r }, ci95: { sharpness: s.ci, curvature: c.ci } };
+}
+
+const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
+
+export function formatSummary(r: CorrelationResult): string {
+  const row = (name: string, key: 'sharpness' | 'curvature') =>
+    `| ${name} | ${f3(r.pearson[key])} | [${f3(r.ci95[key][0])}, ${f3(r.ci95[key][1])}] | ${f3(r.paper[key])} |`;
+  return [
+    `correlation with validation loss, ${r.dataset}, ${r.models} models × ${r.config.epochs} epochs (train ${r.config.dataset.trainSize})`,
+    '| metric | Pearson r | bootstrap 95% | paper (Table 1) |',
+    '|---|---|---|---|',
+    row('sharpness φ', 'sharpness'),
+    row('curvature ψ', 'curvature'),
+  ].join('\n');
+}
+
+/** The whole study: train what is missing, metrics, correlations, plots, JSON, TensorBoard. */
+export async function runCorrelation(cfg: CorrelationConfig, hooks: StudyHooks & { json?: string } = {}): Promise<CorrelationResult> {
+  const log = hooks.log ?? ((s: string) => process.stdout.write(s + '\n'));
+  checkStudyConfig(cfg);
+  fs.mkdirSync(cfg.out, { recursive: true });
+  const trainSeconds = trainStudyModels(cfg, { ...hooks, log });
+  const t0 = performance.now();
+  const perModel = studyMetrics(cfg, hooks);
+  const metricSeconds = (performance.now() - t0) / 1000;
+  const summary = summarize(cfg.dataset.name, perModel, cfg.seed, cfg.bootstrap);
+  const result: CorrelationResult = { ...summary, config: cfg, paper: PAPER_TABLE1[cfg.dataset.name], perModel, trainSeconds, metricSeconds };
+
+  writeJsonAtomic(path.join(cfg.out, 'results.json'), result);
+  if (hooks.json) writeJsonAtomic(hooks.json, summary);
+  const tb = createSummaryWriter(path.join(cfg.out, 'tb', 'metrics'));
+  perModel.forEach((m) => {
+    tb.scalar('study/validation_loss', m.validationLoss, m.id);
+    tb.scalar('study/sharpness', m.sharpness, m.id);
+    tb.scalar('study/curvature', m.curvature, m.id);
+  });
+  tb.text('summary', formatSummary(result), 0);
+  tb.close();
+  for (const key of ['sharpness', 'curvature'] as const) {
+    await savePlot(path.join(cfg.out, key), {
+      title: `${cfg.dataset.name}: ${key} vs validation loss (r = ${f3(summary.pearson[key])})`,
+      xLabel: key === 'sharpness' ? 'sharpness φ' : 'curvature ψ',
+      yLabel: 'validation loss',
+      points: perModel.map((m) => ({ x: m[key], y: m.validationLoss })),
+    });
+  }
+  log(formatSummary(result));
+  log(`train ${trainSeconds.toFixed(0)} s, metrics ${metricSeconds.toFixed(0)} s; results: ${path.join(cfg.out, 'results.json')}`);
+  return result;
+}

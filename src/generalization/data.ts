@@ -1,0 +1,47 @@
+/** Datasets and per-dataset defaults of the generalization experiments (paper Appendix F). */
+import * as tf from '@tensorflow/tfjs';
+import { loadDataset, gatherColumns, type Dataset, type DatasetName, type Split } from '../data/index.js';
+import type { Stream } from '../rng/index.js';
+
+/** Architecture and SGD learning rate of the correlation study (Appendix F.3). */
+export const STUDY_DEFAULTS: Record<DatasetName, { dims: number[]; lr: number }> = {
+  mnist: { dims: [784, 16, 10, 10], lr: 0.01 },
+  'fashion-mnist': { dims: [784, 16, 10, 10], lr: 0.01 },
+  cifar10: { dims: [3072, 128, 32, 10], lr: 0.02 },
+};
+
+/** Table 1 of the paper. */
+export const PAPER_TABLE1: Record<DatasetName, { sharpness: number; curvature: number }> = {
+  mnist: { sharpness: 0.704, curvature: -0.05 },
+  'fashion-mnist': { sharpness: 0.79, curvature: -0.232 },
+  cifar10: { sharpness: 0.899, curvature: -0.167 },
+};
+
+export interface DataSettings {
+  name: DatasetName;
+  dir?: string;
+  trainSize: number;
+  testSize?: number;
+}
+
+/**
+ * Train split and the held-out split used as "validation" (the paper's 10,000 test samples).
+ * CIFAR-10 needs its files: a clear message otherwise.
+ */
+export function loadStudyData(s: DataSettings, seed: number): Dataset {
+  if (s.name === 'cifar10' && s.dir === undefined) {
+    throw new Error(
+      'CIFAR-10 is not available offline: download the binary version with fetchCifar10(dir) (needs internet) ' +
+        'and pass its directory as dataset.dir (--data-dir)',
+    );
+  }
+  return loadDataset(s.name, { dir: s.dir, seed, trainSize: s.trainSize, validationSize: 0, testSize: s.testSize });
+}
+
+/** `count` samples of a split drawn without replacement: x [d, count], labels int32 [count]. */
+export function sampleColumns(split: Split, count: number, rng: Stream): { x: tf.Tensor2D; y: tf.Tensor1D } {
+  if (count > split.n) throw new Error(`asked for ${count} samples of a split of ${split.n}`);
+  const idx = rng.permutation(split.n).subarray(0, count);
+  const y = Int32Array.from(idx, (i) => split.y[i]!);
+  return { x: tf.tensor2d(gatherColumns(split, idx), [split.d, count]), y: tf.tensor1d(y, 'int32') };
+}

@@ -1,0 +1,254 @@
+/**
+ * Teleporting for generalization (paper section 4.4, Appendix F.4, Figure 4): train with SGD,
+ * teleport once near convergence to increase or decrease sharpness phi or curvature psi, and
+ * continue training. Five arms (none, phi up, phi down, psi up, psi down) × runs.
+ *
+ * The arms of one run share everything but the teleport: the same initialisation, the same
+ * mini-batch order (streams per run and epoch) and the same teleport data, so the first
+ * `teleportEpoch` epochs are trained once and forked into the arms.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as t from 'io-ts';
+import * as tf from '@tensorflow/tfjs';
+import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf } from '../config/codec.js';
+import { Backend, Seed, OutDir, LayerDims, ActionKind } from '../config/common.js';
+import { registerConfig } from '../config/registry.js';
+import { DATASET_NAMES, type DatasetName } from '../data/types.js';
+import { optimizer } from '../optim/index.js';
+import { stream } from '../rng/index.js';
+import { PAPER_DISPLACEMENTS } from '../symmetry/metrics.js';
+import { teleport } from '../teleport/teleport.js';
+import { createSummaryWriter, writeJsonAtomic } from '../logging/index.js';
+import { savePlot, meanStd, type Series } from '../report/plot.js';
+import { initClassifier, trainClassifier, modelTensors, type ClassifierState, type EpochRecord } from '../train/classifier.js';
+import { evaluateLoss } from '../train/evaluate.js';
+import { loadStudyData, sampleColumns } from './data.js';
+import type { OptimizerState } from '../optim/state.js';
+
+export const ARMS = ['none', 'sharpness-up', 'sharpness-down', 'curvature-up', 'curvature-down'] as const;
+export type Arm = (typeof ARMS)[number];
+
+/** Figure 4 architecture: the study's network with hidden sizes 32 and 10. */
+export const FIG4_DIMS: Record<DatasetName, number[]> = {
+  mnist: [784, 32, 10, 10],
+  'fashion-mnist': [784, 32, 10, 10],
+  cifar10: [3072, 32, 10, 10],
+};
+const FIG4_LR: Record<DatasetName, number> = { mnist: 0.01, 'fashion-mnist': 0.01, cifar10: 0.02 };
+
+export const TeleportGeneralizationConfig = withDefaults(
+  strict(
+    {
+      backend: optional(Backend),
+      seed: Seed,
+      out: OutDir,
+      dataset: withDefaults(
+        strict({ name: oneOf(DATASET_NAMES), dir: optional(t.string), trainSize: PositiveInt, testSize: optional(PositiveInt) }),
+        { name: 'mnist', trainSize: 50_000 },
+      ),
+      dims: optional(LayerDims),
+      lr: optional(PositiveNumber),
+      epochs: PositiveInt,
+      /** Teleport before this epoch (0-based), i.e. after `teleportEpoch` epochs of SGD. */
+      teleportEpoch: NonNegativeInt,
+      batchSize: PositiveInt,
+      runs: PositiveInt,
+      arms: arrayOf(oneOf(ARMS), { min: 1 }),
+      teleport: withDefaults(
+        strict({
+          batches: PositiveInt,
+          batchSize: PositiveInt,
+          lr: PositiveNumber,
+          sharpnessSteps: NonNegativeInt,
+          curvatureSteps: NonNegativeInt,
+          kind: ActionKind,
+          sharpness: withDefaults(strict({ displacements: arrayOf(Finite, { min: 1 }), directions: PositiveInt }), {
+            displacements: PAPER_DISPLACEMENTS,
+            directions: 200,
+          }),
+          curvature: withDefaults(strict({ curves: PositiveInt, layer: optional(NonNegativeInt) }), { curves: 1 }),
+        }),
+        { batches: 5, batchSize: 2000, lr: 0.05, sharpnessSteps: 10, curvatureSteps: 1, kind: 'pinv', sharpness: {}, curvature: {} },
+      ),
+    },
+    'TeleportGeneralizationConfig',
+  ),
+  { seed: 0, out: 'results/teleport-generalization', dataset: {}, epochs: 40, teleportEpoch: 20, batchSize: 20, runs: 5, arms: [...ARMS], teleport: {} },
+);
+export type TeleportGeneralizationConfig = t.TypeOf<typeof TeleportGeneralizationConfig>;
+registerConfig('teleport-generalization', TeleportGeneralizationConfig, 'symtele run teleport-generalization: Figure 4');
+
+export interface ArmResult {
+  arm: Arm;
+  /** [run][epoch]: epochs 1..E. */
+  trainLoss: number[][];
+  validationLoss: number[][];
+  /** Per run: validation and full-train loss just before / after the teleport. */
+  jump: { validationBefore: number; validationAfter: number; trainBefore: number; trainAfter: number; objectiveBefore: number; objectiveAfter: number; seconds: number }[];
+  finalValidation: { mean: number; std: number };
+}
+
+export interface TeleportGeneralizationResult {
+  config: TeleportGeneralizationConfig;
+  dims: number[];
+  arms: ArmResult[];
+}
+
+function checkConfig(cfg: TeleportGeneralizationConfig): void {
+  if (cfg.teleportEpoch >= cfg.epochs) throw new Error(`teleportEpoch ${cfg.teleportEpoch} must be below epochs ${cfg.epochs}`);
+  const need = cfg.teleport.batches * cfg.teleport.batchSize;
+  if (need > cfg.dataset.trainSize) throw new Error(`teleport needs ${need} training samples (batches × batchSize), more than dataset.trainSize ${cfg.dataset.trainSize}`);
+}
+
+/** Teleport model `run` of `state` as the arm says; returns its new weights and what changed. */
+function teleportArm(
+  cfg: TeleportGeneralizationConfig,
+  arm: Arm,
+  ws: tf.Tensor2D[],
+  batches: { x: tf.Tensor2D; y: tf.Tensor1D }[],
+  run: number,
+): { weights: tf.Tensor2D[]; objectiveBefore: number; objectiveAfter: number } {
+  if (arm === 'none') return { weights: ws.map((w) => tf.clone(w)), objectiveBefore: NaN, objectiveAfter: NaN };
+  const [objective, direction] = arm.split('-') as ['sharpness' | 'curvature', 'up' | 'down'];
+  const s = cfg.teleport;
+  const r = teleport(ws, batches[0]!.x, batches[0]!.y, {
+    objective,
+    steps: objective === 'sharpness' ? s.sharpnessSteps : s.curvatureSteps,
+    lr: s.lr,
+    direction: direction === 'up' ? 'increase' : 'decrease',
+    kind: s.kind,
+    loss: 'ce',
+    batches: batches.slice(1).map((b) => ({ x: b.x, target: b.y })),
+    sharpness: { displacements: s.sharpness.displacements, count: s.sharpness.directions },
+    curvature: { count: s.curvature.curves, layer: s.curvature.layer },
+    // the same directions / curves for both directions of an objective within a run
+    rng: stream(cfg.seed, 'teleport-generalization', 'objective', objective, run),
+  });
+  return { weights: r.weights, objectiveBefore: r.objectiveBefore, objectiveAfter: r.objectiveAfter };
+}
+
+export async function runTeleportGeneralization(
+  cfg: TeleportGeneralizationConfig,
+  hooks: { log?: (s: string) => void } = {},
+): Promise<TeleportGeneralizationResult> {
+  const log = hooks.log ?? ((s: string) => process.stdout.write(s + '\n'));
+  checkConfig(cfg);
+  const name = cfg.dataset.name;
+  const dims = cfg.dims ?? FIG4_DIMS[name];
+  const data = loadStudyData(cfg.dataset, cfg.seed);
+  const split = { train: data.train, test: data.test };
+  const opt = optimizer({ name: 'sgd', lr: cfg.lr ?? FIG4_LR[name] });
+  const runs = [...Array(cfg.runs).keys()];
+  const common = { optimizer: opt, data: split, batchSize: cfg.batchSize, seed: cfg.seed };
+  fs.mkdirSync(cfg.out, { recursive: true });
+
+  // 1. the shared first epochs
+  log(`${name}: training ${cfg.runs} runs for ${cfg.teleportEpoch} epochs before the teleport`);
+  const first = trainClassifier(initClassifier({ dims, models: runs, seed: cfg.seed }, opt), { ...common, epochs: cfg.teleportEpoch });
+  const before = { validation: evaluateLoss(first.state.params, data.test), train: evaluateLoss(first.state.params, data.train) };
+
+  // 2. teleport each run as each arm says
+  const armWeights: tf.Tensor2D[][][] = [];
+  const jumps: ArmResult['jump'][] = [];
+  for (const arm of cfg.arms) {
+    const perRun: tf.Tensor2D[][] = [];
+    const armJumps: ArmResult['jump'] = [];
+    for (const run of runs) {
+      const dataRng = stream(cfg.seed, 'teleport-generalization', 'data', run);
+      const batches = Array.from({ length: cfg.teleport.batches }, () => sampleColumns(data.train, cfg.teleport.batchSize, dataRng));
+      const ws = modelTensors(first.state.params, run);
+      const t0 = performance.now();
+      const r = teleportArm(cfg, arm, ws, batches, run);
+      const seconds = (performance.now() - t0) / 1000;
+      tf.dispose([...ws, ...batches.flatMap((b) => [b.x, b.y])]);
+      const stacked = r.weights.map((w) => tf.expandDims(w, 0) as tf.Tensor3D);
+      const validationAfter = evaluateLoss(stacked, data.test)[0]!;
+      const trainAfter = evaluateLoss(stacked, data.train)[0]!;
+      tf.dispose(stacked);
+      armJumps.push({
+        validationBefore: before.validation[run]!,
+        validationAfter,
+        trainBefore: before.train[run]!,
+        trainAfter,
+        objectiveBefore: r.objectiveBefore,
+        objectiveAfter: r.objectiveAfter,
+        seconds,
+      });
+      perRun.push(r.weights);
+      if (arm !== 'none') log(`  ${arm} run ${run}: objective ${r.objectiveBefore.toPrecision(4)} -> ${r.objectiveAfter.toPrecision(4)}, validation loss ${before.validation[run]!.toFixed(4)} -> ${validationAfter.toFixed(4)} (${seconds.toFixed(1)} s)`);
+    }
+    armWeights.push(perRun);
+    jumps.push(armJumps);
+  }
+
+  // 3. continue all arms × runs in lockstep (each keeps its run's batch order)
+  const A = cfg.arms.length;
+  const params = dims.slice(0, -1).map((_, i) => tf.concat(armWeights.flatMap((perRun) => perRun.map((ws) => tf.expandDims(ws[i]!, 0)))) as tf.Tensor3D);
+  tf.dispose(armWeights.flat(2));
+  const forked: ClassifierState<OptimizerState> = { params, opt: opt.init(params), epoch: cfg.teleportEpoch, models: cfg.arms.flatMap(() => runs) };
+  tf.dispose(first.state.params);
+  log(`${name}: continuing ${A} arms × ${cfg.runs} runs to epoch ${cfg.epochs}`);
+  const second = trainClassifier(forked, { ...common, epochs: cfg.epochs });
+  tf.dispose(second.state.params);
+
+  const curve = (h: EpochRecord[], key: 'trainLoss' | 'testLoss', idx: number) => h.map((r) => r[key][idx]!);
+  const arms: ArmResult[] = cfg.arms.map((arm, a) => {
+    const trainLoss = runs.map((r) => [...curve(first.history, 'trainLoss', r), ...curve(second.history, 'trainLoss', a * cfg.runs + r)]);
+    const validationLoss = runs.map((r) => [...curve(first.history, 'testLoss', r), ...curve(second.history, 'testLoss', a * cfg.runs + r)]);
+    const finals = validationLoss.map((v) => v.at(-1)!);
+    const mean = finals.reduce((x, y) => x + y, 0) / finals.length;
+    const std = Math.sqrt(finals.reduce((x, y) => x + (y - mean) ** 2, 0) / finals.length);
+    return { arm, trainLoss, validationLoss, jump: jumps[a]!, finalValidation: { mean, std } };
+  });
+  const result: TeleportGeneralizationResult = { config: cfg, dims, arms };
+  await writeOutputs(cfg, result);
+  log(formatTeleportTable(result));
+  return result;
+}
+
+const meanOf = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+export function formatTeleportTable(r: TeleportGeneralizationResult): string {
+  const lines = [
+    `teleport for generalization, ${r.config.dataset.name} ${r.dims.join('-')}, teleport at epoch ${r.config.teleportEpoch}, ${r.config.runs} runs`,
+    '| arm | final validation loss (mean ± std) | validation jump at teleport | train jump at teleport | objective before → after |',
+    '|---|---|---|---|---|',
+  ];
+  for (const a of r.arms) {
+    const dv = meanOf(a.jump.map((j) => j.validationAfter - j.validationBefore));
+    const dt = meanOf(a.jump.map((j) => j.trainAfter - j.trainBefore));
+    const ob = meanOf(a.jump.map((j) => j.objectiveBefore));
+    const oa = meanOf(a.jump.map((j) => j.objectiveAfter));
+    const obj = Number.isFinite(ob) ? `${ob.toPrecision(4)} → ${oa.toPrecision(4)}` : '—';
+    lines.push(`| ${a.arm} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} | ${dv >= 0 ? '+' : ''}${dv.toFixed(4)} | ${dt >= 0 ? '+' : ''}${dt.toFixed(4)} | ${obj} |`);
+  }
+  return lines.join('\n');
+}
+
+async function writeOutputs(cfg: TeleportGeneralizationConfig, r: TeleportGeneralizationResult): Promise<void> {
+  writeJsonAtomic(path.join(cfg.out, 'results.json'), r);
+  const tb = createSummaryWriter(path.join(cfg.out, 'tb'));
+  for (const a of r.arms) {
+    meanStd(a.trainLoss).mean.forEach((v, e) => tb.scalar(`${a.arm}/train_loss`, v, e + 1));
+    meanStd(a.validationLoss).mean.forEach((v, e) => tb.scalar(`${a.arm}/validation_loss`, v, e + 1));
+  }
+  tb.text('summary', formatTeleportTable(r), 0);
+  tb.close();
+  const series = (a: ArmResult): Series[] =>
+    (['trainLoss', 'validationLoss'] as const).map((key) => {
+      const { mean, std } = meanStd(a[key]);
+      const x = mean.map((_, e) => e + 1);
+      return { name: `${a.arm} ${key === 'trainLoss' ? 'train' : 'validation'}`, x, y: mean, lo: mean.map((m, i) => m - std[i]!), hi: mean.map((m, i) => m + std[i]!), dashed: key === 'validationLoss' };
+    });
+  for (const objective of ['sharpness', 'curvature']) {
+    const arms = r.arms.filter((a) => a.arm === 'none' || a.arm.startsWith(objective));
+    if (arms.length === 0) continue;
+    await savePlot(path.join(cfg.out, `teleport-${objective}`), {
+      title: `${cfg.dataset.name}: teleport to change ${objective} at epoch ${cfg.teleportEpoch} (solid train, dashed validation)`,
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      series: arms.flatMap(series),
+    });
+  }
+}

@@ -1,0 +1,123 @@
+// The correlation study: batched phi / psi equal the toolkit's single-model values, Pearson and
+// bootstrap on hand-computed data, and a study stopped after some models resumes to the same result.
+import { describe, test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend/index.js';
+import { stream } from '../src/rng/index.js';
+import { sharpness, randomDirections, randomLieAlgebra } from '../src/symmetry/metrics.js';
+import { curvature } from '../src/symmetry/curve.js';
+import { studySharpness, studyCurvature } from '../src/generalization/metrics.js';
+import { pearson, quantile, bootstrapPearson } from '../src/generalization/stats.js';
+import { CorrelationConfig, runCorrelation } from '../src/generalization/correlation.js';
+import { decodeOrThrow } from '../src/config/codec.js';
+
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+
+describe('correlation statistics', () => {
+  test('pearson on hand-computed data', () => {
+    // x = 1..5, y = 2,4,5,4,5: sxy = 6, sxx = 10, syy = 6, r = 6 / sqrt(60)
+    assert.ok(Math.abs(pearson([1, 2, 3, 4, 5], [2, 4, 5, 4, 5]) - 6 / Math.sqrt(60)) < 1e-12);
+    assert.ok(Math.abs(pearson([1, 2, 3], [5, 3, 1]) + 1) < 1e-12);
+    assert.ok(Math.abs(pearson([1, 2, 3], [10, 20, 30]) - 1) < 1e-12);
+    assert.ok(Number.isNaN(pearson([1, 1, 1], [1, 2, 3])));
+    assert.throws(() => pearson([1, 2], [1]));
+  });
+
+  test('quantile interpolates linearly (numpy default)', () => {
+    assert.equal(quantile([1, 2, 3, 4], 0.5), 2.5);
+    assert.equal(quantile([1, 2, 3, 4], 0), 1);
+    assert.equal(quantile([1, 2, 3, 4], 1), 4);
+    assert.ok(Math.abs(quantile([0, 10], 0.025) - 0.25) < 1e-12);
+  });
+
+  test('bootstrap: exact line gives [1, 1]; seeded; the interval brackets r', () => {
+    const x = [1, 2, 3, 4, 5, 6, 7, 8];
+    assert.deepEqual(bootstrapPearson(x, x.map((v) => 3 * v - 1), { rng: stream(0, 'b'), samples: 200 }), [1, 1]);
+    const y = [2, 1, 4, 3, 7, 5, 8, 6];
+    const a = bootstrapPearson(x, y, { rng: stream(1, 'b'), samples: 500 });
+    const b = bootstrapPearson(x, y, { rng: stream(1, 'b'), samples: 500 });
+    assert.deepEqual(a, b);
+    const r = pearson(x, y);
+    assert.ok(a[0] < r && r < a[1] && a[1] <= 1, `${a} vs ${r}`);
+  });
+});
+
+describe('study metrics equal the toolkit', () => {
+  before(async () => {
+    await initBackend('wasm');
+  });
+
+  test('sharpness (first-layer reuse, chunks of directions) = toolkit sharpness', () => {
+    const r = stream(3, 'phi');
+    const dims = [20, 6, 5, 4];
+    const ws = dims.slice(0, -1).map((d, i) => tf.tensor2d(r.uniformArray(dims[i + 1]! * d, -0.5, 0.5), [dims[i + 1]!, d]));
+    const x = tf.tensor2d(r.uniformArray(20 * 30), [20, 30]);
+    const y = tf.tensor1d(Int32Array.from({ length: 30 }, () => r.int(4)), 'int32');
+    const directions = randomDirections(ws, 7, r);
+    const displacements = [0.001, 0.05, 0.3];
+    const ours = studySharpness(ws, x, y, { displacements, directions, chunk: 3 });
+    const toolkit = sharpness(ws, x, y, { displacements, directions, loss: 'ce' });
+    assert.ok(rel(ours, toolkit) < 1e-5, `${ours} vs ${toolkit}`);
+    tf.dispose([...ws, x, y, directions]);
+  });
+
+  test('curvature (closed form, inverse action) = toolkit curvature', () => {
+    const r = stream(4, 'psi');
+    const dims = [20, 6, 5, 4];
+    const ws = dims.slice(0, -1).map((d, i) => tf.tensor2d(r.uniformArray(dims[i + 1]! * d, -0.5, 0.5), [dims[i + 1]!, d]));
+    const x = tf.tensor2d(r.uniformArray(20 * 12), [20, 12]); // 12 <= 20 samples: h^+ h = I
+    for (const layer of [0, 1]) {
+      const Ms = [randomLieAlgebra(ws, layer, r), randomLieAlgebra(ws, layer, r)];
+      const ours = studyCurvature(ws, x, Ms, layer);
+      const toolkit =
+        Ms.map((M) => curvature(ws, x, ws.slice(0, -1).map((_, m) => (m === layer ? M : null)), { kind: 'inverse' })).reduce((a, b) => a + b) / 2;
+      assert.ok(rel(ours, toolkit) < 1e-3, `layer ${layer}: ${ours} vs ${toolkit}`);
+      tf.dispose(Ms);
+    }
+    tf.dispose([...ws, x]);
+  });
+});
+
+describe('correlation study resume', () => {
+  before(async () => {
+    await initBackend('wasm');
+  });
+
+  test('stopped after some models, resumed: the same results as an uninterrupted study', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-corr-'));
+    const base = {
+      dataset: { name: 'mnist', trainSize: 200, testSize: 100 },
+      dims: [784, 4, 3, 10],
+      lr: 0.05,
+      models: 4,
+      epochs: 2,
+      batchSize: 20,
+      group: 2,
+      sharpness: { directions: 6, samples: 50, displacements: [0.001, 0.1] },
+      curvature: { curves: 2, samples: 20 },
+      bootstrap: 100,
+    };
+    const quiet = { log: () => {}, progressMode: 'quiet' as const };
+    const whole = await runCorrelation(decodeOrThrow(CorrelationConfig, { ...base, out: path.join(root, 'a') }), quiet);
+    const cfgB = decodeOrThrow(CorrelationConfig, { ...base, out: path.join(root, 'b') });
+    await assert.rejects(
+      runCorrelation(cfgB, { ...quiet, afterGroup: () => { throw new Error('killed'); } }),
+      /killed/,
+    );
+    assert.equal(fs.readdirSync(path.join(root, 'b', 'models')).filter((f) => f.endsWith('.json')).length, 2);
+    const resumed = await runCorrelation(cfgB, quiet);
+    assert.deepEqual(resumed.perModel, whole.perModel);
+    assert.deepEqual(resumed.pearson, whole.pearson);
+    assert.deepEqual(resumed.ci95, whole.ci95);
+    const json = path.join(root, 'summary.json');
+    await runCorrelation(cfgB, { ...quiet, json }); // everything trained: metrics only
+    assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(json, 'utf8'))), ['dataset', 'models', 'pearson', 'ci95']);
+    // other settings must not reuse these checkpoints
+    await assert.rejects(runCorrelation(decodeOrThrow(CorrelationConfig, { ...base, lr: 0.1, out: path.join(root, 'b') }), quiet), /other settings/);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+});
