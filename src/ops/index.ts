@@ -1,0 +1,15 @@
+// Public ops: second-order-safe activations, differentiable linear algebra, gradient checks.
+export { DEFAULT_SLOPE, leakyRelu, leakyReluInv, leakyReluDeriv, exp, sigmoid, tanh, stopGradient, crossEntropy } from './activations.js';
+export { inv, pinv, SingularMatrixError } from './linalg.js';
+export { expm } from './expm.js';
+export {
+  directionalDerivative,
+  fdDerivative,
+  gradientFD64,
+  checkGradient,
+  type Order,
+  type GradCheckOptions,
+  type GradCheckEntry,
+  type GradCheckResult,
+} from './gradcheck.js';
+export { installOverrides } from './overrides.js';
