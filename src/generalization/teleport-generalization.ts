@@ -62,6 +62,8 @@ export const TeleportGeneralizationConfig = withDefaults(
           lr: PositiveNumber,
           sharpnessSteps: NonNegativeInt,
           curvatureSteps: NonNegativeInt,
+          /** Bound each group step lr·G to this Frobenius norm (curvature is very nonlinear in g). */
+          stepNorm: optional(PositiveNumber),
           kind: ActionKind,
           sharpness: withDefaults(strict({ displacements: arrayOf(Finite, { min: 1 }), directions: PositiveInt }), {
             displacements: PAPER_DISPLACEMENTS,
@@ -116,6 +118,7 @@ function teleportArm(
     objective,
     steps: objective === 'sharpness' ? s.sharpnessSteps : s.curvatureSteps,
     lr: s.lr,
+    stepNorm: s.stepNorm,
     direction: direction === 'up' ? 'increase' : 'decrease',
     kind: s.kind,
     loss: 'ce',
