@@ -19,10 +19,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf } from '../config/codec.js';
+import { strict, withDefaults, optional, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf } from '../config/codec.js';
 import { Backend, Seed, OutDir, LayerDims } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
-import { DATASET_NAMES } from '../data/types.js';
 import { optimizer } from '../optim/index.js';
 import { stream } from '../rng/index.js';
 import { PAPER_DISPLACEMENTS, randomDirections, randomLieAlgebra } from '../symmetry/metrics.js';
@@ -31,6 +30,7 @@ import { savePlot } from '../report/plot.js';
 import { initClassifier, trainClassifier, modelWeights } from '../train/classifier.js';
 import { saveModel, loadModel, savedModels } from '../train/checkpoint.js';
 import { loadStudyData, sampleColumns, STUDY_DEFAULTS, PAPER_TABLE1 } from './data.js';
+import { DataSettings } from './data.js';
 import { studySharpness, studyCurvature } from './metrics.js';
 import { pearson, bootstrapPearson } from './stats.js';
 
@@ -40,10 +40,7 @@ export const CorrelationConfig = withDefaults(
       backend: optional(Backend),
       seed: Seed,
       out: OutDir,
-      dataset: withDefaults(
-        strict({ name: oneOf(DATASET_NAMES), dir: optional(t.string), trainSize: PositiveInt, testSize: optional(PositiveInt) }),
-        { name: 'mnist', trainSize: 50_000 },
-      ),
+      dataset: DataSettings,
       /** Layer widths; default per dataset (Appendix F.3). */
       dims: optional(LayerDims),
       /** SGD learning rate; default per dataset (0.01 MNIST / Fashion-MNIST, 0.02 CIFAR-10). */

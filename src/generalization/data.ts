@@ -1,5 +1,8 @@
 /** Datasets and per-dataset defaults of the generalization experiments (paper Appendix F). */
 import * as tf from '@tensorflow/tfjs';
+import * as t from 'io-ts';
+import { strict, withDefaults, optional, oneOf, PositiveInt } from '../config/codec.js';
+import { DATASET_NAMES } from '../data/types.js';
 import { loadDataset, gatherColumns, type Dataset, type DatasetName, type Split } from '../data/index.js';
 import type { Stream } from '../rng/index.js';
 
@@ -17,12 +20,12 @@ export const PAPER_TABLE1: Record<DatasetName, { sharpness: number; curvature: n
   cifar10: { sharpness: 0.899, curvature: -0.167 },
 };
 
-export interface DataSettings {
-  name: DatasetName;
-  dir?: string;
-  trainSize: number;
-  testSize?: number;
-}
+/** The data of a study: which dataset, where its files are, how many samples to use. */
+export const DataSettings = withDefaults(
+  strict({ name: oneOf(DATASET_NAMES), dir: optional(t.string), trainSize: PositiveInt, testSize: optional(PositiveInt) }),
+  { name: 'mnist', trainSize: 50_000 },
+);
+export type DataSettings = t.TypeOf<typeof DataSettings>;
 
 /**
  * Train split and the held-out split used as "validation" (the paper's 10,000 test samples).

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf } from '../config/codec.js';
 import { Backend, Seed, OutDir, LayerDims, ActionKind } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
-import { DATASET_NAMES, type DatasetName } from '../data/types.js';
+import type { DatasetName } from '../data/types.js';
 import { optimizer } from '../optim/index.js';
 import { stream } from '../rng/index.js';
 import { PAPER_DISPLACEMENTS } from '../symmetry/metrics.js';
@@ -24,6 +24,7 @@ import { savePlot, meanStd, type Series } from '../report/plot.js';
 import { initClassifier, trainClassifier, modelTensors, type ClassifierState, type EpochRecord } from '../train/classifier.js';
 import { evaluateLoss } from '../train/evaluate.js';
 import { loadStudyData, sampleColumns } from './data.js';
+import { DataSettings } from './data.js';
 import type { OptimizerState } from '../optim/state.js';
 
 export const ARMS = ['none', 'sharpness-up', 'sharpness-down', 'curvature-up', 'curvature-down'] as const;
@@ -43,10 +44,7 @@ export const TeleportGeneralizationConfig = withDefaults(
       backend: optional(Backend),
       seed: Seed,
       out: OutDir,
-      dataset: withDefaults(
-        strict({ name: oneOf(DATASET_NAMES), dir: optional(t.string), trainSize: PositiveInt, testSize: optional(PositiveInt) }),
-        { name: 'mnist', trainSize: 50_000 },
-      ),
+      dataset: DataSettings,
       dims: optional(LayerDims),
       lr: optional(PositiveNumber),
       epochs: PositiveInt,
