@@ -26,3 +26,7 @@ export * as codecs from './config/common.js';
 export { registerConfig, getConfig, listConfigs } from './config/registry.js';
 export * from './logging/index.js';
 export * from './report/plot.js';
+
+// datasets and the classifier training loop (namespaced: their Batch is a data batch)
+export * as data from './data/index.js';
+export * as train from './train/classifier.js';
