@@ -1,0 +1,72 @@
+// Bench section "meta": meta-training throughput (100-step trajectories per second) per
+// learned variant and batch size, the time of one plain GD step of the 20x20 problem, and the
+// process's peak RSS. Figures only, no assertions.
+import * as tf from '@tensorflow/tfjs';
+import type { Section, Figures } from './run.js';
+import { preset } from '../meta/config.js';
+import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
+import { sampleRegression, lossAndGrads, disposeBatch, DEFAULT_REGRESSION } from '../tasks/regression.js';
+
+const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
+
+/** Trajectories per second of meta-training one variant at batch size B (after one warm-up batch). */
+export function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100): number {
+  const p = preset(name, 'tuned');
+  const train = { ...p.train, batch, trajectories: batch * 2, epochs: 1, trajectoryLength, evalEvery: 0 };
+  let st = initTrainState(p.variant, train, DEFAULT_REGRESSION.dim);
+  st = trainBatch(st, p.variant, train, DEFAULT_REGRESSION).state; // warm-up (kernels, heap growth)
+  const r = trainBatch(st, p.variant, train, DEFAULT_REGRESSION);
+  disposeTrainState(r.state);
+  // a diverged batch stops early: count only the windows that ran
+  const done = r.windows.filter((w) => !w.skipped).length;
+  const perTrajectory = Math.ceil(trajectoryLength / train.unroll);
+  return (batch * Math.min(done, perTrajectory)) / perTrajectory / r.seconds;
+}
+
+/** Milliseconds of one gradient-descent step (loss, gradient, update) of one 20x20 problem. */
+export function gdStepMs(steps = 2000): number {
+  const b = sampleRegression(DEFAULT_REGRESSION, 0, 'heldout', [0]);
+  let ws = b.ws;
+  const step = () => {
+    const next = tf.tidy(() => {
+      const { grads } = lossAndGrads(ws, b.x, b.y, DEFAULT_REGRESSION.slope);
+      return [tf.sub(ws[0], tf.mul(1e-5, grads[0])), tf.sub(ws[1], tf.mul(1e-5, grads[1]))] as [tf.Tensor3D, tf.Tensor3D];
+    });
+    if (ws !== b.ws) tf.dispose(ws);
+    ws = next;
+  };
+  for (let i = 0; i < 50; i++) step();
+  ws[0].dataSync();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  ws[0].dataSync();
+  const ms = (performance.now() - t0) / steps;
+  if (ws !== b.ws) tf.dispose(ws);
+  disposeBatch(b);
+  return ms;
+}
+
+export const section: Section = {
+  name: 'meta',
+  async run({ quick }): Promise<Figures> {
+    const batches = quick ? [8] : [1, 8, 16];
+    const byBatch: Record<string, Record<string, number>> = {};
+    const best: Record<string, number> = {};
+    for (const name of LEARNED) {
+      byBatch[name] = {};
+      for (const B of batches) {
+        const tps = metaTrainThroughput(name, B, quick ? 20 : 100);
+        byBatch[name][String(B)] = tps;
+        best[name] = Math.max(best[name] ?? 0, tps);
+        process.stdout.write(`  ${name} B=${B}: ${tps.toFixed(2)} trajectories/s\n`);
+      }
+    }
+    return {
+      metaTrainTrajectoriesPerSecond: best,
+      metaTrainTrajectoriesPerSecondByBatch: byBatch,
+      metaTrajectoryLength: quick ? 20 : 100,
+      gdStepMs: gdStepMs(quick ? 200 : 2000),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+  },
+};

@@ -1,0 +1,245 @@
+// Configs of the learning-to-teleport experiments: io-ts codecs (unknown keys rejected, errors
+// name the field), and the presets. Each variant entry names one of the four variants of
+// Figure 6 and a recipe ('paper': the paper / reference settings; 'tuned': ours), then
+// optionally overrides any field of the variant or of its meta-training settings.
+import * as t from 'io-ts';
+import * as E from 'fp-ts/lib/Either.js';
+import {
+  strict,
+  withDefaults,
+  optional,
+  oneOf,
+  PositiveInt,
+  PositiveNumber,
+  NonNegativeNumber,
+  NonNegativeInt,
+  numberIn,
+  arrayOf,
+  deepMerge,
+  decodeConfig,
+  ConfigError,
+} from '../config/codec.js';
+import { Backend, Seed, OutDir, LeakyReluSlope } from '../config/common.js';
+import { registerConfig } from '../config/registry.js';
+import { VARIANT_NAMES, type VariantConfig } from './variant.js';
+import type { TrainConfig } from './train.js';
+import type { RegressionSpec } from '../tasks/regression.js';
+
+const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
+
+export const PreprocessCodec = strict({ kind: oneOf(['raw', 'logsign']), p: PositiveNumber, inputScale: PositiveNumber }, 'Preprocess');
+export const UpdateCodec = strict(
+  { hidden: PositiveInt, outputScale: PositiveNumber, clamp: NonNegativeNumber, gdSkip: NonNegativeNumber, lrScaleRange: NonNegativeNumber },
+  'UpdateModule',
+);
+export const LrHeadCodec = strict({ min: PositiveNumber, max: PositiveNumber, param: oneOf(['clamp', 'logsigmoid']) }, 'LrHead');
+export const TeleCodec = strict(
+  {
+    hidden: PositiveInt,
+    magnitude: PositiveNumber,
+    action: oneOf(['inverse', 'linear']),
+    lrHead: nullable(LrHeadCodec),
+    headScale: PositiveNumber,
+    direction: oneOf(['none', 'w2', 'gradNorm']),
+    learnedMagnitude: t.boolean,
+  },
+  'TeleModule',
+);
+export const VariantCodec = strict(
+  {
+    name: t.string,
+    lr: PositiveNumber,
+    update: nullable(UpdateCodec),
+    tele: nullable(TeleCodec),
+    preprocess: PreprocessCodec,
+    secondOrder: t.boolean,
+  },
+  'Variant',
+);
+export const TrainCodec = strict(
+  {
+    seed: Seed,
+    trajectories: PositiveInt,
+    epochs: PositiveInt,
+    trajectoryLength: PositiveInt,
+    unroll: PositiveInt,
+    batch: PositiveInt,
+    lrUpdate: NonNegativeNumber,
+    lrTele: NonNegativeNumber,
+    clip: NonNegativeNumber,
+    lossWeighting: oneOf(['sum', 'mean', 'log']),
+    evalEvery: NonNegativeInt,
+    valTrajectories: PositiveInt,
+    valSteps: PositiveInt,
+  },
+  'MetaTrain',
+);
+
+export const VariantEntryCodec = strict(
+  {
+    name: oneOf(VARIANT_NAMES),
+    /** Label in tables, logs and JSON (default: name). */
+    label: optional(t.string),
+    recipe: optional(oneOf(['paper', 'tuned'])),
+    /** Overrides of the preset's variant fields (deep). */
+    variant: optional(t.UnknownRecord),
+    /** Overrides of the preset's meta-training settings (deep). */
+    train: optional(t.UnknownRecord),
+  },
+  'VariantEntry',
+);
+export type VariantEntry = t.TypeOf<typeof VariantEntryCodec>;
+
+export const MetaExperimentCodec = withDefaults(
+  strict(
+    {
+      backend: optional(Backend),
+      /** Seed of the problems (training, validation and held-out streams). */
+      seed: Seed,
+      /** Meta-training seeds: each learned variant is trained once per seed. */
+      metaSeeds: arrayOf(Seed, { min: 1 }),
+      task: strict({ dim: PositiveInt, slope: LeakyReluSlope, seedScheme: oneOf(['stream', 'reference']) }, 'Task'),
+      heldout: strict({ trajectories: PositiveInt, steps: PositiveInt }, 'Heldout'),
+      /** Recipe of entries that do not name one. */
+      recipe: oneOf(['paper', 'tuned']),
+      variants: arrayOf(VariantEntryCodec, { min: 1 }),
+      logdir: OutDir,
+      checkpointDir: OutDir,
+      /** Write a resumable checkpoint every this many batches (0: only at the end). */
+      checkpointEvery: NonNegativeInt,
+      /** Summary table steps. */
+      tableSteps: arrayOf(NonNegativeInt, { min: 1 }),
+      /** Histograms every this many windows (0: never). */
+      histogramEvery: NonNegativeInt,
+      fractionTrain: optional(numberIn({ gt: 0, le: 1 })),
+    },
+    'MetaExperiment',
+  ),
+  {
+    seed: 0,
+    metaSeeds: [0],
+    task: { dim: 20, slope: 0.1, seedScheme: 'stream' },
+    heldout: { trajectories: 5, steps: 100 },
+    recipe: 'tuned',
+    variants: VARIANT_NAMES.map((name) => ({ name })),
+    logdir: 'logs/meta',
+    checkpointDir: 'checkpoints/meta',
+    checkpointEvery: 10,
+    tableSteps: [1, 10, 30, 100],
+    histogramEvery: 10,
+  },
+);
+export type MetaExperiment = t.TypeOf<typeof MetaExperimentCodec>;
+registerConfig('meta', MetaExperimentCodec, 'symtele meta train|eval: learning to teleport (section 5.2)');
+
+export type VariantName = (typeof VARIANT_NAMES)[number];
+export type Recipe = 'paper' | 'tuned';
+
+const RAW = { kind: 'raw', p: 10, inputScale: 1 } as const;
+const LOGSIGN = { kind: 'logsign', p: 10, inputScale: 1 } as const;
+
+/** The paper's settings (EXPERIMENTS.md, reference code): raw gradients, sum of losses, no clipping. */
+function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
+  const train: TrainConfig = {
+    seed: 0,
+    trajectories: 700,
+    epochs: 1,
+    trajectoryLength: 100,
+    unroll: 10,
+    batch: 1,
+    lrUpdate: 1e-3,
+    lrTele: 1e-4,
+    clip: 0,
+    lossWeighting: 'sum',
+    evalEvery: 0,
+    valTrajectories: 5,
+    valSteps: 100,
+  };
+  const base: VariantConfig = { name, lr: 3e-4, update: null, tele: null, preprocess: RAW, secondOrder: false };
+  switch (name) {
+    case 'GD':
+      return { variant: base, train: { ...train, trajectories: 1 } };
+    case 'LSTM(update)':
+      return { variant: { ...base, update: { hidden: 300, outputScale: 1, clamp: 1e7, gdSkip: 0, lrScaleRange: 0 } }, train: { ...train, trajectories: 600 } };
+    case 'LSTM(lr,tele)':
+      return {
+        variant: { ...base, tele: { hidden: 20, magnitude: 0.01, action: 'inverse', lrHead: { min: 1e-7, max: 5e-3, param: 'clamp' }, headScale: 1, direction: 'none', learnedMagnitude: false } },
+        train: { ...train, trajectories: 30, trajectoryLength: 300, lrTele: 1e-3 },
+      };
+    case 'LSTM(update,tele)':
+      return {
+        variant: {
+          ...base,
+          update: { hidden: 300, outputScale: 1, clamp: 1e7, gdSkip: 0, lrScaleRange: 0 },
+          tele: { hidden: 300, magnitude: 0.01, action: 'inverse', lrHead: null, headScale: 1, direction: 'none', learnedMagnitude: false },
+        },
+        train,
+      };
+  }
+}
+
+/**
+ * Our recipe. What changed and why (see the report in README / issue 6):
+ * log-magnitude+sign inputs (the raw gradient spans 1e-3..1e5 and saturates the gates), a
+ * small output scale plus a fixed gradient-descent term (the LSTM learns a correction to GD
+ * rather than the whole step, so an untrained optimizer is GD, not noise), the meta-loss as
+ * the mean log loss (the sum of losses is dominated by the first window, so late steps are
+ * never trained), clipped meta-gradients and batched trajectories.
+ */
+function tunedPreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
+  const p = paperPreset(name);
+  const train: TrainConfig = { ...p.train, batch: 8, clip: 1, lossWeighting: 'log', evalEvery: 5, lrUpdate: 1e-3, lrTele: 1e-3 };
+  const update = { hidden: 300, outputScale: 0.01, clamp: 0, gdSkip: 3e-4, lrScaleRange: 2 };
+  const tele = { hidden: 300, magnitude: 0.05, action: 'inverse', lrHead: null, headScale: 0.01, direction: 'w2', learnedMagnitude: true } as const;
+  switch (name) {
+    case 'GD':
+      return p;
+    case 'LSTM(update)':
+      return { variant: { ...p.variant, preprocess: LOGSIGN, update }, train: { ...train, trajectories: 200 } };
+    case 'LSTM(lr,tele)':
+      return {
+        variant: { ...p.variant, preprocess: LOGSIGN, tele: { ...tele, hidden: 20, lrHead: { min: 1e-7, max: 5e-3, param: 'logsigmoid' } } },
+        train: { ...train, trajectories: 30, epochs: 5 },
+      };
+    case 'LSTM(update,tele)':
+      return { variant: { ...p.variant, preprocess: LOGSIGN, update, tele }, train: { ...train, trajectories: 200 } };
+  }
+}
+
+export function preset(name: VariantName, recipe: Recipe): { variant: VariantConfig; train: TrainConfig } {
+  return recipe === 'paper' ? paperPreset(name) : tunedPreset(name);
+}
+
+export interface ResolvedVariant {
+  label: string;
+  name: VariantName;
+  variant: VariantConfig;
+  train: TrainConfig;
+}
+
+/** Preset + overrides, decoded strictly: an invalid override is a ConfigError naming its path. */
+export function resolveVariant(entry: VariantEntry, exp: MetaExperiment, source: string, index: number): E.Either<ConfigError, ResolvedVariant> {
+  const p = preset(entry.name, entry.recipe ?? exp.recipe);
+  const where = `${source}: variants[${index}]`;
+  const label = entry.label ?? entry.name;
+  const v = decodeConfig(VariantCodec, deepMerge({ ...p.variant, name: label }, entry.variant ?? {}), `${where}.variant`);
+  if (E.isLeft(v)) return v;
+  const tr = decodeConfig(TrainCodec, deepMerge(p.train, entry.train ?? {}), `${where}.train`);
+  if (E.isLeft(tr)) return tr;
+  return E.right({ label, name: entry.name, variant: v.right as VariantConfig, train: tr.right as TrainConfig });
+}
+
+export function resolveAll(exp: MetaExperiment, source: string): E.Either<ConfigError, ResolvedVariant[]> {
+  const out: ResolvedVariant[] = [];
+  for (let i = 0; i < exp.variants.length; i++) {
+    const r = resolveVariant(exp.variants[i], exp, source, i);
+    if (E.isLeft(r)) return r;
+    out.push(r.right);
+  }
+  const labels = out.map((r) => r.label);
+  const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (dup) return E.left(new ConfigError(source, [`variants: label "${dup}" used twice (give one a "label")`]));
+  return E.right(out);
+}
+
+export const taskSpec = (exp: MetaExperiment): RegressionSpec => ({ ...exp.task });
