@@ -65,10 +65,19 @@ test('a missing optional backend fails with exit 1 and the install command', asy
   assert.ok(!r.stderr.includes('    at '), 'no stack trace without SYMTELE_DEBUG=1');
 });
 
-test('main placeholder exits 0', async () => {
-  const r = await symtele(['main']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /main job not yet implemented/);
+test('main (npm start) with an invalid config exits 2 and lists the problems before running', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'symtele-cli-'));
+  try {
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ metaSeeds: [], heldout: { trajectories: -3 }, extra: 1 }));
+    const r = await symtele(['main', '--config', bad]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /metaSeeds/);
+    assert.match(r.stderr, /heldout\.trajectories: expected a positive integer, got -3/);
+    assert.match(r.stderr, /extra: unknown key/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('config check: invalid config exits 2, lists every problem, writes nothing', async () => {

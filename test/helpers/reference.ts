@@ -1,6 +1,5 @@
-// Loads the worked float64 cases of the symmetry toolkit (shared/reference/symmetry-cases.json).
-// The file lives beside the repository (shared/ is a sibling of the checkout); SYMTELE_REFERENCE
-// points elsewhere when needed.
+// Loads the worked float64 cases of the symmetry toolkit (test/fixtures/reference/), or the
+// file SYMTELE_REFERENCE names.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +27,7 @@ export interface ReferenceCase {
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export function referenceCasesPath(): string {
-  return process.env.SYMTELE_REFERENCE ?? path.resolve(here, '../../../shared/reference/symmetry-cases.json');
+  return process.env.SYMTELE_REFERENCE ?? path.resolve(here, '../fixtures/reference/symmetry-cases.json');
 }
 
 export function loadReferenceCases(): ReferenceCase[] {
