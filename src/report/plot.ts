@@ -95,7 +95,8 @@ function scatterSpec(p: ScatterPlot): vl.TopLevelSpec {
     encoding: {
       x: { field: 'x', type: 'quantitative', title: p.xLabel, scale: { zero: false } },
       y: { field: 'y', type: 'quantitative', title: p.yLabel, scale: { zero: false } },
-      color: { field: 'group', type: 'nominal', title: null },
+      // a legend only when the points come in groups
+      ...(p.points.some((q) => q.group) ? { color: { field: 'group', type: 'nominal', title: null } } : {}),
     },
   } as vl.TopLevelSpec;
 }
