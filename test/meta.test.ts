@@ -21,7 +21,7 @@ import {
 } from '../src/meta/variant.js';
 import { metaGradWindow } from '../src/meta/unroll.js';
 import { learnedOptimizer } from '../src/meta/optimizer.js';
-import { initTrainState, trainBatch, disposeTrainState, problemData, type TrainConfig } from '../src/meta/train.js';
+import { initTrainState, trainBatch, disposeTrainState, problemData, rollbackToBest, type TrainConfig } from '../src/meta/train.js';
 import { MetaExperimentCodec, preset, type ResolvedVariant } from '../src/meta/config.js';
 import { trainVariant, evaluateAll, checkpointDirOf } from '../src/meta/run.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
@@ -328,4 +328,33 @@ test('experiment configs: presets decode, bad overrides are errors naming the fi
   assert.ok(E.isLeft(r));
   if (E.isLeft(r)) assert.match([r.left.message, ...r.left.problems].join('\n'), /variants\[0\]\.variant[\s\S]*hidden/);
   assert.throws(() => decodeOrThrow(MetaExperimentCodec, { variants: [{ name: 'LSTM(update)', colour: 1 }] }), /colour/);
+});
+
+test('LSTM(update) and LSTM(update,tele) share the update LSTM init and the trajectory order (paired)', () => {
+  const c = tinyTrain({ evalEvery: 0, trajectories: 9 });
+  const a = initTrainState({ ...tiny('LSTM(update)'), name: 'A' }, c, DIM);
+  const b = initTrainState({ ...tiny('LSTM(update,tele)'), name: 'B' }, c, DIM);
+  const m1 = Object.keys(a.meta).filter((k) => k.startsWith('m1.'));
+  assert.ok(m1.length > 0);
+  assert.deepEqual(m1, Object.keys(b.meta).filter((k) => k.startsWith('m1.')));
+  for (const k of m1) assert.deepEqual(Array.from(a.meta[k].dataSync()), Array.from(b.meta[k].dataSync()), k);
+  assert.deepEqual(Array.from(a.order.permutation(9)), Array.from(b.order.permutation(9)));
+  disposeTrainState(a);
+  disposeTrainState(b);
+});
+
+test('rollbackToBest restores the best validated meta-parameters with fresh Adam moments', () => {
+  const v = tiny('LSTM(update)');
+  const c = tinyTrain({ evalEvery: 0, trajectories: 9 });
+  let st = initTrainState(v, c, DIM);
+  assert.equal(rollbackToBest(st), st); // nothing validated yet: no-op
+  const best: Record<string, tf.Tensor> = {};
+  for (const [k, p] of Object.entries(st.meta)) best[k] = tf.clone(p);
+  st = trainBatch({ ...st, bestMeta: best }, v, c, task).state;
+  const back = rollbackToBest(st);
+  for (const k of Object.keys(best)) {
+    assert.deepEqual(Array.from(back.meta[k].dataSync()), Array.from(best[k].dataSync()), k);
+    assert.ok(back.adam.m[k].dataSync().every((x) => x === 0), k);
+  }
+  disposeTrainState(back);
 });

@@ -14,6 +14,7 @@ import {
   initTrainState,
   totalBatches,
   trainBatch,
+  rollbackToBest,
   validate,
   type MetaTrainState,
 } from './train.js';
@@ -84,6 +85,10 @@ export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed:
       const r = trainBatch(st, rv.variant, train, task);
       st = r.state;
       ran++;
+      if (r.windows.length > 0 && r.windows.every((w) => w.skipped)) {
+        st = rollbackToBest(st);
+        log(`${rv.label} seed ${metaSeed}: batch ${st.batchesDone} diverged from its first window; back to the best validated meta-parameters`);
+      }
       trajectories += Math.min(train.batch, train.trajectories);
       for (const w of r.windows) {
         const step = w.batch * windowsPerBatch + w.window;

@@ -60,8 +60,12 @@ export const batchesPerEpoch = (c: TrainConfig): number => Math.ceil(c.trajector
 export const totalBatches = (c: TrainConfig): number => batchesPerEpoch(c) * c.epochs;
 
 export function initTrainState(v: VariantConfig, c: TrainConfig, dim: number): MetaTrainState {
-  const meta = initMetaParams(v, dim, stream(c.seed, 'meta-init', v.name));
-  const order = stream(c.seed, 'order', v.name);
+  // Streams shared by all variants (not keyed by name): the update LSTM (initialised first)
+  // starts from the same weights in LSTM(update) and LSTM(update,tele), and both see the
+  // training trajectories in the same order, so per meta-seed the two differ only by the
+  // teleport module (a paired comparison).
+  const meta = initMetaParams(v, dim, stream(c.seed, 'meta-init'));
+  const order = stream(c.seed, 'order');
   return {
     meta,
     adam: adamInit(meta),
@@ -202,6 +206,20 @@ export function validate(st: MetaTrainState, v: VariantConfig, c: TrainConfig, t
     return { state: { ...st, bestValLoss: Math.min(score, st.bestValLoss), bestMeta: best }, score, record };
   }
   return { state: st, score, record };
+}
+
+/**
+ * Divergence guard: a batch whose first window already diverges gives no meta-gradient (its
+ * windows are skipped), so the meta-parameters would stay where every trajectory diverges for
+ * the rest of training (seen: the learned GD scale growing to e^2 x 3e-4). Return to the best
+ * validated meta-parameters with fresh Adam moments instead. No-op before any validation.
+ */
+export function rollbackToBest(st: MetaTrainState): MetaTrainState {
+  if (!st.bestMeta) return st;
+  tf.dispose([...Object.values(st.meta), ...Object.values(st.adam.m), ...Object.values(st.adam.v)]);
+  const meta: Params = {};
+  for (const [k, p] of Object.entries(st.bestMeta)) meta[k] = tf.clone(p);
+  return { ...st, meta, adam: adamInit(meta) };
 }
 
 export function disposeTrainState(st: MetaTrainState): void {
