@@ -12,5 +12,6 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import tensorboard' >/dev
 fi
 
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet tensorboard
+# few retries: where only a local package index is reachable, each retry of the public one only waits
+"$venv/bin/pip" install --quiet --retries 1 tensorboard
 "$venv/bin/python" -c 'import tensorboard; print("setup-python: tensorboard", tensorboard.__version__)'

@@ -74,3 +74,16 @@ function fsyncDir(dir: string): void {
     if (fd >= 0) fs.closeSync(fd);
   }
 }
+
+/**
+ * Write all of `data` to an open file descriptor (fs.writeSync may write less than asked);
+ * a failure names the file.
+ */
+export function writeAll(fd: number, data: Uint8Array, file: string, what: string): void {
+  try {
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+  } catch (e) {
+    throw new Error(`cannot write ${what} "${file}": ${(e as Error).message}`, { cause: e });
+  }
+}

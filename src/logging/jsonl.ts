@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeAll } from './atomic.js';
 
 /** One scalar metric record. */
 export interface ScalarRecord {
@@ -99,12 +100,7 @@ export function createJsonlWriter(file: string, options: JsonlWriterOptions = {}
       const data = Buffer.from(lines.join(''), 'utf8');
       lines = [];
       buffered = 0;
-      try {
-        let off = 0;
-        while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-      } catch (e) {
-        throw new Error(`cannot write JSONL file "${target}": ${(e as Error).message}`, { cause: e });
-      }
+      writeAll(fd, data, target, 'JSONL file');
     },
 
     close() {

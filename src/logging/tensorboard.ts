@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import CRC32C from 'crc-32/crc32c.js';
 import protobuf from 'protobufjs';
+import { writeAll } from './atomic.js';
 
 // ---------------------------------------------------------------------------------------------
 // TFRecord framing
@@ -392,12 +393,7 @@ export function createSummaryWriter(logdir: string, options: SummaryWriterOption
       const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
       chunks = [];
       buffered = 0;
-      try {
-        let off = 0;
-        while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-      } catch (e) {
-        throw new Error(`cannot write TensorBoard event file "${filePath}": ${(e as Error).message}`, { cause: e });
-      }
+      writeAll(fd, data, filePath, 'TensorBoard event file');
     },
 
     close() {

@@ -111,6 +111,15 @@ export async function runMainJob(opts: { json?: string; config?: string; backend
   return r;
 }
 
+/** A command action: validate the config (exit 2 on problems), start the backend, run. */
+const withExperiment = (job: (exp: MetaExperiment, source: string, opts: MetaOptions) => Promise<unknown>) =>
+  runCommand(async (opts: MetaOptions, cmd: Command) => {
+    const exp = await loadConfigOrExit(MetaExperimentCodec, opts.config);
+    resolveOrExit(exp, opts.config ?? 'defaults');
+    await useBackend(cmd, exp.backend);
+    await job(exp, opts.config ?? 'defaults', opts);
+  });
+
 export function register(program: Command): void {
   const meta = program.command('meta').description('learning to teleport: LSTM meta-optimizers (paper section 5.2)');
   meta
@@ -120,14 +129,7 @@ export function register(program: Command): void {
     .option('--json <file>', 'also write the held-out results as JSON here')
     .option('--resume <dir>', "continue from this run's checkpoint directory")
     .option('--quiet', 'no progress lines')
-    .action(
-      runCommand(async (opts: MetaOptions, cmd: Command) => {
-        const exp = await loadConfigOrExit(MetaExperimentCodec, opts.config);
-        resolveOrExit(exp, opts.config ?? 'defaults');
-        await useBackend(cmd, exp.backend);
-        await trainAndEvaluate(exp, opts.config ?? 'defaults', opts);
-      }),
-    );
+    .action(withExperiment(trainAndEvaluate));
   meta
     .command('eval')
     .description('evaluate trained variants (from checkpoints) and GD on held-out trajectories')
@@ -135,12 +137,5 @@ export function register(program: Command): void {
     .option('--json <file>', 'write the held-out results as JSON here')
     .option('--checkpoints <dir>', 'checkpoint root (default: the config checkpointDir)')
     .option('--quiet', 'no progress lines')
-    .action(
-      runCommand(async (opts: MetaOptions, cmd: Command) => {
-        const exp = await loadConfigOrExit(MetaExperimentCodec, opts.config);
-        resolveOrExit(exp, opts.config ?? 'defaults');
-        await useBackend(cmd, exp.backend);
-        await evaluateFromCheckpoints(exp, opts.config ?? 'defaults', opts);
-      }),
-    );
+    .action(withExperiment(evaluateFromCheckpoints));
 }
