@@ -19,8 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { strict, withDefaults, optional, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf } from '../config/codec.js';
-import { Backend, Seed, OutDir, LayerDims } from '../config/common.js';
+import { strict, withDefaults, PositiveInt, NonNegativeInt, Finite, arrayOf } from '../config/codec.js';
 import { registerConfig } from '../config/registry.js';
 import { optimizer } from '../optim/index.js';
 import { stream } from '../rng/index.js';
@@ -30,21 +29,14 @@ import { savePlot } from '../report/plot.js';
 import { initClassifier, trainClassifier, modelWeights } from '../train/classifier.js';
 import { saveModel, loadModel, savedModels } from '../train/checkpoint.js';
 import { loadStudyData, sampleColumns, STUDY_DEFAULTS, PAPER_TABLE1 } from './data.js';
-import { DataSettings } from './data.js';
+import { STUDY_PROPS } from './data.js';
 import { studySharpness, studyCurvature } from './metrics.js';
 import { pearson, bootstrapPearson } from './stats.js';
 
 export const CorrelationConfig = withDefaults(
   strict(
     {
-      backend: optional(Backend),
-      seed: Seed,
-      out: OutDir,
-      dataset: DataSettings,
-      /** Layer widths; default per dataset (Appendix F.3). */
-      dims: optional(LayerDims),
-      /** SGD learning rate; default per dataset (0.01 MNIST / Fashion-MNIST, 0.02 CIFAR-10). */
-      lr: optional(PositiveNumber),
+      ...STUDY_PROPS,
       models: PositiveInt,
       epochs: PositiveInt,
       batchSize: PositiveInt,

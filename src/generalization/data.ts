@@ -1,7 +1,8 @@
 /** Datasets and per-dataset defaults of the generalization experiments (paper Appendix F). */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { strict, withDefaults, optional, oneOf, PositiveInt } from '../config/codec.js';
+import { strict, withDefaults, optional, oneOf, PositiveInt, PositiveNumber } from '../config/codec.js';
+import { Backend, Seed, OutDir, LayerDims } from '../config/common.js';
 import { DATASET_NAMES } from '../data/types.js';
 import { loadDataset, gatherColumns, type Dataset, type DatasetName, type Split } from '../data/index.js';
 import type { Stream } from '../rng/index.js';
@@ -26,6 +27,18 @@ export const DataSettings = withDefaults(
   { name: 'mnist', trainSize: 50_000 },
 );
 export type DataSettings = t.TypeOf<typeof DataSettings>;
+
+/** The fields every study config starts with: where it runs, its data and its model. */
+export const STUDY_PROPS = {
+  backend: optional(Backend),
+  seed: Seed,
+  out: OutDir,
+  dataset: DataSettings,
+  /** Layer widths; default per dataset (Appendix F.3). */
+  dims: optional(LayerDims),
+  /** SGD learning rate; default per dataset (0.01 MNIST / Fashion-MNIST, 0.02 CIFAR-10). */
+  lr: optional(PositiveNumber),
+};
 
 /**
  * Train split and the held-out split used as "validation" (the paper's 10,000 test samples).

@@ -12,7 +12,7 @@ import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
 import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf } from '../config/codec.js';
-import { Backend, Seed, OutDir, LayerDims, ActionKind } from '../config/common.js';
+import { ActionKind } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
 import type { DatasetName } from '../data/types.js';
 import { optimizer } from '../optim/index.js';
@@ -24,7 +24,7 @@ import { savePlot, meanStd, type Series } from '../report/plot.js';
 import { initClassifier, trainClassifier, modelTensors, type ClassifierState, type EpochRecord } from '../train/classifier.js';
 import { evaluateLoss } from '../train/evaluate.js';
 import { loadStudyData, sampleColumns } from './data.js';
-import { DataSettings } from './data.js';
+import { STUDY_PROPS } from './data.js';
 import type { OptimizerState } from '../optim/state.js';
 
 export const ARMS = ['none', 'sharpness-up', 'sharpness-down', 'curvature-up', 'curvature-down'] as const;
@@ -41,12 +41,7 @@ const FIG4_LR: Record<DatasetName, number> = { mnist: 0.01, 'fashion-mnist': 0.0
 export const TeleportGeneralizationConfig = withDefaults(
   strict(
     {
-      backend: optional(Backend),
-      seed: Seed,
-      out: OutDir,
-      dataset: DataSettings,
-      dims: optional(LayerDims),
-      lr: optional(PositiveNumber),
+      ...STUDY_PROPS,
       epochs: PositiveInt,
       /** Teleport before this epoch (0-based), i.e. after `teleportEpoch` epochs of SGD. */
       teleportEpoch: NonNegativeInt,
