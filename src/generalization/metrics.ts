@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { leakyRelu, crossEntropy, DEFAULT_SLOPE } from '../ops/activations.js';
-import { analyticCurveDerivatives, curvatureFromDerivatives } from '../symmetry/curve.js';
+import { analyticCurveDerivatives, curvatureFromDerivatives, unflattenBatch } from '../symmetry/curve.js';
 
 export interface StudySharpnessOptions {
   displacements: readonly number[];
@@ -35,13 +35,7 @@ export function studySharpness(ws: readonly tf.Tensor2D[], x: tf.Tensor2D, label
     total += tf.tidy(() => {
       const dirs = tf.slice(o.directions, [s, 0], [c, -1]);
       // split each direction into per-layer blocks [c, r, cols]
-      let start = 0;
-      const blocks = ws.map((w) => {
-        const [r, cols] = w.shape;
-        const b = tf.reshape(tf.slice(dirs, [0, start], [c, r * cols]), [c, r, cols]);
-        start += r * cols;
-        return b as tf.Tensor3D;
-      });
+      const blocks = unflattenBatch(dirs as tf.Tensor2D, ws);
       const [d1, d0] = ws[0]!.shape;
       const base = tf.matMul(ws[0]!, x); // [d1, k]
       const lin = tf.reshape(tf.matMul(tf.reshape(blocks[0]!, [c * d1, d0]) as tf.Tensor2D, x), [c, d1, k]);

@@ -11,10 +11,10 @@ import { optimizer, withTeleport, stepWithTeleport, disposeTeleportingState, typ
 import { teleportOptions } from '../teleport/config.js';
 import { mlpLoss } from '../nn/mlp.js';
 import { stream } from '../rng/index.js';
-import { createSummaryWriter, writeJsonAtomic, writeFileAtomic } from '../logging/index.js';
+import { createSummaryWriter } from '../logging/index.js';
 import { savePlot } from '../report/plot.js';
 import type { IntegrationConfig, IntegrationPanel, IntegrationVariant } from './config.js';
-import { bandSeries, markdownTable, meanStdCell, slug } from './report.js';
+import { writeReport, bandSeries, markdownTable, meanStdCell, slug } from './report.js';
 
 export interface Problem {
   ws: tf.Tensor2D[];
@@ -243,9 +243,6 @@ export async function writeIntegrationReport(res: IntegrationResults, out: strin
       });
     }
   }
-  const summary = integrationSummary(res);
-  writeFileAtomic(path.join(out, 'summary.md'), summary + '\n');
-  writeJsonAtomic(path.join(out, 'results.json'), res);
-  files.push(path.join(out, 'summary.md'), path.join(out, 'results.json'), path.join(out, 'tb'));
+  files.push(...writeReport(out, integrationSummary(res), res), path.join(out, 'tb'));
   return files;
 }

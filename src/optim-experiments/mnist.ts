@@ -19,10 +19,10 @@ import { gatherColumns } from '../data/batches.js';
 import type { Dataset, Split } from '../data/types.js';
 import { stream } from '../rng/index.js';
 import { initClassifier, modelTensors, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState, type EpochRecord } from '../train/classifier.js';
-import { createSummaryWriter, writeFileAtomic, writeJsonAtomic } from '../logging/index.js';
+import { createSummaryWriter } from '../logging/index.js';
 import { savePlot } from '../report/plot.js';
 import type { MnistConfig } from './config.js';
-import { bandSeries, markdownTable, meanStdCell, slug, stats } from './report.js';
+import { writeReport, bandSeries, markdownTable, meanStdCell, slug, stats } from './report.js';
 
 export interface RunRecord {
   /** Model id (names its random streams). */
@@ -251,9 +251,6 @@ export async function writeMnistReport(res: MnistResults, out: string): Promise<
       }
     }
   }
-  const summary = mnistSummary(res);
-  writeFileAtomic(path.join(out, 'summary.md'), summary + '\n');
-  writeJsonAtomic(path.join(out, 'results.json'), res);
-  files.push(path.join(out, 'summary.md'), path.join(out, 'results.json'), path.join(out, 'tb'));
+  files.push(...writeReport(out, mnistSummary(res), res), path.join(out, 'tb'));
   return files;
 }

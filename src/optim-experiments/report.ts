@@ -1,6 +1,8 @@
 // Shared reporting of the optimizer experiments: mean ± std bands for plots, summary-table
 // cells and markdown tables, run-directory names.
+import path from 'node:path';
 import { meanStd, type Series } from '../report/plot.js';
+import { writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
 
 /** A plot series of the mean over runs with a ± std band. */
 export function bandSeries(name: string, x: number[], runs: number[][], dashed = false): Series {
@@ -32,3 +34,10 @@ export function markdownTable(header: string[], rows: string[][]): string {
 
 /** A directory name from a label: "max ||grad||_A" -> "max-grad-A". */
 export const slug = (s: string) => s.replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-|-$/g, '') || 'run';
+
+/** Write `summary.md` and `results.json` of an experiment (atomically); returns their paths. */
+export function writeReport(out: string, summary: string, results: unknown): string[] {
+  writeFileAtomic(path.join(out, 'summary.md'), summary + '\n');
+  writeJsonAtomic(path.join(out, 'results.json'), results);
+  return [path.join(out, 'summary.md'), path.join(out, 'results.json')];
+}

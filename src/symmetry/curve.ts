@@ -15,6 +15,21 @@ export function flatten(ws: readonly tf.Tensor[]): tf.Tensor1D {
   return tf.concat(ws.map((w) => tf.reshape(w, [-1]))) as tf.Tensor1D;
 }
 
+/**
+ * The inverse of `flatten` for a batch: rows of `flat` ([N, n], layer by layer, row-major)
+ * split into per-layer tensors [N, rows, cols] shaped like `ws`.
+ */
+export function unflattenBatch(flat: tf.Tensor2D, ws: readonly tf.Tensor[]): tf.Tensor3D[] {
+  const n = flat.shape[0];
+  let start = 0;
+  return ws.map((w) => {
+    const [r, c] = w.shape;
+    const part = tf.reshape(tf.slice(flat, [0, start], [n, r * c]), [n, r, c]) as tf.Tensor3D;
+    start += r * c;
+    return part;
+  });
+}
+
 /** The curve t -> exp(t M)·w, flattened. ms[m] = M for hidden layer m, null = no motion. */
 export function curveAt(
   ws: readonly tf.Tensor[],

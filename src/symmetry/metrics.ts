@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { mlpGrads, resolveMlpOptions, outputLoss, type MlpOptions } from '../nn/mlp.js';
 import { leakyRelu } from '../ops/activations.js';
-import { flatten, curvatureTensor } from './curve.js';
+import { flatten, unflattenBatch, curvatureTensor } from './curve.js';
 import type { ActionOptions } from './action.js';
 import type { Stream } from '../rng/index.js';
 
@@ -42,14 +42,7 @@ export function perturbedLosses(
   const o = resolveMlpOptions(opts);
   const n = offsets.shape[0];
   const k = x.shape[1];
-  const perturbed = tf.add(flatten(ws), offsets); // [N, n]
-  let start = 0;
-  const layers = ws.map((w) => {
-    const [r, c] = w.shape;
-    const part = tf.reshape(tf.slice(perturbed, [0, start], [n, r * c]), [n, r, c]);
-    start += r * c;
-    return part as tf.Tensor3D;
-  });
+  const layers = unflattenBatch(tf.add(flatten(ws), offsets) as tf.Tensor2D, ws);
   const [d1, d0] = ws[0].shape;
   let h: tf.Tensor3D = tf.reshape(tf.matMul(tf.reshape(layers[0], [n * d1, d0]) as tf.Tensor2D, x), [n, d1, k]);
   for (let i = 1; i < layers.length; i++) h = tf.matMul(layers[i], leakyRelu(h, o.slope));
