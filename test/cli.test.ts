@@ -6,6 +6,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as E from 'fp-ts/lib/Either.js';
+import { configLayers, listPresets, loadPresetConfigOrExit } from '../src/cli/experiments/_preset.js';
+import { MnistConfig } from '../src/optim-experiments/config.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -113,6 +116,43 @@ test('config check: invalid config exits 2, lists every problem, writes nothing'
     const missing = await symtele(['config', 'check', join(dir, 'nope.json'), '--kind', 'mlp']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /nope\.json/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('run <experiment> --preset: an unknown preset exits 2 naming it, the file expected and the presets there are', async () => {
+  const r = await symtele(['run', 'correlation', '--preset', 'huge', '--out', join(tmpdir(), 'symtele-never')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /unknown preset "huge" for correlation: expected the file .*experiments[\\/]correlation-huge\.json; presets: quick, medium, large, full/);
+  assert.equal(r.stdout, '');
+  for (const e of ['optimizers-mnist', 'teleport-integration', 'correlation', 'teleport-generalization']) {
+    assert.ok(listPresets(e).includes('quick') && listPresets(e).includes('full'), e);
+  }
+});
+
+test('presets are layered: defaults, then the preset file, then --config, then flags', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'symtele-cli-'));
+  try {
+    const f = join(dir, 'epochs.json');
+    await writeFile(f, JSON.stringify({ epochs: 3 }));
+    const quick = join(ROOT, 'experiments', 'optimizers-mnist-quick.json');
+    // which files, in order
+    assert.deepEqual(configLayers('optimizers-mnist', 'full', {}), E.right([join(ROOT, 'experiments', 'optimizers-mnist-full.json')]));
+    assert.deepEqual(configLayers('optimizers-mnist', 'full', { config: f }), E.right([f]));
+    assert.deepEqual(configLayers('optimizers-mnist', 'full', { preset: 'quick', config: f }), E.right([quick, f]));
+    assert.ok(E.isLeft(configLayers('optimizers-mnist', 'full', { preset: 'huge' })));
+    // --preset quick --config F: the quick preset's values plus F's override, then flags
+    const layered = await loadPresetConfigOrExit(MnistConfig, 'optimizers-mnist', 'full', { preset: 'quick', config: f }, { runs: 4, out: undefined });
+    const q = JSON.parse(await readFile(quick, 'utf8')) as { epochs: number; runs: number; out: string; data: { trainSize: number; testSize: number } };
+    assert.equal(layered.epochs, 3);
+    assert.notEqual(q.epochs, 3);
+    assert.equal(layered.runs, 4);
+    assert.deepEqual([layered.out, layered.data.trainSize, layered.data.testSize], [q.out, q.data.trainSize, q.data.testSize]);
+    // --config F alone: F over the defaults (the paper)
+    const alone = await loadPresetConfigOrExit(MnistConfig, 'optimizers-mnist', 'full', { config: f });
+    assert.deepEqual(alone, { ...(await loadPresetConfigOrExit(MnistConfig, 'optimizers-mnist', 'full', {})), epochs: 3 });
+    assert.equal(alone.data.trainSize, 50_000);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
-import { decodeOrThrow } from '../src/config/codec.js';
-import { integrationConfigCodec, mnistConfigCodec } from '../src/optim-experiments/config.js';
+import { decodeOrThrow, deepMerge } from '../src/config/codec.js';
+import { IntegrationConfig, MnistConfig } from '../src/optim-experiments/config.js';
 import { runIntegration, writeIntegrationReport, largestStable } from '../src/optim-experiments/integration.js';
 import { runOptimizersMnist, writeMnistReport } from '../src/optim-experiments/mnist.js';
 import { loadDataset } from '../src/data/index.js';
@@ -37,7 +37,7 @@ test('invalid presets and configs exit 2 before anything runs or is written', ()
   for (const exp of ['optimizers-mnist', 'teleport-integration']) {
     const p = symtele(['run', exp, '--preset', 'huge', '--out', out]);
     assert.equal(p.code, 2, p.stderr);
-    assert.match(p.stderr, /--preset.*\n.*expected one of "quick" \| "full", got "huge"/);
+    assert.match(p.stderr, new RegExp(`--preset.*\\n.*unknown preset "huge" for ${exp}: expected the file .*${exp}-huge\\.json; presets: quick, full`));
     const c = symtele(['run', exp, '--config', bad, '--out', out]);
     assert.equal(c.code, 2, c.stderr);
     assert.match(c.stderr, /epochs: expected a positive integer, got 0/);
@@ -46,12 +46,22 @@ test('invalid presets and configs exit 2 before anything runs or is written', ()
   assert.ok(!existsSync(out));
 });
 
-test('the shipped configs decode under both presets', () => {
-  for (const p of ['quick', 'full'] as const) {
-    for (const f of ['fig5-paper', 'fig5-reference']) decodeOrThrow(mnistConfigCodec(p), JSON.parse(readFileSync(path.join(ROOT, 'experiments', `${f}.json`), 'utf8')));
-    decodeOrThrow(integrationConfigCodec(p), JSON.parse(readFileSync(path.join(ROOT, 'experiments', 'fig12-integration.json'), 'utf8')));
+const experimentFile = (name: string): unknown => JSON.parse(readFileSync(path.join(ROOT, 'experiments', `${name}.json`), 'utf8'));
+
+test('the shipped configs decode alone and over both presets; the full presets are the defaults', () => {
+  for (const p of [undefined, 'quick', 'full']) {
+    const preset = p === undefined ? {} : experimentFile(`optimizers-mnist-${p}`);
+    for (const f of ['fig5-paper', 'fig5-reference']) decodeOrThrow(MnistConfig, deepMerge(preset, experimentFile(f)));
+    const ip = p === undefined ? {} : experimentFile(`teleport-integration-${p}`);
+    decodeOrThrow(IntegrationConfig, deepMerge(ip, experimentFile('fig12-integration')));
   }
-  const full = decodeOrThrow(mnistConfigCodec('full'), {});
+  const full = decodeOrThrow(MnistConfig, {});
+  assert.deepEqual(decodeOrThrow(MnistConfig, experimentFile('optimizers-mnist-full')), full);
+  assert.deepEqual(decodeOrThrow(IntegrationConfig, experimentFile('teleport-integration-full')), decodeOrThrow(IntegrationConfig, {}));
+  const quick = decodeOrThrow(MnistConfig, experimentFile('optimizers-mnist-quick'));
+  assert.deepEqual([quick.data.trainSize, quick.data.testSize, quick.epochs, quick.runs, quick.out], [5000, 2000, 5, 2, 'logs/optimizers-mnist-quick']);
+  const iq = decodeOrThrow(IntegrationConfig, experimentFile('teleport-integration-quick'));
+  assert.deepEqual([iq.repeats, iq.epochs, iq.out], [3, 25, 'logs/teleport-integration-quick']);
   assert.deepEqual([full.data.trainSize, full.epochs, full.runs, full.batchSize], [50_000, 40, 5, 20]);
   assert.deepEqual(full.optimizers.map((o) => [o.name, o.lr]), [['adagrad', 1e-4], ['momentum', 5e-2], ['rmsprop', 5e-2], ['adam', 5e-2]]);
 });
@@ -63,7 +73,7 @@ test('largestStable finds the largest two-significant-figure value', () => {
 });
 
 const integrationConfig = (out: string) =>
-  decodeOrThrow(integrationConfigCodec('quick'), {
+  decodeOrThrow(IntegrationConfig, {
     out,
     repeats: 2,
     epochs: 8,
@@ -105,8 +115,9 @@ test('teleport-integration: a tiny run writes JSON, summary, plots and TensorBoa
 
 test('optimizers-mnist: a tiny run writes JSON, summary, Fig. 5 and 13 plots; same seed, same numbers; teleports shared seeds', async () => {
   const out = path.join(tmp, 'mnist');
-  const cfg = decodeOrThrow(mnistConfigCodec('quick'), {
+  const cfg = decodeOrThrow(MnistConfig, {
     out,
+    tableEpochs: [1, 2],
     data: { trainSize: 400, testSize: 200 },
     epochs: 2,
     runs: 2,

@@ -21,7 +21,7 @@ import {
 } from '../src/meta/variant.js';
 import { metaGradWindow } from '../src/meta/unroll.js';
 import { learnedOptimizer } from '../src/meta/optimizer.js';
-import { initTrainState, trainBatch, disposeTrainState, problemData, rollbackToBest, type TrainConfig } from '../src/meta/train.js';
+import { initTrainState, trainBatch, disposeTrainState, problemData, rollbackToBest, lrFactor, type TrainConfig } from '../src/meta/train.js';
 import { MetaExperimentCodec, preset, type ResolvedVariant } from '../src/meta/config.js';
 import { trainVariant, evaluateAll, checkpointDirOf } from '../src/meta/run.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
@@ -357,4 +357,62 @@ test('rollbackToBest restores the best validated meta-parameters with fresh Adam
     assert.ok(back.adam.m[k].dataSync().every((x) => x === 0), k);
   }
   disposeTrainState(back);
+});
+
+test('meta learning-rate schedule: constant is 1; cosine decays monotonically from 1 to the floor', () => {
+  assert.equal(lrFactor({ lrSchedule: 'constant', lrFloor: 0.1 }, 0.7), 1);
+  const c = { lrSchedule: 'cosine' as const, lrFloor: 0.05 };
+  assert.equal(lrFactor(c, 0), 1);
+  assert.ok(Math.abs(lrFactor(c, 1) - 0.05) < 1e-12);
+  assert.ok(Math.abs(lrFactor(c, 0.5) - 0.525) < 1e-12);
+  const f = Array.from({ length: 21 }, (_, i) => lrFactor(c, i / 20));
+  for (let i = 1; i < f.length; i++) assert.ok(f[i] < f[i - 1], `decreasing at ${i}`);
+  assert.equal(lrFactor(c, 2), lrFactor(c, 1)); // clamped past the end
+});
+
+test('the schedule scales the meta-steps: cosine with floor 1 equals constant, floor 0 differs', () => {
+  const v = tiny('LSTM(update)');
+  const run = (o: Partial<TrainConfig>) => {
+    // one batch of two windows: the second is taken at progress 1/2
+    const c = tinyTrain({ evalEvery: 0, trajectories: 3, ...o });
+    const st = trainBatch(initTrainState(v, c, DIM), v, c, task).state;
+    const w = Array.from(st.meta['m1.head.s.w'].dataSync());
+    disposeTrainState(st);
+    return w;
+  };
+  const constant = run({ lrSchedule: 'constant' });
+  assert.deepEqual(run({ lrSchedule: 'cosine', lrFloor: 1 }), constant);
+  assert.notDeepEqual(run({ lrSchedule: 'cosine', lrFloor: 0 }), constant);
+});
+
+test('warm start: the update LSTM comes from the named variant, the teleport LSTM is fresh; bad names are config errors', async () => {
+  const { resolveAll } = await import('../src/meta/config.js');
+  const E = await import('fp-ts/lib/Either.js');
+  const c = tinyTrain({ evalEvery: 0, trajectories: 3 });
+  const source = trainBatch(initTrainState(tiny('LSTM(update)'), c, DIM), tiny('LSTM(update)'), c, task).state;
+  const fresh = initTrainState(tiny('LSTM(update,tele)'), c, DIM);
+  const warm = initTrainState(tiny('LSTM(update,tele)'), { ...c, warmStart: 'LSTM(update)' }, DIM, source.meta);
+  const same = (a: tf.Tensor, b: tf.Tensor) => Array.from(a.dataSync()).every((x, i) => x === b.dataSync()[i]);
+  for (const k of Object.keys(warm.meta)) {
+    if (k.startsWith('m1.')) assert.ok(same(warm.meta[k], source.meta[k]) && !same(warm.meta[k], fresh.meta[k]), k);
+    else assert.ok(same(warm.meta[k], fresh.meta[k]), k);
+  }
+  assert.throws(() => initTrainState(tiny('LSTM(update,tele)'), { ...c, warmStart: 'LSTM(update)' }, DIM), /trained meta-parameters are needed/);
+  const wide = initMetaParams({ ...tiny('LSTM(update)'), update: { ...tiny('LSTM(update)').update!, hidden: 7 } }, DIM, stream(1, 'init'));
+  assert.throws(() => initTrainState(tiny('LSTM(update,tele)'), { ...c, warmStart: 'X' }, DIM, wide), /warm start from X: m1\..* is \[/);
+  tf.dispose(Object.values(wide));
+  [source, fresh, warm].forEach(disposeTrainState);
+
+  const exp = (variants: unknown[]) => decodeOrThrow(MetaExperimentCodec, { variants });
+  const ok = resolveAll(exp([{ name: 'LSTM(update)' }, { name: 'LSTM(update,tele)', train: { warmStart: 'LSTM(update)' } }]), 'x.json');
+  assert.ok(E.isRight(ok));
+  for (const [variants, why] of [
+    [[{ name: 'LSTM(update,tele)', train: { warmStart: 'LSTM(update)' } }, { name: 'LSTM(update)' }], /earlier variant/],
+    [[{ name: 'LSTM(lr,tele)' }, { name: 'LSTM(update,tele)', train: { warmStart: 'LSTM(lr,tele)' } }], /no update LSTM of the same size/],
+    [[{ name: 'LSTM(update)' }, { name: 'LSTM(lr,tele)', train: { warmStart: 'LSTM(update)' } }], /no update LSTM to start/],
+  ] as const) {
+    const r = resolveAll(exp([...variants]), 'x.json');
+    assert.ok(E.isLeft(r));
+    if (E.isLeft(r)) assert.match(r.left.problems.join('\n'), new RegExp(`variants\\[\\d\\]\\.train\\.warmStart: [\\s\\S]*${why.source}`));
+  }
 });

@@ -77,22 +77,24 @@ export function runCommand<Args extends unknown[]>(
 }
 
 /**
- * Read the config file (if any), merge `overrides` over it (deeply; `undefined` values are
- * ignored, so unset flags can be passed as they are), decode, and return the complete config.
- * Any problem is printed and the process exits with code 2.
+ * Read the config file (if any; several are merged deeply, each over the ones before it), merge
+ * `overrides` over it (deeply; `undefined` values are ignored, so unset flags can be passed as
+ * they are), decode, and return the complete config. Any problem is printed and the process
+ * exits with code 2.
  */
 export async function loadConfigOrExit<A, O>(
   codec: t.Type<A, O, unknown>,
-  path: string | undefined,
+  path: string | readonly string[] | undefined,
   overrides?: unknown,
 ): Promise<A> {
+  const paths = path === undefined ? [] : typeof path === 'string' ? [path] : path;
   let raw: unknown = {};
-  if (path !== undefined) {
-    const read = await readJsonFile(path)();
+  for (const p of paths) {
+    const read = await readJsonFile(p)();
     if (E.isLeft(read)) exitWithError(read.left);
-    raw = read.right;
+    raw = deepMerge(raw, read.right);
   }
-  const decoded = decodeConfig(codec, deepMerge(raw, overrides), path ?? 'from flags');
+  const decoded = decodeConfig(codec, deepMerge(raw, overrides), paths.length > 0 ? paths.join(' + ') : 'from flags');
   if (E.isLeft(decoded)) exitWithError(decoded.left);
   return decoded.right;
 }

@@ -66,11 +66,14 @@ export const TrainCodec = strict(
     batch: PositiveInt,
     lrUpdate: NonNegativeNumber,
     lrTele: NonNegativeNumber,
+    lrSchedule: oneOf(['constant', 'cosine']),
+    lrFloor: numberIn({ ge: 0, le: 1 }),
     clip: NonNegativeNumber,
     lossWeighting: oneOf(['sum', 'mean', 'log']),
     evalEvery: NonNegativeInt,
     valTrajectories: PositiveInt,
     valSteps: PositiveInt,
+    warmStart: nullable(t.string),
   },
   'MetaTrain',
 );
@@ -149,11 +152,14 @@ function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainC
     batch: 1,
     lrUpdate: 1e-3,
     lrTele: 1e-4,
+    lrSchedule: 'constant',
+    lrFloor: 1,
     clip: 0,
     lossWeighting: 'sum',
     evalEvery: 0,
     valTrajectories: 5,
     valSteps: 100,
+    warmStart: null,
   };
   const base: VariantConfig = { name, lr: 3e-4, update: null, tele: null, preprocess: RAW, secondOrder: false };
   switch (name) {
@@ -188,7 +194,18 @@ function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainC
  */
 function tunedPreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
   const p = paperPreset(name);
-  const train: TrainConfig = { ...p.train, batch: 8, clip: 1, lossWeighting: 'log', evalEvery: 5, lrUpdate: 1e-3, lrTele: 1e-3 };
+  const train: TrainConfig = {
+    ...p.train,
+    batch: 8,
+    clip: 1,
+    lossWeighting: 'log',
+    lrUpdate: 1e-3,
+    lrTele: 1e-3,
+    lrSchedule: 'cosine',
+    lrFloor: 0.05,
+    evalEvery: 2,
+    valTrajectories: 16,
+  };
   const update = { hidden: 300, outputScale: 0.01, clamp: 0, gdSkip: 3e-4, lrScaleRange: 2 };
   const tele = { hidden: 300, magnitude: 0.05, action: 'inverse', lrHead: null, headScale: 0.01, direction: 'w2', learnedMagnitude: true } as const;
   switch (name) {
@@ -236,10 +253,28 @@ export function resolveAll(exp: MetaExperiment, source: string): E.Either<Config
     if (E.isLeft(r)) return r;
     out.push(r.right);
   }
+  for (let i = 0; i < out.length; i++) {
+    const problem = warmStartProblem(out, i);
+    if (problem) return E.left(new ConfigError(source, [`variants[${i}].train.warmStart: ${problem}`]));
+  }
   const labels = out.map((r) => r.label);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup) return E.left(new ConfigError(source, [`variants: label "${dup}" used twice (give one a "label")`]));
   return E.right(out);
+}
+
+/** Why entry i's warm start cannot work (it must name an earlier variant with the same update LSTM), or null. */
+function warmStartProblem(all: readonly ResolvedVariant[], i: number): string | null {
+  const from = all[i].train.warmStart;
+  if (from === null) return null;
+  const j = all.findIndex((r) => r.label === from);
+  if (j < 0 || j >= i) return `expected the label of an earlier variant, got "${from}"`;
+  const [a, b] = [all[i].variant, all[j].variant];
+  if (!a.update) return 'this variant has no update LSTM to start';
+  if (!b.update || b.update.hidden !== a.update.hidden || b.preprocess.kind !== a.preprocess.kind) {
+    return `"${from}" has no update LSTM of the same size and inputs`;
+  }
+  return null;
 }
 
 export const taskSpec = (exp: MetaExperiment): RegressionSpec => ({ ...exp.task });

@@ -31,6 +31,8 @@ export interface TrainRunOptions {
   log?: (line: string) => void;
   /** Write TensorBoard events (default true). */
   tensorboard?: boolean;
+  /** Trained meta-parameters of the variant named by `train.warmStart` (same meta-seed). */
+  warmFrom?: Params;
 }
 
 export const checkpointDirOf = (root: string, label: string, metaSeed: number): string =>
@@ -71,7 +73,7 @@ export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed:
     if (!hasCheckpoint(from)) throw new CheckpointError(from, 'nothing to resume (no manifest.json)');
     st = loadCheckpoint(from, ckptConfig).state;
     log(`${rv.label} seed ${metaSeed}: resumed at batch ${st.batchesDone}/${totalBatches(train)}`);
-  } else st = initTrainState(rv.variant, train, task.dim);
+  } else st = initTrainState(rv.variant, train, task.dim, opts.warmFrom);
   const total = totalBatches(train);
   const writer = opts.tensorboard === false ? null : createSummaryWriter(path.join(exp.logdir, slug(rv.label), `seed-${metaSeed}`));
   writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', st.batchesDone);
@@ -79,7 +81,21 @@ export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed:
   let trajectories = 0;
   let ran = 0;
   const windowsPerBatch = Math.ceil(train.trajectoryLength / train.unroll);
+  const validateAndLog = (seconds: number) => {
+    const b = st.batchesDone;
+    const v = validate(st, rv.variant, train, task);
+    st = v.state;
+    writer?.scalar('val/score_mean_log_loss', v.score, b);
+    for (const s of exp.tableSteps) {
+      const row = v.record.loss[Math.min(s, v.record.loss.length - 1)];
+      writer?.scalar(`val/loss_step_${s}`, row.reduce((p, q) => p + q, 0) / row.length, b);
+    }
+    if (writer && exp.histogramEvery > 0) histogramStats(writer, v.record, b);
+    log(`${rv.label} seed ${metaSeed}: batch ${b}/${total} val ${v.score.toFixed(3)} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch`);
+  };
   try {
+    // a warm start is a candidate too: the kept optimizer is never worse on validation than its start
+    if (train.warmStart !== null && train.evalEvery > 0 && st.batchesDone === 0) validateAndLog(0);
     while (st.batchesDone < total) {
       if (opts.stopAfterBatches !== undefined && ran >= opts.stopAfterBatches) break;
       const r = trainBatch(st, rv.variant, train, task);
@@ -97,17 +113,7 @@ export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed:
         writer?.scalar('train/loss_window_start', w.meanLoss[0], step);
       }
       const b = st.batchesDone;
-      if (train.evalEvery > 0 && (b % train.evalEvery === 0 || b === total)) {
-        const v = validate(st, rv.variant, train, task);
-        st = v.state;
-        writer?.scalar('val/score_mean_log_loss', v.score, b);
-        for (const s of exp.tableSteps) {
-          const row = v.record.loss[Math.min(s, v.record.loss.length - 1)];
-          writer?.scalar(`val/loss_step_${s}`, row.reduce((p, q) => p + q, 0) / row.length, b);
-        }
-        if (writer && exp.histogramEvery > 0) histogramStats(writer, v.record, b);
-        log(`${rv.label} seed ${metaSeed}: batch ${b}/${total} val ${v.score.toFixed(3)} (best ${st.bestValLoss.toFixed(3)}) ${(r.seconds).toFixed(1)}s/batch`);
-      }
+      if (train.evalEvery > 0 && (b % train.evalEvery === 0 || b === total)) validateAndLog(r.seconds);
       if (exp.checkpointEvery > 0 && b % exp.checkpointEvery === 0 && b < total) saveCheckpoint(dir, st, ckptConfig);
     }
     const finished = st.batchesDone >= total;

@@ -25,6 +25,10 @@ export interface TrainConfig {
   batch: number;
   lrUpdate: number;
   lrTele: number;
+  /** Meta learning-rate schedule over all batches: constant, or cosine decay to `lrFloor` x lr. */
+  lrSchedule: 'constant' | 'cosine';
+  /** Fraction of the meta learning rates left at the end of a cosine schedule. */
+  lrFloor: number;
   /** Clip each module's meta-gradient to this global norm (0 = none). */
   clip: number;
   lossWeighting: LossWeighting;
@@ -33,6 +37,22 @@ export interface TrainConfig {
   valTrajectories: number;
   /** Validation trajectories run this many steps. */
   valSteps: number;
+  /**
+   * Label of another variant of the experiment whose trained update LSTM (m1.*, same meta-seed)
+   * starts this one (a warm start: learn to update first, then to teleport); null = from scratch.
+   */
+  warmStart: string | null;
+}
+
+/**
+ * Multiplier of the meta learning rates at `progress` in [0, 1] of training. Decaying matters
+ * here: at a constant rate the validation score of consecutive checkpoints swings by 0.3-0.5
+ * nats (measured), so which snapshot is kept is luck; a cosine decay lets training settle.
+ */
+export function lrFactor(c: Pick<TrainConfig, 'lrSchedule' | 'lrFloor'>, progress: number): number {
+  if (c.lrSchedule === 'constant') return 1;
+  const p = Math.min(1, Math.max(0, progress));
+  return c.lrFloor + (1 - c.lrFloor) * 0.5 * (1 + Math.cos(Math.PI * p));
 }
 
 /** The truncation schedule: window boundaries of one trajectory. */
@@ -59,12 +79,33 @@ export interface MetaTrainState {
 export const batchesPerEpoch = (c: TrainConfig): number => Math.ceil(c.trajectories / c.batch);
 export const totalBatches = (c: TrainConfig): number => batchesPerEpoch(c) * c.epochs;
 
-export function initTrainState(v: VariantConfig, c: TrainConfig, dim: number): MetaTrainState {
+/**
+ * Meta-parameters with their update LSTM (every 'm1.' tensor) copied from `from`; the inputs
+ * are not disposed. A missing or differently shaped tensor is an error.
+ */
+export function withUpdateFrom(meta: Params, from: Params, source: string): Params {
+  const out: Params = { ...meta };
+  for (const k of Object.keys(meta).filter((k) => k.startsWith('m1.'))) {
+    const f = from[k];
+    if (!f) throw new Error(`warm start from ${source}: it has no ${k}`);
+    if (f.shape.join('x') !== meta[k].shape.join('x')) {
+      throw new Error(`warm start from ${source}: ${k} is [${f.shape}], expected [${meta[k].shape}]`);
+    }
+    out[k] = tf.clone(f);
+  }
+  return out;
+}
+
+/** A fresh trainer; `warm` (the trained parameters named by `c.warmStart`) replaces the update LSTM. */
+export function initTrainState(v: VariantConfig, c: TrainConfig, dim: number, warm?: Params): MetaTrainState {
   // Streams shared by all variants (not keyed by name): the update LSTM (initialised first)
   // starts from the same weights in LSTM(update) and LSTM(update,tele), and both see the
   // training trajectories in the same order, so per meta-seed the two differ only by the
   // teleport module (a paired comparison).
-  const meta = initMetaParams(v, dim, stream(c.seed, 'meta-init'));
+  const fresh = initMetaParams(v, dim, stream(c.seed, 'meta-init'));
+  if (c.warmStart !== null && !warm) throw new Error(`warm start from ${c.warmStart}: its trained meta-parameters are needed`);
+  const meta = warm && c.warmStart !== null ? withUpdateFrom(fresh, warm, c.warmStart) : fresh;
+  if (meta !== fresh) tf.dispose(Object.keys(fresh).filter((k) => meta[k] !== fresh[k]).map((k) => fresh[k]));
   const order = stream(c.seed, 'order');
   return {
     meta,
@@ -123,6 +164,7 @@ export function trainBatch(st: MetaTrainState, v: VariantConfig, c: TrainConfig,
   let skipped = st.windowsSkipped;
   const logs: WindowLog[] = [];
   const sched = windows(c);
+  const total = totalBatches(c);
   for (let wi = 0; wi < sched.length; wi++) {
     let r: ReturnType<typeof metaGradWindow>;
     try {
@@ -140,7 +182,8 @@ export function trainBatch(st: MetaTrainState, v: VariantConfig, c: TrainConfig,
     tf.dispose(Object.values(r.grads));
     const finite = Number.isFinite(r.metaLoss) && Object.values(norms).every(Number.isFinite);
     if (finite) {
-      const next = adamStep(meta, grads, adam, (k) => (groupOf(k) === 'm1' ? c.lrUpdate : c.lrTele), DEFAULT_ADAM);
+      const f = lrFactor(c, (st.batchesDone + wi / sched.length) / total);
+      const next = adamStep(meta, grads, adam, (k) => f * (groupOf(k) === 'm1' ? c.lrUpdate : c.lrTele), DEFAULT_ADAM);
       if (meta !== st.meta) tf.dispose(Object.values(meta));
       if (adam !== st.adam) tf.dispose([...Object.values(adam.m), ...Object.values(adam.v)]);
       meta = next.params;

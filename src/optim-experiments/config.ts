@@ -2,16 +2,16 @@
  * Configs of the experiments "teleportation inside standard optimizers": `optimizers-mnist`
  * (paper Figures 5 and 13, Appendix G.2) and `teleport-integration` (Figure 12, Appendix G.1).
  *
- * Each has two presets, `quick` (minutes on a 2-core CPU) and `full` (the paper's sizes). A
- * preset supplies the defaults; a config file and flags override it:
+ * The codecs' defaults are the paper's settings. Presets are files of the package,
+ * experiments/<experiment>-<preset>.json (`quick`: minutes on a 2-core CPU; `full`: the paper,
+ * equal to the defaults); `symtele run` layers defaults, preset, `--config` file and flags
+ * (src/cli/experiments/_preset.ts):
  *
- *     codec = mnistConfigCodec('quick');   // defaults = paper settings + the quick sizes
- *     decodeConfig(codec, fileContents, 'experiments/fig5-reference.json');
+ *     decodeConfig(MnistConfig, fileContents, 'experiments/fig5-reference.json');
  */
 import * as t from 'io-ts';
 import {
   arrayOf,
-  deepMerge,
   NonEmptyString,
   NonNegativeInt,
   oneOf,
@@ -26,10 +26,6 @@ import { registerConfig } from '../config/registry.js';
 import { DatasetConfig } from '../data/config.js';
 import { OptimizerConfig } from '../optim/config.js';
 import { TeleportSettings } from '../teleport/config.js';
-
-export const PRESETS = ['quick', 'full'] as const;
-export const Preset = oneOf(PRESETS);
-export type Preset = t.TypeOf<typeof Preset>;
 
 /** What happens to the optimizer's state at a teleport (see src/optim/teleporting.ts). */
 export const StatePolicy = oneOf(['transport', 'keep', 'reset']);
@@ -85,7 +81,8 @@ const MnistShape = strict(
 );
 export type MnistConfig = t.TypeOf<typeof MnistShape>;
 
-const MNIST_BASE = {
+/** The paper's settings (Appendix G.2); experiments/optimizers-mnist-full.json states them. */
+const MNIST_DEFAULTS = {
   seed: 0,
   out: 'logs/optimizers-mnist',
   data: { name: 'mnist', trainSize: 50_000, validationSize: 0 },
@@ -107,15 +104,10 @@ const MNIST_BASE = {
   tableEpochs: [1, 5],
 };
 
-const MNIST_PRESETS: Record<Preset, object> = {
-  quick: { out: 'logs/optimizers-mnist-quick', data: { trainSize: 5000, testSize: 2000 }, epochs: 5, runs: 2, tableEpochs: [1, 2] },
-  full: {},
-};
-
-export function mnistConfigCodec(preset: Preset): t.Type<MnistConfig, unknown, unknown> {
-  return withDefaults(MnistShape, deepMerge(MNIST_BASE, MNIST_PRESETS[preset]) as DeepPartial<t.OutputOf<typeof MnistShape>>);
-}
-export const MnistConfig = mnistConfigCodec('full');
+export const MnistConfig: t.Type<MnistConfig, unknown, unknown> = withDefaults(
+  MnistShape,
+  MNIST_DEFAULTS as DeepPartial<t.OutputOf<typeof MnistShape>>,
+);
 registerConfig('optimizers-mnist', MnistConfig, 'symtele run optimizers-mnist: optimizers with/without teleport on MNIST (Fig. 5, 13)');
 
 // ---------------------------------------------------------------------------------------------
@@ -163,7 +155,8 @@ export type IntegrationVariant = IntegrationPanel['variants'][number];
 
 /** The paper gives no learning rates for the optimizers of Appendix G.1; these converge on the problem without diverging. */
 const gradNormTeleport = { objective: 'gradNorm', steps: 10, lr: 1.2e-5 } as const;
-const INTEGRATION_BASE = {
+/** The paper's settings (Appendix G.1); experiments/teleport-integration-full.json states them. */
+const INTEGRATION_DEFAULTS = {
   seed: 0,
   out: 'logs/teleport-integration',
   dims: [5, 6, 7, 8],
@@ -196,13 +189,8 @@ const INTEGRATION_BASE = {
   tuneGroupLr: true,
 };
 
-const INTEGRATION_PRESETS: Record<Preset, object> = {
-  quick: { out: 'logs/teleport-integration-quick', repeats: 3, epochs: 25 },
-  full: {},
-};
-
-export function integrationConfigCodec(preset: Preset): t.Type<IntegrationConfig, unknown, unknown> {
-  return withDefaults(IntegrationShape, deepMerge(INTEGRATION_BASE, INTEGRATION_PRESETS[preset]) as DeepPartial<t.OutputOf<typeof IntegrationShape>>);
-}
-export const IntegrationConfig = integrationConfigCodec('full');
+export const IntegrationConfig: t.Type<IntegrationConfig, unknown, unknown> = withDefaults(
+  IntegrationShape,
+  INTEGRATION_DEFAULTS as DeepPartial<t.OutputOf<typeof IntegrationShape>>,
+);
 registerConfig('teleport-integration', IntegrationConfig, 'symtele run teleport-integration: momentum and AdaGrad with teleport (Fig. 12)');

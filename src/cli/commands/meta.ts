@@ -54,8 +54,13 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
   const timing = new Map<string, { seconds: number; trajectories: number }>();
   for (const rv of resolved) {
     if (!isLearned(rv.variant)) continue;
+    const from = resolved.find((r) => r.label === rv.train.warmStart);
     for (const s of exp.metaSeeds) {
-      const tv = trainVariant(rv, exp, s, { resume: opts.resume, log });
+      // warm start: the source trained earlier in this run, else its checkpoint
+      const trained = from && metas.get(`${from.label}#${s}`);
+      const warmFrom = from && !opts.resume ? (trained ?? loadTrained(from, exp, s)) : undefined;
+      const tv = trainVariant(rv, exp, s, { resume: opts.resume, log, warmFrom });
+      if (warmFrom && warmFrom !== trained) tf.dispose(Object.values(warmFrom));
       metas.set(`${rv.label}#${s}`, tv.meta);
       const t = timing.get(rv.label) ?? { seconds: 0, trajectories: 0 };
       timing.set(rv.label, { seconds: t.seconds + tv.seconds, trajectories: t.trajectories + tv.trajectories });

@@ -2,9 +2,12 @@
 // regression problem of Appendix G.1 (Figure 12).
 import type { Command } from 'commander';
 import { runCommand, useBackend, globalOptions } from '../run.js';
-import { integrationConfigCodec } from '../../optim-experiments/config.js';
+import { IntegrationConfig } from '../../optim-experiments/config.js';
 import { runIntegration, integrationSummary, writeIntegrationReport } from '../../optim-experiments/integration.js';
-import { loadPresetConfigOrExit } from './_preset.js';
+import { loadPresetConfigOrExit, presetHelp } from './_preset.js';
+
+const EXPERIMENT = 'teleport-integration';
+const DEFAULT_PRESET = 'full';
 
 interface Options {
   config?: string;
@@ -15,15 +18,15 @@ interface Options {
 
 export function register(run: Command): void {
   run
-    .command('teleport-integration')
+    .command(EXPERIMENT)
     .description('Figure 12: momentum (transport / keep / reset) and AdaGrad (||grad||_2 vs ||grad||_A) with one teleport')
-    .option('--config <file>', 'JSON config over the preset (e.g. experiments/fig12-integration.json)')
-    .option('--preset <name>', 'quick | full (the paper: 5 repeats)', 'full')
+    .option('--preset <name>', presetHelp(EXPERIMENT, DEFAULT_PRESET, 'full = the paper: 5 repeats, 40 epochs'))
+    .option('--config <file>', 'JSON config over the defaults, or over --preset if given (e.g. experiments/fig12-integration.json)')
     .option('--out <dir>', 'output directory')
     .option('--tune-group-lr', 'also search the largest non-diverging group learning rates (2 significant figures)')
     .action(
       runCommand(async (opts: Options, cmd: Command) => {
-        const { config } = await loadPresetConfigOrExit(integrationConfigCodec, opts.preset, opts.config, {
+        const config = await loadPresetConfigOrExit(IntegrationConfig, EXPERIMENT, DEFAULT_PRESET, opts, {
           out: opts.out,
           seed: globalOptions(cmd).seed,
           tuneGroupLr: opts.tuneGroupLr,

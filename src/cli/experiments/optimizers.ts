@@ -2,10 +2,13 @@
 // without one teleport at the first epoch (paper Figures 5 and 13, Appendix G.2).
 import type { Command } from 'commander';
 import { runCommand, useBackend, globalOptions } from '../run.js';
-import { mnistConfigCodec } from '../../optim-experiments/config.js';
+import { MnistConfig } from '../../optim-experiments/config.js';
 import { runOptimizersMnist, mnistSummary, writeMnistReport } from '../../optim-experiments/mnist.js';
 import { loadDataset } from '../../data/index.js';
-import { loadPresetConfigOrExit } from './_preset.js';
+import { loadPresetConfigOrExit, presetHelp } from './_preset.js';
+
+const EXPERIMENT = 'optimizers-mnist';
+const DEFAULT_PRESET = 'full';
 
 interface Options {
   config?: string;
@@ -15,14 +18,14 @@ interface Options {
 
 export function register(run: Command): void {
   run
-    .command('optimizers-mnist')
+    .command(EXPERIMENT)
     .description('Figures 5 and 13: AdaGrad, momentum, RMSProp, Adam with and without one teleport on MNIST')
-    .option('--config <file>', 'JSON config over the preset (experiments/fig5-paper.json, experiments/fig5-reference.json)')
-    .option('--preset <name>', 'quick | full (the paper: 50k samples, 40 epochs, 5 runs)', 'full')
+    .option('--preset <name>', presetHelp(EXPERIMENT, DEFAULT_PRESET, 'full = the paper: 50k samples, 40 epochs, 5 runs'))
+    .option('--config <file>', 'JSON config over the defaults, or over --preset if given (e.g. experiments/fig5-paper.json, fig5-reference.json)')
     .option('--out <dir>', 'output directory')
     .action(
       runCommand(async (opts: Options, cmd: Command) => {
-        const { config } = await loadPresetConfigOrExit(mnistConfigCodec, opts.preset, opts.config, { out: opts.out, seed: globalOptions(cmd).seed });
+        const config = await loadPresetConfigOrExit(MnistConfig, EXPERIMENT, DEFAULT_PRESET, opts, { out: opts.out, seed: globalOptions(cmd).seed });
         await useBackend(cmd, config.backend);
         const log = (s: string) => process.stderr.write(`[optimizers-mnist] ${s}\n`);
         const t0 = performance.now();
