@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeAll } from './atomic.js';
+import { appendBuffer } from './append.js';
 
 /** One scalar metric record. */
 export interface ScalarRecord {
@@ -45,9 +45,6 @@ export interface JsonlWriterOptions {
   now?: () => number;
 }
 
-const openWriters = new Set<JsonlWriter>();
-let exitHookInstalled = false;
-
 function encodeNumber(v: number): number | string {
   return Number.isFinite(v) ? v : String(v);
 }
@@ -72,9 +69,7 @@ export function createJsonlWriter(file: string, options: JsonlWriterOptions = {}
     throw new Error(`cannot open JSONL file "${target}": ${(e as Error).message}`, { cause: e });
   }
 
-  let lines: string[] = [];
-  let buffered = 0;
-  let closed = false;
+  const buf = appendBuffer(fd, target, 'JSONL file', maxBufferBytes);
 
   const writer: JsonlWriter = {
     path: target,
@@ -85,49 +80,17 @@ export function createJsonlWriter(file: string, options: JsonlWriterOptions = {}
     },
 
     write(record) {
-      if (closed) throw new Error(`JSONL writer for "${target}" is closed`);
+      if (buf.closed) throw new Error(`JSONL writer for "${target}" is closed`);
       const line = JSON.stringify(record);
       if (typeof line !== 'string' || !line.startsWith('{')) {
         throw new Error(`JSONL record must be a JSON object, got ${line}`);
       }
-      lines.push(line + '\n');
-      buffered += line.length + 1;
-      if (buffered >= maxBufferBytes) writer.flush();
+      buf.push(Buffer.from(line + '\n', 'utf8'));
     },
 
-    flush() {
-      if (lines.length === 0 || closed) return;
-      const data = Buffer.from(lines.join(''), 'utf8');
-      lines = [];
-      buffered = 0;
-      writeAll(fd, data, target, 'JSONL file');
-    },
-
-    close() {
-      if (closed) return;
-      try {
-        writer.flush();
-      } finally {
-        closed = true;
-        openWriters.delete(writer);
-        fs.closeSync(fd);
-      }
-    },
+    flush: () => buf.flush(),
+    close: () => buf.close(),
   };
-
-  openWriters.add(writer);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const w of openWriters) {
-        try {
-          w.close();
-        } catch {
-          // Nothing sensible to do while exiting.
-        }
-      }
-    });
-  }
   return writer;
 }
 

@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import CRC32C from 'crc-32/crc32c.js';
 import protobuf from 'protobufjs';
-import { writeAll } from './atomic.js';
+import { appendBuffer } from './append.js';
 
 // ---------------------------------------------------------------------------------------------
 // TFRecord framing
@@ -258,23 +258,6 @@ export interface SummaryWriterOptions {
 }
 
 let fileCounter = 0;
-const openWriters = new Set<SummaryWriter>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const w of openWriters) {
-      try {
-        w.close();
-      } catch {
-        // Nothing sensible to do while exiting.
-      }
-    }
-  });
-}
-
 /** Create `logdir` (recursively) and check that files can be created in it. */
 function prepareLogDir(logdir: string): string {
   if (typeof logdir !== 'string' || logdir.trim() === '') {
@@ -339,18 +322,13 @@ export function createSummaryWriter(logdir: string, options: SummaryWriterOption
     }
   }
 
-  let chunks: Buffer[] = [];
-  let buffered = 0;
-  let closed = false;
+  const buf = appendBuffer(fd, filePath, 'TensorBoard event file', maxBufferBytes);
   let timer: NodeJS.Timeout | undefined;
   let timerError: Error | undefined; // a failed background flush, rethrown by the next call
 
   const append = (event: Record<string, unknown>): void => {
-    if (closed) throw new Error(`TensorBoard writer for "${filePath}" is closed`);
-    const rec = frameRecord(encodeEvent(event));
-    chunks.push(rec);
-    buffered += rec.length;
-    if (buffered >= maxBufferBytes) writer.flush();
+    if (buf.closed) throw new Error(`TensorBoard writer for "${filePath}" is closed`);
+    buf.push(frameRecord(encodeEvent(event)));
   };
 
   const summaryEvent = (step: number, value: Record<string, unknown>): void => {
@@ -389,23 +367,16 @@ export function createSummaryWriter(logdir: string, options: SummaryWriterOption
         timerError = undefined;
         throw e;
       }
-      if (chunks.length === 0 || fd < 0) return;
-      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, buffered);
-      chunks = [];
-      buffered = 0;
-      writeAll(fd, data, filePath, 'TensorBoard event file');
+      buf.flush();
     },
 
     close() {
-      if (closed) return;
+      if (buf.closed) return;
       try {
         writer.flush();
       } finally {
-        closed = true;
-        openWriters.delete(writer);
         if (timer !== undefined) clearInterval(timer);
-        fs.closeSync(fd);
-        fd = -1;
+        buf.close();
       }
     },
   };
@@ -423,7 +394,5 @@ export function createSummaryWriter(logdir: string, options: SummaryWriterOption
     }, flushIntervalMs);
     timer.unref();
   }
-  openWriters.add(writer);
-  installExitHook();
   return writer;
 }
