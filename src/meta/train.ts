@@ -88,7 +88,7 @@ export function withUpdateFrom(meta: Params, from: Params, source: string): Para
   for (const k of Object.keys(meta).filter((k) => k.startsWith('m1.'))) {
     const f = from[k];
     if (!f) throw new Error(`warm start from ${source}: it has no ${k}`);
-    if (f.shape.join('x') !== meta[k].shape.join('x')) {
+    if (!tf.util.arraysEqual(f.shape, meta[k].shape)) {
       throw new Error(`warm start from ${source}: ${k} is [${f.shape}], expected [${meta[k].shape}]`);
     }
     out[k] = tf.clone(f);
@@ -103,9 +103,12 @@ export function initTrainState(v: VariantConfig, c: TrainConfig, dim: number, wa
   // training trajectories in the same order, so per meta-seed the two differ only by the
   // teleport module (a paired comparison).
   const fresh = initMetaParams(v, dim, stream(c.seed, 'meta-init'));
-  if (c.warmStart !== null && !warm) throw new Error(`warm start from ${c.warmStart}: its trained meta-parameters are needed`);
-  const meta = warm && c.warmStart !== null ? withUpdateFrom(fresh, warm, c.warmStart) : fresh;
-  if (meta !== fresh) tf.dispose(Object.keys(fresh).filter((k) => meta[k] !== fresh[k]).map((k) => fresh[k]));
+  let meta = fresh;
+  if (c.warmStart !== null) {
+    if (!warm) throw new Error(`warm start from ${c.warmStart}: its trained meta-parameters are needed`);
+    meta = withUpdateFrom(fresh, warm, c.warmStart);
+    tf.dispose(Object.keys(fresh).filter((k) => k.startsWith('m1.')).map((k) => fresh[k]));
+  }
   const order = stream(c.seed, 'order');
   return {
     meta,
