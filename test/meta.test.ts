@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import * as E from 'fp-ts/lib/Either.js';
 import { initBackend } from '../src/backend/index.js';
 import { groupAction } from '../src/symmetry/action.js';
 import { mlpGrads, mlpLoss, gradNormSq } from '../src/nn/mlp.js';
@@ -22,7 +23,7 @@ import {
 import { metaGradWindow } from '../src/meta/unroll.js';
 import { learnedOptimizer } from '../src/meta/optimizer.js';
 import { initTrainState, trainBatch, disposeTrainState, problemData, rollbackToBest, lrFactor, type TrainConfig } from '../src/meta/train.js';
-import { MetaExperimentCodec, preset, type ResolvedVariant } from '../src/meta/config.js';
+import { MetaExperimentCodec, preset, resolveAll, type ResolvedVariant } from '../src/meta/config.js';
 import { trainVariant, evaluateAll, checkpointDirOf } from '../src/meta/run.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
 import { writeResultsJson } from '../src/meta/report.js';
@@ -318,9 +319,7 @@ test('held-out evaluation JSON: variants -> loss as runs x (steps + 1)', () => {
   }
 });
 
-test('experiment configs: presets decode, bad overrides are errors naming the field', async () => {
-  const { resolveAll } = await import('../src/meta/config.js');
-  const E = await import('fp-ts/lib/Either.js');
+test('experiment configs: presets decode, bad overrides are errors naming the field', () => {
   for (const f of ['meta-default.json', 'meta-paper.json', 'meta-tuned.json']) {
     const exp = decodeOrThrow(MetaExperimentCodec, JSON.parse(fs.readFileSync(path.join('experiments', f), 'utf8')), f);
     const r = resolveAll(exp, f);
@@ -389,9 +388,7 @@ test('the schedule scales the meta-steps: cosine with floor 1 equals constant, f
   assert.notDeepEqual(run({ lrSchedule: 'cosine', lrFloor: 0 }), constant);
 });
 
-test('warm start: the update LSTM comes from the named variant, the teleport LSTM is fresh; bad names are config errors', async () => {
-  const { resolveAll } = await import('../src/meta/config.js');
-  const E = await import('fp-ts/lib/Either.js');
+test('warm start: the update LSTM comes from the named variant, the teleport LSTM is fresh; bad names are config errors', () => {
   const c = tinyTrain({ evalEvery: 0, trajectories: 3 });
   const source = trainBatch(initTrainState(tiny('LSTM(update)'), c, DIM), tiny('LSTM(update)'), c, task).state;
   const fresh = initTrainState(tiny('LSTM(update,tele)'), c, DIM);
