@@ -1,0 +1,53 @@
+// Inner problems for meta-learning, batched: a TaskFamily samples B problems of a split by id;
+// the resulting Task gives their initial parameters, losses and gradients in lockstep (every
+// tensor has a leading [B]). A task that knows its parameter-space symmetry exposes it, so a
+// teleporting optimizer (hand-designed or learned) can act on any task of that kind.
+import type * as tf from '@tensorflow/tfjs';
+
+export type Split = 'train' | 'val' | 'heldout';
+
+/** GL(n) symmetry of a task: one group element per hidden layer (between consecutive layers). */
+export interface TaskSymmetry {
+  /** n of each GL(n), in layer order. */
+  readonly groupSizes: readonly number[];
+  /**
+   * g . params for group elements `gs` ([B, n_i, n_i] each, same order as groupSizes), acting on
+   * the data of inner step `step`; the loss at the result equals the loss at `params` (up to
+   * rounding) for invertible g. Differentiable (second order where the task says so).
+   */
+  act(params: readonly tf.Tensor[], gs: readonly tf.Tensor3D[], step: number): tf.Tensor[];
+  /**
+   * Size-agnostic candidate directions in each group's Lie algebra: per hidden layer, a list of
+   * [B, n_i, n_i] tensors (unit Frobenius norm per problem). The first of each list is the
+   * first-order ascent direction of the squared gradient norm, so a teleport towards a larger
+   * gradient is always among them. Returned tensors are constants for the meta-gradient.
+   */
+  directions(params: readonly tf.Tensor[], grads: readonly tf.Tensor[], step: number): tf.Tensor3D[][];
+}
+
+/** B problems of one family, advanced in lockstep. Owns its tensors until `dispose`. */
+export interface Task {
+  /** Problems in the batch (B). */
+  readonly size: number;
+  /** Shape of each parameter without the leading [B]. */
+  readonly paramShapes: readonly (readonly number[])[];
+  /** Fresh initial parameters, each [B, ...shape] (the caller owns them). */
+  init(): tf.Tensor[];
+  /**
+   * Loss [B] at `params` on the data of inner step `step` (a mini-batch task picks its batch by
+   * step) and its gradients, in closed form or by autodiff; differentiable again, so a
+   * meta-gradient can flow through it.
+   */
+  lossAndGrads(params: readonly tf.Tensor[], step: number): { loss: tf.Tensor1D; grads: tf.Tensor[] };
+  /** Loss [B] at `params` on the data of step `step`. */
+  loss(params: readonly tf.Tensor[], step: number): tf.Tensor1D;
+  readonly symmetry?: TaskSymmetry;
+  dispose(): void;
+}
+
+/** A distribution over problems; problem `id` of a split is the same on every call. */
+export interface TaskFamily {
+  /** A short description for logs ("regression 20x20x20, slope 0.1"). */
+  readonly name: string;
+  sample(seed: number, split: Split, ids: readonly number[]): Task;
+}
