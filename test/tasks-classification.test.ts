@@ -196,6 +196,51 @@ describe('classification task', () => {
     }
   });
 
+  test('a meta-gradient through an unroll (SGD steps and a teleport via act) matches float64 finite differences', () => {
+    // L(lr, c): w1 = w0 - lr dL_0(w0); w1' = (I + c D).w1 on step 1's batch, D the first direction
+    // (a constant); w2 = w1' - lr dL_1(w1'); loss on step 2's batch. Both derivatives, both problems.
+    const task = classificationFamily(cfg(20)).sample(3, 'train', [0, 1]);
+    const ws = task.init();
+    const [lr0, c0] = [0.5, 0.2];
+    tf.tidy(() => {
+      let dirs: tf.Tensor3D[] = [];
+      const unroll = (lr: tf.Tensor, c: tf.Tensor) => {
+        const sgd = (w: readonly tf.Tensor[], step: number) => {
+          const { grads } = task.lossAndGrads(w, step);
+          return w.map((p, i) => tf.sub(p, tf.mul(lr, grads[i]!)));
+        };
+        const w1 = sgd(ws, 0);
+        dirs = task.symmetry.directions(w1, task.lossAndGrads(w1, 1).grads, 1).map((list) => tf.keep(list[0]!));
+        const moved = task.symmetry.act(w1, dirs.map((d) => identityPlus(tf.mul(c, d)) as tf.Tensor3D), 1);
+        return tf.sum(task.loss(sgd(moved, 1), 2)) as tf.Scalar;
+      };
+      const [dLr, dC] = tf.grads(unroll)([tf.scalar(lr0), tf.scalar(c0)]).map((g) => g.dataSync()[0]!);
+      const batches = [0, 1, 2].map((s) => task.batch(s));
+      let fdLr = 0, fdC = 0;
+      for (let b = 0; b < 2; b++) {
+        const w0 = ws.map((w) => slice64(w, b));
+        const xs = batches.map((bt) => slice64(bt.x, b));
+        const ts: f64.Target[] = batches.map((bt) => ({ kind: 'ce', labels: labels64(bt.y, b) }));
+        const d64 = dirs.map((d) => slice64(d, b));
+        const sgd64 = (w: f64.M[], s: number, lr: number) => {
+          const g = f64.grads(w, xs[s]!, ts[s]!, SLOPE);
+          return w.map((p, i) => f64.add(p, g[i]!, -lr));
+        };
+        const loss64 = (lr: number, c: number) => {
+          const w1 = f64.action(sgd64(w0, 0, lr), xs[1]!, d64.map((d) => f64.add(f64.eye(d.rows), d, c)), 'pinv', SLOPE);
+          return f64.loss(sgd64(w1, 1, lr), xs[2]!, ts[2]!, SLOPE);
+        };
+        fdLr += f64.fd((e) => loss64(lr0 + e, c0), 1, 1e-3);
+        fdC += f64.fd((e) => loss64(lr0, c0 + e), 1, 1e-3);
+      }
+      console.log(`  dL/dlr: autodiff ${dLr.toExponential(6)}, float64 fd ${fdLr.toExponential(6)}; dL/dc: autodiff ${dC.toExponential(6)}, float64 fd ${fdC.toExponential(6)}`);
+      assert.ok(rel(dLr, fdLr) < 1e-3, `dL/dlr ${dLr} vs ${fdLr}`);
+      assert.ok(rel(dC, fdC) < 1e-3, `dL/dc ${dC} vs ${fdC}`);
+      tf.dispose(dirs);
+    });
+    tf.dispose(ws);
+  });
+
   test('the action keeps the loss for k <= width and drifts on a real mini-batch (k > width); measured', () => {
     const measure = (k: number) => {
       const task = classificationFamily(cfg(k)).sample(0, 'train', [0, 1, 2, 3]);

@@ -160,12 +160,17 @@ const problemSeed = (seed: number, split: Split) => deriveSeed(seed, 'classifica
  * batch (step mod n/k) of the permutation of epoch floor(step / (n/k)).
  */
 export function batchRows(seed: number, split: Split, id: number, step: number, n: number, k: number): Int32Array {
-  const perEpoch = Math.floor(n / k);
-  return epochOrder(seed, split, id, Math.floor(step / perEpoch), n).slice((step % perEpoch) * k, ((step % perEpoch) + 1) * k);
+  return batchOfEpoch(epochOrder(seed, split, id, epochOf(step, n, k), n), step, k).slice();
 }
 
+const epochOf = (step: number, n: number, k: number) => Math.floor(step / Math.floor(n / k));
 const epochOrder = (seed: number, split: Split, id: number, epoch: number, n: number) =>
   stream(problemSeed(seed, split), 'model', id, 'order', epoch).permutation(n);
+/** The step's k rows of its epoch's permutation (a view). */
+const batchOfEpoch = (perm: Int32Array, step: number, k: number) => {
+  const at = (step % Math.floor(perm.length / k)) * k;
+  return perm.subarray(at, at + k);
+};
 
 // ---------------------------------------------------------------------------------------------
 // Loss and gradients
@@ -273,7 +278,7 @@ export function classificationFamily(config: ClassificationTaskConfig, data?: Cl
 export const classificationTask = {
   kind: 'classification' as const,
   codec: ClassificationTaskConfig,
-  family: (cfg: ClassificationTaskConfig): TaskFamily => classificationFamily(cfg),
+  family: (cfg: ClassificationTaskConfig): ClassificationFamily => classificationFamily(cfg),
 };
 
 function sampleClassification(cfg: ClassificationTaskConfig, data: ClassificationData, seed: number, split: Split, ids: readonly number[]): ClassificationTask {
@@ -284,20 +289,18 @@ function sampleClassification(cfg: ClassificationTaskConfig, data: Classificatio
   const paramShapes = widths.slice(0, -1).map((w, i) => [widths[i + 1]!, w] as const);
   // Per problem, the permutation of the epoch last used (a step's four calls share it).
   const orders = ids.map((): { epoch: number; perm: Int32Array } => ({ epoch: -1, perm: new Int32Array(0) }));
-  const perEpoch = Math.floor(train.n / k);
   let evalX: tf.Tensor2D | null = null;
   let evalY: tf.Tensor2D | null = null;
 
   const rows = (b: number, step: number): Int32Array => {
     if (!Number.isSafeInteger(step) || step < 0) throw new Error(`classification task: step must be a non-negative integer, got ${step}`);
     const o = orders[b]!;
-    const epoch = Math.floor(step / perEpoch);
+    const epoch = epochOf(step, train.n, k);
     if (o.epoch !== epoch) {
       o.perm = epochOrder(seed, split, ids[b]!, epoch, train.n);
       o.epoch = epoch;
     }
-    const at = (step % perEpoch) * k;
-    return o.perm.subarray(at, at + k);
+    return batchOfEpoch(o.perm, step, k);
   };
 
   const batch = (step: number) => {
