@@ -116,6 +116,11 @@ describe('classification task', () => {
       const { y } = a.batch(14);
       const data = loadClassificationData(fam.config);
       assert.deepEqual(labels64(y, 0), Array.from(a.batchRows(0, 14), (r) => data.train.y[r]));
+      // out of order (the task keeps the last step's batch): the same batches again
+      const x3 = Array.from(a.batch(3).x.dataSync());
+      assert.deepEqual(Array.from(a.batch(14).y.dataSync()), Array.from(y.dataSync()));
+      assert.deepEqual(Array.from(a.batch(3).x.dataSync()), x3);
+      assert.deepEqual(labels64(a.batch(3).y, 1), Array.from(b.batchRows(0, 3), (r) => data.train.y[r]));
     });
     // splits: the same id gives different weights and batch orders
     const firsts = (['train', 'val', 'heldout'] as const).map((split) => {

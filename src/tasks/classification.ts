@@ -303,15 +303,22 @@ function sampleClassification(cfg: ClassificationTaskConfig, data: Classificatio
     return batchOfEpoch(o.perm, step, k);
   };
 
+  // The host arrays of the last step's batch: a step asks for it up to four times (loss and
+  // gradients, loss, act, directions). Tensors are made fresh on each call, owned by the caller.
+  let last: { step: number; x: Float32Array; y: Int32Array } | null = null;
   const batch = (step: number) => {
-    const x = new Float32Array(B * train.d * k);
-    const y = new Int32Array(B * k);
-    for (let b = 0; b < B; b++) {
-      const r = rows(b, step);
-      x.set(gatherColumns(train, r), b * train.d * k);
-      for (let j = 0; j < k; j++) y[b * k + j] = train.y[r[j]!]!;
+    if (last?.step !== step) {
+      const x = new Float32Array(B * train.d * k);
+      const y = new Int32Array(B * k);
+      for (let b = 0; b < B; b++) {
+        const r = rows(b, step);
+        x.set(gatherColumns(train, r), b * train.d * k);
+        for (let j = 0; j < k; j++) y[b * k + j] = train.y[r[j]!]!;
+      }
+      last = { step, x, y };
     }
-    return { x: tf.tensor3d(x, [B, train.d, k]), y: tf.tensor2d(y, [B, k], 'int32') };
+    // copies: a backend may keep the array it is given as the tensor's storage
+    return { x: tf.tensor3d(last.x.slice(), [B, train.d, k]), y: tf.tensor2d(last.y.slice(), [B, k], 'int32') };
   };
 
   const checkParams = (params: readonly tf.Tensor[]) => {
