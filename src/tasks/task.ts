@@ -14,8 +14,12 @@ export interface TaskSymmetry {
    * g . params for group elements `gs` ([B, n_i, n_i] each, same order as groupSizes), acting on
    * the data of inner step `step`; the loss at the result equals the loss at `params` (up to
    * rounding) for invertible g. Differentiable (second order where the task says so).
+   * `inverses`, when given, stand in for g^-1 (an approximation such as I - T, or an inverse
+   * computed elsewhere); otherwise the task inverts g itself.
    */
-  act(params: readonly tf.Tensor[], gs: readonly tf.Tensor3D[], step: number): tf.Tensor[];
+  act(params: readonly tf.Tensor[], gs: readonly tf.Tensor3D[], step: number, inverses?: readonly tf.Tensor3D[]): tf.Tensor[];
+  /** Names of the candidate directions, in the order `directions` lists them ('gradNorm' first). */
+  readonly directionKinds: readonly string[];
   /**
    * Size-agnostic candidate directions in each group's Lie algebra: per hidden layer, a list of
    * [B, n_i, n_i] tensors (unit Frobenius norm per problem). The first of each list is the
