@@ -24,7 +24,8 @@ export interface TaskSymmetry {
    * Size-agnostic candidate directions in each group's Lie algebra: per hidden layer, a list of
    * [B, n_i, n_i] tensors (unit Frobenius norm per problem). The first of each list is the
    * first-order ascent direction of the squared gradient norm, so a teleport towards a larger
-   * gradient is always among them. Returned tensors are constants for the meta-gradient.
+   * gradient is always among them. Differentiable: a caller that treats them as constants
+   * detaches them (stopGradient from src/ops/activations).
    */
   directions(params: readonly tf.Tensor[], grads: readonly tf.Tensor[], step: number): tf.Tensor3D[][];
 }
