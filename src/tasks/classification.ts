@@ -13,7 +13,9 @@
 // Symmetry: GL(n) on every hidden layer with the 'pinv' action of symmetry/action.ts on the
 // step's mini-batch. The action keeps the loss on that batch exactly only when k <= every
 // hidden width; on a real mini-batch (k > width) it drifts (the data are projected onto the
-// row space of the moved activations). The tests measure that drift.
+// row space of the moved activations). The tests measure that drift. Not the 'inverse'
+// action: it would be exact on the batch for one hidden layer (k <= 784), but even at g = I it
+// replaces W_0 by W_0 x x^+, its projection onto the span of the batch's k images.
 import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
@@ -33,9 +35,9 @@ import { registerConfig } from '../config/registry.js';
 import { loadDataset } from '../data/datasets.js';
 import { gatherColumns } from '../data/batches.js';
 import type { Split as DataSplit } from '../data/types.js';
-import { crossEntropy, softmax, stopGradient } from '../ops/activations.js';
+import { crossEntropy, softmax } from '../ops/activations.js';
 import { sumSquares } from '../nn/mlp.js';
-import { groupAction, identityPlus, rescaleFrobenius } from '../symmetry/action.js';
+import { groupAction, identityPlus } from '../symmetry/action.js';
 import { initWeights, stackWeights } from '../train/classifier.js';
 import { batchedLogits } from '../train/evaluate.js';
 import { deriveSeed, stream } from '../rng/index.js';
@@ -241,6 +243,16 @@ export function gradNormAscent(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.T
 // ---------------------------------------------------------------------------------------------
 // The family and its tasks
 
+/**
+ * The candidate directions per hidden layer m, in order: the ascent direction of the squared
+ * gradient norm; dW_{m+1}^T dW_{m+1} (the layer after, 'w2' as in the regression task);
+ * dW_m dW_m^T (the layer before).
+ */
+export const DIRECTION_KINDS = ['gradNorm', 'w2', 'w1'] as const;
+
+/** Per-problem unit Frobenius norm, from ops safe at every order (a zero direction stays zero). */
+const unit = (d: tf.Tensor) => tf.div(d, tf.sqrt(tf.add(tf.sum(tf.square(d), [1, 2], true), 1e-30))) as tf.Tensor3D;
+
 /** B classification problems; beyond Task: their batches, a held-out evaluation, the symmetry. */
 export interface ClassificationTask extends Task {
   readonly symmetry: TaskSymmetry;
@@ -327,29 +339,23 @@ function sampleClassification(cfg: ClassificationTaskConfig, data: Classificatio
 
   const symmetry: TaskSymmetry = {
     groupSizes: widths.slice(1, -1),
-    act: (params, gs, step) =>
+    directionKinds: DIRECTION_KINDS,
+    // The pinv action never forms g^-1, so stand-in inverses have nothing to replace.
+    act: (params, gs, step, _inverses) =>
       tf.tidy(() => {
         checkParams(params);
         return groupAction(params, batch(step).x, gs, { kind: 'pinv', slope });
       }),
-    directions: (params, grads, step) => {
-      checkParams(params);
-      // The ascent direction from a copy of the weights: no tape path leads to it, so a
-      // meta-gradient never walks back through this second-order computation.
-      const copies = params.map((p) => tf.tensor(p.dataSync(), p.shape, p.dtype));
-      const out = tf.tidy(() => {
+    directions: (params, grads, step) =>
+      tf.tidy(() => {
+        checkParams(params);
         const { x, y } = batch(step);
-        const ascent = gradNormAscent(copies, x, y, slope);
-        const unit = (t: tf.Tensor) => rescaleFrobenius(t, 1) as tf.Tensor3D;
-        return ascent.map((a, m) => {
+        return gradNormAscent(params, x, y, slope).map((a, m) => {
           const gIn = grads[m]!; // [B, n, d_m]
           const gOut = grads[m + 1]!; // [B, d_{m+2}, n]
-          return [unit(a), unit(stopGradient(mm(gOut, gOut, true, false))), unit(stopGradient(mm(gIn, gIn, false, true)))];
+          return [unit(a), unit(mm(gOut, gOut, true, false)), unit(mm(gIn, gIn, false, true))];
         });
-      });
-      tf.dispose(copies);
-      return out;
-    },
+      }),
   };
 
   return {
