@@ -26,6 +26,7 @@ import {
   loadClassificationData,
   type ClassificationTask,
 } from '../src/tasks/classification.js';
+import { TaskConfig, taskFamily } from '../src/tasks/registry.js';
 import * as f64 from './helpers/f64.js';
 
 const SLOPE = 0.1;
@@ -92,6 +93,15 @@ describe('classification task', () => {
       () => classificationTask.family({ ...cfg(4), widths: [784, 0, 10], dataDir: path.join('no', 'such', 'dir') }),
       (e: unknown) => e instanceof ConfigError && /widths\[1\]: expected a positive integer/.test(e.message),
     );
+  });
+
+  test('registered: the task union decodes kind "classification" and builds the family', () => {
+    const c = decodeOrThrow(TaskConfig, { kind: 'classification', ...base, batchSize: 8 });
+    assert.equal(c.kind, 'classification');
+    const fam = taskFamily(c);
+    assert.equal(fam.name, 'classification mnist 784x6x5x10, slope 0.1, batch 8 of 300');
+    const bad = decodeConfig(TaskConfig, { kind: 'classification', widths: [784, 16, 9] }, 'task');
+    assert.ok(E.isLeft(bad) && bad.left.message.includes('widths: the last width must be 10'), E.isLeft(bad) ? bad.left.message : '');
   });
 
   test('problems are deterministic per (seed, split, id, step), independent of the batch they are sampled in, disjoint across splits', () => {
