@@ -27,6 +27,9 @@ import {
   type ClassificationTask,
 } from '../src/tasks/classification.js';
 import { TaskConfig, taskFamily } from '../src/tasks/registry.js';
+import { buildRunParts } from '../src/meta/build.js';
+import { disposeEstimate } from '../src/meta/estimator.js';
+import type { VariantConfig } from '../src/meta/variant.js';
 import * as f64 from './helpers/f64.js';
 
 const SLOPE = 0.1;
@@ -400,6 +403,42 @@ describe('classification task', () => {
     console.log(`  held-out (200 images) loss ${before.loss.map((v) => v.toFixed(3))} -> ${after.loss.map((v) => v.toFixed(3))}, accuracy ${before.acc.map((v) => v.toFixed(3))} -> ${after.acc.map((v) => v.toFixed(3))}`);
     after.loss.forEach((v, b) => assert.ok(v < before.loss[b]! - 0.1, `problem ${b}: ${before.loss[b]} -> ${v}`));
     tf.dispose(ws);
+  });
+
+  test('through the meta-learning parts: TBPTT windows of LSTM(update,tele) with the gradNorm direction, finite, no leak', () => {
+    const variant: VariantConfig = {
+      name: 'LSTM(update,tele)',
+      lr: 0.1,
+      update: { hidden: 4, outputScale: 0.01, clamp: 0, gdSkip: 0.1, lrScaleRange: 0 },
+      tele: { hidden: 4, magnitude: 0.01, action: 'linear', lrHead: null, headScale: 1, direction: 'gradNorm', learnedMagnitude: false },
+      preprocess: { kind: 'logsign', p: 10, inputScale: 1 },
+      secondOrder: false,
+    };
+    const parts = buildRunParts({
+      task: { kind: 'classification', ...base, widths: [784, 4, 10], batchSize: 8, evalSize: 0 },
+      variant,
+      estimator: { kind: 'tbptt' },
+      lossWeighting: 'mean',
+    });
+    const task = parts.family.sample(0, 'train', [0, 1]);
+    const meta = parts.learned.init(stream(0, 'test', 'meta'), task);
+    let state = parts.estimator.init(meta, task, { seed: 0, batch: 0, ids: [0, 1] });
+    let count = -1;
+    for (let w = 0; w < 3; w++) {
+      const r = parts.estimator.estimate(meta, task, state, 3);
+      state = r.state;
+      const e = r.estimate;
+      assert.ok(e.finite && Number.isFinite(e.metaLoss), `window ${w}: meta-loss ${e.metaLoss}`);
+      // the teleport module gets a gradient (its c head starts at zero, the direction term moves it)
+      const teleNorm = tf.tidy(() => Object.values(e.grads.tele!).reduce((a, g) => a + tf.sum(tf.square(g)).dataSync()[0]!, 0));
+      assert.ok(teleNorm > 0 && Number.isFinite(teleNorm), `window ${w}: tele gradient norm^2 ${teleNorm}`);
+      disposeEstimate(e);
+      if (w === 1) count = tf.memory().numTensors;
+      if (w === 2) assert.equal(tf.memory().numTensors, count, 'tensors across windows');
+    }
+    parts.estimator.dispose(state);
+    for (const m of Object.values(meta)) tf.dispose(Object.values(m));
+    task.dispose();
   });
 
   const fashionFiles = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'].every((f) =>
