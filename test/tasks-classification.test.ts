@@ -154,6 +154,11 @@ describe('classification task', () => {
     const wc = c.init();
     assert.notDeepEqual(Array.from(wc[0]!.dataSync().subarray(0, 50)), Array.from(wa[0]!.dataSync().subarray(0, 50)));
     assert.throws(() => a.loss(wa, -1), /step must be a non-negative integer, got -1/);
+    assert.throws(() => b.loss(wa, 0), /parameter 0 has shape \[2,6,784\], expected \[1,6,784\]/);
+    // injected data are checked too
+    const data = loadClassificationData(fam.config);
+    const badLabels = { train: { ...data.train, y: Int32Array.from(data.train.y, (v, i) => (i === 7 ? 10 : v)) }, eval: data.eval };
+    assert.throws(() => classificationFamily(fam.config, badLabels), /training label 10 \(sample 7\) is not in 0..9/);
     tf.dispose([...wa, ...wb, ...wc]);
   });
 

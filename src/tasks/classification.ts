@@ -277,8 +277,13 @@ export interface ClassificationFamily extends TaskFamily {
 export function classificationFamily(config: ClassificationTaskConfig, data?: ClassificationData): ClassificationFamily {
   const cfg = decodeOrThrow(ClassificationTaskConfig, config, 'classification task');
   const d = data ?? loadClassificationData(cfg);
-  if (d.train.d !== cfg.widths[0]) throw new Error(`classification task: the images have ${d.train.d} features, widths[0] is ${cfg.widths[0]}`);
   if (d.train.n < cfg.batchSize) throw new Error(`classification task: ${d.train.n} training images, fewer than batchSize ${cfg.batchSize}`);
+  const classes = cfg.widths[cfg.widths.length - 1]!;
+  for (const [what, split] of [['training', d.train], ['held-out', d.eval]] as const) {
+    if (split.n > 0 && split.d !== cfg.widths[0]) throw new Error(`classification task: the ${what} images have ${split.d} features, widths[0] is ${cfg.widths[0]}`);
+    const bad = split.y.findIndex((v) => v < 0 || v >= classes);
+    if (bad >= 0) throw new Error(`classification task: ${what} label ${split.y[bad]} (sample ${bad}) is not in 0..${classes - 1}`);
+  }
   return {
     name: `classification ${cfg.dataset} ${cfg.widths.join('x')}, slope ${cfg.slope}, batch ${cfg.batchSize} of ${d.train.n}`,
     config: cfg,
@@ -335,6 +340,10 @@ function sampleClassification(cfg: ClassificationTaskConfig, data: Classificatio
 
   const checkParams = (params: readonly tf.Tensor[]) => {
     if (params.length !== paramShapes.length) throw new Error(`classification task: ${params.length} parameters, expected ${paramShapes.length} (widths ${widths.join('x')})`);
+    params.forEach((p, i) => {
+      const want = [B, ...paramShapes[i]!];
+      if (p.shape.join() !== want.join()) throw new Error(`classification task: parameter ${i} has shape [${p.shape}], expected [${want}]`);
+    });
   };
 
   const symmetry: TaskSymmetry = {
