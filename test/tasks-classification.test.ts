@@ -374,6 +374,22 @@ describe('classification task', () => {
     task.dispose();
   });
 
+  test('evaluate in chunks (6,000 held-out images, 2 chunks) agrees with the trainer\'s evaluation', () => {
+    const c = decodeOrThrow(ClassificationTaskConfig, { ...base, evalSize: 6000, batchSize: 20 });
+    const task = classificationFamily(c).sample(0, 'heldout', [0, 1, 2]);
+    const ws = task.init();
+    const ref = evaluate(ws, loadClassificationData(c).eval, { slope: SLOPE, chunk: 1000 });
+    const count0 = tf.memory().numTensors;
+    const got = task.evaluate(ws);
+    assert.ok(relErr(got.loss.dataSync(), ref.loss) < 1e-5, `loss ${got.loss.dataSync()} vs ${ref.loss}`);
+    assert.ok(relErr(got.accuracy.dataSync(), ref.accuracy) < 1e-6, `accuracy ${got.accuracy.dataSync()} vs ${ref.accuracy}`);
+    tf.dispose([got.loss, got.accuracy]);
+    assert.equal(tf.memory().numTensors, count0 + 4, 'two chunks of (x, y) kept');
+    task.dispose();
+    assert.equal(tf.memory().numTensors, count0);
+    tf.dispose(ws);
+  });
+
   test('50 steps of SGD with a teleport every 10: no tensor leak, and the held-out loss falls', () => {
     const task: ClassificationTask = classificationFamily(cfg(20)).sample(1, 'train', [0, 1]);
     let ws = task.init();

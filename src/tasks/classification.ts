@@ -298,6 +298,9 @@ export const classificationTask = {
   family: (cfg: ClassificationTaskConfig): ClassificationFamily => classificationFamily(cfg),
 };
 
+/** Held-out images per chunk of `evaluate` (bounds the [B, width, chunk] activations). */
+const EVAL_CHUNK = 5000;
+
 function sampleClassification(cfg: ClassificationTaskConfig, data: ClassificationData, seed: number, split: Split, ids: readonly number[]): ClassificationTask {
   if (ids.length === 0) throw new Error('classification task: no problem ids to sample');
   const { widths, slope, batchSize: k } = cfg;
@@ -306,8 +309,8 @@ function sampleClassification(cfg: ClassificationTaskConfig, data: Classificatio
   const paramShapes = widths.slice(0, -1).map((w, i) => [widths[i + 1]!, w] as const);
   // Per problem, the permutation of the epoch last used (a step's four calls share it).
   const orders = ids.map((): { epoch: number; perm: Int32Array } => ({ epoch: -1, perm: new Int32Array(0) }));
-  let evalX: tf.Tensor2D | null = null;
-  let evalY: tf.Tensor2D | null = null;
+  // The held-out images in chunks of at most EVAL_CHUNK columns, made on first use.
+  let evalChunks: { x: tf.Tensor2D; y: tf.Tensor2D; n: number }[] | null = null;
 
   const rows = (b: number, step: number): Int32Array => {
     if (!Number.isSafeInteger(step) || step < 0) throw new Error(`classification task: step must be a non-negative integer, got ${step}`);
@@ -388,22 +391,32 @@ function sampleClassification(cfg: ClassificationTaskConfig, data: Classificatio
       }),
     evaluate: (params) => {
       checkParams(params);
-      if (data.eval.n === 0) throw new Error('classification task: evaluate needs evalSize > 0');
-      if (evalX === null || evalY === null) {
-        const n = data.eval.n;
-        evalX = tf.keep(tf.tensor2d(gatherColumns(data.eval, Int32Array.from({ length: n }, (_, i) => i)), [data.eval.d, n]));
-        evalY = tf.keep(tf.tile(tf.tensor2d(data.eval.y, [1, n], 'int32'), [B, 1]));
-      }
-      const [xe, ye] = [evalX, evalY];
+      const ev = data.eval;
+      if (ev.n === 0) throw new Error('classification task: evaluate needs evalSize > 0');
+      evalChunks ??= Array.from({ length: Math.ceil(ev.n / EVAL_CHUNK) }, (_, c) => {
+        const rowsOf = Int32Array.from({ length: Math.min(EVAL_CHUNK, ev.n - c * EVAL_CHUNK) }, (_, i) => c * EVAL_CHUNK + i);
+        const n = rowsOf.length;
+        // tidy, then keep: made on first use, maybe inside a caller's tidy, owned by the task
+        const { x, y } = tf.tidy(() => ({
+          x: tf.tensor2d(gatherColumns(ev, rowsOf), [ev.d, n]),
+          y: tf.tile(tf.tensor2d(ev.y.subarray(rowsOf[0]!, rowsOf[0]! + n), [1, n], 'int32'), [B, 1]) as tf.Tensor2D,
+        }));
+        return { x: tf.keep(x), y: tf.keep(y), n };
+      });
+      const chunks = evalChunks;
       return tf.tidy(() => {
-        const logits = batchedLogits(params, xe, slope);
-        const hits = tf.cast(tf.equal(tf.argMax(logits, 1), ye), 'float32');
-        return { loss: crossEntropy(logits, ye) as tf.Tensor1D, accuracy: tf.mean(hits, 1) as tf.Tensor1D };
+        const parts = chunks.map((c) => {
+          const logits = batchedLogits(params, c.x, slope);
+          const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), c.y), 'float32'), 1);
+          return { loss: tf.mul(crossEntropy(logits, c.y), c.n / ev.n), hits };
+        });
+        const sum = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0]! : tf.addN(ts));
+        return { loss: sum(parts.map((p) => p.loss)) as tf.Tensor1D, accuracy: tf.div(sum(parts.map((p) => p.hits)), ev.n) as tf.Tensor1D };
       });
     },
     dispose: () => {
-      if (evalX !== null) tf.dispose([evalX, evalY!]);
-      evalX = evalY = null;
+      if (evalChunks !== null) tf.dispose(evalChunks.flatMap((c) => [c.x, c.y]));
+      evalChunks = null;
     },
   };
 }
