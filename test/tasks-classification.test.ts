@@ -28,6 +28,7 @@ import {
 } from '../src/tasks/classification.js';
 import { TaskConfig, taskFamily } from '../src/tasks/registry.js';
 import { buildRunParts } from '../src/meta/build.js';
+import { paperConfig } from '../src/meta/learned/registry.js';
 import { disposeEstimate } from '../src/meta/estimator.js';
 import type { VariantConfig } from '../src/meta/variant.js';
 import * as f64 from './helpers/f64.js';
@@ -437,7 +438,7 @@ describe('classification task', () => {
     };
     const parts = buildRunParts({
       task: { kind: 'classification', ...base, widths: [784, 4, 10], batchSize: 8, evalSize: 0 },
-      variant,
+      learned: paperConfig(variant),
       estimator: { kind: 'tbptt' },
       lossWeighting: 'mean',
     });
