@@ -121,8 +121,9 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       st = r.state;
       ran++;
       if (r.windows.length > 0 && r.windows.every((w) => w.skipped)) {
+        const back = st.bestMeta !== null;
         st = rollbackToBest(st);
-        log(`${rv.label} seed ${metaSeed}: batch ${st.batchesDone} diverged from its first window; back to the best validated meta-parameters`);
+        log(`${rv.label} seed ${metaSeed}: batch ${st.batchesDone} diverged from its first window; ${back ? 'back to the best validated meta-parameters' : 'nothing validated to return to, kept going'}`);
       }
       trajectories += Math.min(train.batch, train.trajectories);
       for (const w of r.windows) {
