@@ -37,6 +37,8 @@ export function register(run: Command): void {
     .action(
       runCommand(async (o: Flags, cmd: Command) => {
         if (o.trainOnly && o.metricsOnly) throw new Error('--train-only and --metrics-only exclude each other');
+        if (o.atEpoch !== undefined && !/^[1-9]\d*$/.test(o.atEpoch)) throw new Error(`--at-epoch: expected a positive integer, got "${o.atEpoch}"`);
+        if (o.metrics !== undefined && o.metrics !== 'paper' && o.metrics !== 'reference') throw new Error(`--metrics: expected paper or reference, got "${o.metrics}"`);
         const metrics = { mode: o.metrics, epoch: o.atEpoch === undefined ? undefined : Number(o.atEpoch) };
         const cfg = await loadPresetConfigOrExit(CorrelationConfig, EXPERIMENT, STUDY_DEFAULT_PRESET, o, {
           ...studyOverrides(EXPERIMENT, o, cmd),
