@@ -7,7 +7,7 @@
 #   3. Figure 4 with the curve-mode psi teleport (`teleport-generalization-curve` preset), both datasets;
 #   4. the metrics at epoch 4.
 # Usage: scripts/generalization-study.sh [out-dir]   (default results/)
-set -euo pipefail
+set -uo pipefail  # a failed step (e.g. a diverged run) does not stop the later ones
 out=${1:-results}
 corr() { node dist/cli/main.js run correlation --preset reference "$@"; }
 metrics() {

@@ -142,6 +142,22 @@ describe('curve-mode psi teleport (reference teleport_curvature)', () => {
   }
 });
 
+test('curve step bound (ours): |t|·||M||_F <= maxStepNorm', async () => {
+  await initBackend('wasm');
+  const dims = [5, 4, 3, 2];
+  const r = stream(12, 'bound');
+  const ws = dims.slice(0, -1).map((d, i) => tf.tensor2d(r.uniformArray(dims[i + 1]! * d, -0.8, 0.8), [dims[i + 1]!, d]));
+  const x = tf.tensor2d(r.uniformArray(15, -1, 1), [5, 3]);
+  const out = curveTeleport(ws, [x, x], { lr: 10, direction: 'increase', rng: stream(4, 'm'), maxStepNorm: 1e-3 });
+  const norms = [0, 1].map(() => 0);
+  const mr = stream(4, 'm');
+  out.steps.forEach((st, i) => {
+    norms[i] = Math.hypot(...mr.uniformArray(9));
+    assert.ok(Math.abs(st.t) * norms[i]! <= 1e-3 * (1 + 1e-6), `step ${i}: |t| ${st.t} · ${norms[i]}`);
+  });
+  tf.dispose([...ws, x, ...out.weights]);
+});
+
 describe('Figure 8: expected displacement vs curvature', () => {
   test('distances: closed forms against brute force on dense curves', () => {
     const r = stream(2, 'pts');

@@ -24,6 +24,8 @@ export interface CurveTeleportOptions {
   slope?: number;
   /** Draws each step's M. */
   rng: Stream;
+  /** Ours, not the reference's: clip t so that ||t M||_F <= this (default: no bound, as the reference). */
+  maxStepNorm?: number;
 }
 
 type Curve = { ws: readonly tf.Tensor[]; x: tf.Tensor; ms: readonly (tf.Tensor | null)[]; opts: { kind: ActionKind; slope?: number } };
@@ -70,7 +72,9 @@ export function curveTeleport(ws: readonly tf.Tensor2D[], batches: readonly tf.T
     const ms = Array.from({ length: hidden }, (_, i) => (i === layer ? M : null));
     const curve = { ws: cur, x, ms, opts };
     const { kappa: kappaBefore, kappaPrime } = curvatureAlong(curve, 0);
-    const t = sign * o.lr * kappaPrime;
+    const mNorm = tf.tidy(() => tf.norm(M).dataSync()[0]!);
+    const raw = sign * o.lr * kappaPrime;
+    const t = o.maxStepNorm !== undefined && Math.abs(raw) * mNorm > o.maxStepNorm ? (Math.sign(raw) * o.maxStepNorm) / mNorm : raw;
     try {
       const kappaAfter = curvatureAlong(curve, t).kappa;
       const next = tf.tidy(() => {

@@ -80,6 +80,8 @@ export const TeleportGeneralizationConfig = withDefaults(
           curvatureMode: oneOf(['ascent', 'curve']),
           /** Step sizes of the curve mode; default per dataset (the reference's). */
           curveLr: optional(strict({ increase: PositiveNumber, decrease: PositiveNumber })),
+          /** Ours: clip each curve step to ||t M||_F <= curveStepNorm (default: unbounded, as the reference). */
+          curveStepNorm: optional(PositiveNumber),
         }),
         { batches: 5, batchSize: 2000, lr: 0.05, sharpnessSteps: 10, curvatureSteps: 1, kind: 'pinv', sharpness: {}, curvature: {}, curvatureMode: 'ascent' },
       ),
@@ -142,7 +144,7 @@ function teleportArm(
     const dir = direction === 'up' ? 'increase' : 'decrease';
     const lr = (s.curveLr ?? REFERENCE_CURVE_LR[cfg.dataset.name])[dir];
     // the same M draws for both directions of a run
-    const r = curveTeleport(ws, batches.map((b) => b.x), { lr, direction: dir, kind: s.kind, layer: s.curvature.layer, rng: stream(cfg.seed, 'teleport-generalization', 'curve', run) });
+    const r = curveTeleport(ws, batches.map((b) => b.x), { lr, direction: dir, kind: s.kind, layer: s.curvature.layer, maxStepNorm: s.curveStepNorm, rng: stream(cfg.seed, 'teleport-generalization', 'curve', run) });
     // objective: mean kappa before and after over the steps taken
     const taken = r.steps.filter((c) => !c.skipped);
     const mean = (f: (c: CurveStep) => number) => (taken.length ? taken.reduce((a, c) => a + f(c), 0) / taken.length : NaN);
