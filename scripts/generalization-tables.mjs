@@ -4,6 +4,8 @@
 // Usage: node scripts/generalization-tables.mjs [dir]   (default docs/generalization/results)
 import fs from 'node:fs';
 import path from 'node:path';
+import { pearson, bootstrapPearson } from '../dist/generalization/stats.js';
+import { stream } from '../dist/rng/index.js';
 
 const dir = process.argv[2] ?? 'docs/generalization/results';
 const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
@@ -11,14 +13,18 @@ const sgn = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(4)}` :
 const files = fs.readdirSync(dir);
 const corr = files.filter((f) => /^correlation-.*-(paper|reference)-epoch\d+\.json$/.test(f)).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
 if (corr.length) {
-  console.log('| dataset | epochs trained | metrics | sharpness φ: r [95% bootstrap] | curvature ψ: r [95% bootstrap] | paper φ / ψ | models | mean validation loss |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| dataset | epochs trained | metrics | sharpness φ: r [95% bootstrap] | curvature ψ: r [95% bootstrap] | control: training loss r [95%] | paper φ / ψ | models | mean validation loss |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   corr.sort((a, b) => a.dataset.localeCompare(b.dataset) || b.epoch - a.epoch || b.mode.localeCompare(a.mode));
   for (const r of corr) {
     const v = r.perModel.map((m) => m.validationLoss);
     const mv = v.reduce((a, b) => a + b, 0) / v.length;
     const cell = (k) => `${f3(r.pearson[k])} [${f3(r.ci95[k][0])}, ${f3(r.ci95[k][1])}]`;
-    console.log(`| ${r.dataset} | ${r.epoch} of ${r.config.epochs} | ${r.mode} | ${cell('sharpness')} | ${cell('curvature')} | ${r.paper.sharpness} / ${r.paper.curvature} | ${r.models} | ${mv.toFixed(4)} |`);
+    // the control of runCorrelation, recomputed (same seeds) for results written before it existed
+    const t = r.perModel.map((m) => m.trainLoss);
+    const ctl = r.control?.trainLoss ?? { r: pearson(t, v), ci95: bootstrapPearson(t, v, { rng: stream(r.config.seed, 'correlation', 'bootstrap', 'train-loss'), samples: r.config.bootstrap }) };
+    const c = `${f3(ctl.r)} [${f3(ctl.ci95[0])}, ${f3(ctl.ci95[1])}]`;
+    console.log(`| ${r.dataset} | ${r.epoch} of ${r.config.epochs} | ${r.mode} | ${cell('sharpness')} | ${cell('curvature')} | ${c} | ${r.paper.sharpness} / ${r.paper.curvature} | ${r.models} | ${mv.toFixed(4)} |`);
   }
 }
 const fig4 = files.filter((f) => /^teleport-generalization-.*\.json$/.test(f)).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));

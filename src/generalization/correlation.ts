@@ -118,6 +118,8 @@ export interface CorrelationResult extends CorrelationSummary {
   mode: 'paper' | 'reference';
   epoch: number;
   paper: { sharpness: number; curvature: number };
+  /** Control: Pearson r of the final training loss (mean batch loss of the last epoch) with the validation loss. */
+  control: { trainLoss: { r: number; ci95: [number, number] } };
   perModel: ModelMetrics[];
   trainSeconds: number;
   metricSeconds: number;
@@ -318,6 +320,7 @@ export function formatSummary(r: CorrelationResult): string {
     '|---|---|---|---|',
     row('sharpness φ', 'sharpness'),
     row('curvature ψ', 'curvature'),
+    `| control: training loss | ${f3(r.control.trainLoss.r)} | [${f3(r.control.trainLoss.ci95[0])}, ${f3(r.control.trainLoss.ci95[1])}] | — |`,
   ].join('\n');
 }
 
@@ -338,7 +341,10 @@ export async function runCorrelation(
   const summary = summarize(cfg.dataset.name, perModel, cfg.seed, cfg.bootstrap);
   const mode = cfg.metrics.mode;
   const epoch = metricEpoch(cfg);
-  const result: CorrelationResult = { ...summary, config: cfg, mode, epoch, paper: PAPER_TABLE1[cfg.dataset.name], perModel, trainSeconds, metricSeconds };
+  const t = perModel.map((m) => m.trainLoss);
+  const v = perModel.map((m) => m.validationLoss);
+  const control = { trainLoss: { r: pearson(t, v), ci95: bootstrapPearson(t, v, { rng: stream(cfg.seed, 'correlation', 'bootstrap', 'train-loss'), samples: cfg.bootstrap }) } };
+  const result: CorrelationResult = { ...summary, config: cfg, mode, epoch, paper: PAPER_TABLE1[cfg.dataset.name], control, perModel, trainSeconds, metricSeconds };
   const tag = `${mode}-epoch${epoch}`;
 
   writeJsonAtomic(path.join(cfg.out, 'results.json'), result);
