@@ -31,14 +31,16 @@ const fig4 = files.filter((f) => /^teleport-generalization-.*\.json$/.test(f)).m
 for (const r of fig4) {
   const c = r.config;
   console.log(`\n${c.dataset.name} ${r.dims.join('-')}, ${c.dataset.trainSize} training samples, teleport after epoch ${c.teleportEpoch} of ${c.epochs}, ${c.teleport.batches} batches of ${c.teleport.batchSize}, ${c.runs} runs`);
-  console.log('| arm | κ before → after (mean over steps taken) | steps skipped | validation at teleport − none [95% t] | final validation − none [95% t] | final validation (mean ± std) |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| arm | κ before → after (mean over steps taken) | steps moving κ the asked way | steps skipped | validation at teleport − none [95% t] | final validation − none [95% t] | final validation (mean ± std) |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const a of r.arms) {
     const steps = a.jump.flatMap((j) => j.curveSteps ?? []);
     const taken = steps.filter((s) => !s.skipped);
     const m = (f) => taken.reduce((x, s) => x + f(s), 0) / taken.length;
     const kap = taken.length ? `${m((s) => s.kappaBefore).toPrecision(4)} → ${m((s) => s.kappaAfter).toPrecision(4)}` : '—';
     const p = (d) => (d ? `${sgn(d.mean)} [${sgn(d.lo)}, ${sgn(d.hi)}]` : '—');
-    console.log(`| ${a.arm} | ${kap} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${p(a.paired?.atTeleport)} | ${p(a.paired?.final)} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
+    const asked = taken.filter((s) => (a.arm.endsWith('up') ? s.kappaAfter > s.kappaBefore : s.kappaAfter < s.kappaBefore)).length;
+    const way = taken.length ? `${asked} of ${taken.length}` : '—';
+    console.log(`| ${a.arm} | ${kap} | ${way} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${p(a.paired?.atTeleport)} | ${p(a.paired?.final)} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
   }
 }
