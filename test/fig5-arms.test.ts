@@ -1,0 +1,156 @@
+// optimizers-mnist (Figures 5, 13): the arms are paired (same init, batch order and teleport
+// batches), the reset-only arm resets the state and leaves the weights, the random arm moves as
+// far from I as the paired teleport, config errors name their field, the paired statistics.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import * as E from 'fp-ts/lib/Either.js';
+import { initBackend } from '../src/backend/index.js';
+import { decodeConfig, decodeOrThrow } from '../src/config/codec.js';
+import { MnistConfig } from '../src/optim-experiments/config.js';
+import { runOptimizersMnist, teleportStep, randomMove, lockstepGroups, resetKeepsStepCount } from '../src/optim-experiments/mnist.js';
+import { tInterval, verdict, pairedDiffs, summarizeOptimizer } from '../src/optim-experiments/mnist-report.js';
+import { optimizer, disposeState } from '../src/optim/index.js';
+import { initClassifier, modelTensors, disposeClassifier } from '../src/train/classifier.js';
+import { loadDataset } from '../src/data/index.js';
+import { stream } from '../src/rng/index.js';
+import { pinv } from '../src/ops/linalg.js';
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+const tiny = (over: Record<string, unknown> = {}) =>
+  decodeOrThrow(MnistConfig, {
+    out: 'unused',
+    data: { trainSize: 200, testSize: 100 },
+    dims: [784, 6, 5, 10],
+    epochs: 2,
+    runs: 2,
+    tableEpochs: [1],
+    optimizers: [{ optimizer: { name: 'momentum', lr: 1e-2, momentum: 0.9 }, teleport: { epoch: 0, count: 2, batchSize: 40, settings: { steps: 2, lr: 5e-2 } } }],
+    ...over,
+  });
+const data = () => loadDataset('mnist', { seed: 0, trainSize: 200, validationSize: 0, testSize: 100 });
+
+test('arms are paired: a reset before the first step is a no-op, so reset == none exactly; runs differ; no leaks; deterministic', () => {
+  const cfg = tiny({ arms: ['none', 'reset', 'teleport-reset', 'random'] });
+  const one = { ...cfg, optimizers: [{ ...cfg.optimizers[0]!, teleport: { ...cfg.optimizers[0]!.teleport, count: 1 } }] };
+  const ds = data();
+  const n0 = tf.memory().numTensors;
+  const a = runOptimizersMnist(one, ds);
+  const b = runOptimizersMnist(one, ds);
+  assert.equal(tf.memory().numTensors, n0, 'no leaked tensors');
+  const arm = (r: typeof a, name: string) => r.optimizers[0]!.arms.find((x) => x.arm === name)!;
+  // same init and batch order: the reset at step 0 changes nothing, bit for bit
+  assert.deepEqual(arm(a, 'reset').runs.map((r) => r.trainLoss), arm(a, 'none').runs.map((r) => r.trainLoss));
+  assert.deepEqual(arm(a, 'reset').runs.map((r) => r.testLoss), arm(a, 'none').runs.map((r) => r.testLoss));
+  assert.deepEqual(arm(a, 'none').runs.map((r) => r.model), [0, 1]);
+  assert.notEqual(arm(a, 'none').runs[0]!.trainLoss[0], arm(a, 'none').runs[1]!.trainLoss[0], 'the two runs are different models');
+  // the teleport changes the trajectory; the same seed gives the same numbers
+  assert.notDeepEqual(arm(a, 'teleport-reset').runs[0]!.trainLoss, arm(a, 'none').runs[0]!.trainLoss);
+  const nums = (r: typeof a) => r.optimizers[0]!.arms.flatMap((x) => x.runs.flatMap((q) => [...q.trainLoss, ...q.testLoss]));
+  assert.deepEqual(nums(a), nums(b));
+  assert.equal(a.optimizers[0]!.epochs, 2);
+  assert.ok(a.optimizers[0]!.complete);
+});
+
+test('the reset-only arm resets the state and leaves the weights; none keeps both; teleport moves the weights', () => {
+  const cfg = tiny({ arms: ['none', 'reset', 'teleport-reset'] });
+  const o = cfg.optimizers[0]!;
+  const inner = optimizer(o.optimizer);
+  const ds = data();
+  const state = initClassifier({ dims: cfg.dims, models: [0, 0, 0], seed: 0 }, inner);
+  // a non-zero momentum buffer, as after some steps
+  const opt = { step: 5, slots: { momentumBuffer: state.params.map((p) => tf.onesLike(p)) } };
+  disposeState(state.opt);
+  const s = { ...state, opt };
+  const ctx = {
+    cfg, schedule: o.teleport, inner, data: ds.train,
+    slots: [{ arm: 'none' as const, run: 0 }, { arm: 'reset' as const, run: 0 }, { arm: 'teleport-reset' as const, run: 0 }],
+    distances: new Map(), sourceArm: 'teleport-reset' as const, records: [[], [], []], seconds: [0, 0, 0],
+  };
+  const next = teleportStep(s, ctx, 0);
+  const w = (st: typeof s, b: number) => modelTensors(st.params, b).map((t) => Array.from(t.dataSync()));
+  assert.deepEqual(w(next, 0), w(s, 0), 'none: weights kept');
+  assert.deepEqual(w(next, 1), w(s, 1), 'reset: weights kept');
+  assert.notDeepEqual(w(next, 2), w(s, 2), 'teleport: weights moved');
+  const buf = (st: typeof s, b: number) => st.opt.slots.momentumBuffer!.map((t) => tf.tidy(() => tf.slice(t, [b, 0, 0], [1, -1, -1]).abs().sum().dataSync()[0]));
+  assert.ok(buf(next, 0).every((v) => v > 0), 'none: momentum kept');
+  assert.deepEqual(buf(next, 1), [0, 0, 0], 'reset: momentum zero');
+  assert.deepEqual(buf(next, 2), [0, 0, 0], 'teleport-reset: momentum zero');
+  assert.equal(next.opt.step, 5, 'momentum resets share the step count (dampening 0)');
+  assert.equal(ctx.records[2]!.length, 1);
+  disposeClassifier(s, disposeState);
+  disposeClassifier(next, disposeState);
+});
+
+test('random arm: per layer the same ||g - I|| as the paired teleport, and randomMove applies such a g', () => {
+  const cfg = tiny({ arms: ['teleport-reset', 'random'] });
+  const r = runOptimizersMnist(cfg, data());
+  const [tele, rnd] = r.optimizers[0]!.arms;
+  for (let run = 0; run < 2; run++) {
+    const a = tele!.runs[run]!.teleports;
+    const b = rnd!.runs[run]!.teleports;
+    assert.equal(a.length, 2);
+    assert.deepEqual(b.map((e) => e.distanceFromIdentity), a.map((e) => e.distanceFromIdentity));
+    assert.ok(a.every((e) => e.distanceFromIdentity.every((d) => d > 0)));
+  }
+  // the element randomMove applied on layer 0: V' = g V, so g = V' V^+ (V has full row rank)
+  const ds = data();
+  const ws = [tf.randomNormal([6, 784], 0, 0.05, 'float32', 1), tf.randomNormal([5, 6], 0, 0.3, 'float32', 2), tf.randomNormal([10, 5], 0, 0.3, 'float32', 3)] as tf.Tensor2D[];
+  const x = tf.tensor2d(ds.train.x.slice(0, 784 * 40), [40, 784]).transpose() as tf.Tensor2D;
+  const batch = { x, target: tf.tensor1d(Array.from(ds.train.y.slice(0, 40)), 'int32') };
+  const { weights, record } = randomMove(ws, batch, [0.03, 0.02], { slope: 0.1, rng: stream(0, 'test'), k: 0, atStep: 0 });
+  const dist = tf.tidy(() => tf.norm(tf.sub(tf.matMul(weights[0]!, pinv(ws[0]!)), tf.eye(6))).dataSync()[0]!);
+  assert.ok(Math.abs(dist - 0.03) < 1e-4, `||g0 - I|| = ${dist}`);
+  assert.deepEqual(record.distanceFromIdentity, [0.03, 0.02]);
+  tf.dispose([...ws, ...weights, x, batch.target]);
+});
+
+test('lockstep groups: Adam resets run apart (bias correction reads the step); momentum, AdaGrad, RMSprop share one', () => {
+  const arms = ['none', 'teleport', 'teleport-reset', 'reset', 'random'] as const;
+  assert.deepEqual(lockstepGroups({ name: 'adam', lr: 1e-4 } as never, arms), [['none', 'teleport'], ['teleport-reset', 'reset', 'random']]);
+  for (const o of [{ name: 'momentum', dampening: 0 }, { name: 'adagrad', lrDecay: 0 }, { name: 'rmsprop' }]) {
+    assert.ok(resetKeepsStepCount(o as never), o.name);
+    assert.deepEqual(lockstepGroups(o as never, arms), [[...arms]]);
+  }
+  assert.ok(!resetKeepsStepCount({ name: 'momentum', dampening: 0.5 } as never));
+});
+
+test('config errors name the field and what was expected', () => {
+  const bad = (raw: unknown) => {
+    const r = decodeConfig(MnistConfig, raw, 'test.json');
+    assert.ok(E.isLeft(r));
+    return r.left.message;
+  };
+  assert.match(bad({ arms: ['none', 'bogus'] }), /arms\[1\]: expected one of/);
+  assert.match(bad({ epochs: 5, optimizers: [{ optimizer: { name: 'adam', lr: 1e-4 }, teleport: { epoch: 7 } }] }), /optimizers\[0\]\.teleport\.epoch: expected an epoch below epochs \(5\), got 7/);
+  assert.match(bad({ arms: ['none', 'random'] }), /arms: 'random' .* needs 'teleport-reset' or 'teleport'/);
+  assert.match(bad({ data: { trainSize: 100 }, optimizers: [{ optimizer: { name: 'adam', lr: 1e-4 }, teleport: { count: 9 } }] }), /optimizers\[0\]\.teleport\.count: expected at most the 5 steps of an epoch, got 9/);
+  assert.match(bad({ optimizers: [{ optimizer: { name: 'adam', lr: 1e-4 }, teleport: { settings: { lr: -1 } } }] }), /optimizers\[0\]\.teleport\.settings\.lr: expected a positive number, got -1/);
+  // the defaults: the reference code's optimizer rates and teleport schedule
+  const d = decodeOrThrow(MnistConfig, {});
+  assert.deepEqual(d.optimizers.map((o) => [o.optimizer.name, o.optimizer.lr, o.teleport.epoch, o.teleport.settings.lr, o.teleport.count, o.teleport.batchSize]), [
+    ['adagrad', 1e-2, 2, 1e-4, 8, 200],
+    ['momentum', 1e-3, 0, 5e-2, 8, 200],
+    ['rmsprop', 1e-4, 0, 5e-2, 8, 200],
+    ['adam', 1e-4, 0, 5e-2, 8, 200],
+  ]);
+});
+
+test('paired statistics: t-interval against hand values, verdicts, pairing by model id', () => {
+  const i = tInterval([1, 2, 3, 4, 5]);
+  // mean 3, sd sqrt(2.5), t(0.975, 4) = 2.776
+  assert.ok(Math.abs(i.lo - (3 - 2.776 * Math.sqrt(2.5 / 5))) < 1e-9 && Math.abs(i.hi - (3 + 2.776 * Math.sqrt(2.5 / 5))) < 1e-9);
+  assert.equal(verdict(i), 'hurts');
+  assert.equal(verdict(tInterval([-1, -1.1, -0.9])), 'helps');
+  assert.equal(verdict(tInterval([-1, 1, 0.5])), 'no effect at this power');
+  const run = (model: number, v: number) => ({ model, trainLoss: [v], testLoss: [v], epochSeconds: [1], teleportSeconds: 0, teleports: [] });
+  assert.deepEqual(pairedDiffs([run(1, 5), run(0, 3)], [run(0, 1), run(1, 2)], 'trainLoss', 1), [3, 2]);
+  const s = summarizeOptimizer(
+    { optimizer: { name: 'sgd', lr: 1 } as never, teleport: { epoch: 0 } as never, epochs: 1, complete: true, arms: [{ arm: 'none', runs: [run(0, 1), run(1, 2)] }, { arm: 'reset', runs: [run(0, 1.5), run(1, 2.5)] }] },
+    [1],
+  );
+  assert.equal(s.comparisons[0]!.epochs[1]!.mean, 0.5);
+});
