@@ -154,3 +154,16 @@ test('paired statistics: t-interval against hand values, verdicts, pairing by mo
   );
   assert.equal(s.comparisons[0]!.epochs[1]!.mean, 0.5);
 });
+
+test("teleport() reports ||g - I|| of the whole teleport's element: on layer 0, g = W0' W0^+", async () => {
+  const { teleport } = await import('../src/teleport/teleport.js');
+  const ws = [tf.randomNormal([4, 12], 0, 0.4, 'float32', 5), tf.randomNormal([3, 4], 0, 0.5, 'float32', 6), tf.randomNormal([5, 3], 0, 0.5, 'float32', 7)] as tf.Tensor2D[];
+  const x = tf.randomUniform([12, 30], 0, 1, 'float32', 8);
+  const target = tf.tensor1d(Array.from({ length: 30 }, (_, i) => i % 5), 'int32');
+  const r = teleport(ws, x, target, { objective: 'gradNorm', steps: 4, lr: 0.5, loss: 'ce', slope: 0.1 });
+  assert.equal(r.distanceFromIdentity.length, 2);
+  const g0 = tf.tidy(() => tf.norm(tf.sub(tf.matMul(r.weights[0]!, pinv(ws[0]!)), tf.eye(4))).dataSync()[0]!);
+  assert.ok(g0 > 1e-3, `the teleport moved: ${g0}`);
+  assert.ok(Math.abs(r.distanceFromIdentity[0]! - g0) < 1e-3 * Math.max(1, g0), `${r.distanceFromIdentity[0]} vs ${g0}`);
+  tf.dispose([...ws, ...r.weights, ...r.tangents.flat(), x, target]);
+});
