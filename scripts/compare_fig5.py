@@ -34,6 +34,8 @@ def teleport_stats(runs):
 
 def main(ours_path, torch_path):
     ours = json.load(open(ours_path))
+    if 'result' in ours:  # one optimizer's saved (possibly partial) result, <out>/runs/<optimizer>.json
+        ours = {'optimizers': [ours['result']]}
     ref = json.load(open(torch_path))
     for o in ours['optimizers']:
         name = o['optimizer']['name']
@@ -54,6 +56,16 @@ def main(ours_path, torch_path):
                 continue
             base = arms['none'] if label.startswith('symtele') else tarms['none']
             print(f'| {label} | ' + ' | '.join(interval(diffs(runs, base, e)) for e in epochs) + ' |')
+        print('\nCost: seconds of a training epoch (none arm, per run) and of the 8 teleports of a run\n')
+        print('| implementation | epoch s | 8 teleports s | teleports in epochs |')
+        print('| --- | --- | --- | --- |')
+        for label, runs, base in (('symtele (lockstep, per run amortised)', arms.get('teleport-reset'), arms['none']),
+                                  ('PyTorch reference (one model)', tarms.get('teleport-exact') or tarms.get('teleport-reference'), tarms['none'])):
+            if runs is None:
+                continue
+            ep = sum(sum(r['epochSeconds']) / len(r['epochSeconds']) for r in base) / len(base)
+            te = sum(r['teleportSeconds'] for r in runs) / len(runs)
+            print(f'| {label} | {ep:.2f} | {te:.2f} | {te / ep:.2f} |')
         print('\nPer teleport, on its batch of 200: ||grad||^2 after / before (mean, range) and |loss after - before| (mean, max)\n')
         print('| implementation, arm | ‖grad‖² ratio | loss drift |')
         print('| --- | --- | --- |')
