@@ -167,3 +167,45 @@ test("teleport() reports ||g - I|| of the whole teleport's element: on layer 0, 
   assert.ok(Math.abs(r.distanceFromIdentity[0]! - g0) < 1e-3 * Math.max(1, g0), `${r.distanceFromIdentity[0]} vs ${g0}`);
   tf.dispose([...ws, ...r.weights, ...r.tangents.flat(), x, target]);
 });
+
+test("hiddenUpdate 'reference': equals the toolkit's teleport with one hidden layer, departs from it with two; no leaks", async () => {
+  const { teleport } = await import('../src/teleport/teleport.js');
+  const { referenceTeleport } = await import('../src/optim-experiments/reference-teleport.js');
+  const x = tf.randomUniform([12, 30], 0, 1, 'float32', 11);
+  const target = tf.tensor1d(Array.from({ length: 30 }, (_, i) => i % 5), 'int32');
+  const n0 = tf.memory().numTensors;
+  const compare = (ws: tf.Tensor2D[], lr: number) => {
+    const a = referenceTeleport(ws, { x, target }, { steps: 3, lr, slope: 0.1 });
+    const b = teleport(ws, x, target, { objective: 'gradNorm', steps: 3, lr, loss: 'ce', slope: 0.1 });
+    const gap = Math.max(...a.weights.map((w, i) => tf.tidy(() => tf.max(tf.abs(tf.sub(w, b.weights[i]!))).dataSync()[0]! / tf.max(tf.abs(w)).dataSync()[0]!)));
+    assert.ok(a.objectiveAfter > a.objectiveBefore, 'the reference teleport raises ||grad||^2');
+    assert.equal(a.steps, 3);
+    const out = { gap, distance: a.distanceFromIdentity, b: b.distanceFromIdentity };
+    tf.dispose([...a.weights, ...b.weights, ...b.tangents.flat()]);
+    return out;
+  };
+  const one = [tf.randomNormal([4, 12], 0, 0.4, 'float32', 5), tf.randomNormal([5, 4], 0, 0.5, 'float32', 6)] as tf.Tensor2D[];
+  const r1 = compare(one, 0.05);
+  assert.ok(r1.gap < 1e-4, `one hidden layer: relative gap ${r1.gap}`);
+  assert.ok(Math.abs(r1.distance[0]! - r1.b[0]!) < 1e-4);
+  const two = [tf.randomNormal([4, 12], 0, 0.4, 'float32', 5), tf.randomNormal([3, 4], 0, 0.5, 'float32', 6), tf.randomNormal([5, 3], 0, 0.5, 'float32', 7)] as tf.Tensor2D[];
+  const r2 = compare(two, 0.05);
+  assert.ok(r2.gap > 1e-4, `two hidden layers: the stored h_1 is stale after step 1 (gap ${r2.gap})`);
+  tf.dispose([...one, ...two]);
+  assert.equal(tf.memory().numTensors, n0, 'no leaked tensors');
+  tf.dispose([x, target]);
+  const r = decodeConfig(MnistConfig, { optimizers: [{ optimizer: { name: 'adam', lr: 1e-4 }, teleport: { hiddenUpdate: 'reference', settings: { objective: 'sharpness' } } }] }, 'test.json');
+  assert.ok(E.isLeft(r) && /optimizers\[0\]\.teleport\.hiddenUpdate: 'reference' implements the gradNorm objective only/.test(r.left.message));
+});
+
+test("a run with hiddenUpdate 'reference' trains every arm and records its teleports", () => {
+  const cfg = tiny({ arms: ['none', 'teleport', 'teleport-reset', 'random'] });
+  const ref = { ...cfg, optimizers: [{ ...cfg.optimizers[0]!, teleport: { ...cfg.optimizers[0]!.teleport, hiddenUpdate: 'reference' as const } }] };
+  const n0 = tf.memory().numTensors;
+  const r = runOptimizersMnist(ref, data());
+  assert.equal(tf.memory().numTensors, n0, 'no leaked tensors');
+  const [, tele, teleReset, rnd] = r.optimizers[0]!.arms;
+  assert.equal(tele!.runs[0]!.teleports.length, 2);
+  assert.ok(teleReset!.runs.every((q) => q.teleports.every((e) => e.objectiveAfter > e.objectiveBefore * 0.9)));
+  assert.deepEqual(rnd!.runs[1]!.teleports.map((e) => e.distanceFromIdentity), teleReset!.runs[1]!.teleports.map((e) => e.distanceFromIdentity));
+});

@@ -65,11 +65,17 @@ export const TeleportSchedule = withDefaults(
       count: PositiveInt,
       batchSize: PositiveInt,
       settings: TeleportSettings,
+      /**
+       * 'exact': the toolkit's teleport (hidden states recomputed at every step). 'reference':
+       * the reference code's bookkeeping, h <- (I + T) h after each step (reference-teleport.ts;
+       * gradNorm only, the 'teleport' arm then keeps the state instead of transporting it).
+       */
+      hiddenUpdate: oneOf(['exact', 'reference']),
     },
     'TeleportSchedule',
   ),
   // cap: the reference stops a teleport once ||grad L||^2 on its batch exceeds 100
-  { epoch: 0, count: 8, batchSize: 200, settings: { objective: 'gradNorm', steps: 10, lr: 5e-2, direction: 'increase', kind: 'pinv', cap: 100 } },
+  { epoch: 0, count: 8, batchSize: 200, hiddenUpdate: 'exact', settings: { objective: 'gradNorm', steps: 10, lr: 5e-2, direction: 'increase', kind: 'pinv', cap: 100 } },
 );
 export type TeleportSchedule = t.TypeOf<typeof TeleportSchedule>;
 
@@ -145,6 +151,9 @@ function mnistProblems(c: MnistConfig): Array<{ path: string; message: string }>
   c.optimizers.forEach((o, i) => {
     if (o.teleport.epoch >= c.epochs) out.push({ path: `optimizers.${i}.teleport.epoch`, message: `expected an epoch below epochs (${c.epochs}), got ${o.teleport.epoch}` });
     if (o.teleport.count > perEpoch) out.push({ path: `optimizers.${i}.teleport.count`, message: `expected at most the ${perEpoch} steps of an epoch, got ${o.teleport.count}` });
+    if (o.teleport.hiddenUpdate === 'reference' && o.teleport.settings.objective !== 'gradNorm') {
+      out.push({ path: `optimizers.${i}.teleport.hiddenUpdate`, message: `'reference' implements the gradNorm objective only, got objective ${o.teleport.settings.objective}` });
+    }
     if (o.teleport.batchSize > c.data.trainSize) {
       out.push({ path: `optimizers.${i}.teleport.batchSize`, message: `expected at most data.trainSize (${c.data.trainSize}), got ${o.teleport.batchSize}` });
     }

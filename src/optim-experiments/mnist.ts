@@ -27,6 +27,7 @@ import type { Dataset, Split } from '../data/types.js';
 import { stream } from '../rng/index.js';
 import { initClassifier, modelTensors, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState } from '../train/classifier.js';
 import type { Arm, MnistConfig, MnistOptimizer } from './config.js';
+import { referenceTeleport } from './reference-teleport.js';
 
 /** One teleport (or random move) of one run. */
 export interface TeleportRecord {
@@ -200,7 +201,24 @@ export function teleportStep(state: ClassifierState<OptimizerState>, ctx: Telepo
     const ws = modelTensors(state.params, b);
     const st = sliceState(state.opt, b);
     const atStep = st.step;
-    if (arm === 'teleport' || arm === 'teleport-reset') {
+    if ((arm === 'teleport' || arm === 'teleport-reset') && schedule.hiddenUpdate === 'reference') {
+      const t0 = performance.now();
+      const [batch] = teleportBatches(ctx.data, 1, schedule.batchSize, cfg.seed, model, k);
+      try {
+        const s = schedule.settings;
+        const r = referenceTeleport(ws, batch!, { steps: s.steps, lr: s.direction === 'increase' ? s.lr : -s.lr, cap: s.cap, slope: cfg.slope });
+        newParams[b] = r.weights;
+        newStates[b] = mapState(st, (t) => tf.clone(t));
+        const seconds = (performance.now() - t0) / 1000;
+        const { objectiveBefore, objectiveAfter, lossBefore, lossAfter, distanceFromIdentity } = r;
+        ctx.records[b]!.push({ k, atStep, objectiveBefore, objectiveAfter, lossBefore, lossAfter, distanceFromIdentity, seconds });
+        ctx.seconds[b]! += seconds;
+        if (arm === ctx.sourceArm) ctx.distances.set(model, Object.assign(ctx.distances.get(model) ?? [], { [k]: distanceFromIdentity }));
+      } finally {
+        tf.dispose([...ws, batch!.x, batch!.target]);
+        disposeState(st);
+      }
+    } else if (arm === 'teleport' || arm === 'teleport-reset') {
       const t0 = performance.now();
       const batches = teleportBatches(ctx.data, 1, schedule.batchSize, cfg.seed, model, k);
       const opt = withTeleport(inner, {
