@@ -46,13 +46,20 @@ export function register(run: Command): void {
         const { dir, trainSize, validationSize, testSize } = config.data;
         const ds = loadDataset(config.data.name, { dir, seed: config.seed, trainSize, validationSize, testSize });
         const file = (o: MnistOptimizer) => path.join(config.out, 'runs', `${slug(optimizerLabel(o.optimizer))}.json`);
+        const read = (o: MnistOptimizer) => (existsSync(file(o)) ? (JSON.parse(readFileSync(file(o), 'utf8')) as { key: string; result: OptimizerResult }) : undefined);
+        // resume only from a run of exactly this config
         const load = (o: MnistOptimizer) => {
-          if (!existsSync(file(o))) return undefined;
-          const saved = JSON.parse(readFileSync(file(o), 'utf8')) as { key: string; result: OptimizerResult };
-          return saved.key === runKey(config, o) ? saved.result : undefined;
+          const saved = read(o);
+          return saved?.key === runKey(config, o) ? saved.result : undefined;
         };
         if (opts.reportOnly) {
-          const saved = config.optimizers.map(load).filter((r): r is OptimizerResult => r !== undefined && r.epochs > 0);
+          // a report takes what was saved for each optimizer, saying when its config differed
+          const saved = config.optimizers.flatMap((o) => {
+            const s = read(o);
+            if (!s || s.result.epochs === 0) return [];
+            if (s.key !== runKey(config, o)) log(`${optimizerLabel(o.optimizer)}: the saved result was run with another config version (${file(o)})`);
+            return [s.result];
+          });
           // the saved results hold the config's optimizer objects by value: point them back at the config's
           const optimizers = saved.map((r) => ({ ...r, optimizer: config.optimizers.find((o) => JSON.stringify(o.optimizer) === JSON.stringify(r.optimizer))!.optimizer }));
           const files = await writeMnistReport({ config, optimizers }, config.out);
