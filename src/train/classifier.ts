@@ -47,6 +47,12 @@ export interface TrainHooks<S> {
   /** Runs before each epoch; may return a new state (e.g. teleported weights). It owns the state it gets. */
   beforeEpoch?: (epoch: number, state: ClassifierState<S>) => ClassifierState<S>;
   afterEpoch?: (record: EpochRecord, state: ClassifierState<S>) => void;
+  /**
+   * Runs before each mini-batch step (`step` counts from 0 within the epoch) and may return a
+   * new state, e.g. teleported weights between two steps. Unlike `beforeEpoch` it does not own
+   * the state it gets: it must not dispose it (the loop releases what was replaced).
+   */
+  beforeStep?: (step: number, state: ClassifierState<S>) => ClassifierState<S>;
 }
 
 export interface TrainOptions<S> {
@@ -159,7 +165,7 @@ function gatherBatch(split: Split, orders: readonly Int32Array[], index: number,
 /** One epoch of mini-batch steps. Returns the new state and the per-model mean batch loss. */
 export function trainEpoch<S>(
   state: ClassifierState<S>,
-  o: Pick<TrainOptions<S>, 'optimizer' | 'data' | 'batchSize' | 'seed' | 'slope' | 'disposeState' | 'order'>,
+  o: Pick<TrainOptions<S>, 'optimizer' | 'data' | 'batchSize' | 'seed' | 'slope' | 'disposeState' | 'order' | 'hooks'>,
 ): { state: ClassifierState<S>; meanLoss: number[] } {
   const split = o.data.train;
   const mlp = { loss: 'ce' as const, slope: o.slope ?? DEFAULT_SLOPE };
@@ -170,6 +176,17 @@ export function trainEpoch<S>(
   let opt = state.opt;
   let sum: tf.Tensor = tf.zeros([state.models.length]);
   for (let i = 0; i < count; i++) {
+    if (o.hooks?.beforeStep) {
+      const h = o.hooks.beforeStep(i, { params: params as tf.Tensor3D[], opt, epoch: state.epoch, models: state.models });
+      if (h.params !== params) {
+        if (params !== state.params) tf.dispose(params.filter((p) => !h.params.includes(p as tf.Tensor3D)));
+        params = h.params;
+      }
+      if (h.opt !== opt) {
+        if (opt !== state.opt) dispose(opt);
+        opt = h.opt;
+      }
+    }
     const { x, y } = gatherBatch(split, orders, i, o.batchSize);
     const { grads, loss } = tf.tidy(() => {
       // models are independent: the gradient of the summed losses is each model's own gradient
