@@ -5,6 +5,7 @@ import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
+import { testBackends } from './helpers/backend.js';
 import { mlpLoss, gradNormSq } from '../src/nn/mlp.js';
 import { groupAction, actionReport } from '../src/symmetry/action.js';
 import { curvature, curveDerivatives, analyticCurveDerivatives, curvatureDerivative } from '../src/symmetry/curve.js';
@@ -41,7 +42,7 @@ function twins(c: ReferenceCase) {
   return { ws, x, t, s: c.activation.leakyReluSlope };
 }
 
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of testBackends(['wasm', 'cpu'])) {
   describe(`toolkit on ${backend}`, () => {
     before(async () => {
       await initBackend(backend);

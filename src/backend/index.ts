@@ -1,7 +1,12 @@
 // Backend selection. The embedded default is wasm (ships in its npm package, works offline);
 // cpu is the pure-JS fallback; tensorflow / tensorflow-gpu load @tensorflow/tfjs-node(-gpu)
-// when the user has installed them (they are not dependencies: their install downloads
-// libtensorflow).
+// when installed (they are not dependencies: their install downloads libtensorflow). They are
+// found either where Node resolves them (`npm install @tensorflow/tfjs-node-gpu`) or in the
+// package's .native/ folder, where `npm run setup:native` builds them offline.
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -30,23 +35,92 @@ export function resolveBackendName(explicit?: string): BackendName {
   return name;
 }
 
-async function loadNative(name: 'tensorflow' | 'tensorflow-gpu'): Promise<void> {
+export type NativeName = keyof typeof NATIVE;
+export const isNative = (name: BackendName): name is NativeName => name in NATIVE;
+
+/** Where `npm run setup:native` installs the native packages: `.native/` in the package root. */
+const SETUP_NATIVE_DIR = new URL('../../.native/', import.meta.url);
+
+/**
+ * Whether an installed native package has its addon (lib/napi-v<N>/tfjs_binding.node). A
+ * package installed without it must not be imported: it registers its kernels before it looks
+ * for the addon, and a later import of the other native package then registers them twice.
+ */
+function hasAddon(pkgJson: string): boolean {
+  const lib = join(dirname(pkgJson), 'lib');
+  if (!existsSync(lib)) return false;
+  return readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
+}
+
+/** The file Node loads for a native package: the normal resolution first, then .native/. */
+function resolveNative(pkg: string): { entry: string; addon: boolean } | undefined {
+  for (const base of [import.meta.url, new URL('package.json', SETUP_NATIVE_DIR).href]) {
+    try {
+      const req = createRequire(base);
+      return { entry: req.resolve(pkg), addon: hasAddon(req.resolve(`${pkg}/package.json`)) };
+    } catch {
+      // not installed there
+    }
+  }
+  return undefined;
+}
+
+const nativeLoads = new Map<NativeName, Promise<void>>();
+
+async function importNative(name: NativeName): Promise<void> {
   const pkg = NATIVE[name];
+  const found = resolveNative(pkg);
+  if (found === undefined) {
+    throw new BackendError(
+      `backend "${name}" needs the optional package ${pkg}, which is not installed. ` +
+        `Build it offline with \`npm run setup:native${name === 'tensorflow-gpu' ? ' -- --gpu' : ''}\`, ` +
+        `or (with internet) install it with: npm install ${pkg}@${tf.version_core}`,
+    );
+  }
+  if (!found.addon) {
+    throw new BackendError(
+      `backend "${name}": ${pkg} is installed (${found.entry}) without its native addon. ` +
+        `Build it with \`npm run setup:native${name === 'tensorflow-gpu' ? ' -- --gpu' : ''}\``,
+    );
+  }
+  // libtensorflow prints INFO lines (CPU features, oneDNN) on load; the user's setting wins.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   try {
-    // A variable specifier keeps TypeScript from requiring the optional package at build time.
-    await import(pkg);
+    await import(pathToFileURL(found.entry).href);
   } catch (e) {
     throw new BackendError(
-      `backend "${name}" needs the optional package ${pkg}, which is not installed ` +
-        `(${(e as Error).message.split('\n')[0]}). Install it with: npm install ${pkg}@${tf.version_core}`,
+      `backend "${name}": ${pkg} is installed (${found.entry}) but does not load: ${(e as Error).message.split('\n')[0]}. ` +
+        `Rebuild it with \`npm run setup:native -- --force\``,
     );
+  }
+}
+
+/** Load a native package once per process (a failed load is retried on the next call). */
+function loadNative(name: NativeName): Promise<void> {
+  let p = nativeLoads.get(name);
+  if (p === undefined) {
+    p = importNative(name);
+    p.catch(() => nativeLoads.delete(name));
+    nativeLoads.set(name, p);
+  }
+  return p;
+}
+
+/** Whether a backend can be initialised here, and if not why (loads a native package). */
+export async function probeBackend(name: BackendName): Promise<{ ok: true } | { ok: false; reason: string }> {
+  if (!isNative(name)) return { ok: true };
+  try {
+    await loadNative(name);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
   }
 }
 
 /** Initialise tfjs on the chosen backend; returns the name actually in use. */
 export async function initBackend(explicit?: string): Promise<BackendName> {
   const name = resolveBackendName(explicit);
-  if (name === 'tensorflow' || name === 'tensorflow-gpu') await loadNative(name);
+  if (isNative(name)) await loadNative(name);
   const ok = await tf.setBackend(name);
   if (!ok) throw new BackendError(`backend "${name}" failed to initialise`);
   await tf.ready();
