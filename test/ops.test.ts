@@ -30,7 +30,8 @@ import {
   stockBatchMatMulGradConfig,
   restoreStockMatMulGradient,
 } from '../src/ops/overrides.js';
-import { mat64, matmul64, inv64, pinv64, expm64, type Mat64 } from '../src/ops/linalg64.js';
+import { mat64, matmul64, inv64, pinv64, expm64, add64, eye64, type Mat64 } from '../src/ops/linalg64.js';
+import { invNearIdentity } from '../src/ops/near-identity.js';
 import { stream } from '../src/rng/index.js';
 
 const BACKENDS = testBackends(['wasm', 'cpu']);
@@ -282,6 +283,15 @@ const CASES: OpCase[] = [
     inputs: () => [wellConditioned('inv-b', [2, 3, 3])],
     op: ([a]) => inv(a),
     op64: ([a]) => batchMap(a, [2, 3, 3], inv64),
+    orders: [1, 2, 3],
+    tol: TOL_LINALG,
+  },
+  {
+    // input T: the op is the on-device inverse of I + T, ||T||_F about 0.1 per matrix
+    name: 'invNearIdentity batched [2,4,4]',
+    inputs: () => [uniform('inv-near', [2, 4, 4], -0.04, 0.04)],
+    op: ([t]) => invNearIdentity(tf.add(tf.eye(4), t)),
+    op64: ([t]) => batchMap(t, [2, 4, 4], (m) => inv64(add64(eye64(4), m))),
     orders: [1, 2, 3],
     tol: TOL_LINALG,
   },

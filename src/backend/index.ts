@@ -80,7 +80,8 @@ async function importNative(name: NativeName): Promise<void> {
   if (!found.addon) {
     throw new BackendError(
       `backend "${name}": ${pkg} is installed (${found.entry}) without its native addon. ` +
-        `Build it with \`npm run setup:native${name === 'tensorflow-gpu' ? ' -- --gpu' : ''}\``,
+        `Build it offline with \`npm run setup:native${name === 'tensorflow-gpu' ? ' -- --gpu' : ''}\`, ` +
+        `or (with internet) install it with: npm install ${pkg}@${tf.version_core}`,
     );
   }
   // libtensorflow prints INFO lines (CPU features, oneDNN) on load; the user's setting wins.
