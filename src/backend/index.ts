@@ -11,9 +11,16 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { installOverrides } from '../ops/overrides.js';
+import { chooseBackend, measuredSpeedup, JOB_LABELS, MARGIN, type Job, type JobKind } from './auto.js';
+import { SPEED_TABLE } from './speed-table.js';
+
+export type { Job, JobKind } from './auto.js';
 
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
+/** What a user may ask for: a backend, or `auto` (the default: see auto.ts). */
+export const BACKEND_CHOICES = ['auto', ...BACKENDS] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 const NATIVE: Record<'tensorflow' | 'tensorflow-gpu', string> = {
   tensorflow: '@tensorflow/tfjs-node',
@@ -26,11 +33,12 @@ export function isBackendName(s: string): s is BackendName {
   return (BACKENDS as readonly string[]).includes(s);
 }
 
-/** The backend named by an explicit choice, else SYMTELE_BACKEND, else wasm. */
-export function resolveBackendName(explicit?: string): BackendName {
-  const name = explicit ?? process.env.SYMTELE_BACKEND ?? 'wasm';
-  if (!isBackendName(name)) {
-    throw new BackendError(`unknown backend "${name}": expected one of ${BACKENDS.join(', ')}`);
+/** The backend named by an explicit choice, else SYMTELE_BACKEND, else auto. */
+export function resolveBackendName(explicit?: string): BackendChoice {
+  const env = process.env.SYMTELE_BACKEND;
+  const name = explicit ?? (env !== undefined && env !== '' ? env : 'auto');
+  if (name !== 'auto' && !isBackendName(name)) {
+    throw new BackendError(`unknown backend "${name}": expected one of ${BACKEND_CHOICES.join(', ')}`);
   }
   return name;
 }
@@ -107,6 +115,16 @@ function loadNative(name: NativeName): Promise<void> {
   return p;
 }
 
+/**
+ * The backends this installation has, without loading any: wasm and cpu always, a native one
+ * when its package and addon are present (loading it can still fail: see probeBackend).
+ */
+export function installedBackends(): BackendName[] {
+  const out: BackendName[] = ['wasm', 'cpu'];
+  for (const name of Object.keys(NATIVE) as NativeName[]) if (resolveNative(NATIVE[name])?.addon) out.push(name);
+  return out;
+}
+
 /** Whether a backend can be initialised here, and if not why (loads a native package). */
 export async function probeBackend(name: BackendName): Promise<{ ok: true } | { ok: false; reason: string }> {
   if (!isNative(name)) return { ok: true };
@@ -118,9 +136,49 @@ export async function probeBackend(name: BackendName): Promise<{ ok: true } | { 
   }
 }
 
-/** Initialise tfjs on the chosen backend; returns the name actually in use. */
-export async function initBackend(explicit?: string): Promise<BackendName> {
-  const name = resolveBackendName(explicit);
+/**
+ * The backend `auto` picks for a job: the installed backend the speed table measured fastest
+ * for it (by at least MARGIN over wasm), else wasm. Only tensorflow competes: tensorflow-gpu
+ * built by setup:native runs the same CPU library, and a GPU build has no figures here. A
+ * native pick that fails to load falls back to wasm with a warning.
+ */
+export async function autoBackend(job?: Job): Promise<BackendName> {
+  const candidates = installedBackends().filter((b) => b === 'tensorflow');
+  const pick = chooseBackend(candidates, job);
+  if (pick !== 'wasm') {
+    const probe = await probeBackend(pick);
+    if (!probe.ok) {
+      process.stderr.write(`[symtele] auto: ${pick} is installed but does not load, using wasm (${probe.reason})\n`);
+      return 'wasm';
+    }
+  }
+  return pick;
+}
+
+/** What auto finds and would pick per job kind (for `symtele info`). */
+export function autoReport(): Record<string, string> {
+  const installed = installedBackends();
+  const out: Record<string, string> = { installed: installed.join(', '), speedTable: SPEED_TABLE.source };
+  const show = (job: Job) => {
+    const pick = chooseBackend(installed.filter((b) => b === 'tensorflow'), job);
+    const s = measuredSpeedup('tensorflow', job);
+    return `${pick}${s === undefined ? ' (tensorflow not measured)' : ` (tensorflow measured x${s} of wasm; needs x${MARGIN})`}`;
+  };
+  for (const kind of Object.keys(JOB_LABELS) as JobKind[]) {
+    if (kind === 'metaTrain') {
+      for (const batch of [1, 16, 64]) out[`auto: ${JOB_LABELS[kind]} B=${batch}`] = show({ kind, batch });
+    } else out[`auto: ${JOB_LABELS[kind]}`] = show({ kind });
+  }
+  return out;
+}
+
+/**
+ * Initialise tfjs on the chosen backend (`auto` resolved for `job`; with no job, auto is wasm);
+ * returns the name actually in use.
+ */
+export async function initBackend(explicit?: string, job?: Job): Promise<BackendName> {
+  const choice = resolveBackendName(explicit);
+  const name = choice === 'auto' ? await autoBackend(job) : choice;
   if (isNative(name)) await loadNative(name);
   const ok = await tf.setBackend(name);
   if (!ok) throw new BackendError(`backend "${name}" failed to initialise`);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import * as tf from '@tensorflow/tfjs';
 import { runCommand, loadConfigOrExit, useBackend, exitWithError } from '../run.js';
-import { initBackend } from '../../backend/index.js';
+import { initBackend, type Job } from '../../backend/index.js';
 import { MetaExperimentCodec, resolveAll, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
 import { trainVariant, evaluateAll, logHeldout, loadTrained } from '../../meta/run.js';
 import { summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from '../../meta/report.js';
@@ -107,7 +107,7 @@ export async function runMainJob(opts: { json?: string; config?: string; backend
   const dec = decodeConfig(MetaExperimentCodec, raw.right, file);
   if (E.isLeft(dec)) throw dec.left;
   const exp = dec.right;
-  const name = await initBackend(opts.backend ?? exp.backend);
+  const name = await initBackend(opts.backend ?? exp.backend, metaJob(exp, file));
   if (!opts.quiet) process.stderr.write(`[symtele] backend: ${name} (tfjs ${tf.version_core})\n`);
   const t0 = performance.now();
   const r = await trainAndEvaluate(exp, file, { json: opts.json, quiet: opts.quiet });
@@ -116,12 +116,19 @@ export async function runMainJob(opts: { json?: string; config?: string; backend
   return r;
 }
 
+/** What `--backend auto` chooses for: meta-training at the smallest batch of the experiment's variants. */
+function metaJob(exp: MetaExperiment, source: string): Job {
+  const r = resolveAll(exp, source);
+  const batches = E.isRight(r) ? r.right.filter((v) => isLearned(v.variant)).map((v) => v.train.batch) : [];
+  return { kind: 'metaTrain', batch: batches.length > 0 ? Math.min(...batches) : 1 };
+}
+
 /** A command action: validate the config (exit 2 on problems), start the backend, run. */
 const withExperiment = (job: (exp: MetaExperiment, source: string, opts: MetaOptions) => Promise<unknown>) =>
   runCommand(async (opts: MetaOptions, cmd: Command) => {
     const exp = await loadConfigOrExit(MetaExperimentCodec, opts.config);
     resolveOrExit(exp, opts.config ?? 'defaults');
-    await useBackend(cmd, exp.backend);
+    await useBackend(cmd, exp.backend, metaJob(exp, opts.config ?? 'defaults'));
     await job(exp, opts.config ?? 'defaults', opts);
   });
 
