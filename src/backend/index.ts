@@ -60,17 +60,21 @@ function hasAddon(pkgJson: string): boolean {
   return readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
 }
 
-/** The file Node loads for a native package: the normal resolution first, then .native/. */
+/**
+ * The file Node loads for a native package: where Node resolves it, else in .native/; of the
+ * two, the first that has its addon.
+ */
 function resolveNative(pkg: string): { entry: string; addon: boolean } | undefined {
+  const found: { entry: string; addon: boolean }[] = [];
   for (const base of [import.meta.url, new URL('package.json', SETUP_NATIVE_DIR).href]) {
     try {
       const req = createRequire(base);
-      return { entry: req.resolve(pkg), addon: hasAddon(req.resolve(`${pkg}/package.json`)) };
+      found.push({ entry: req.resolve(pkg), addon: hasAddon(req.resolve(`${pkg}/package.json`)) });
     } catch {
       // not installed there
     }
   }
-  return undefined;
+  return found.find((f) => f.addon) ?? found[0];
 }
 
 const nativeLoads = new Map<NativeName, Promise<void>>();
