@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as E from 'fp-ts/lib/Either.js';
 import { initBackend } from '../src/backend/index.js';
+import { testBackend } from './helpers/backend.js';
 import { groupAction } from '../src/symmetry/action.js';
 import { mlpGrads, mlpLoss, gradNormSq } from '../src/nn/mlp.js';
 import { stream } from '../src/rng/index.js';
@@ -28,7 +29,7 @@ import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/che
 import { writeResultsJson } from '../src/meta/report.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 
-await initBackend('wasm');
+await initBackend(testBackend());
 
 const DIM = 4;
 const task = { dim: DIM, slope: 0.1, seedScheme: 'stream' as const };

@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import { runCommand, loadConfigOrExit, useBackend, exitWithError } from '../run.js';
 import { configLayers, presetHelp } from '../experiments/_preset.js';
+import type { Job } from '../../backend/index.js';
+import { isLearned } from '../../meta/variant.js';
 import { MetaExperimentCodec, resolveAll, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
 import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, type ExperimentOptions } from '../../meta/experiment.js';
 import type { EvalResults } from '../../meta/report.js';
@@ -49,6 +51,12 @@ export const mainJob = async (exp: MetaExperiment, source: string, opts: MetaOpt
   return r;
 };
 
+/** What `--backend auto` chooses for: meta-training at the smallest batch of the experiment's variants. */
+function metaJob(resolved: readonly ResolvedVariant[]): Job {
+  const batches = resolved.filter((v) => isLearned(v.variant)).map((v) => v.train.batch);
+  return { kind: 'metaTrain', batch: batches.length > 0 ? Math.min(...batches) : 1 };
+}
+
 /**
  * A command action: build the config from the presets' layers (defaults, --preset or the
  * default preset experiments/meta-default.json, --config), validate it (exit 2 on problems),
@@ -60,8 +68,8 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     if (E.isLeft(files)) exitWithError(files.left);
     const source = files.right.join(' + ') || 'defaults';
     const exp = await loadConfigOrExit(MetaExperimentCodec, files.right);
-    resolveOrExit(exp, source);
-    await useBackend(cmd, exp.backend);
+    const resolved = resolveOrExit(exp, source);
+    await useBackend(cmd, exp.backend, metaJob(resolved));
     await job(exp, source, opts);
   });
 

@@ -40,7 +40,7 @@ export function register(run: Command): void {
     .action(
       runCommand(async (opts: Options, cmd: Command) => {
         const config = await loadPresetConfigOrExit(MnistConfig, EXPERIMENT, DEFAULT_PRESET, opts, { out: opts.out, seed: globalOptions(cmd).seed });
-        await useBackend(cmd, config.backend);
+        await useBackend(cmd, config.backend, { kind: 'classifierEpoch' });
         const log = (s: string) => process.stderr.write(`[optimizers-mnist] ${s}\n`);
         const t0 = performance.now();
         const { dir, trainSize, validationSize, testSize } = config.data;
