@@ -150,6 +150,9 @@ test('the paper variants through the new parts give the window meta-losses and m
   const fx = JSON.parse(fs.readFileSync(path.join('test', 'fixtures', 'meta', 'pre-parts-windows.json'), 'utf8')) as {
     windows: Record<string, { metaLoss: number; gradNorm: Record<string, number> }[]>;
   };
+  // the fixture was written on wasm: there the new code must give the same float32 sums; another
+  // backend sums in another order (measured on tensorflow: 1.8e-6 relative in the meta-loss)
+  const [lossTol, normTol] = tf.getBackend() === 'wasm' ? [1e-6, 1e-4] : [2e-5, 1e-3];
   const fam = regressionFamily({ widths: [20, 20, 20], samples: 20, slope: 0.1, seedScheme: 'stream' });
   const t = fam.sample(0, 'train', [0, 1, 2, 3]);
   for (const [name, rows] of Object.entries(fx.windows)) {
@@ -160,10 +163,10 @@ test('the paper variants through the new parts give the window meta-losses and m
     rows.forEach((want, w) => {
       const r = e.estimate(meta, t, st, 10);
       st = r.state;
-      assert.ok(Math.abs(r.estimate.metaLoss - want.metaLoss) <= 1e-6 * want.metaLoss, `${name} window ${w}: ${r.estimate.metaLoss} vs ${want.metaLoss}`);
+      assert.ok(Math.abs(r.estimate.metaLoss - want.metaLoss) <= lossTol * want.metaLoss, `${name} window ${w}: ${r.estimate.metaLoss} vs ${want.metaLoss}`);
       for (const [mod, n] of Object.entries(want.gradNorm)) {
         const got = Math.sqrt(Object.values(r.estimate.grads[mod]).reduce((s, g) => s + tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0]), 0));
-        assert.ok(Math.abs(got - n) <= 1e-4 * n, `${name} window ${w} ${mod}: gradient norm ${got} vs ${n}`);
+        assert.ok(Math.abs(got - n) <= normTol * n, `${name} window ${w} ${mod}: gradient norm ${got} vs ${n}`);
       }
       disposeMeta(r.estimate.grads);
     });
