@@ -146,13 +146,19 @@ test('regression of depth 3: closed-form gradients equal autodiff; the inverse a
   t.dispose();
 });
 
-test('the paper variants through the new parts give the window meta-losses and meta-gradients of the pre-parts code', () => {
+test('the paper variants through the new parts give the window meta-losses and meta-gradients of the pre-parts code', (t0) => {
   const fx = JSON.parse(fs.readFileSync(path.join('test', 'fixtures', 'meta', 'pre-parts-windows.json'), 'utf8')) as {
     windows: Record<string, { metaLoss: number; gradNorm: Record<string, number> }[]>;
   };
-  // the fixture was written on wasm: there the new code must give the same float32 sums; another
-  // backend sums in another order (measured on tensorflow: 1.8e-6 relative in the meta-loss)
-  const [lossTol, normTol] = tf.getBackend() === 'wasm' ? [1e-6, 1e-4] : [2e-5, 1e-3];
+  // The fixture was written on wasm, where the new code must give the same float32 sums. Other
+  // backends sum in another order and these trajectories amplify it (measured: cpu and
+  // tensorflow agree with each other to 4e-6 but differ from wasm by 0.24% in LSTM(update,tele)'s
+  // second window), so there the fixture cannot tell a refactoring error from rounding.
+  if (tf.getBackend() !== 'wasm') {
+    t0.skip(`the fixture is wasm's; backend ${tf.getBackend()} rounds differently`);
+    return;
+  }
+  const [lossTol, normTol] = [1e-6, 1e-4];
   const fam = regressionFamily({ widths: [20, 20, 20], samples: 20, slope: 0.1, seedScheme: 'stream' });
   const t = fam.sample(0, 'train', [0, 1, 2, 3]);
   for (const [name, rows] of Object.entries(fx.windows)) {
