@@ -16,7 +16,11 @@ export interface ToySpec {
   dim: number;
   /** Scale of the per-step gradient noise. */
   noise: number;
+  /** Extra milliseconds each window takes (stands in for a heavier estimator in fault tests). */
+  workMs?: number;
 }
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 class ToyTask implements Task {
   readonly size: number;
@@ -89,6 +93,7 @@ export function toyEstimator(spec: ToySpec): GradientEstimator<ToyState> {
     name: 'toy-tbptt',
     init: (_meta, task, ctx) => ({ x: task.init()[0] as tf.Tensor2D, ctx, window: 0, step: 0 }),
     estimate(meta, task, state, length) {
+      if (spec.workMs) sleepSync(spec.workMs);
       const r = stream(state.ctx.seed, 'toy-noise', state.ctx.batch, state.ctx.ids.join(','), state.window);
       const noise = Array.from({ length }, () => tf.tidy(() => tf.mul(tf.tensor2d(r.normalArray(task.size * spec.dim), [task.size, spec.dim]), spec.noise)));
       const losses: tf.Tensor1D[] = [];
@@ -144,6 +149,7 @@ export function buildToyParts(spec: unknown): ShardWorkerParts {
   const s = spec as Partial<ToySpec>;
   if (!s || typeof s.dim !== 'number' || !Number.isInteger(s.dim) || s.dim < 1) throw new Error('toy spec: dim must be a positive integer');
   if (typeof s.noise !== 'number' || !(s.noise >= 0)) throw new Error('toy spec: noise must be a number >= 0');
-  const full = { dim: s.dim, noise: s.noise };
+  if (s.workMs !== undefined && !(typeof s.workMs === 'number' && s.workMs >= 0)) throw new Error('toy spec: workMs must be a number >= 0');
+  const full = { dim: s.dim, noise: s.noise, workMs: s.workMs ?? 0 };
   return { family: toyFamily(full), estimator: toyEstimator(full) as GradientEstimator };
 }
