@@ -1,8 +1,9 @@
 // A small, deterministic task family and gradient estimator that implement the real
 // interfaces: batched quadratics 0.5 (x - c)^T A (x - c) with A = M M^T / d + I, a learned
 // step x <- x - exp(loglr) * (1 + w) * (g + noise), and truncated backprop over each window.
-// The per-window noise is drawn from a stream named by the shard and the window index, so a
-// replay of the same windows under the same meta-parameters gives the same numbers. Worker
+// The per-window noise is drawn from a stream named by the problem and the window index, so a
+// replay of the same windows under the same meta-parameters gives the same numbers, however
+// the batch is sharded. Worker
 // pools are tested and timed on it independently of the meta-learning core.
 import * as tf from '@tensorflow/tfjs';
 import { stream } from '../../rng/index.js';
@@ -94,8 +95,14 @@ export function toyEstimator(spec: ToySpec): GradientEstimator<ToyState> {
     init: (_meta, task, ctx) => ({ x: task.init()[0] as tf.Tensor2D, ctx, window: 0, step: 0 }),
     estimate(meta, task, state, length) {
       if (spec.workMs) sleepSync(spec.workMs);
-      const r = stream(state.ctx.seed, 'toy-noise', state.ctx.batch, state.ctx.ids.join(','), state.window);
-      const noise = Array.from({ length }, () => tf.tidy(() => tf.mul(tf.tensor2d(r.normalArray(task.size * spec.dim), [task.size, spec.dim]), spec.noise)));
+      // noise per problem, so it does not depend on how the batch is split into shards
+      const d = spec.dim;
+      const raw = state.ctx.ids.map((id) => stream(state.ctx.seed, 'toy-noise', state.ctx.batch, id, state.window).normalArray(length * d));
+      const noise = Array.from({ length }, (_, i) => {
+        const buf = new Float32Array(task.size * d);
+        raw.forEach((r, b) => buf.set(r.subarray(i * d, (i + 1) * d), b * d));
+        return tf.tidy(() => tf.mul(tf.tensor2d(buf, [task.size, d]), spec.noise));
+      });
       const losses: tf.Tensor1D[] = [];
       const f = (loglr: tf.Tensor, w: tf.Tensor): tf.Scalar => {
         let x: tf.Tensor = state.x;
