@@ -14,13 +14,18 @@ export interface TaskSymmetry {
    * g . params for group elements `gs` ([B, n_i, n_i] each, same order as groupSizes), acting on
    * the data of inner step `step`; the loss at the result equals the loss at `params` (up to
    * rounding) for invertible g. Differentiable (second order where the task says so).
+   * `inverses`, when given, stand in for g^-1 (an approximation such as I - T, or an inverse
+   * computed elsewhere); otherwise the task inverts g itself.
    */
-  act(params: readonly tf.Tensor[], gs: readonly tf.Tensor3D[], step: number): tf.Tensor[];
+  act(params: readonly tf.Tensor[], gs: readonly tf.Tensor3D[], step: number, inverses?: readonly tf.Tensor3D[]): tf.Tensor[];
+  /** Names of the candidate directions, in the order `directions` lists them ('gradNorm' first). */
+  readonly directionKinds: readonly string[];
   /**
    * Size-agnostic candidate directions in each group's Lie algebra: per hidden layer, a list of
    * [B, n_i, n_i] tensors (unit Frobenius norm per problem). The first of each list is the
    * first-order ascent direction of the squared gradient norm, so a teleport towards a larger
-   * gradient is always among them. Returned tensors are constants for the meta-gradient.
+   * gradient is always among them. Differentiable: a caller that treats them as constants
+   * detaches them (stopGradient from src/ops/activations).
    */
   directions(params: readonly tf.Tensor[], grads: readonly tf.Tensor[], step: number): tf.Tensor3D[][];
 }
