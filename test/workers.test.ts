@@ -14,11 +14,17 @@ import { localShards, shardIds, type ShardPool } from '../src/meta/shards.js';
 import { decodeEstimate, decodeMeta, encodeEstimate, encodeMeta, packEstimate, packWire, unpackEstimate, unpackWire } from '../src/meta/wire.js';
 import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
 import { TOY_PARTS } from '../src/meta/workers/parts.js';
+import { createShardPool } from '../src/meta/workers/index.js';
+import { buildRunParts, type RunSpec } from '../src/meta/build.js';
+import { preset } from '../src/meta/config.js';
+import { initTrainState, trainBatch, disposeTrainState } from '../src/meta/train.js';
+import { flattenMeta } from '../src/meta/params.js';
+import type { TaskConfig } from '../src/tasks/registry.js';
 import { threadShards } from '../src/meta/workers/threads.js';
 import { redisShards } from '../src/meta/workers/redis-pool.js';
 import { BULL_PREFIX, redisOptions, shardQueueName } from '../src/meta/workers/redis-protocol.js';
 import { buildToyParts, initToyMeta } from '../src/meta/workers/toy.js';
-import { redisMissing, startRedis } from './helpers/redis.js';
+import { redisMissing, startRedis } from '../src/meta/workers/redis-server.js';
 import { trainToy } from './helpers/toy-train.js';
 
 await initBackend('wasm');
@@ -87,6 +93,34 @@ test('thread pool: 1, 2 and 4 worker threads give localShards\' estimates (ident
     }
   }
   assert.equal(tf.memory().numTensors, before, 'tensors leaked on the learner side');
+});
+
+test('thread pool with the real parts: LSTM(update,tele) on a tiny regression task, 2 threads equal one process', async (t) => {
+  const p = preset('LSTM(update,tele)', 'tuned');
+  const train = { ...p.train, batch: 4, trajectories: 8, epochs: 1, trajectoryLength: 6, unroll: 3, evalEvery: 0 };
+  const task: TaskConfig = { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' };
+  const variant = { ...p.variant, update: { ...p.variant.update!, hidden: 8 }, tele: p.variant.tele ? { ...p.variant.tele, hidden: 4 } : p.variant.tele };
+  const spec: RunSpec = { task, variant, estimator: train.estimator, lossWeighting: train.lossWeighting };
+  const parts = buildRunParts(spec);
+  const batchOn = async (pool: ShardPool, shards: number) => {
+    const st = initTrainState(parts.learned, parts.family, train);
+    const r = await trainBatch(st, train, pool, shards);
+    const out = Object.fromEntries(Object.entries(flattenMeta(r.state.meta)).map(([k, v]) => [k, Array.from(v.dataSync())]));
+    disposeTrainState(r.state);
+    return { out, losses: r.windows.map((w) => w.metaLoss) };
+  };
+  const local2 = await batchOn(localShards(parts), 2);
+  const local1 = await batchOn(localShards(parts), 1);
+  const pool = await createShardPool({ workers: 2, spec });
+  try {
+    const threads = await batchOn(pool, 2);
+    assert.deepEqual(threads, local2, 'the same 2 shards in 2 threads and in this process');
+    const d = Math.max(...Object.keys(local1.out).flatMap((k) => local1.out[k].map((v, i) => Math.abs(v - threads.out[k][i]) / Math.max(1e-3, Math.abs(v)))));
+    t.diagnostic(`2 shards vs 1 shard after one batch: max relative difference of the meta-parameters ${d.toExponential(2)}`);
+    assert.ok(d <= 1e-4, `2 shards vs 1: ${d}`);
+  } finally {
+    await pool.close();
+  }
 });
 
 test('thread pool: a bad parts module is a clear error and leaves no threads behind', async () => {

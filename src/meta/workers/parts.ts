@@ -4,14 +4,14 @@
 // benchmarks name another module (a worker process only ever loads the builder given on its
 // own command line, never one named by the queue).
 import type { ShardWorkerParts } from '../shards.js';
+import type { RunSpec } from '../build.js';
 
-/** The plain-JSON description of a run that a worker builds its parts from. */
-export type RunSpec = unknown;
+export type { RunSpec };
 
 export interface PartsSource {
   /** URL of an ES module. */
   module: string;
-  /** Name of its export `(spec: RunSpec) => ShardWorkerParts`. */
+  /** Name of its export `(spec) => ShardWorkerParts`, given the run's plain-JSON spec. */
   export: string;
 }
 
@@ -40,7 +40,7 @@ async function importModule(url: string): Promise<Record<string, unknown>> {
   return (await import(url)) as Record<string, unknown>;
 }
 
-export async function loadParts(src: PartsSource, spec: RunSpec): Promise<ShardWorkerParts> {
+export async function loadParts(src: PartsSource, spec: unknown): Promise<ShardWorkerParts> {
   let mod: Record<string, unknown>;
   try {
     mod = await importModule(src.module);
@@ -49,5 +49,5 @@ export async function loadParts(src: PartsSource, spec: RunSpec): Promise<ShardW
   }
   const build = mod[src.export];
   if (typeof build !== 'function') throw new Error(`worker parts: module ${src.module} has no function export "${src.export}"`);
-  return (build as (s: RunSpec) => ShardWorkerParts)(spec);
+  return (build as (s: unknown) => ShardWorkerParts)(spec);
 }

@@ -16,7 +16,6 @@ import type { Estimate } from '../estimator.js';
 import type { MetaParams } from '../params.js';
 import type { BatchSpec } from '../shards.js';
 import { decodeEstimate, encodeMeta, packWire, unpackEstimate, type WireEstimate } from '../wire.js';
-import type { RunSpec } from './parts.js';
 import {
   BULL_PREFIX,
   DEFAULT_QUEUE,
@@ -36,7 +35,8 @@ import type { WorkerShardPool } from './threads.js';
 export interface RedisPoolOptions {
   redis: string;
   queue?: string;
-  spec: RunSpec;
+  /** The run's plain-JSON spec (a RunSpec for the built-in parts). */
+  spec: unknown;
   /** Shards per batch (run at least this many worker processes for full speed). */
   shards: number;
   /** 0: synchronous; s > 0: estimates may be up to s meta-parameter versions stale. */

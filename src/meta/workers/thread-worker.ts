@@ -8,10 +8,10 @@ import type { ShardContext } from '../estimator.js';
 import { disposeMeta } from '../params.js';
 import { ShardRunner } from '../shards.js';
 import { decodeMeta, encodeEstimate, type WireEstimate, type WireTensors } from '../wire.js';
-import { loadParts, type PartsSource, type RunSpec } from './parts.js';
+import { loadParts, type PartsSource } from './parts.js';
 
 export type ThreadRequest =
-  | { op: 'init'; backend: string; parts: PartsSource; spec: RunSpec }
+  | { op: 'init'; backend: string; parts: PartsSource; spec: unknown }
   | { op: 'begin'; ctx: ShardContext[]; meta: WireTensors }
   | { op: 'window'; meta: WireTensors; length: number }
   | { op: 'end' }

@@ -11,13 +11,14 @@ import type { Estimate } from '../estimator.js';
 import type { MetaParams } from '../params.js';
 import { shardIds, type BatchSpec, type ShardPool } from '../shards.js';
 import { decodeEstimate, encodeMeta, type WireEstimate, type WireTensors } from '../wire.js';
-import { siblingUrl, type PartsSource, type RunSpec } from './parts.js';
+import { siblingUrl, type PartsSource } from './parts.js';
 import type { ThreadRequest } from './thread-worker.js';
 
 export interface ThreadPoolOptions {
   /** Worker threads (>= 1). */
   workers: number;
-  spec: RunSpec;
+  /** The run's plain-JSON spec (a RunSpec for the built-in parts). */
+  spec: unknown;
   parts: PartsSource;
   /** tfjs backend of the threads (default: the backend in use here). */
   backend?: string;

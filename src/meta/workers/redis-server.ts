@@ -1,4 +1,5 @@
-// A throwaway redis-server on a free loopback port, for tests that need one.
+// A throwaway redis-server on a free loopback port (no persistence), for tests and the
+// transport benchmark: started here, stopped by its caller.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
