@@ -24,6 +24,7 @@ import { threadShards } from '../src/meta/workers/threads.js';
 import { redisShards } from '../src/meta/workers/redis-pool.js';
 import { BULL_PREFIX, redisOptions, shardQueueName } from '../src/meta/workers/redis-protocol.js';
 import { buildToyParts, initToyMeta } from '../src/meta/workers/toy.js';
+import { poolOptions } from '../src/cli/commands/_pool.js';
 import { redisMissing, startRedis } from '../src/meta/workers/redis-server.js';
 
 await initBackend('wasm');
@@ -295,4 +296,27 @@ test('redis: a second learner on the same queue is refused, naming the holder', 
     await a.close();
     await server.stop();
   }
+});
+
+test('symtele worker: a bad URL, queue or parts flag, or an unreachable server, is a clear error (exit 1)', async () => {
+  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const cases: [string[], RegExp][] = [
+    [['--redis', 'http://x'], /--redis: expected a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/x"/],
+    [['--redis', 'redis://127.0.0.1:6379', '--queue', 'a b'], /queue: expected/],
+    [['--redis', 'redis://127.0.0.1:6379', '--parts', 'nope'], /--parts: expected builtin, toy or <module-url>#<export>/],
+    [['--redis', 'redis://127.0.0.1:1'], /cannot reach the server \(connect ECONNREFUSED/],
+  ];
+  for (const [args, re] of cases) {
+    const r = cli(args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});
+
+test('learner flags: --workers/--redis/--staleness become pool options, checked before any work', () => {
+  assert.deepEqual(poolOptions({ workers: 3 }), { workers: 3 });
+  assert.deepEqual(poolOptions({ redis: 'redis://h:1', workers: 4, staleness: 1 }), { workers: 4, redis: 'redis://h:1', queue: undefined, staleness: 1 });
+  assert.throws(() => poolOptions({ staleness: 2 }), /--staleness needs --redis/);
+  assert.throws(() => poolOptions({ redis: 'ftp://h' }), /redis:\/\//);
+  assert.throws(() => poolOptions({ redis: 'redis://h', workers: 0 }), /at least one shard/);
 });

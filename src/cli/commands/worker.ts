@@ -2,13 +2,14 @@
 // through Redis (`meta train --redis ...`). Runs until interrupted.
 import { InvalidArgumentError, type Command } from 'commander';
 import { BUILTIN_PARTS, DEFAULT_QUEUE, TOY_PARTS, startRedisWorker, type PartsSource } from '../../meta/workers/index.js';
+import { checkQueueName, probeRedis, redisOptions } from '../../meta/workers/redis-protocol.js';
 import { runCommand, useBackend } from '../run.js';
 
 function parseParts(v: string): PartsSource {
   if (v === 'builtin') return BUILTIN_PARTS;
   if (v === 'toy') return TOY_PARTS;
   const i = v.lastIndexOf('#');
-  if (i <= 0 || i === v.length - 1) throw new InvalidArgumentError('expected builtin, toy or <module-url>#<export>.');
+  if (i <= 0 || i === v.length - 1) throw new Error(`--parts: expected builtin, toy or <module-url>#<export>, got "${v}"`);
   return { module: v.slice(0, i), export: v.slice(i + 1) };
 }
 
@@ -24,11 +25,16 @@ export function register(program: Command): void {
     .description('compute meta-gradient windows for a learner that trains through Redis')
     .requiredOption('--redis <url>', 'Redis server, e.g. redis://host:6379')
     .option('--queue <name>', 'queue name (the learner\'s --queue)', DEFAULT_QUEUE)
-    .option('--parts <how>', 'how to build the task family and estimator: builtin, toy or <module-url>#<export>', parseParts, BUILTIN_PARTS)
+    .option('--parts <how>', 'how to build the task family and estimator: builtin, toy or <module-url>#<export>', 'builtin')
     .option('--lease-ms <n>', 'shard lease TTL: a dead worker\'s shards move after this', parseMs)
     .option('--lock-ms <n>', 'job lock: a dead worker\'s job is handed on after this', parseMs)
     .action(
-      runCommand(async (opts: { redis: string; queue: string; parts: PartsSource; leaseMs?: number; lockMs?: number }, cmd: Command) => {
+      runCommand(async (opts: { redis: string; queue: string; parts: string; leaseMs?: number; lockMs?: number }, cmd: Command) => {
+        // flags first: a bad URL or queue name is an error before the backend starts
+        redisOptions(opts.redis);
+        checkQueueName(opts.queue);
+        const parts = parseParts(opts.parts);
+        await probeRedis(opts.redis);
         await useBackend(cmd);
         const timings = {
           ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
@@ -37,7 +43,7 @@ export function register(program: Command): void {
         const w = await startRedisWorker({
           redis: opts.redis,
           queue: opts.queue,
-          parts: opts.parts,
+          parts,
           timings,
           log: (line) => process.stderr.write(`worker ${process.pid}: ${line}\n`),
         });

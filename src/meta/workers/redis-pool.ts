@@ -23,6 +23,7 @@ import {
   RELEASE_LEASE,
   RENEW_LEASE,
   checkQueueName,
+  probeRedis,
   keys,
   redisOptions,
   shardQueueName,
@@ -81,13 +82,8 @@ export async function redisShards(opts: RedisPoolOptions): Promise<RedisShardPoo
   const timeout = opts.windowTimeoutMs ?? 30 * 60_000;
   const k = keys(queue);
   const run = randomBytes(6).toString('hex');
+  await probeRedis(opts.redis);
   const redis = new Redis(conn);
-  try {
-    await redis.ping();
-  } catch (e) {
-    redis.disconnect();
-    throw new Error(`--redis ${opts.redis}: cannot reach the server (${(e as Error).message})`);
-  }
 
   // one learner per queue: two would steal each other's workers
   const me = JSON.stringify({ pid: process.pid, host: os.hostname(), run });

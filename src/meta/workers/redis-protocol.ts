@@ -10,7 +10,7 @@
 // carries: every window is a deterministic function of (run spec, batch, shard ids, the
 // versions and lengths of the windows before it), so nothing is lost and a synchronous run
 // gives the same numbers as an uninterrupted one.
-import type { RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 export interface RedisTimings {
   /** TTL of a worker's alive entry and shard leases (renewed every third of it). */
@@ -95,3 +95,18 @@ export function redisOptions(url: string): RedisOptions {
 /** Renew a lease only if we still hold it (atomic). */
 export const RENEW_LEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 export const RELEASE_LEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/** Fail fast with a clear message when the server cannot be reached (the working connections retry forever). */
+export async function probeRedis(url: string): Promise<void> {
+  const c = new Redis({ ...redisOptions(url), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+  let cause = '';
+  c.on('error', (e: Error) => (cause ||= e.message));
+  try {
+    await c.connect();
+    await c.ping();
+  } catch (e) {
+    throw new Error(`--redis ${url}: cannot reach the server (${cause || (e as Error).message})`);
+  } finally {
+    c.disconnect();
+  }
+}

@@ -18,6 +18,7 @@ import {
   RELEASE_LEASE,
   RENEW_LEASE,
   checkQueueName,
+  probeRedis,
   keys,
   redisOptions,
   shardQueueName,
@@ -60,8 +61,8 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const log = opts.log ?? (() => undefined);
   const k = keys(queue);
   const id = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  await probeRedis(opts.redis);
   const redis = new Redis(conn);
-  await redis.ping();
   const consumers = new Map<number, Worker>();
   const states = new Map<number, ShardState>();
   const partsByRun = new Map<string, ShardWorkerParts>();
