@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { initBackend } from '../src/backend/index.js';
 import { combineEstimates, disposeEstimate, type Estimate } from '../src/meta/estimator.js';
 import { disposeMeta } from '../src/meta/params.js';
@@ -287,13 +288,21 @@ test('redis: asynchronous mode runs ahead within the staleness bound', { skip: s
   }
 });
 
-test('redis: a second learner on the same queue is refused, naming the holder', { skip: skipRedis || false, timeout: 60_000 }, async () => {
+test('redis: a second learner on the same queue is refused, naming the holder; a dead one\'s queue is taken at once', { skip: skipRedis || false, timeout: 60_000 }, async () => {
   const server = await startRedis();
   const a = await redisShards({ redis: server.url, spec: SPEC, shards: 1, timings: TIMINGS });
   try {
     await assert.rejects(redisShards({ redis: server.url, spec: SPEC, shards: 1, timings: TIMINGS }), new RegExp(`in use by the learner pid ${process.pid}`));
-  } finally {
     await a.close();
+    // a learner of this host that was killed: the next one (a resume) takes its queue at once
+    const deadPid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const c = new Redis(redisOptions(server.url));
+    await c.set('symtele:learner', JSON.stringify({ pid: deadPid, host: os.hostname(), run: 'old' }), 'PX', 60_000);
+    c.disconnect();
+    const b = await redisShards({ redis: server.url, spec: SPEC, shards: 1, timings: TIMINGS });
+    await b.close();
+  } finally {
+    await a.close().catch(() => undefined);
     await server.stop();
   }
 });

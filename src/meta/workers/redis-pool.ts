@@ -22,6 +22,7 @@ import {
   DEFAULT_TIMINGS,
   RELEASE_LEASE,
   RENEW_LEASE,
+  SWAP_LEASE,
   checkQueueName,
   probeRedis,
   keys,
@@ -70,6 +71,15 @@ interface Chain {
   busy: boolean;
 }
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function redisShards(opts: RedisPoolOptions): Promise<RedisShardPool> {
   const queue = checkQueueName(opts.queue ?? DEFAULT_QUEUE);
   if (!Number.isInteger(opts.shards) || opts.shards < 1) throw new Error(`workers: expected a positive integer, got ${opts.shards}`);
@@ -88,9 +98,17 @@ export async function redisShards(opts: RedisPoolOptions): Promise<RedisShardPoo
   // one learner per queue: two would steal each other's workers
   const me = JSON.stringify({ pid: process.pid, host: os.hostname(), run });
   if ((await redis.set(k.learner, me, 'PX', t.leaseMs, 'NX')) !== 'OK') {
-    const holder = JSON.parse((await redis.get(k.learner)) ?? '{}') as { pid?: number; host?: string };
-    redis.disconnect();
-    throw new Error(`queue "${queue}" on ${opts.redis} is in use by the learner pid ${holder.pid} on ${holder.host}: use another --queue`);
+    const raw = (await redis.get(k.learner)) ?? '{}';
+    const holder = JSON.parse(raw) as { pid?: number; host?: string };
+    // a learner of this host that died (a resume right after a kill) need not wait for its lease
+    const dead = holder.host === os.hostname() && typeof holder.pid === 'number' && !pidAlive(holder.pid);
+    if (!dead || (await redis.eval(SWAP_LEASE, 1, k.learner, raw, me, t.leaseMs)) !== 1) {
+      redis.disconnect();
+      throw new Error(
+        `queue "${queue}" on ${opts.redis} is in use by the learner pid ${holder.pid} on ${holder.host} ` +
+          `(a learner that died frees it within ${t.leaseMs} ms): use another --queue`,
+      );
+    }
   }
   const leaseTimer = setInterval(() => void redis.eval(RENEW_LEASE, 1, k.learner, me, t.leaseMs).catch(() => undefined), Math.floor(t.leaseMs / 3));
   await redis.set(k.spec(run), JSON.stringify(opts.spec));

@@ -94,6 +94,9 @@ export function redisOptions(url: string): RedisOptions {
 
 /** Renew a lease only if we still hold it (atomic). */
 export const RENEW_LEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/** Replace a lease holder by another, only if it is still the one we judged. */
+export const SWAP_LEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end`;
+
 export const RELEASE_LEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /** Fail fast with a clear message when the server cannot be reached (the working connections retry forever). */
