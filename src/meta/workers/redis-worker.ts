@@ -75,7 +75,11 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       if (raw === null) throw new Error(`run ${run}: no spec at ${k.spec(run)} (the learner has gone)`);
       p = await loadParts(opts.parts, JSON.parse(raw));
       // one run at a time: a new run's parts replace the old ones
-      for (const [s, st] of states) if (st.run !== run) (st.runner.end(), states.delete(s));
+      for (const [s, st] of states) {
+        if (st.run === run) continue;
+        st.runner.end();
+        states.delete(s);
+      }
       partsByRun.clear();
       partsByRun.set(run, p);
     }
@@ -100,7 +104,17 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const prefixOf = (a: readonly unknown[], b: readonly unknown[], n: number) => a.length === n && a.every((x, i) => x === b[i]);
 
   async function runJob(job: Job<WindowJob>): Promise<WindowResult> {
-    const d = job.data;
+    try {
+      return await windowJob(job.data);
+    } catch (e) {
+      // a window that failed half-way leaves the shard's state unusable: rebuild it next time
+      states.get(job.data.shard)?.runner.end();
+      states.delete(job.data.shard);
+      throw e;
+    }
+  }
+
+  async function windowJob(d: WindowJob): Promise<WindowResult> {
     const parts = await partsOf(d.run);
     let st = states.get(d.shard);
     const w = d.window;
