@@ -1,5 +1,5 @@
 // Bench section "workers": meta-training throughput of LSTM(update,tele) (tuned recipe, paper
-// task, B = 16, 100-step trajectories) with 1 and 2 worker threads, and the cost of the Redis
+// task, B = 16, 100-step trajectories) in this process, with 1 and 2 worker threads, and the cost of the Redis
 // transport: the same batch through a loopback redis-server and 2 `symtele worker` processes,
 // against 2 worker threads, in % of time per batch. One warm-up batch, then the mean of
 // `timed` batches per configuration. Figures only, no assertions.
@@ -49,18 +49,22 @@ export const section: Section = {
     const { spec } = setup(B, T);
     const perSecond: Record<string, number> = {};
     const seconds: Record<string, number> = {};
-    for (const n of [1, 2]) {
+    // 0: every shard in this process (no threads, no wire), the baseline of the others
+    for (const n of [0, 1, 2]) {
       const pool = await createShardPool({ workers: n, spec });
       try {
-        seconds[String(n)] = await secondsPerBatch(pool, n, B, T, timed);
+        seconds[String(n)] = await secondsPerBatch(pool, Math.max(1, n), B, T, timed);
       } finally {
         await pool.close();
       }
       perSecond[String(n)] = B / seconds[String(n)];
-      process.stdout.write(`  ${n} worker thread(s): ${perSecond[String(n)].toFixed(2)} trajectories/s\n`);
+      process.stdout.write(`  ${n || 'no'} worker thread(s): ${perSecond[String(n)].toFixed(2)} trajectories/s\n`);
     }
+    const inProcess = perSecond['0'];
+    delete perSecond['0'];
     const figures: Figures = {
       metaTrainTrajectoriesPerSecondWorkers: perSecond,
+      metaTrainTrajectoriesPerSecondInProcess: inProcess,
       workersSpeedup2: perSecond['2'] / perSecond['1'],
       workersBenchSize: { variant: VARIANT, recipe: 'tuned', batch: B, trajectoryLength: T, timedBatches: timed },
     };

@@ -1,17 +1,16 @@
 // A Redis gradient worker: holds leases on shards (see redis-protocol.ts), consumes their
-// window jobs with BullMQ, keeps each shard's trajectories between windows and rebuilds them
-// by deterministic replay when a job arrives that its state does not match (a shard taken over
-// from a dead worker, or a new run).
+// window jobs with BullMQ, keeps each shard's trajectories between windows (in a compute
+// thread, one slot per shard) and rebuilds them by deterministic replay when a job arrives
+// that its state does not match (a shard taken over from a dead worker, or a new run).
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { setImmediate as yieldNow } from 'node:timers/promises';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { disposeEstimate } from '../estimator.js';
-import { disposeMeta, type MetaParams } from '../params.js';
-import { ShardRunner, type ShardWorkerParts } from '../shards.js';
-import { decodeMeta, encodeEstimate, packEstimate, unpackWire } from '../wire.js';
-import { loadParts, type PartsSource } from './parts.js';
+import * as tf from '@tensorflow/tfjs';
+import { Piscina } from 'piscina';
+import { packEstimate, unpackWire, type WireEstimate, type WireTensors } from '../wire.js';
+import { siblingUrl, type PartsSource } from './parts.js';
+import type { ThreadRequest } from './thread-worker.js';
 import {
   BULL_PREFIX,
   DEFAULT_TIMINGS,
@@ -36,10 +35,9 @@ export interface RedisWorkerOptions {
   log?: (line: string) => void;
 }
 
+/** What the thread's slot for a shard holds: the batch and the windows it has run. */
 interface ShardState {
-  run: string;
   batch: number;
-  runner: ShardRunner;
   /** refs and lengths of the windows done so far (refs[0] is the batch's begin). */
   refs: string[];
   lengths: number[];
@@ -65,40 +63,28 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const redis = new Redis(conn);
   const consumers = new Map<number, Worker>();
   const states = new Map<number, ShardState>();
-  const partsByRun = new Map<string, ShardWorkerParts>();
+  // windows compute in a thread of their own: this thread keeps renewing leases and job locks
+  const thread = new Piscina({ filename: siblingUrl('./thread-worker.js', import.meta.url), minThreads: 1, maxThreads: 1, idleTimeout: Infinity });
+  const call = (req: ThreadRequest) => thread.run(req);
+  const backend = tf.getBackend();
+  let currentRun: string | null = null;
   let windows = 0, replayed = 0, closing = false;
 
-  async function partsOf(run: string): Promise<ShardWorkerParts> {
-    let p = partsByRun.get(run);
-    if (!p) {
-      const raw = await redis.get(k.spec(run));
-      if (raw === null) throw new Error(`run ${run}: no spec at ${k.spec(run)} (the learner has gone)`);
-      p = await loadParts(opts.parts, JSON.parse(raw));
-      // one run at a time: a new run's parts replace the old ones
-      for (const [s, st] of states) {
-        if (st.run === run) continue;
-        st.runner.end();
-        states.delete(s);
-      }
-      partsByRun.clear();
-      partsByRun.set(run, p);
-    }
-    return p;
+  /** Build the run's parts in the thread (once per run: a new run replaces the old one). */
+  async function useRun(run: string): Promise<void> {
+    if (currentRun === run) return;
+    const raw = await redis.get(k.spec(run));
+    if (raw === null) throw new Error(`run ${run}: no spec at ${k.spec(run)} (the learner has gone)`);
+    states.clear();
+    currentRun = null;
+    await call({ op: 'init', backend, parts: opts.parts, spec: JSON.parse(raw) });
+    currentRun = run;
   }
 
-  async function metaOf(run: string, ref: string): Promise<MetaParams> {
+  async function metaOf(run: string, ref: string): Promise<WireTensors> {
     const buf = await redis.getBuffer(k.meta(run, ref));
     if (buf === null) throw new Error(`run ${run}: meta-parameters ${ref} are gone`);
-    return decodeMeta(unpackWire(buf, `meta-parameters ${ref}`).wire, `meta-parameters ${ref}`);
-  }
-
-  async function withMeta<T>(run: string, ref: string, f: (m: MetaParams) => T): Promise<T> {
-    const m = await metaOf(run, ref);
-    try {
-      return f(m);
-    } finally {
-      disposeMeta(m);
-    }
+    return unpackWire(buf, `meta-parameters ${ref}`).wire;
   }
 
   const prefixOf = (a: readonly unknown[], b: readonly unknown[], n: number) => a.length === n && a.every((x, i) => x === b[i]);
@@ -108,42 +94,38 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       return await windowJob(job.data);
     } catch (e) {
       // a window that failed half-way leaves the shard's state unusable: rebuild it next time
-      states.get(job.data.shard)?.runner.end();
       states.delete(job.data.shard);
       throw e;
     }
   }
 
   async function windowJob(d: WindowJob): Promise<WindowResult> {
-    const parts = await partsOf(d.run);
+    await useRun(d.run);
+    const slot = String(d.shard);
     let st = states.get(d.shard);
     const w = d.window;
-    const fits = st && st.run === d.run && st.batch === d.batch && prefixOf(st.refs, d.refs, w + 1) && prefixOf(st.lengths, d.lengths, w);
+    const fits = st && st.batch === d.batch && prefixOf(st.refs, d.refs, w + 1) && prefixOf(st.lengths, d.lengths, w);
     let rep = 0;
     if (!fits) {
       // rebuild the shard: sample its problems, start them, replay windows 0..w-1
-      st?.runner.end();
-      const runner = new ShardRunner(parts);
-      await withMeta(d.run, d.refs[0], (m) => runner.begin([{ seed: d.seed, batch: d.batch, ids: d.ids }], m));
-      st = { run: d.run, batch: d.batch, runner, refs: [d.refs[0]], lengths: [] };
-      states.set(d.shard, st);
+      states.delete(d.shard);
+      await call({ op: 'begin', slot, ctx: [{ seed: d.seed, batch: d.batch, ids: d.ids }], meta: await metaOf(d.run, d.refs[0]) });
+      st = { batch: d.batch, refs: [d.refs[0]], lengths: [] };
       for (let i = 0; i < w; i++) {
-        await withMeta(d.run, d.refs[i + 1], (m) => st!.runner.window(m, d.lengths[i]).forEach(disposeEstimate));
+        await call({ op: 'window', slot, meta: await metaOf(d.run, d.refs[i + 1]), length: d.lengths[i], discard: true });
         st.refs.push(d.refs[i + 1]);
         st.lengths.push(d.lengths[i]);
         rep++;
-        await yieldNow(); // let lease and lock renewals run between replayed windows
       }
+      states.set(d.shard, st);
       if (w > 0) log(`shard ${d.shard}: replayed ${w} window(s) of batch ${d.batch}`);
     }
     const ref = d.refs[w + 1];
-    const est = await withMeta(d.run, ref, (m) => st!.runner.window(m, d.lengths[w])[0]);
+    const [est] = (await call({ op: 'window', slot, meta: await metaOf(d.run, ref), length: d.lengths[w] })) as WireEstimate[];
     st!.refs.push(ref);
     st!.lengths.push(d.lengths[w]);
-    const bytes = packEstimate(encodeEstimate(est));
-    disposeEstimate(est);
     const key = k.estimate(d.run, d.batch, d.shard, w, ref);
-    await redis.set(key, bytes, 'PX', 3_600_000);
+    await redis.set(key, packEstimate(est), 'PX', 3_600_000);
     windows++;
     replayed += rep;
     return { key, ref, replayed: rep, worker: id };
@@ -169,8 +151,8 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     const w = consumers.get(shard);
     consumers.delete(shard);
     await w?.close(force);
-    states.get(shard)?.runner.end();
     states.delete(shard);
+    await call({ op: 'end', slot: String(shard) }).catch(() => undefined);
   }
 
   // Leases: keep ours, take free shards up to a fair share, give up those we lost.
@@ -227,6 +209,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       }
       await redis.zrem(k.alive, id);
       redis.disconnect();
+      await thread.destroy();
     },
   };
 }
