@@ -14,6 +14,7 @@ import type { TaskConfig } from '../src/tasks/registry.js';
 import { rescaleT, type VariantConfig } from '../src/meta/variant.js';
 import { paperLearned } from '../src/meta/learned/paper.js';
 import { buildRunParts } from '../src/meta/build.js';
+import { paperConfig } from '../src/meta/learned/registry.js';
 import { localShards, shardIds } from '../src/meta/shards.js';
 import { combineEstimates, disposeEstimate } from '../src/meta/estimator.js';
 import { tbptt } from '../src/meta/estimators/tbptt.js';
@@ -57,7 +58,7 @@ const tinyTrain = (o: Partial<TrainConfig> = {}): TrainConfig => ({
   ...o,
 });
 
-const partsOf = (v: VariantConfig, c: TrainConfig) => buildRunParts({ task: TASK, variant: v, estimator: c.estimator, lossWeighting: c.lossWeighting });
+const partsOf = (v: VariantConfig, c: TrainConfig) => buildRunParts({ task: TASK, learned: paperConfig(v), estimator: c.estimator, lossWeighting: c.lossWeighting });
 const init = (v: VariantConfig, c: TrainConfig, warm?: MetaParams) => {
   const p = partsOf(v, c);
   return initTrainState(p.learned, p.family, c, warm);
@@ -141,6 +142,33 @@ test('regression of depth 3: closed-form gradients equal autodiff; the inverse a
     const g1 = gradSq(sym.act(ws, dirs.map((d, m) => tf.add(eye(m), tf.mul(1e-3, d[0])) as tf.Tensor3D), 0));
     g0.forEach((g, i) => assert.ok(g1[i] > g, `gradient norm ${g} -> ${g1[i]}`));
   });
+  t.dispose();
+});
+
+test('the paper variants through the new parts give the window meta-losses and meta-gradients of the pre-parts code', () => {
+  const fx = JSON.parse(fs.readFileSync(path.join('test', 'fixtures', 'meta', 'pre-parts-windows.json'), 'utf8')) as {
+    windows: Record<string, { metaLoss: number; gradNorm: Record<string, number> }[]>;
+  };
+  const fam = regressionFamily({ widths: [20, 20, 20], samples: 20, slope: 0.1, seedScheme: 'stream' });
+  const t = fam.sample(0, 'train', [0, 1, 2, 3]);
+  for (const [name, rows] of Object.entries(fx.windows)) {
+    const l = paperLearned(preset(name as 'LSTM(update)', 'tuned').variant);
+    const meta = l.init(stream(5, 'meta-init'), t);
+    const e = tbptt(l, 'log');
+    let st = e.init(meta, t, { seed: 0, batch: 0, ids: [0, 1, 2, 3] });
+    rows.forEach((want, w) => {
+      const r = e.estimate(meta, t, st, 10);
+      st = r.state;
+      assert.ok(Math.abs(r.estimate.metaLoss - want.metaLoss) <= 1e-6 * want.metaLoss, `${name} window ${w}: ${r.estimate.metaLoss} vs ${want.metaLoss}`);
+      for (const [mod, n] of Object.entries(want.gradNorm)) {
+        const got = Math.sqrt(Object.values(r.estimate.grads[mod]).reduce((s, g) => s + tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0]), 0));
+        assert.ok(Math.abs(got - n) <= 1e-4 * n, `${name} window ${w} ${mod}: gradient norm ${got} vs ${n}`);
+      }
+      disposeMeta(r.estimate.grads);
+    });
+    e.dispose(st);
+    disposeMeta(meta);
+  }
   t.dispose();
 });
 

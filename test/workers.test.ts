@@ -17,6 +17,7 @@ import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
 import { TOY_PARTS } from '../src/meta/workers/parts.js';
 import { createShardPool } from '../src/meta/workers/index.js';
 import { buildRunParts, type RunSpec } from '../src/meta/build.js';
+import { paperConfig } from '../src/meta/learned/registry.js';
 import { preset } from '../src/meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../src/meta/train.js';
 import { flattenMeta } from '../src/meta/params.js';
@@ -102,7 +103,7 @@ function tinyRun(trajectoryLength = 6, unroll = 3) {
   const train = { ...p.train, batch: 4, trajectories: 16, epochs: 1, trajectoryLength, unroll, evalEvery: 0 };
   const task: TaskConfig = { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' };
   const variant = { ...p.variant, update: { ...p.variant.update!, hidden: 8 }, tele: p.variant.tele ? { ...p.variant.tele, hidden: 4 } : p.variant.tele };
-  const spec: RunSpec = { task, variant, estimator: train.estimator, lossWeighting: train.lossWeighting };
+  const spec: RunSpec = { task, learned: paperConfig(variant), estimator: train.estimator, lossWeighting: train.lossWeighting };
   return { spec, train, parts: buildRunParts(spec) };
 }
 

@@ -9,6 +9,7 @@ import type { Section, Figures } from './run.js';
 import { preset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState, type MetaTrainState } from '../meta/train.js';
 import { buildRunParts, type RunSpec } from '../meta/build.js';
+import { paperConfig } from '../meta/learned/registry.js';
 import type { ShardPool } from '../meta/shards.js';
 import { createShardPool } from '../meta/workers/index.js';
 import { redisMissing, startRedis } from '../meta/workers/redis-server.js';
@@ -21,7 +22,7 @@ const VARIANT = 'LSTM(update,tele)';
 function setup(batch: number, trajectoryLength: number) {
   const p = preset(VARIANT, 'tuned');
   const train = { ...p.train, batch, trajectories: batch * 8, epochs: 1, trajectoryLength, evalEvery: 0 };
-  const spec: RunSpec = { task: PAPER_TASK, variant: p.variant, estimator: train.estimator, lossWeighting: train.lossWeighting };
+  const spec: RunSpec = { task: PAPER_TASK, learned: paperConfig(p.variant), estimator: train.estimator, lossWeighting: train.lossWeighting };
   return { train, spec, parts: buildRunParts(spec) };
 }
 
