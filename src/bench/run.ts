@@ -25,6 +25,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   optim: async () => (await import('./optim.js')).section,
   meta: async () => (await import('./meta.js')).section,
   'classification-task': async () => (await import('./classification-task.js')).section,
+  workers: async () => (await import('./workers.js')).section,
 };
 
 interface Options {
