@@ -3,7 +3,7 @@
 // process's peak RSS. Figures only, no assertions.
 import * as tf from '@tensorflow/tfjs';
 import type { Section, Figures } from './run.js';
-import { preset } from '../meta/config.js';
+import { preset, type Recipe } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
 import { buildRunParts } from '../meta/build.js';
 import { paperConfig } from '../meta/learned/registry.js';
@@ -16,8 +16,8 @@ const PAPER_TASK: TaskConfig = { kind: 'regression', widths: [20, 20, 20], sampl
 const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
 
 /** Trajectories per second of meta-training one variant at batch size B (after one warm-up batch). */
-export async function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100): Promise<number> {
-  const p = preset(name, 'tuned');
+export async function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100, recipe: Recipe = 'tuned'): Promise<number> {
+  const p = preset(name, recipe);
   const train = { ...p.train, batch, trajectories: batch * 2, epochs: 1, trajectoryLength, evalEvery: 0 };
   const parts = buildRunParts({ task: PAPER_TASK, learned: paperConfig(p.variant), estimator: train.estimator, lossWeighting: train.lossWeighting });
   const pool = localShards(parts);
