@@ -3,7 +3,7 @@
 // process's peak RSS. Figures only, no assertions.
 import * as tf from '@tensorflow/tfjs';
 import type { Section, Figures } from './run.js';
-import { preset } from '../meta/config.js';
+import { preset, type Recipe } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
 import { buildRunParts } from '../meta/build.js';
 import { paperConfig } from '../meta/learned/registry.js';
@@ -20,8 +20,8 @@ const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
  * batch): per wall-clock second, and per second of this process's CPU time (user + system, all
  * threads), which a loaded machine disturbs less.
  */
-export async function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100): Promise<{ wall: number; cpu: number }> {
-  const p = preset(name, 'tuned');
+export async function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100, recipe: Recipe = 'tuned'): Promise<{ wall: number; cpu: number }> {
+  const p = preset(name, recipe);
   const train = { ...p.train, batch, trajectories: batch * 2, epochs: 1, trajectoryLength, evalEvery: 0 };
   const parts = buildRunParts({ task: PAPER_TASK, learned: paperConfig(p.variant), estimator: train.estimator, lossWeighting: train.lossWeighting });
   const pool = localShards(parts);

@@ -26,6 +26,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   meta: async () => (await import('./meta.js')).section,
   'classification-task': async () => (await import('./classification-task.js')).section,
   workers: async () => (await import('./workers.js')).section,
+  reference: async () => (await import('./reference.js')).section,
 };
 
 interface Options {
