@@ -28,6 +28,7 @@ import { trainVariant, evaluateAll, checkpointDirOf } from '../src/meta/run.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
 import { writeResultsJson } from '../src/meta/report.js';
 import { decodeOrThrow } from '../src/config/codec.js';
+import { countHostReads } from '../src/ops/host-reads.js';
 
 await initBackend(testBackend());
 
@@ -179,6 +180,30 @@ test('the paper variants through the new parts give the window meta-losses and m
     e.dispose(st);
     disposeMeta(meta);
   }
+  t.dispose();
+});
+
+test('a window with the on-device inverse reads the host twice (meta-loss, mean losses), whatever its length; the float64 inverse reads every step', () => {
+  const t = family.sample(0, 'train', [0, 1]);
+  const base = tiny('LSTM(update,tele)');
+  const readsOf = (inverse: 'host' | 'device', length: number) => {
+    const v: VariantConfig = { ...base, tele: { ...base.tele!, inverse } };
+    const l = paperLearned(v);
+    const meta = metaInit(v, 3);
+    const e = tbptt(l, 'log');
+    const st = e.init(meta, t, { seed: 0, batch: 0, ids: [0, 1] });
+    const { value, reads } = countHostReads(() => e.estimate(meta, t, st, length));
+    e.dispose(value.state);
+    disposeMeta(value.estimate.grads);
+    disposeMeta(meta);
+    return { reads: reads.total, loss: value.estimate.metaLoss };
+  };
+  const d3 = readsOf('device', 3), d6 = readsOf('device', 6), h3 = readsOf('host', 3), h6 = readsOf('host', 6);
+  assert.equal(d3.reads, 2, `device, 3 steps: ${d3.reads} reads`);
+  assert.equal(d6.reads, 2, `device, 6 steps: ${d6.reads} reads`);
+  assert.ok(h6.reads > h3.reads && h3.reads > 2, `host: ${h3.reads} and ${h6.reads} reads`);
+  // the two inverses give the same window to float32 rounding (||T|| <= 0.2: Newton-Schulz error ~1e-12)
+  assert.ok(Math.abs(d6.loss - h6.loss) <= 1e-5 * Math.abs(h6.loss), `meta-loss ${d6.loss} vs ${h6.loss}`);
   t.dispose();
 });
 

@@ -125,7 +125,7 @@ function referencePreset(name: VariantName): { variant: VariantConfig; train: Tr
       return { variant: { ...base, update: { hidden: 300, outputScale: 1, clamp: 1e7, gdSkip: 0, lrScaleRange: 0 } }, train: { ...train, trajectories: 600 } };
     case 'LSTM(lr,tele)':
       return {
-        variant: { ...base, tele: { hidden: 20, magnitude: 0.01, action: 'inverse', lrHead: { min: 1e-7, max: 5e-3, param: 'clamp' }, headScale: 1, direction: 'none', learnedMagnitude: false } },
+        variant: { ...base, tele: { hidden: 20, magnitude: 0.01, action: 'inverse', inverse: 'host', lrHead: { min: 1e-7, max: 5e-3, param: 'clamp' }, headScale: 1, direction: 'none', learnedMagnitude: false } },
         train: { ...train, trajectories: 30, trajectoryLength: 300 },
       };
     case 'LSTM(update,tele)':
@@ -133,7 +133,7 @@ function referencePreset(name: VariantName): { variant: VariantConfig; train: Tr
         variant: {
           ...base,
           update: { hidden: 300, outputScale: 1, clamp: 1e7, gdSkip: 0, lrScaleRange: 0 },
-          tele: { hidden: 300, magnitude: 0.01, action: 'inverse', lrHead: null, headScale: 1, direction: 'none', learnedMagnitude: false },
+          tele: { hidden: 300, magnitude: 0.01, action: 'inverse', inverse: 'host', lrHead: null, headScale: 1, direction: 'none', learnedMagnitude: false },
         },
         train,
       };
@@ -163,7 +163,7 @@ function tunedPreset(name: VariantName): { variant: VariantConfig; train: TrainC
     valTrajectories: 16,
   };
   const update = { hidden: 300, outputScale: 0.01, clamp: 0, gdSkip: 3e-4, lrScaleRange: 2 };
-  const tele = { hidden: 300, magnitude: 0.05, action: 'inverse', lrHead: null, headScale: 0.01, direction: 'w2', learnedMagnitude: true } as const;
+  const tele = { hidden: 300, magnitude: 0.05, action: 'inverse', inverse: 'host', lrHead: null, headScale: 0.01, direction: 'w2', learnedMagnitude: true } as const;
   switch (name) {
     case 'GD':
       return p;

@@ -67,6 +67,12 @@ export const TeleCodec = strict(
     magnitude: PositiveNumber,
     /** 'inverse': exact W g^-1; 'linear': the reference's W (I - T) stand-in. */
     action: oneOf(['inverse', 'linear']),
+    /**
+     * How the 'inverse' action inverts g: 'host' in float64 on the host (a read per step), or
+     * 'device' by Newton-Schulz on the device (no host read inside a window; within
+     * ||T||^16 / (1 - ||T||) of g^-1 for ||T|| <= magnitude <= 0.2, src/ops/near-identity.ts).
+     */
+    inverse: oneOf(['host', 'device']),
     lrHead: nullable(LrHeadCodec),
     /** Multiplies the T head before the rescale (how much of T the free head contributes). */
     headScale: PositiveNumber,

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initLstm, lstmStep, lstmStateTensors, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
 import { stopGradient } from '../../ops/activations.js';
+import { invNearIdentity } from '../../ops/near-identity.js';
 import type { Optimizer } from '../../optim/types.js';
 import type { Stream } from '../../rng/index.js';
 import type { Task } from '../../tasks/task.js';
@@ -125,6 +126,9 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
       const groups = task.symmetry?.groupSizes ?? [];
       const dirIndex = c.tele && c.tele.direction !== 'none' ? task.symmetry!.directionKinds.indexOf(DIRECTION_KIND[c.tele.direction]) : -1;
       if (c.tele && c.tele.direction !== 'none' && dirIndex < 0) throw new Error(`${c.name}: the task has no "${c.tele.direction}" direction`);
+      if (c.tele?.inverse === 'device' && c.tele.action === 'inverse' && !(c.tele.magnitude < 1)) {
+        throw new Error(`${c.name}: tele.inverse "device" needs tele.magnitude < 1 (Newton-Schulz converges for ||g - I|| < 1), got ${c.tele.magnitude}`);
+      }
       return {
         name: c.name,
         init(params) {
@@ -185,8 +189,15 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             const B = ts[0].shape[0];
             const gs = ts.map((t, m) => tf.add(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D);
             stats.teleDist = dist;
-            // 'linear': the reference's first-order stand-in W (I - T) for W g^-1
-            const inverses = c.tele.action === 'linear' ? ts.map((t, m) => tf.sub(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D) : undefined;
+            // 'linear': the reference's first-order stand-in W (I - T) for W g^-1; 'device': an
+            // on-device Newton-Schulz inverse (the task's own is a float64 host inverse)
+            const tc = c.tele;
+            const inverses =
+              tc.action === 'linear'
+                ? ts.map((t, m) => tf.sub(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D)
+                : tc.inverse === 'device'
+                  ? gs.map((g) => invNearIdentity(g, { maxNorm: tc.magnitude }) as tf.Tensor3D)
+                  : undefined;
             ws = sym.act(ws, gs, st.step, inverses);
           }
           const tensors = [...(update ? lstmStateTensors(update) : []), ...(tele ? lstmStateTensors(tele) : [])];
