@@ -4,10 +4,14 @@
 // disjoint seed streams. Everything is batched over a leading [B] dimension.
 import * as tf from '@tensorflow/tfjs';
 import { stream } from '../rng/index.js';
-import { inv64, mat64 } from '../ops/linalg64.js';
-import { DEFAULT_SLOPE } from '../ops/activations.js';
+import { inv64, mat64, pinv64 } from '../ops/linalg64.js';
+import { DEFAULT_SLOPE, leakyRelu, leakyReluInv } from '../ops/activations.js';
+import { inv, pinv } from '../ops/linalg.js';
+import type { Split, TaskFamily, TaskSymmetry } from './task.js';
+import { arrayOf, oneOf, PositiveInt, strict, withDefaults } from '../config/codec.js';
+import { LeakyReluSlope } from '../config/common.js';
 
-export type Split = 'train' | 'val' | 'heldout';
+export type { Split };
 /**
  * 'stream': trajectory n of a split draws from stream(seed, split, n).
  * 'reference': the reference code's seeds, n^2*12345-1 (train) and n^2*12345 (held-out),
@@ -35,7 +39,7 @@ export interface RegressionBatch {
   size: number;
 }
 
-function trajectoryStream(spec: RegressionSpec, seed: number, split: Split, n: number) {
+function trajectoryStream(spec: Pick<RegressionSpec, 'seedScheme'>, seed: number, split: Split, n: number) {
   if (spec.seedScheme === 'reference') {
     const base = n * n * 12345;
     return stream(split === 'train' ? base - 1 : split === 'heldout' ? base : base + 1);
@@ -96,3 +100,218 @@ export function regressionLoss(ws: readonly [tf.Tensor3D, tf.Tensor3D], x: tf.Te
   const r = tf.sub(tf.matMul(ws[1], tf.mul(pre, tf.step(pre, slope)) as tf.Tensor3D), y);
   return tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The task family: the paper's problem generalised to any widths [d_0, ..., d_L] (depth L),
+// k samples and LeakyReLU slope; a GL(d_m) element acts on every hidden layer m. With
+// widths [20, 20, 20] and k = 20 it draws exactly the problems of `sampleRegression`.
+
+export interface RegressionFamilySpec {
+  /** Layer widths d_0 (input) .. d_L (output); W_i is [d_i, d_{i-1}]. */
+  widths: number[];
+  /** Samples k: X is [d_0, k], Y [d_L, k]. The inverse action is exact when k <= every d_m, m < L. */
+  samples: number;
+  slope: number;
+  seedScheme: SeedScheme;
+}
+
+export const PAPER_REGRESSION: RegressionFamilySpec = { widths: [20, 20, 20], samples: 20, slope: DEFAULT_SLOPE, seedScheme: 'stream' };
+
+/** Forward pass keeping what the closed-form backward needs: layer inputs h_0..h_{L-1} and masks. */
+function forward(ws: readonly tf.Tensor[], x: tf.Tensor3D, slope: number) {
+  const hs: tf.Tensor3D[] = [x];
+  const masks: tf.Tensor3D[] = [];
+  for (let i = 0; i < ws.length - 1; i++) {
+    const pre = tf.matMul(ws[i] as tf.Tensor3D, hs[i]);
+    const mask = tf.step(pre, slope) as tf.Tensor3D;
+    masks.push(mask);
+    hs.push(tf.mul(pre, mask) as tf.Tensor3D);
+  }
+  return { hs, masks };
+}
+
+/**
+ * Loss [B] and partial derivatives of any depth in closed form (the two-layer case is
+ * `lossAndGrads` op for op): delta_L = R, dW_i = delta_i h_{i-1}^T, delta_i = s'(pre_i) * W_{i+1}^T delta_{i+1}.
+ */
+export function deepLossAndGrads(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.Tensor3D, slope: number): { loss: tf.Tensor1D; grads: tf.Tensor3D[] } {
+  if (ws.length === 2) return lossAndGrads(ws as [tf.Tensor3D, tf.Tensor3D], x, y, slope);
+  const L = ws.length;
+  const { hs, masks } = forward(ws, x, slope);
+  const r = tf.sub(tf.matMul(ws[L - 1] as tf.Tensor3D, hs[L - 1]), y) as tf.Tensor3D;
+  const loss = tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
+  const grads: tf.Tensor3D[] = new Array(L);
+  let delta = r;
+  for (let i = L - 1; i >= 0; i--) {
+    grads[i] = tf.matMul(delta, hs[i], false, true) as tf.Tensor3D;
+    if (i > 0) delta = tf.mul(masks[i - 1], tf.matMul(ws[i] as tf.Tensor3D, delta, true, false)) as tf.Tensor3D;
+  }
+  return { loss, grads };
+}
+
+export function deepLoss(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.Tensor3D, slope: number): tf.Tensor1D {
+  if (ws.length === 2) return regressionLoss(ws as [tf.Tensor3D, tf.Tensor3D], x, y, slope);
+  const { hs } = forward(ws, x, slope);
+  const r = tf.sub(tf.matMul(ws[ws.length - 1] as tf.Tensor3D, hs[hs.length - 1]), y);
+  return tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
+}
+
+const tr = (a: tf.Tensor3D) => tf.transpose(a, [0, 2, 1]) as tf.Tensor3D;
+
+/** Per-problem unit Frobenius norm (the 1e-30 keeps a zero direction zero). */
+const unit = (d: tf.Tensor3D) => tf.div(d, tf.sqrt(tf.add(tf.sum(tf.square(d), [1, 2], true), 1e-30))) as tf.Tensor3D;
+
+/**
+ * The inverse action on every hidden layer m (g_m acts on h_m): W_m' = s^-1(g_m s(W_m h_{m-1})) h'_{m-1}^+
+ * with h'_{m-1} = g_{m-1} h_{m-1}, and W_L' = W_L g_{L-1}^-1. Every output is built from the
+ * inputs only (never from another output), so gradients w.r.t. them are partial derivatives.
+ * `hPinv0` is the pseudo-inverse of X, fixed per problem.
+ */
+function regressionAct(
+  ws: readonly tf.Tensor[],
+  gs: readonly tf.Tensor3D[],
+  x: tf.Tensor3D,
+  hPinv0: tf.Tensor3D,
+  slope: number,
+  inverses?: readonly tf.Tensor3D[],
+): tf.Tensor3D[] {
+  const L = ws.length;
+  if (gs.length !== L - 1) throw new Error(`regression action: ${gs.length} group elements for ${L - 1} hidden layers`);
+  const out: tf.Tensor3D[] = [];
+  let h = x; // h_{m-1}, from the original weights
+  let hPinv = hPinv0; // pseudo-inverse of h'_{m-1}
+  for (let m = 0; m < L - 1; m++) {
+    const act = leakyRelu(tf.matMul(ws[m] as tf.Tensor3D, h), slope);
+    out.push(tf.matMul(leakyReluInv(tf.matMul(gs[m], act), slope), hPinv) as tf.Tensor3D);
+    h = act as tf.Tensor3D;
+    if (m < L - 2) hPinv = pinv(tf.matMul(gs[m], h)) as tf.Tensor3D;
+  }
+  const gInv = inverses ? inverses[L - 2] : (inv(gs[L - 2]) as tf.Tensor3D);
+  out.push(tf.matMul(ws[L - 1] as tf.Tensor3D, gInv) as tf.Tensor3D);
+  return out;
+}
+
+/**
+ * Problems of the family as one batched Task. Draw order per problem: W_1 .. W_L, X, Y, each
+ * uniform in [0, 1) (the reference init), so the paper's shape reproduces `sampleRegression`.
+ */
+export function regressionFamily(spec: RegressionFamilySpec): TaskFamily {
+  const { widths, samples: k, slope } = spec;
+  const L = widths.length - 1;
+  if (L < 1) throw new Error(`regression task: widths must list at least 2 layer widths, got [${widths}]`);
+  const shapes = Array.from({ length: L }, (_, i) => [widths[i + 1], widths[i]]);
+  const square = widths[0] === k;
+  return {
+    name: `regression ${widths.join('x')}, ${k} samples, slope ${slope}`,
+    sample(seed, split, ids) {
+      const B = ids.length;
+      const wsHost = shapes.map(([r, c]) => new Float32Array(B * r * c));
+      const xs = new Float32Array(B * widths[0] * k), ys = new Float32Array(B * widths[L] * k);
+      const xp = new Float32Array(B * widths[0] * k);
+      ids.forEach((n, b) => {
+        const r = trajectoryStream(spec, seed, split, n);
+        shapes.forEach(([rr, cc], i) => wsHost[i].set(r.uniformArray(rr * cc), b * rr * cc));
+        const xb = r.uniformArray(widths[0] * k);
+        xs.set(xb, b * widths[0] * k);
+        ys.set(r.uniformArray(widths[L] * k), b * widths[L] * k);
+        const x64 = mat64(widths[0], k, xb);
+        xp.set((square ? inv64(x64) : pinv64(x64)).data, b * widths[0] * k);
+      });
+      const init = wsHost.map((a, i) => tf.tensor3d(a, [B, shapes[i][0], shapes[i][1]]));
+      const x = tf.tensor3d(xs, [B, widths[0], k]);
+      const y = tf.tensor3d(ys, [B, widths[L], k]);
+      const xPinv = tf.tensor3d(xp, [B, k, widths[0]]);
+      const symmetry: TaskSymmetry | undefined =
+        L < 2
+          ? undefined
+          : {
+              groupSizes: widths.slice(1, L),
+              directionKinds: ['gradNorm', 'w2'],
+              act: (params, gs, _step, inverses) =>
+                L === 2 && square
+                  ? teleportTwoLayer(params as [tf.Tensor3D, tf.Tensor3D], gs[0], x, xPinv, slope, inverses?.[0])
+                  : regressionAct(params, gs, x, xPinv, slope, inverses),
+              directions: (params, grads) => {
+                const ascent =
+                  L === 2 && square
+                    ? [gradNormAscent(params as [tf.Tensor3D, tf.Tensor3D], x, y, slope)]
+                    : gradNormAscentAutodiff(params, x, xPinv, y, slope);
+                return ascent.map((a, m) => [unit(a), unit(tf.matMul(tr(grads[m + 1] as tf.Tensor3D), grads[m + 1] as tf.Tensor3D) as tf.Tensor3D)]);
+              },
+            };
+      return {
+        size: B,
+        paramShapes: shapes,
+        init: () => init.map((w) => tf.clone(w)),
+        lossAndGrads: (params) => deepLossAndGrads(params, x, y, slope),
+        loss: (params) => deepLoss(params, x, y, slope),
+        symmetry,
+        dispose: () => tf.dispose([...init, x, y, xPinv]),
+      };
+    },
+  };
+}
+
+/**
+ * The two-layer inverse action with square X: W1' = s^-1(g s(W1 X)) X^-1, W2' = W2 g^-1
+ * (g^-1 replaced by `gInv` when given).
+ */
+export function teleportTwoLayer(
+  ws: readonly [tf.Tensor3D, tf.Tensor3D],
+  g: tf.Tensor3D,
+  x: tf.Tensor3D,
+  xInv: tf.Tensor3D,
+  slope: number,
+  gInv?: tf.Tensor3D,
+): [tf.Tensor3D, tf.Tensor3D] {
+  const moved = leakyReluInv(tf.matMul(g, leakyRelu(tf.matMul(ws[0], x), slope)), slope);
+  return [tf.matMul(moved, xInv) as tf.Tensor3D, tf.matMul(ws[1], gInv ?? (inv(g) as tf.Tensor3D)) as tf.Tensor3D];
+}
+
+/**
+ * d/dT ||grad L(g.w)||^2 at T = 0 for g = I + T, two layers, square X, in closed form (the
+ * activation mask held fixed, as it is almost everywhere):
+ *   d||dW2||^2 = 2 dW2^T dW2,   d||dW1||^2 = -2 G (s'(W1 X) * (dW1 X))^T  with G = W2^T R,
+ * R = W2 s(W1 X) - Y. Checked against autodiff through groupAction in the tests.
+ */
+export function gradNormAscent(ws: readonly [tf.Tensor3D, tf.Tensor3D], x: tf.Tensor3D, y: tf.Tensor3D, slope: number): tf.Tensor3D {
+  const pre = tf.matMul(ws[0], x);
+  const mask = tf.step(pre, slope) as tf.Tensor3D;
+  const h = tf.mul(pre, mask) as tf.Tensor3D;
+  const r = tf.sub(tf.matMul(ws[1], h), y) as tf.Tensor3D;
+  const gW2 = tf.matMul(r, tr(h)) as tf.Tensor3D;
+  const gTop = tf.matMul(tr(ws[1]), r);
+  const m = tf.mul(mask, gTop) as tf.Tensor3D; // dW1 = m X^T, so dW1 X = m X^T X
+  const dW1X = tf.matMul(tf.matMul(m, tr(x)), x);
+  const a = tf.matMul(tr(gW2), gW2);
+  const b = tf.matMul(gTop, tr(tf.mul(mask, dW1X) as tf.Tensor3D));
+  return tf.mul(2, tf.sub(a, b)) as tf.Tensor3D;
+}
+
+/** The same ascent direction for any depth, by autodiff through the action (one T per hidden layer). */
+function gradNormAscentAutodiff(ws: readonly tf.Tensor[], x: tf.Tensor3D, xPinv: tf.Tensor3D, y: tf.Tensor3D, slope: number): tf.Tensor3D[] {
+  const B = x.shape[0];
+  const ts = ws.slice(0, -1).map((w) => tf.zeros([B, w.shape[1]!, w.shape[1]!]) as tf.Tensor3D);
+  return tf.grads((...t: tf.Tensor[]) => {
+    const gs = t.map((ti) => tf.add(tf.eye(ti.shape[1]!, ti.shape[1]!, [B]), ti) as tf.Tensor3D);
+    const acted = regressionAct(ws, gs, x, xPinv, slope);
+    const { grads } = deepLossAndGrads(acted, x, y, slope);
+    return tf.addN(grads.map((g) => tf.sum(tf.square(g)))) as tf.Scalar;
+  })(ts) as tf.Tensor3D[];
+}
+
+/** Config of the regression family (the `kind: 'regression'` member of the task union). */
+export const RegressionTaskCodec = withDefaults(
+  strict(
+    {
+      widths: arrayOf(PositiveInt, { min: 2, name: 'widths' }),
+      samples: PositiveInt,
+      slope: LeakyReluSlope,
+      seedScheme: oneOf(['stream', 'reference']),
+    },
+    'RegressionTask',
+  ),
+  { widths: [20, 20, 20], samples: 20, slope: DEFAULT_SLOPE, seedScheme: 'stream' },
+);
+
+export const regressionTask = { kind: 'regression', codec: RegressionTaskCodec, family: regressionFamily } as const;
