@@ -61,7 +61,7 @@ test('coordinate-wise + teleport: one set of meta-parameters runs on two MLP siz
 
 test('coordinate-wise: with a zero head the step is gradient descent', () => {
   const task = deep();
-  const lo = coordinatewise({ gdSkip: 0.05, paramScale: 0.5 });
+  const lo = coordinatewise({ gdSkip: 0.05, paramScale: 0.5, lrScaleRange: 2 });
   const meta0 = lo.init(stream(1, 'meta'), task);
   const meta = mapMeta(meta0, (t, _m, k) => (k.startsWith('head.') ? tf.zerosLike(t) : tf.clone(t)));
   disposeMeta(meta0);
@@ -116,7 +116,7 @@ test('learned teleport keeps the loss (exact action) and moves the gradient norm
 // full second order, so the tape holds the exact derivative.
 test('meta-gradient through 3 steps of coordinate-wise + teleport matches a central finite difference (float32, 3%)', () => {
   const task = small();
-  const lo = withLearnedTeleport(coordinatewise({ outputScale: 0.3, gdSkip: 0.05, secondOrder: true, paramScale: 0.3 }), { cap: 0.3, secondOrder: true });
+  const lo = withLearnedTeleport(coordinatewise({ outputScale: 0.3, gdSkip: 0.05, secondOrder: true, paramScale: 0.3, lrScaleRange: 1 }), { cap: 0.3, secondOrder: true });
   const meta = lo.init(stream(3, 'meta'), task);
   const names = Object.entries(meta).flatMap(([m, ps]) => Object.keys(ps).map((k) => [m, k] as const));
   const rng = stream(3, 'dir');

@@ -4,7 +4,8 @@
 // depth. Per coordinate:
 //
 //   features = logsign(grad) [, logsign(m) with m = beta m + (1 - beta) grad] [, param * paramScale]
-//   f = outputScale * head(LSTM(features)) - gdSkip * grad          (a zero head is plain GD)
+//   f = outputScale * head_f(LSTM(features)) - gdSkip * exp(r tanh(head_s)) * grad
+//   (zero heads give plain GD with step gdSkip; r = 0 fixes the GD step)
 //   w <- w + f
 //
 // The recurrent state is per coordinate (rows in the order problem, layer, row-major entry).
@@ -27,6 +28,11 @@ export const CoordinatewiseShape = strict(
     outputScale: NonNegativeNumber,
     /** Step of the gradient-descent term -gdSkip * grad (0: the pure LSTM update). */
     gdSkip: NonNegativeNumber,
+    /**
+     * > 0: the GD term's step is learned per coordinate, gdSkip * exp(r tanh(head_s)), i.e. within
+     * a factor e^r of gdSkip (a zero head keeps gdSkip). 0: fixed.
+     */
+    lrScaleRange: NonNegativeNumber,
     /** p of the log-magnitude/sign preprocessing: (log|g|/p, sign g) or (-1, e^p g) for |g| < e^-p. */
     p: PositiveNumber,
     /** > 0: also feed logsign of a gradient moving average with this beta; 0: none. */
@@ -43,6 +49,7 @@ export const CoordinatewiseConfig = withDefaults(CoordinatewiseShape, {
   hidden: 20,
   outputScale: 1e-3,
   gdSkip: 1e-3,
+  lrScaleRange: 0,
   p: 10,
   momentumBeta: 0.9,
   paramScale: 0,
@@ -60,7 +67,11 @@ export interface CoordinatewiseState extends LearnedState {
 
 export const featureWidth = (c: CoordinatewiseConfig): number => 2 + (c.momentumBeta > 0 ? 2 : 0) + (c.paramScale !== 0 ? 1 : 0);
 
-export const coordinatewiseSpec = (c: CoordinatewiseConfig): LstmSpec => ({ input: featureWidth(c), hidden: c.hidden, heads: { f: 1 } });
+export const coordinatewiseSpec = (c: CoordinatewiseConfig): LstmSpec => ({
+  input: featureWidth(c),
+  hidden: c.hidden,
+  heads: c.lrScaleRange > 0 ? { f: 1, s: 1 } : { f: 1 },
+});
 
 /** [B, ...shape] tensors -> one column [B * numParams, 1], problem-major. */
 export function toRows(ts: readonly tf.Tensor[]): tf.Tensor2D {
@@ -87,7 +98,15 @@ export function coordinatewise(input: unknown = {}): LearnedOptimizer<Coordinate
     name: 'LSTM(coord)',
     modules: [mod],
     init(rng: Stream, _task: TaskShape): MetaParams {
-      return { [mod]: initLstm(spec, rng) };
+      const p = initLstm(spec, rng);
+      // the learned GD scale starts at exactly gdSkip
+      for (const k of ['head.s.w', 'head.s.b']) {
+        if (!p[k]) continue;
+        const z = tf.zerosLike(p[k]);
+        p[k].dispose();
+        p[k] = z;
+      }
+      return { [mod]: p };
     },
     optimizer(meta: MetaParams, _task: Task): Optimizer<CoordinatewiseState> {
       const p: Params | undefined = meta[mod];
@@ -118,7 +137,10 @@ export function coordinatewise(input: unknown = {}): LearnedOptimizer<Coordinate
           const x = feats.length === 1 ? feats[0] : (tf.concat(feats, 1) as tf.Tensor2D);
           const r = lstmStep(p, spec, x, state.lstm, '', !c.secondOrder);
           let f: tf.Tensor = tf.mul(r.heads.f, c.outputScale);
-          if (c.gdSkip !== 0) f = tf.sub(f, tf.mul(g, c.gdSkip));
+          if (c.gdSkip !== 0) {
+            const eta = c.lrScaleRange > 0 ? tf.mul(tf.exp(tf.mul(tf.tanh(r.heads.s), c.lrScaleRange)), c.gdSkip) : c.gdSkip;
+            f = tf.sub(f, tf.mul(g, eta));
+          }
           const fs = fromRows(f, params);
           const B = params[0].shape[0];
           const stats: StepStats = { updateNorm: tf.sqrt(tf.sum(tf.square(tf.reshape(f, [B, -1])), 1)) as tf.Tensor1D };
