@@ -76,6 +76,9 @@ const logRms = (x: tf.Tensor, p: number): tf.Tensor2D => {
   return tf.div(tf.log(tf.add(tf.sqrt(ms), 1e-12)), p) as tf.Tensor2D;
 };
 
+/** Rows of the layers, in order (tfjs's split into one part has no gradient: kept whole then). */
+const splitLayers = (x: tf.Tensor, L: number): tf.Tensor[] => (L === 1 ? [x] : tf.split(x, L, 0));
+
 function checkSymmetry(task: TaskShape, who: string): TaskSymmetry {
   const sym = task.symmetry;
   if (!sym) throw new Error(`${who}: the task has no symmetry (task.symmetry is needed to teleport)`);
@@ -137,8 +140,8 @@ export function withLearnedTeleport<S extends LearnedState>(
           const out = c.secondOrder
             ? lstmStep(p, spec, feats as tf.Tensor2D, state.tele)
             : lstmStep(p, spec, stopGradient(feats) as tf.Tensor2D, state.tele, '', true);
-          const sizes = tf.split(tf.mul(tf.sigmoid(out.heads.s), c.cap), L, 0);
-          const coefHeads = tf.split(out.heads.c, L, 0);
+          const sizes = splitLayers(tf.mul(tf.sigmoid(out.heads.s), c.cap), L);
+          const coefHeads = splitLayers(out.heads.c, L);
           const ts = dirs.map((ds, m) => {
             if (ds.length === 0) throw new Error(`${name}: the task gave no candidate directions for hidden layer ${m}`);
             const d0 = ds[0];
