@@ -5,8 +5,12 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { stream } from '../src/rng/index.js';
-import { coordinatewise } from '../src/meta/learned/coordinatewise.js';
-import { withLearnedTeleport } from '../src/meta/learned/teleport.js';
+import { coordinatewise, coordinatewiseEntry } from '../src/meta/learned/coordinatewise.js';
+import { teleportingEntry, withLearnedTeleport } from '../src/meta/learned/teleport.js';
+import { TransferStudyConfig, evaluateLearned, learnedOf, metaTrain, tuneBaseline } from '../src/meta/study-transfer.js';
+import { decodeOrThrow } from '../src/config/codec.js';
+import { regressionFamily } from '../src/tasks/regression.js';
+import { taskFamily } from '../src/tasks/registry.js';
 import { disposeLearnedState, type LearnedOptimizer, type LearnedState } from '../src/meta/learned/learned.js';
 import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../src/meta/params.js';
 import type { Task } from '../src/tasks/task.js';
@@ -174,4 +178,44 @@ test('learned optimizers: no tensor leaks over steps; bad configs and meta-param
   assert.equal(metaTensors(meta).length, 8 + 10);
   disposeMeta(meta);
   task.dispose();
+});
+
+test('registration entries decode their configs and build the optimizers', () => {
+  const tele = teleportingEntry(coordinatewiseEntry);
+  assert.equal(tele.kind, 'coordinatewise+tele');
+  const cfg = decodeOrThrow(tele.codec, { inner: { hidden: 5 }, tele: { cap: 0.1 } });
+  const lo = tele.create(cfg);
+  assert.deepEqual([...lo.modules], ['update', 'tele']);
+  assert.throws(() => decodeOrThrow(tele.codec, { inner: { hiden: 5 } }), /inner.hiden: unknown key/);
+  const plain = coordinatewiseEntry.create(decodeOrThrow(coordinatewiseEntry.codec, {}));
+  assert.equal(plain.name, 'LSTM(coord)');
+});
+
+test('transfer study: truncated backprop trains without leaks; baselines take the best validated lr', () => {
+  const reg = { kind: 'regression', widths: [4, 4, 4], samples: 4 };
+  const c = decodeOrThrow(TransferStudyConfig, {
+    train: { tasks: [reg], trajectories: 2, batch: 2, trajectoryLength: 4, unroll: 2, lrUpdate: 1e-2, lrTele: 1e-2 },
+    update: { gdSkip: 1e-2 },
+    eval: { tasks: [{ label: 'w4', task: reg }], valTrajectories: 2, heldoutTrajectories: 2, steps: 5, tableSteps: [5] },
+    baselines: { sgd: [1e-3, 1e-2], momentum: [1e-3], adam: [1e-2] },
+  });
+  const lo = learnedOf('LSTM(coord)+tele', c);
+  const probe = regressionFamily({ widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' }).sample(0, 'train', [0]);
+  const init = lo.init(stream(c.seed, 'transfer', 0, 'init'), probe);
+  probe.dispose();
+  const before = tf.memory().numTensors;
+  const { meta, log } = metaTrain(lo, c, 0);
+  assert.equal(tf.memory().numTensors - before, metaTensors(meta).length);
+  assert.equal(log.metaLoss.length, 2);
+  assert.ok(log.metaLoss.every(Number.isFinite));
+  // the same init the study starts from, moved by training
+  const moved = Object.keys(meta.update).some((k) => tf.tidy(() => tf.max(tf.abs(tf.sub(meta.update[k], init.update[k]))).dataSync()[0]) > 0);
+  assert.ok(moved);
+  const curve = evaluateLearned(lo, meta, taskFamily(c.eval.tasks[0].task), c);
+  assert.equal(curve.meanLoss.length, 6);
+  const b = tuneBaseline('sgd', [1e-3, 1e-2], taskFamily(c.eval.tasks[0].task), 'w4', c);
+  assert.equal(b.lr, b.grid.reduce((x, y) => (y.score < x.score ? y : x)).lr);
+  assert.equal(tf.memory().numTensors - before, metaTensors(meta).length);
+  disposeMeta(meta);
+  disposeMeta(init);
 });

@@ -159,3 +159,10 @@ export function coordinatewise(input: unknown = {}): LearnedOptimizer<Coordinate
     },
   };
 }
+
+/** Registration entry: config `kind` -> (codec, factory). */
+export const coordinatewiseEntry = {
+  kind: 'coordinatewise',
+  codec: CoordinatewiseConfig,
+  create: (cfg: CoordinatewiseConfig): LearnedOptimizer => coordinatewise(cfg) as unknown as LearnedOptimizer,
+} as const;

@@ -177,3 +177,17 @@ export function withLearnedTeleport<S extends LearnedState>(
     },
   };
 }
+
+/**
+ * The registration entry of `inner` with the learned teleport: kind `<inner>+tele`, config
+ * {inner: <inner's config>, tele: LearnedTeleportConfig}.
+ */
+export function teleportingEntry<K extends string, C extends t.Mixed>(inner: { kind: K; codec: C; create: (cfg: t.TypeOf<C>) => LearnedOptimizer }) {
+  type Cfg = { inner: t.TypeOf<C>; tele: LearnedTeleportConfig };
+  const codec = withDefaults(strict({ inner: inner.codec, tele: LearnedTeleportConfig }, `${inner.kind}+tele`), { inner: {}, tele: {} } as never) as unknown as t.Type<Cfg, unknown, unknown>;
+  return {
+    kind: `${inner.kind}+tele` as `${K}+tele`,
+    codec,
+    create: (cfg: Cfg): LearnedOptimizer => withLearnedTeleport(inner.create(cfg.inner), cfg.tele) as unknown as LearnedOptimizer,
+  };
+}
