@@ -63,30 +63,36 @@ test('coordinate-wise + teleport: one set of meta-parameters runs on two MLP siz
   disposeMeta(meta);
 });
 
-test('coordinate-wise: with a zero head the step is gradient descent', () => {
-  const task = deep();
-  const lo = coordinatewise({ gdSkip: 0.05, paramScale: 0.5, lrScaleRange: 2 });
-  const meta0 = lo.init(stream(1, 'meta'), task);
-  const meta = mapMeta(meta0, (t, _m, k) => (k.startsWith('head.') ? tf.zerosLike(t) : tf.clone(t)));
-  disposeMeta(meta0);
-  const opt = lo.optimizer(meta, task);
-  let params = task.init();
-  let state = opt.init(params);
-  for (let i = 0; i < 3; i++) {
-    const expected = tf.tidy(() => {
-      const { grads } = task.lossAndGrads(params, i);
-      return params.map((p, j) => tf.sub(p, tf.mul(grads[j], 0.05)));
-    });
-    ({ params, state } = stepOnce(task, opt, params, state));
-    const [e, g] = [host(expected), host(params)];
-    e.forEach((row, j) => row.forEach((v, k) => assert.ok(Math.abs(v - g[j][k]) < 1e-6, `step ${i} param ${j}[${k}]: ${g[j][k]} vs GD ${v}`)));
-    tf.dispose(expected);
-  }
-  tf.dispose(params);
-  disposeLearnedState(state);
-  disposeMeta(meta);
-  task.dispose();
-});
+for (const gdInput of ['raw', 'layerRms'] as const) {
+  test(`coordinate-wise (gdInput ${gdInput}): with zero heads the step is ${gdInput === 'raw' ? '' : 'layer-normalised '}gradient descent`, () => {
+    const task = deep();
+    const lo = coordinatewise({ gdSkip: 0.05, paramScale: 0.5, lrScaleRange: 2, gdInput });
+    const meta0 = lo.init(stream(1, 'meta'), task);
+    const meta = mapMeta(meta0, (t, _m, k) => (k.startsWith('head.') ? tf.zerosLike(t) : tf.clone(t)));
+    disposeMeta(meta0);
+    const opt = lo.optimizer(meta, task);
+    let params = task.init();
+    let state = opt.init(params);
+    for (let i = 0; i < 3; i++) {
+      const expected = tf.tidy(() => {
+        const { grads } = task.lossAndGrads(params, i);
+        return params.map((p, j) => {
+          const g = grads[j];
+          const d = gdInput === 'raw' ? g : tf.div(g, tf.sqrt(tf.mean(tf.square(g), [1, 2], true)));
+          return tf.sub(p, tf.mul(d, 0.05));
+        });
+      });
+      ({ params, state } = stepOnce(task, opt, params, state));
+      const [e, g] = [host(expected), host(params)];
+      e.forEach((row, j) => row.forEach((v, k) => assert.ok(Math.abs(v - g[j][k]) < 1e-5 * Math.max(1, Math.abs(v)), `step ${i} param ${j}[${k}]: ${g[j][k]} vs GD ${v}`)));
+      tf.dispose(expected);
+    }
+    tf.dispose(params);
+    disposeLearnedState(state);
+    disposeMeta(meta);
+    task.dispose();
+  });
+}
 
 test('learned teleport keeps the loss (exact action) and moves the gradient norm with the sign of its first coefficient', () => {
   const task = small();
@@ -211,7 +217,7 @@ test('transfer study: truncated backprop trains without leaks; baselines take th
   // the same init the study starts from, moved by training
   const moved = Object.keys(meta.update).some((k) => tf.tidy(() => tf.max(tf.abs(tf.sub(meta.update[k], init.update[k]))).dataSync()[0]) > 0);
   assert.ok(moved);
-  const curve = evaluateLearned(lo, meta, taskFamily(c.eval.tasks[0].task), c);
+  const curve = evaluateLearned(lo, meta, taskFamily(c.eval.tasks[0].task), 'w4', c);
   assert.equal(curve.meanLoss.length, 6);
   const b = tuneBaseline('sgd', [1e-3, 1e-2], taskFamily(c.eval.tasks[0].task), 'w4', c);
   assert.equal(b.lr, b.grid.reduce((x, y) => (y.score < x.score ? y : x)).lr);

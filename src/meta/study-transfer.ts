@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { arrayOf, decodeOrThrow, NonEmptyString, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
+import { arrayOf, decodeOrThrow, NonEmptyString, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
 import { OutDir, Seed } from '../config/common.js';
 import { writeJsonAtomic } from '../logging/atomic.js';
 import { optimizer as handOptimizer } from '../optim/hand.js';
@@ -29,7 +29,15 @@ import { disposeLearnedState, type LearnedOptimizer, type LearnedState } from '.
 import { LearnedTeleportConfig, withLearnedTeleport } from './learned/teleport.js';
 import { disposeMeta, type MetaParams } from './params.js';
 
-const LabelledTask = strict({ label: NonEmptyString, task: TaskConfig }, 'LabelledTask');
+const LabelledTask = strict(
+  {
+    label: NonEmptyString,
+    task: TaskConfig,
+    /** Held-out (and validation) problems for this task, if not eval.heldoutTrajectories / valTrajectories. */
+    trajectories: optional(PositiveInt),
+  },
+  'LabelledTask',
+);
 
 export const TransferStudyConfig = withDefaults(
   strict(
@@ -168,7 +176,19 @@ export interface BaselineResult {
   heldout: Curve;
 }
 
+/** Validation and held-out problem counts of an eval task. */
+export interface Counts {
+  val: number;
+  heldout: number;
+}
+
+const countsOf = (c: TransferStudyConfig, label: string): Counts => {
+  const n = c.eval.tasks.find((e) => e.label === label)?.trajectories;
+  return { val: n ?? c.eval.valTrajectories, heldout: n ?? c.eval.heldoutTrajectories };
+};
+
 export function tuneBaseline(name: HandName, lrs: readonly number[], family: TaskFamily, label: string, c: TransferStudyConfig): BaselineResult {
+  const n = countsOf(c, label);
   const run = (lr: number, split: 'val' | 'heldout', n: number) => {
     const task = family.sample(c.seed, split, ids(n));
     try {
@@ -177,13 +197,13 @@ export function tuneBaseline(name: HandName, lrs: readonly number[], family: Tas
       task.dispose();
     }
   };
-  const grid = lrs.map((lr) => ({ lr, score: score(run(lr, 'val', c.eval.valTrajectories)) }));
+  const grid = lrs.map((lr) => ({ lr, score: score(run(lr, 'val', n.val)) }));
   const best = grid.reduce((a, b) => (b.score < a.score ? b : a));
-  return { optimizer: name, task: label, lr: best.lr, grid, heldout: run(best.lr, 'heldout', c.eval.heldoutTrajectories) };
+  return { optimizer: name, task: label, lr: best.lr, grid, heldout: run(best.lr, 'heldout', n.heldout) };
 }
 
-export function evaluateLearned(lo: LearnedOptimizer, meta: MetaParams, family: TaskFamily, c: TransferStudyConfig): Curve {
-  const task = family.sample(c.seed, 'heldout', ids(c.eval.heldoutTrajectories));
+export function evaluateLearned(lo: LearnedOptimizer, meta: MetaParams, family: TaskFamily, label: string, c: TransferStudyConfig): Curve {
+  const task = family.sample(c.seed, 'heldout', ids(countsOf(c, label).heldout));
   try {
     return runCurve(task, lo.optimizer(meta, task), c.eval.steps, (s) => disposeLearnedState(s));
   } finally {
@@ -398,7 +418,7 @@ export function runTransferStudy(
       for (const { label, family } of evalFamilies) {
         heldout[label] = cached(path.join(units, `eval-${unit}-${safe(label)}.json`), () => {
           meta ??= loadMeta(ckpt);
-          const r = evaluateLearned(lo, meta, family, c);
+          const r = evaluateLearned(lo, meta, family, label, c);
           log(`${variant} seed ${metaSeed} on ${label}: final loss ${r.meanLoss.at(-1)!.toPrecision(4)}, ${r.diverged} diverged`);
           return r;
         });
@@ -420,8 +440,9 @@ export function transferTable(c: TransferStudyConfig, baselines: readonly Baseli
   const header = ['task', 'optimizer', ...c.eval.tableSteps.map((s) => `step ${s}`), 'diverged'];
   const rows: string[][] = [];
   for (const { label } of c.eval.tasks) {
+    const n = countsOf(c, label).heldout;
     for (const b of baselines.filter((x) => x.task === label)) {
-      rows.push([label, `${b.optimizer} (lr ${b.lr})`, ...c.eval.tableSteps.map((s) => fmt(b.heldout.meanLoss[s])), `${b.heldout.diverged}/${c.eval.heldoutTrajectories}`]);
+      rows.push([label, `${b.optimizer} (lr ${b.lr})`, ...c.eval.tableSteps.map((s) => fmt(b.heldout.meanLoss[s])), `${b.heldout.diverged}/${n}`]);
     }
     for (const v of VARIANTS) {
       const runs = learned.filter((x) => x.variant === v).map((x) => x.heldout[label]);
@@ -433,7 +454,7 @@ export function transferTable(c: TransferStudyConfig, baselines: readonly Baseli
         const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(xs.length - 1, 1));
         return `${fmt(m)} ± ${fmt(sd)}`;
       };
-      rows.push([label, `${v} (${runs.length} seeds)`, ...c.eval.tableSteps.map(cell), runs.map((r) => `${r.diverged}`).join('+') + `/${c.eval.heldoutTrajectories}`]);
+      rows.push([label, `${v} (${runs.length} seeds)`, ...c.eval.tableSteps.map(cell), runs.map((r) => `${r.diverged}`).join('+') + `/${n}`]);
     }
   }
   return markdownTable(header, rows);

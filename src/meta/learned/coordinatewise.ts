@@ -5,13 +5,14 @@
 //
 //   features = logsign(grad) [, logsign(m) with m = beta m + (1 - beta) grad] [, param * paramScale]
 //   f = outputScale * head_f(LSTM(features)) - gdSkip * exp(r tanh(head_s)) * grad
-//   (zero heads give plain GD with step gdSkip; r = 0 fixes the GD step)
+//   (zero heads give plain GD with step gdSkip; r = 0 fixes the GD step; gdInput 'layerRms'
+//   uses grad / RMS_layer(grad) in the GD term instead, so untrained it is layer-normalised GD)
 //   w <- w + f
 //
 // The recurrent state is per coordinate (rows in the order problem, layer, row-major entry).
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { decodeOrThrow, NonNegativeNumber, PositiveInt, PositiveNumber, numberIn, strict, withDefaults, Finite } from '../../config/codec.js';
+import { decodeOrThrow, NonNegativeNumber, PositiveInt, PositiveNumber, numberIn, oneOf, strict, withDefaults, Finite } from '../../config/codec.js';
 import { initLstm, lstmStateTensors, lstmStep, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
 import { stopGradient } from '../../ops/activations.js';
 import type { Optimizer } from '../../optim/types.js';
@@ -33,6 +34,12 @@ export const CoordinatewiseShape = strict(
      * a factor e^r of gdSkip (a zero head keeps gdSkip). 0: fixed.
      */
     lrScaleRange: NonNegativeNumber,
+    /**
+     * 'raw': the GD term is -gdSkip * grad (an untrained optimizer is GD). 'layerRms': the
+     * gradient is divided by its RMS over each layer of each problem first (an untrained
+     * optimizer is layer-normalised GD, whose step does not grow with the gradient's scale).
+     */
+    gdInput: oneOf(['raw', 'layerRms']),
     /** p of the log-magnitude/sign preprocessing: (log|g|/p, sign g) or (-1, e^p g) for |g| < e^-p. */
     p: PositiveNumber,
     /** > 0: also feed logsign of a gradient moving average with this beta; 0: none. */
@@ -50,6 +57,7 @@ export const CoordinatewiseConfig = withDefaults(CoordinatewiseShape, {
   outputScale: 1e-3,
   gdSkip: 1e-3,
   lrScaleRange: 0,
+  gdInput: 'raw',
   p: 10,
   momentumBeta: 0.9,
   paramScale: 0,
@@ -72,6 +80,12 @@ export const coordinatewiseSpec = (c: CoordinatewiseConfig): LstmSpec => ({
   hidden: c.hidden,
   heads: c.lrScaleRange > 0 ? { f: 1, s: 1 } : { f: 1 },
 });
+
+/** x / RMS(x) over each problem's entries ([B, ...]); a zero gradient stays zero. */
+const layerNormalised = (x: tf.Tensor): tf.Tensor => {
+  const axes = x.shape.slice(1).map((_, i) => i + 1);
+  return tf.div(x, tf.add(tf.sqrt(tf.mean(tf.square(x), axes, true)), 1e-30));
+};
 
 /** [B, ...shape] tensors -> one column [B * numParams, 1], problem-major. */
 export function toRows(ts: readonly tf.Tensor[]): tf.Tensor2D {
@@ -139,7 +153,7 @@ export function coordinatewise(input: unknown = {}): LearnedOptimizer<Coordinate
           let f: tf.Tensor = tf.mul(r.heads.f, c.outputScale);
           if (c.gdSkip !== 0) {
             const eta = c.lrScaleRange > 0 ? tf.mul(tf.exp(tf.mul(tf.tanh(r.heads.s), c.lrScaleRange)), c.gdSkip) : c.gdSkip;
-            f = tf.sub(f, tf.mul(g, eta));
+            f = tf.sub(f, tf.mul(c.gdInput === 'raw' ? g : toRows(grads.map(layerNormalised)), eta));
           }
           const fs = fromRows(f, params);
           const B = params[0].shape[0];
