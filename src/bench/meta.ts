@@ -5,17 +5,24 @@ import * as tf from '@tensorflow/tfjs';
 import type { Section, Figures } from './run.js';
 import { preset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
+import { buildRunParts } from '../meta/build.js';
+import { localShards } from '../meta/shards.js';
+import type { TaskConfig } from '../tasks/registry.js';
 import { sampleRegression, lossAndGrads, disposeBatch, DEFAULT_REGRESSION } from '../tasks/regression.js';
+
+const PAPER_TASK: TaskConfig = { kind: 'regression', widths: [20, 20, 20], samples: 20, slope: DEFAULT_REGRESSION.slope, seedScheme: 'stream' };
 
 const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
 
 /** Trajectories per second of meta-training one variant at batch size B (after one warm-up batch). */
-export function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100): number {
+export async function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100): Promise<number> {
   const p = preset(name, 'tuned');
   const train = { ...p.train, batch, trajectories: batch * 2, epochs: 1, trajectoryLength, evalEvery: 0 };
-  let st = initTrainState(p.variant, train, DEFAULT_REGRESSION.dim);
-  st = trainBatch(st, p.variant, train, DEFAULT_REGRESSION).state; // warm-up (kernels, heap growth)
-  const r = trainBatch(st, p.variant, train, DEFAULT_REGRESSION);
+  const parts = buildRunParts({ task: PAPER_TASK, variant: p.variant, estimator: train.estimator, lossWeighting: train.lossWeighting });
+  const pool = localShards(parts);
+  let st = initTrainState(parts.learned, parts.family, train);
+  st = (await trainBatch(st, train, pool)).state; // warm-up (kernels, heap growth)
+  const r = await trainBatch(st, train, pool);
   disposeTrainState(r.state);
   // a diverged batch stops early: count only the windows that ran
   const done = r.windows.filter((w) => !w.skipped).length;
@@ -55,7 +62,7 @@ export const section: Section = {
     for (const name of LEARNED) {
       byBatch[name] = {};
       for (const B of batches) {
-        const tps = metaTrainThroughput(name, B, quick ? 20 : 100);
+        const tps = await metaTrainThroughput(name, B, quick ? 20 : 100);
         byBatch[name][String(B)] = tps;
         best[name] = Math.max(best[name] ?? 0, tps);
         process.stdout.write(`  ${name} B=${B}: ${tps.toFixed(2)} trajectories/s\n`);

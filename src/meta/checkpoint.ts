@@ -1,4 +1,4 @@
-// Checkpoints of meta-training: meta-parameters, Adam moments, best-so-far parameters, the
+// Checkpoints of meta-training: meta-parameters, outer (Adam) moments per module, best-so-far parameters, the
 // step, the RNG position and the config. Two files per checkpoint directory: tensors.bin (raw
 // float32) and manifest.json (layout, config, counters and the SHA-256 of tensors.bin), each
 // written atomically, the manifest last. Loading checks format, config and hash, so a torn,
@@ -10,12 +10,16 @@ import * as tf from '@tensorflow/tfjs';
 import { writeJsonAtomic } from '../logging/atomic.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
 import type { Params } from '../nn/lstm.js';
+import type { SlotName } from '../optim/state.js';
+import type { TaskConfig } from '../tasks/registry.js';
+import type { OuterStates } from './learner.js';
+import { flattenMeta, unflattenMeta, type MetaParams } from './params.js';
 import type { MetaTrainState, TrainConfig } from './train.js';
 import type { VariantConfig } from './variant.js';
-import type { RegressionSpec } from '../tasks/regression.js';
 
 export const CHECKPOINT_FORMAT = 'symtele-meta-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** 2: meta-parameters namespaced by module, outer optimizer state per module. */
+export const CHECKPOINT_VERSION = 2;
 
 export class CheckpointError extends Error {
   constructor(dir: string, why: string) {
@@ -28,7 +32,7 @@ export class CheckpointError extends Error {
 export interface CheckpointConfig {
   variant: VariantConfig;
   train: TrainConfig;
-  task: RegressionSpec;
+  task: TaskConfig;
 }
 
 interface TensorEntry {
@@ -43,7 +47,8 @@ interface Manifest {
   version: number;
   config: CheckpointConfig;
   batchesDone: number;
-  adamStep: number;
+  /** Outer optimizer steps per module. */
+  outerSteps: Record<string, number>;
   bestValLoss: number | null;
   windowsSkipped: number;
   order: StreamState;
@@ -53,15 +58,38 @@ interface Manifest {
   sha256: string;
 }
 
+/** Outer states as "module/slot/name" tensors (slot tensors are aligned with the sorted names). */
+function flattenOuter(o: OuterStates, meta: MetaParams): Params {
+  const out: Params = {};
+  for (const [mod, s] of Object.entries(o)) {
+    const names = Object.keys(meta[mod]).sort();
+    for (const [slot, ts] of Object.entries(s.slots)) ts!.forEach((t, i) => (out[`${mod}/${slot}/${names[i]}`] = t));
+  }
+  return out;
+}
+
+function unflattenOuter(p: Params, steps: Record<string, number>, meta: MetaParams): OuterStates {
+  const out: OuterStates = {};
+  for (const mod of Object.keys(meta)) {
+    const names = Object.keys(meta[mod]).sort();
+    const slots: { [K in SlotName]?: tf.Tensor[] } = {};
+    for (const key of Object.keys(p).filter((k) => k.startsWith(`${mod}/`))) {
+      const slot = key.split('/')[1] as SlotName;
+      slots[slot] ??= names.map((n) => p[`${mod}/${slot}/${n}`]);
+    }
+    out[mod] = { step: steps[mod] ?? 0, slots };
+  }
+  return out;
+}
+
 function collect(st: MetaTrainState): [string, tf.Tensor][] {
   const out: [string, tf.Tensor][] = [];
   const add = (group: string, p: Params | null) => {
     if (p) for (const k of Object.keys(p).sort()) out.push([`${group}/${k}`, p[k]]);
   };
-  add('meta', st.meta);
-  add('adam.m', st.adam.m);
-  add('adam.v', st.adam.v);
-  add('best', st.bestMeta);
+  add('meta', flattenMeta(st.meta));
+  add('outer', flattenOuter(st.outer, st.meta));
+  add('best', st.bestMeta ? flattenMeta(st.bestMeta) : null);
   return out;
 }
 
@@ -99,7 +127,7 @@ export function saveCheckpoint(dir: string, st: MetaTrainState, config: Checkpoi
     version: CHECKPOINT_VERSION,
     config,
     batchesDone: st.batchesDone,
-    adamStep: st.adam.step,
+    outerSteps: Object.fromEntries(Object.entries(st.outer).map(([k, o]) => [k, o.step])),
     bestValLoss: Number.isFinite(st.bestValLoss) ? st.bestValLoss : null,
     windowsSkipped: st.windowsSkipped,
     order: st.order.state(),
@@ -157,21 +185,22 @@ export function loadCheckpoint(dir: string, expected: CheckpointConfig | null): 
     bytes.byteOffset % 4 === 0
       ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
       : new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const groups: Record<string, Params> = { meta: {}, 'adam.m': {}, 'adam.v': {}, best: {} };
+  const groups: Record<string, Params> = { meta: {}, outer: {}, best: {} };
   for (const e of m.tensors) {
     const slash = e.name.indexOf('/');
     const g = e.name.slice(0, slash);
     if (!(g in groups)) throw new CheckpointError(dir, `unknown tensor group in ${e.name}`);
     groups[g][e.name.slice(slash + 1)] = tf.tensor(data.subarray(e.offset, e.offset + e.length), e.shape);
   }
+  const meta = unflattenMeta(groups.meta);
   const state: MetaTrainState = {
-    meta: groups.meta,
-    adam: { step: m.adamStep, m: groups['adam.m'], v: groups['adam.v'] },
+    meta,
+    outer: unflattenOuter(groups.outer, m.outerSteps, meta),
     batchesDone: m.batchesDone,
     order: restoreStream(m.order),
     perm: m.perm,
     bestValLoss: m.bestValLoss ?? Infinity,
-    bestMeta: Object.keys(groups.best).length ? groups.best : null,
+    bestMeta: Object.keys(groups.best).length ? unflattenMeta(groups.best) : null,
     windowsSkipped: m.windowsSkipped,
   };
   return { state, config: m.config };

@@ -1,7 +1,8 @@
 // Configs of the learning-to-teleport experiments: io-ts codecs (unknown keys rejected, errors
 // name the field), and the presets. Each variant entry names one of the four variants of
-// Figure 6 and a recipe ('paper': the paper / reference settings; 'tuned': ours), then
-// optionally overrides any field of the variant or of its meta-training settings.
+// Figure 6 and a recipe ('reference': the reference code's settings; 'paper': the paper's
+// text where it differs from the code; 'tuned': ours), then optionally overrides any field of
+// the variant or of its meta-training settings.
 import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import {
@@ -19,13 +20,16 @@ import {
   decodeConfig,
   ConfigError,
 } from '../config/codec.js';
-import { Backend, Seed, OutDir, LeakyReluSlope } from '../config/common.js';
+import { Backend, Seed, OutDir } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
 import { VARIANT_NAMES, type VariantConfig } from './variant.js';
 import type { TrainConfig } from './train.js';
-import type { RegressionSpec } from '../tasks/regression.js';
+import { TaskConfig } from '../tasks/registry.js';
+import { EstimatorConfig } from './estimators/registry.js';
 
 const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
+
+export const RECIPES = ['reference', 'paper', 'tuned'] as const;
 
 export const PreprocessCodec = strict({ kind: oneOf(['raw', 'logsign']), p: PositiveNumber, inputScale: PositiveNumber }, 'Preprocess');
 export const UpdateCodec = strict(
@@ -70,6 +74,7 @@ export const TrainCodec = strict(
     lrFloor: numberIn({ ge: 0, le: 1 }),
     clip: NonNegativeNumber,
     lossWeighting: oneOf(['sum', 'mean', 'log']),
+    estimator: EstimatorConfig,
     evalEvery: NonNegativeInt,
     valTrajectories: PositiveInt,
     valSteps: PositiveInt,
@@ -83,7 +88,7 @@ export const VariantEntryCodec = strict(
     name: oneOf(VARIANT_NAMES),
     /** Label in tables, logs and JSON (default: name). */
     label: optional(t.string),
-    recipe: optional(oneOf(['paper', 'tuned'])),
+    recipe: optional(oneOf(RECIPES)),
     /** Overrides of the preset's variant fields (deep). */
     variant: optional(t.UnknownRecord),
     /** Overrides of the preset's meta-training settings (deep). */
@@ -101,10 +106,11 @@ export const MetaExperimentCodec = withDefaults(
       seed: Seed,
       /** Meta-training seeds: each learned variant is trained once per seed. */
       metaSeeds: arrayOf(Seed, { min: 1 }),
-      task: strict({ dim: PositiveInt, slope: LeakyReluSlope, seedScheme: oneOf(['stream', 'reference']) }, 'Task'),
+      /** The inner problems (a tagged union on `kind`). */
+      task: TaskConfig,
       heldout: strict({ trajectories: PositiveInt, steps: PositiveInt }, 'Heldout'),
       /** Recipe of entries that do not name one. */
-      recipe: oneOf(['paper', 'tuned']),
+      recipe: oneOf(RECIPES),
       variants: arrayOf(VariantEntryCodec, { min: 1 }),
       logdir: OutDir,
       checkpointDir: OutDir,
@@ -121,7 +127,7 @@ export const MetaExperimentCodec = withDefaults(
   {
     seed: 0,
     metaSeeds: [0],
-    task: { dim: 20, slope: 0.1, seedScheme: 'stream' },
+    task: { kind: 'regression', widths: [20, 20, 20], samples: 20, slope: 0.1, seedScheme: 'stream' },
     heldout: { trajectories: 5, steps: 100 },
     recipe: 'tuned',
     variants: VARIANT_NAMES.map((name) => ({ name })),
@@ -136,13 +142,17 @@ export type MetaExperiment = t.TypeOf<typeof MetaExperimentCodec>;
 registerConfig('meta', MetaExperimentCodec, 'symtele meta train|eval: learning to teleport (section 5.2)');
 
 export type VariantName = (typeof VARIANT_NAMES)[number];
-export type Recipe = 'paper' | 'tuned';
+export type Recipe = (typeof RECIPES)[number];
 
 const RAW = { kind: 'raw', p: 10, inputScale: 1 } as const;
 const LOGSIGN = { kind: 'logsign', p: 10, inputScale: 1 } as const;
 
-/** The paper's settings (EXPERIMENTS.md, reference code): raw gradients, sum of losses, no clipping. */
-function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
+/**
+ * The reference code's settings: raw gradients, sum of losses, no clipping, one trajectory per
+ * meta-step, meta learning rates 1e-3 (update LSTM) and 1e-4 (teleport LSTM, also the step-size
+ * LSTM of LSTM(lr,tele)).
+ */
+function referencePreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
   const train: TrainConfig = {
     seed: 0,
     trajectories: 700,
@@ -156,6 +166,7 @@ function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainC
     lrFloor: 1,
     clip: 0,
     lossWeighting: 'sum',
+    estimator: { kind: 'tbptt' },
     evalEvery: 0,
     valTrajectories: 5,
     valSteps: 100,
@@ -170,7 +181,7 @@ function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainC
     case 'LSTM(lr,tele)':
       return {
         variant: { ...base, tele: { hidden: 20, magnitude: 0.01, action: 'inverse', lrHead: { min: 1e-7, max: 5e-3, param: 'clamp' }, headScale: 1, direction: 'none', learnedMagnitude: false } },
-        train: { ...train, trajectories: 30, trajectoryLength: 300, lrTele: 1e-3 },
+        train: { ...train, trajectories: 30, trajectoryLength: 300 },
       };
     case 'LSTM(update,tele)':
       return {
@@ -193,7 +204,7 @@ function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainC
  * never trained), clipped meta-gradients and batched trajectories.
  */
 function tunedPreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
-  const p = paperPreset(name);
+  const p = referencePreset(name);
   const train: TrainConfig = {
     ...p.train,
     batch: 8,
@@ -225,8 +236,14 @@ function tunedPreset(name: VariantName): { variant: VariantConfig; train: TrainC
   }
 }
 
+/** The paper's text (section 5.2): the reference's recipe with meta learning rates 1e-4 (m1) and 1e-3 (m2). */
+function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
+  const p = referencePreset(name);
+  return { ...p, train: { ...p.train, lrUpdate: 1e-4, lrTele: 1e-3 } };
+}
+
 export function preset(name: VariantName, recipe: Recipe): { variant: VariantConfig; train: TrainConfig } {
-  return recipe === 'paper' ? paperPreset(name) : tunedPreset(name);
+  return recipe === 'reference' ? referencePreset(name) : recipe === 'paper' ? paperPreset(name) : tunedPreset(name);
 }
 
 export interface ResolvedVariant {
@@ -279,4 +296,4 @@ function warmStartProblem(all: readonly ResolvedVariant[], i: number): string | 
   return null;
 }
 
-export const taskSpec = (exp: MetaExperiment): RegressionSpec => ({ ...exp.task });
+

@@ -2,12 +2,13 @@
 // meta-seed) with TensorBoard logs, periodic validation and resumable checkpoints, then run
 // all variants and GD on the same held-out trajectories and report.
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.js';
-import type { Params } from '../nn/lstm.js';
+import { buildRunParts, type RunParts, type RunSpec } from './build.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig } from './checkpoint.js';
-import { taskSpec, type MetaExperiment, type ResolvedVariant } from './config.js';
+import type { MetaExperiment, ResolvedVariant } from './config.js';
+import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
 import type { EvalResults, VariantResult } from './report.js';
+import { localShards, type ShardPool } from './shards.js';
 import {
   disposeTrainState,
   evaluate,
@@ -17,9 +18,9 @@ import {
   rollbackToBest,
   validate,
   type MetaTrainState,
+  type TrajectoryRecord,
 } from './train.js';
 import { isLearned } from './variant.js';
-import type { TrajectoryRecord } from './unroll.js';
 
 export const slug = (label: string): string => label.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
 
@@ -32,7 +33,14 @@ export interface TrainRunOptions {
   /** Write TensorBoard events (default true). */
   tensorboard?: boolean;
   /** Trained meta-parameters of the variant named by `train.warmStart` (same meta-seed). */
-  warmFrom?: Params;
+  warmFrom?: MetaParams;
+  /**
+   * Where the shards' gradient estimates are computed (default: all in this process). Given the
+   * run's spec, a pool runs its parts wherever it likes: worker threads, other machines.
+   */
+  pool?: (spec: RunSpec) => ShardPool | Promise<ShardPool>;
+  /** Shards per batch (default 1): the unit of work a pool spreads; results do not depend on it beyond float rounding. */
+  shards?: number;
 }
 
 export const checkpointDirOf = (root: string, label: string, metaSeed: number): string =>
@@ -43,7 +51,7 @@ const seeded = (rv: ResolvedVariant, metaSeed: number) => ({ ...rv.train, seed: 
 export interface TrainedVariant {
   label: string;
   metaSeed: number;
-  meta: Params;
+  meta: MetaParams;
   seconds: number;
   trajectories: number;
   finished: boolean;
@@ -60,11 +68,20 @@ function histogramStats(w: SummaryWriter, rec: TrajectoryRecord, step: number): 
   }
 }
 
+export const runSpec = (rv: ResolvedVariant, exp: MetaExperiment, train = rv.train): RunSpec => ({
+  task: exp.task,
+  variant: rv.variant,
+  estimator: train.estimator,
+  lossWeighting: train.lossWeighting,
+});
+
 /** Meta-train one learned variant for one meta-seed (resuming when asked). */
-export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, opts: TrainRunOptions = {}): TrainedVariant {
+export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, opts: TrainRunOptions = {}): Promise<TrainedVariant> {
   const log = opts.log ?? (() => {});
-  const task = taskSpec(exp);
+  const task = exp.task;
   const train = seeded(rv, metaSeed);
+  const spec = runSpec(rv, exp, train);
+  const parts = buildRunParts(spec);
   const ckptConfig: CheckpointConfig = { variant: rv.variant, train, task };
   const dir = checkpointDirOf(exp.checkpointDir, rv.label, metaSeed);
   let st: MetaTrainState;
@@ -73,7 +90,8 @@ export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed:
     if (!hasCheckpoint(from)) throw new CheckpointError(from, 'nothing to resume (no manifest.json)');
     st = loadCheckpoint(from, ckptConfig).state;
     log(`${rv.label} seed ${metaSeed}: resumed at batch ${st.batchesDone}/${totalBatches(train)}`);
-  } else st = initTrainState(rv.variant, train, task.dim, opts.warmFrom);
+  } else st = initTrainState(parts.learned, parts.family, train, opts.warmFrom);
+  const pool = opts.pool ? await opts.pool(spec) : localShards(parts);
   const total = totalBatches(train);
   const writer = opts.tensorboard === false ? null : createSummaryWriter(path.join(exp.logdir, slug(rv.label), `seed-${metaSeed}`));
   writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', st.batchesDone);
@@ -83,7 +101,7 @@ export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed:
   const windowsPerBatch = Math.ceil(train.trajectoryLength / train.unroll);
   const validateAndLog = (seconds: number) => {
     const b = st.batchesDone;
-    const v = validate(st, rv.variant, train, task);
+    const v = validate(st, parts.learned, parts.family, train);
     st = v.state;
     writer?.scalar('val/score_mean_log_loss', v.score, b);
     for (const s of exp.tableSteps) {
@@ -98,7 +116,7 @@ export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed:
     if (train.warmStart !== null && train.evalEvery > 0 && st.batchesDone === 0) validateAndLog(0);
     while (st.batchesDone < total) {
       if (opts.stopAfterBatches !== undefined && ran >= opts.stopAfterBatches) break;
-      const r = trainBatch(st, rv.variant, train, task);
+      const r = await trainBatch(st, train, pool, opts.shards ?? 1);
       st = r.state;
       ran++;
       if (r.windows.length > 0 && r.windows.every((w) => w.skipped)) {
@@ -119,35 +137,35 @@ export function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed:
     const finished = st.batchesDone >= total;
     saveCheckpoint(dir, st, ckptConfig);
     const seconds = (performance.now() - t0) / 1000;
-    const src = st.bestMeta ?? st.meta;
-    const meta: Params = {};
-    for (const [k, p] of Object.entries(src)) meta[k] = tf.clone(p);
+    const meta = cloneMeta(st.bestMeta ?? st.meta);
     return { label: rv.label, metaSeed, meta, seconds, trajectories, finished };
   } finally {
     disposeTrainState(st);
     writer?.close();
+    await pool.close();
   }
 }
 
 /** Meta-parameters to evaluate, read from checkpoints (best if validated, else last). */
-export function loadTrained(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, root = exp.checkpointDir): Params {
-  const task = taskSpec(exp);
+export function loadTrained(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, root = exp.checkpointDir): MetaParams {
   const dir = checkpointDirOf(root, rv.label, metaSeed);
-  const { state } = loadCheckpoint(dir, { variant: rv.variant, train: seeded(rv, metaSeed), task });
+  const { state } = loadCheckpoint(dir, { variant: rv.variant, train: seeded(rv, metaSeed), task: exp.task });
   const keep = state.bestMeta ?? state.meta;
   const other = keep === state.meta ? state.bestMeta : state.meta;
-  tf.dispose([...Object.values(state.adam.m), ...Object.values(state.adam.v), ...(other ? Object.values(other) : [])]);
+  disposeMeta(other);
+  state.bestMeta = null;
+  state.meta = keep;
+  disposeTrainState({ ...state, meta: {}, bestMeta: null });
   return keep;
 }
 
 /** Held-out evaluation of every variant (GD once; learned ones once per meta-seed) on the same problems. */
 export function evaluateAll(
   resolved: readonly ResolvedVariant[],
-  metas: ReadonlyMap<string, Params>,
+  metas: ReadonlyMap<string, MetaParams>,
   exp: MetaExperiment,
   log: (l: string) => void = () => {},
 ): EvalResults {
-  const task = taskSpec(exp);
   const ns = Array.from({ length: exp.heldout.trajectories }, (_, i) => i);
   const variants: Record<string, VariantResult> = {};
   for (const rv of resolved) {
@@ -156,7 +174,8 @@ export function evaluateAll(
     for (const s of seeds) {
       const meta = s === null ? {} : metas.get(`${rv.label}#${s}`);
       if (!meta) throw new Error(`no trained meta-parameters for ${rv.label} (meta-seed ${s})`);
-      const rec = evaluate(meta, rv.variant, task, exp.seed, 'heldout', ns, exp.heldout.steps);
+      const parts: RunParts = buildRunParts(runSpec(rv, exp));
+      const rec = evaluate(parts.learned, meta, parts.family, exp.seed, 'heldout', ns, exp.heldout.steps);
       // records are [step][problem]; results are [run][step]
       for (let b = 0; b < ns.length; b++) {
         res.loss.push(rec.loss.map((row) => row[b]));
@@ -170,7 +189,7 @@ export function evaluateAll(
   }
   return {
     variants,
-    heldout: { seed: exp.seed, trajectories: exp.heldout.trajectories, steps: exp.heldout.steps, seedScheme: exp.task.seedScheme },
+    heldout: { seed: exp.seed, trajectories: exp.heldout.trajectories, steps: exp.heldout.steps, seedScheme: 'seedScheme' in exp.task ? exp.task.seedScheme : 'stream' },
   };
 }
 

@@ -1,16 +1,19 @@
-// Meta-training by truncated backprop (paper Algorithm 1), batched: B training trajectories
-// advance in lockstep; every `unroll` steps one meta-gradient (averaged over the batch) updates
-// the LSTMs with Adam; the unroll state is carried, detached, into the next window.
-// The trainer is a value (MetaTrainState) and a step function over it, so checkpoints, resume
-// and logging sit outside.
+// Meta-training (paper Algorithm 1, batched and sharded): B training trajectories advance in
+// lockstep, split into fixed shards; every `unroll` steps the shards' gradient estimates are
+// combined in shard order and the learner steps the meta-parameters; each shard's trajectories
+// carry into the next window where they are computed. The trainer is a value (MetaTrainState)
+// and a step function over it, so checkpoints, resume and logging sit outside.
 import * as tf from '@tensorflow/tfjs';
-import type { Params } from '../nn/lstm.js';
 import { stream, restoreStream, type Stream, type StreamState } from '../rng/index.js';
-import { sampleRegression, disposeBatch, type RegressionSpec, type Split } from '../tasks/regression.js';
 import { SingularMatrixError } from '../ops/linalg.js';
-import { adamInit, adamStep, clipGroups, type AdamState, DEFAULT_ADAM } from './adam.js';
-import { metaGradWindow, runTrajectory, type LossWeighting, type TrajectoryRecord } from './unroll.js';
-import { initMetaParams, initUnrollState, isLearned, disposeUnroll, type VariantConfig, type ProblemData } from './variant.js';
+import type { Split, Task, TaskFamily } from '../tasks/task.js';
+import { combineEstimates, disposeEstimate } from './estimator.js';
+import type { EstimatorConfig } from './estimators/registry.js';
+import type { LearnedOptimizer } from './learned/learned.js';
+import { disposeOuter, learnerStep, outerInit, type OuterStates } from './learner.js';
+import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
+import { shardIds, type ShardPool } from './shards.js';
+import { disposeTrajectories, innerStep, startTrajectories, trajectoryTensors, windows as windowLengths, type LossWeighting, type Trajectories } from './truncated.js';
 
 export interface TrainConfig {
   seed: number;
@@ -23,8 +26,10 @@ export interface TrainConfig {
   unroll: number;
   /** Trajectories advanced in lockstep. */
   batch: number;
-  lrUpdate: number;
+  /** Meta learning rate of the teleport module ('tele') ... */
   lrTele: number;
+  /** ... and of every other module. */
+  lrUpdate: number;
   /** Meta learning-rate schedule over all batches: constant, or cosine decay to `lrFloor` x lr. */
   lrSchedule: 'constant' | 'cosine';
   /** Fraction of the meta learning rates left at the end of a cosine schedule. */
@@ -32,13 +37,15 @@ export interface TrainConfig {
   /** Clip each module's meta-gradient to this global norm (0 = none). */
   clip: number;
   lossWeighting: LossWeighting;
+  /** How each window's meta-gradient is estimated. */
+  estimator: EstimatorConfig;
   /** Held-out-style validation every this many batches (0 = never); the best is kept. */
   evalEvery: number;
   valTrajectories: number;
   /** Validation trajectories run this many steps. */
   valSteps: number;
   /**
-   * Label of another variant of the experiment whose trained update LSTM (m1.*, same meta-seed)
+   * Label of another variant of the experiment whose trained update module (same meta-seed)
    * starts this one (a warm start: learn to update first, then to teleport); null = from scratch.
    */
   warmStart: string | null;
@@ -56,15 +63,12 @@ export function lrFactor(c: Pick<TrainConfig, 'lrSchedule' | 'lrFloor'>, progres
 }
 
 /** The truncation schedule: window boundaries of one trajectory. */
-export function windows(cfg: Pick<TrainConfig, 'trajectoryLength' | 'unroll'>): number[] {
-  const w: number[] = [];
-  for (let s = 0; s < cfg.trajectoryLength; s += cfg.unroll) w.push(Math.min(cfg.unroll, cfg.trajectoryLength - s));
-  return w;
-}
+export const windows = (cfg: Pick<TrainConfig, 'trajectoryLength' | 'unroll'>): number[] => windowLengths(cfg.trajectoryLength, cfg.unroll);
 
 export interface MetaTrainState {
-  meta: Params;
-  adam: AdamState;
+  meta: MetaParams;
+  /** Outer optimizer (Adam) state per module. */
+  outer: OuterStates;
   /** Batches done so far (over all epochs). */
   batchesDone: number;
   /** Stream for the order of training trajectories. */
@@ -72,49 +76,59 @@ export interface MetaTrainState {
   /** Permutation of the current epoch. */
   perm: number[];
   bestValLoss: number;
-  bestMeta: Params | null;
+  bestMeta: MetaParams | null;
   windowsSkipped: number;
 }
 
 export const batchesPerEpoch = (c: TrainConfig): number => Math.ceil(c.trajectories / c.batch);
 export const totalBatches = (c: TrainConfig): number => batchesPerEpoch(c) * c.epochs;
 
+/** The meta learning rate of a module (before the schedule). */
+export const moduleLr = (c: Pick<TrainConfig, 'lrTele' | 'lrUpdate'>, mod: string): number => (mod === 'tele' ? c.lrTele : c.lrUpdate);
+
 /**
- * Meta-parameters with their update LSTM (every 'm1.' tensor) copied from `from`; the inputs
- * are not disposed. A missing or differently shaped tensor is an error.
+ * Meta-parameters with their update module copied from `from`; the inputs are not disposed.
+ * A missing or differently shaped tensor is an error.
  */
-export function withUpdateFrom(meta: Params, from: Params, source: string): Params {
-  const out: Params = { ...meta };
-  for (const k of Object.keys(meta).filter((k) => k.startsWith('m1.'))) {
-    const f = from[k];
-    if (!f) throw new Error(`warm start from ${source}: it has no ${k}`);
-    if (!tf.util.arraysEqual(f.shape, meta[k].shape)) {
-      throw new Error(`warm start from ${source}: ${k} is [${f.shape}], expected [${meta[k].shape}]`);
+export function withUpdateFrom(meta: MetaParams, from: MetaParams, source: string): MetaParams {
+  const out: MetaParams = { ...meta, update: { ...meta.update } };
+  for (const k of Object.keys(meta.update ?? {})) {
+    const f = from.update?.[k];
+    if (!f) throw new Error(`warm start from ${source}: it has no update/${k}`);
+    if (!tf.util.arraysEqual(f.shape, meta.update[k].shape)) {
+      throw new Error(`warm start from ${source}: update/${k} is [${f.shape}], expected [${meta.update[k].shape}]`);
     }
-    out[k] = tf.clone(f);
+    out.update[k] = tf.clone(f);
   }
   return out;
 }
 
-/** A fresh trainer; `warm` (the trained parameters named by `c.warmStart`) replaces the update LSTM. */
-export function initTrainState(v: VariantConfig, c: TrainConfig, dim: number, warm?: Params): MetaTrainState {
+/** Shapes and symmetry of the family's problems (one problem sampled and dropped). */
+function taskShape(family: TaskFamily, seed: number) {
+  const t = family.sample(seed, 'train', [0]);
+  const shape = { paramShapes: t.paramShapes, symmetry: t.symmetry };
+  t.dispose();
+  return shape;
+}
+
+/** A fresh trainer; `warm` (the trained parameters named by `c.warmStart`) replaces the update module. */
+export function initTrainState(learned: LearnedOptimizer, family: TaskFamily, c: TrainConfig, warm?: MetaParams): MetaTrainState {
   // Streams shared by all variants (not keyed by name): the update LSTM (initialised first)
   // starts from the same weights in LSTM(update) and LSTM(update,tele), and both see the
   // training trajectories in the same order, so per meta-seed the two differ only by the
   // teleport module (a paired comparison).
-  const fresh = initMetaParams(v, dim, stream(c.seed, 'meta-init'));
+  const fresh = learned.init(stream(c.seed, 'meta-init'), taskShape(family, c.seed));
   let meta = fresh;
   if (c.warmStart !== null) {
     if (!warm) throw new Error(`warm start from ${c.warmStart}: its trained meta-parameters are needed`);
     meta = withUpdateFrom(fresh, warm, c.warmStart);
-    tf.dispose(Object.keys(fresh).filter((k) => k.startsWith('m1.')).map((k) => fresh[k]));
+    tf.dispose(Object.values(fresh.update ?? {}));
   }
-  const order = stream(c.seed, 'order');
   return {
     meta,
-    adam: adamInit(meta),
+    outer: outerInit(meta),
     batchesDone: 0,
-    order,
+    order: stream(c.seed, 'order'),
     perm: [],
     bestValLoss: Infinity,
     bestMeta: null,
@@ -138,8 +152,6 @@ export interface BatchResult {
   seconds: number;
 }
 
-const groupOf = (name: string) => name.slice(0, 2);
-
 /** Indices of the trajectories of the next batch (a fresh permutation each epoch). */
 function nextIndices(st: MetaTrainState, c: TrainConfig): { idx: number[]; perm: number[] } {
   const per = batchesPerEpoch(c);
@@ -148,84 +160,105 @@ function nextIndices(st: MetaTrainState, c: TrainConfig): { idx: number[]; perm:
   return { idx: perm.slice(inEpoch * c.batch, Math.min((inEpoch + 1) * c.batch, c.trajectories)), perm };
 }
 
-export function problemData(b: ReturnType<typeof sampleRegression>, task: RegressionSpec): ProblemData {
-  return { x: b.x, y: b.y, xInv: b.xInv, dim: task.dim, slope: task.slope };
-}
-
 /**
- * Meta-train on one batch of trajectories: all windows of the truncation schedule. Returns the
- * new state; the old state's tensors that were replaced are disposed.
+ * Meta-train on one batch of trajectories: all windows of the truncation schedule, the batch
+ * split into `shards` shards on `pool`. Returns the new state; replaced tensors are disposed.
+ * A window whose estimate is not finite (a diverged trajectory) is skipped and ends the batch.
  */
-export function trainBatch(st: MetaTrainState, v: VariantConfig, c: TrainConfig, task: RegressionSpec): BatchResult {
+export async function trainBatch(st: MetaTrainState, c: TrainConfig, pool: ShardPool, shards = 1): Promise<BatchResult> {
   const t0 = performance.now();
   const { idx, perm } = nextIndices(st, c);
-  const batch = sampleRegression(task, c.seed, 'train', idx);
-  const data = problemData(batch, task);
-  let unroll = initUnrollState(v, batch.ws);
   let meta = st.meta;
-  let adam = st.adam;
+  let outer = st.outer;
   let skipped = st.windowsSkipped;
   const logs: WindowLog[] = [];
   const sched = windows(c);
   const total = totalBatches(c);
-  for (let wi = 0; wi < sched.length; wi++) {
-    let r: ReturnType<typeof metaGradWindow>;
-    try {
-      r = metaGradWindow(meta, v, data, unroll, sched[wi], c.lossWeighting);
-    } catch (e) {
-      // A diverged trajectory (non-finite weights) makes g or X singular: skip the rest of it.
-      if (!(e instanceof SingularMatrixError)) throw e;
-      skipped++;
-      logs.push({ batch: st.batchesDone, window: wi, metaLoss: NaN, gradNorms: {}, meanLoss: [NaN], skipped: true });
-      break;
-    }
-    disposeUnroll(unroll);
-    unroll = r.state;
-    const { grads, norms } = clipGroups(r.grads, groupOf, c.clip);
-    tf.dispose(Object.values(r.grads));
-    const finite = Number.isFinite(r.metaLoss) && Object.values(norms).every(Number.isFinite);
-    if (finite) {
+  await pool.begin({ seed: c.seed, batch: st.batchesDone, shards: shardIds(idx, shards) }, meta);
+  try {
+    for (let wi = 0; wi < sched.length; wi++) {
+      const parts = await pool.window(meta, st.batchesDone * sched.length + wi, sched[wi]);
+      const est = combineEstimates(parts);
+      parts.forEach(disposeEstimate);
       const f = lrFactor(c, (st.batchesDone + wi / sched.length) / total);
-      const next = adamStep(meta, grads, adam, (k) => f * (groupOf(k) === 'm1' ? c.lrUpdate : c.lrTele), DEFAULT_ADAM);
-      if (meta !== st.meta) tf.dispose(Object.values(meta));
-      if (adam !== st.adam) tf.dispose([...Object.values(adam.m), ...Object.values(adam.v)]);
-      meta = next.params;
-      adam = next.state;
-    } else skipped++;
-    tf.dispose(Object.values(grads));
-    const mean = r.losses.map((l) => l.reduce((a, b) => a + b, 0) / l.length);
-    logs.push({ batch: st.batchesDone, window: wi, metaLoss: r.metaLoss, gradNorms: norms, meanLoss: mean, skipped: !finite });
-    // A diverged trajectory batch cannot teach anything more: stop its unroll.
-    if (!finite) break;
+      const r = learnerStep(meta, outer, est, (mod) => f * moduleLr(c, mod), c.clip);
+      disposeEstimate(est);
+      meta = r.meta;
+      outer = r.outer;
+      if (!r.applied) skipped++;
+      logs.push({ batch: st.batchesDone, window: wi, metaLoss: est.metaLoss, gradNorms: r.applied ? r.norms : {}, meanLoss: est.meanLoss, skipped: !r.applied });
+      // A diverged trajectory batch cannot teach anything more: stop its unroll.
+      if (!r.applied) break;
+    }
+  } finally {
+    await pool.end();
   }
-  disposeUnroll(unroll);
-  disposeBatch(batch);
-  if (meta !== st.meta) tf.dispose(Object.values(st.meta));
-  if (adam !== st.adam) tf.dispose([...Object.values(st.adam.m), ...Object.values(st.adam.v)]);
   return {
-    state: { ...st, meta, adam, batchesDone: st.batchesDone + 1, perm, windowsSkipped: skipped },
+    state: { ...st, meta, outer, batchesDone: st.batchesDone + 1, perm, windowsSkipped: skipped },
     windows: logs,
     seconds: (performance.now() - t0) / 1000,
   };
 }
 
-/** Run a variant (learned or GD) on the problems `ns` of a split; all problems in one batch. */
-export function evaluate(
-  meta: Params,
-  v: VariantConfig,
-  task: RegressionSpec,
-  seed: number,
-  split: Split,
-  ns: readonly number[],
-  steps: number,
-): TrajectoryRecord {
-  const batch = sampleRegression(task, seed, split, ns);
-  const st = initUnrollState(v, batch.ws);
+export interface TrajectoryRecord {
+  /** [steps + 1][B]: loss before each step and after the last. */
+  loss: number[][];
+  gradNormSq: number[][];
+  /** Per-step statistics [steps][B] when the optimizer produces them. */
+  updateNorm: number[][];
+  teleDist: number[][];
+  eta: number[][];
+  /** Wall-clock seconds since the start, after each step. */
+  time: number[];
+}
+
+/** Run `steps` steps of `meta`'s optimizer on `task` without a tape (evaluation). */
+export function runTrajectory(learned: LearnedOptimizer, meta: MetaParams, task: Task, steps: number): TrajectoryRecord {
+  const rec: TrajectoryRecord = { loss: [], gradNormSq: [], updateNorm: [], teleDist: [], eta: [], time: [] };
+  const opt = learned.optimizer(meta, task);
+  const t0 = performance.now();
+  let tr: Trajectories<unknown> = startTrajectories(opt, task);
+  const host = (t?: tf.Tensor) => (t ? Array.from(t.dataSync()) : []);
   try {
-    return runTrajectory(meta, v, problemData(batch, task), st, steps);
+    for (let k = 0; k < steps; k++) {
+      let next!: Trajectories<unknown>;
+      try {
+        tf.tidy(() => {
+          const r = innerStep(opt, task, tr as Trajectories<never>);
+          rec.loss.push(host(r.loss));
+          rec.gradNormSq.push(host(r.gradNormSq));
+          if (r.stats.updateNorm) rec.updateNorm.push(host(r.stats.updateNorm));
+          if (r.stats.teleDist) rec.teleDist.push(host(r.stats.teleDist));
+          if (r.stats.eta) rec.eta.push(host(r.stats.eta));
+          trajectoryTensors(r.next).forEach((t) => tf.keep(t));
+          next = r.next;
+        });
+      } catch (e) {
+        // Diverged (singular g or non-finite weights): the rest of the trajectory is NaN.
+        if (!(e instanceof SingularMatrixError)) throw e;
+        while (rec.loss.length <= steps) rec.loss.push(new Array(task.size).fill(NaN));
+        while (rec.gradNormSq.length < steps) rec.gradNormSq.push(new Array(task.size).fill(NaN));
+        while (rec.time.length < steps) rec.time.push(NaN);
+        return rec;
+      }
+      disposeTrajectories(tr);
+      tr = next;
+      rec.time.push((performance.now() - t0) / 1000);
+    }
+    rec.loss.push(Array.from(tf.tidy(() => task.loss(tr.params, tr.step)).dataSync()));
+    return rec;
   } finally {
-    disposeUnroll(st);
-    disposeBatch(batch);
+    disposeTrajectories(tr);
+  }
+}
+
+/** Run an optimizer on the problems `ns` of a split; all problems in one batch. */
+export function evaluate(learned: LearnedOptimizer, meta: MetaParams, family: TaskFamily, seed: number, split: Split, ns: readonly number[], steps: number): TrajectoryRecord {
+  const task = family.sample(seed, split, ns);
+  try {
+    return runTrajectory(learned, meta, task, steps);
+  } finally {
+    task.dispose();
   }
 }
 
@@ -241,15 +274,13 @@ export function validationScore(rec: TrajectoryRecord): number {
 }
 
 /** Validate and keep a copy of the best meta-parameters so far. */
-export function validate(st: MetaTrainState, v: VariantConfig, c: TrainConfig, task: RegressionSpec): { state: MetaTrainState; score: number; record: TrajectoryRecord } {
+export function validate(st: MetaTrainState, learned: LearnedOptimizer, family: TaskFamily, c: TrainConfig): { state: MetaTrainState; score: number; record: TrajectoryRecord } {
   const ns = Array.from({ length: c.valTrajectories }, (_, i) => i);
-  const record = evaluate(st.meta, v, task, c.seed, 'val', ns, c.valSteps);
+  const record = evaluate(learned, st.meta, family, c.seed, 'val', ns, c.valSteps);
   const score = validationScore(record);
   if (score < st.bestValLoss || st.bestMeta === null) {
-    if (st.bestMeta) tf.dispose(Object.values(st.bestMeta));
-    const best: Params = {};
-    for (const [k, p] of Object.entries(st.meta)) best[k] = tf.clone(p);
-    return { state: { ...st, bestValLoss: Math.min(score, st.bestValLoss), bestMeta: best }, score, record };
+    disposeMeta(st.bestMeta);
+    return { state: { ...st, bestValLoss: Math.min(score, st.bestValLoss), bestMeta: cloneMeta(st.meta) }, score, record };
   }
   return { state: st, score, record };
 }
@@ -262,15 +293,16 @@ export function validate(st: MetaTrainState, v: VariantConfig, c: TrainConfig, t
  */
 export function rollbackToBest(st: MetaTrainState): MetaTrainState {
   if (!st.bestMeta) return st;
-  tf.dispose([...Object.values(st.meta), ...Object.values(st.adam.m), ...Object.values(st.adam.v)]);
-  const meta: Params = {};
-  for (const [k, p] of Object.entries(st.bestMeta)) meta[k] = tf.clone(p);
-  return { ...st, meta, adam: adamInit(meta) };
+  disposeMeta(st.meta);
+  disposeOuter(st.outer);
+  const meta = cloneMeta(st.bestMeta);
+  return { ...st, meta, outer: outerInit(meta) };
 }
 
 export function disposeTrainState(st: MetaTrainState): void {
-  tf.dispose([...Object.values(st.meta), ...Object.values(st.adam.m), ...Object.values(st.adam.v)]);
-  if (st.bestMeta) tf.dispose(Object.values(st.bestMeta));
+  disposeMeta(st.meta);
+  disposeOuter(st.outer);
+  disposeMeta(st.bestMeta);
 }
 
-export { isLearned, restoreStream, type StreamState };
+export { restoreStream, type StreamState };

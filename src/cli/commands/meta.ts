@@ -1,6 +1,5 @@
 // `symtele meta train|eval`: learning to teleport (paper section 5.2). `runMainJob` is the
 // default experiment that `npm start` runs (experiments/meta-default.json).
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
@@ -8,11 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { runCommand, loadConfigOrExit, useBackend, exitWithError } from '../run.js';
 import { initBackend } from '../../backend/index.js';
 import { MetaExperimentCodec, resolveAll, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
-import { trainVariant, evaluateAll, logHeldout, loadTrained } from '../../meta/run.js';
-import { summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from '../../meta/report.js';
-import { isLearned } from '../../meta/variant.js';
-import type { Params } from '../../nn/lstm.js';
-import { writeFileAtomic } from '../../logging/atomic.js';
+import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, type ExperimentOptions } from '../../meta/experiment.js';
+import type { EvalResults } from '../../meta/report.js';
 import { decodeConfig, readJsonFile } from '../../config/codec.js';
 
 interface MetaOptions {
@@ -33,64 +29,15 @@ function resolveOrExit(exp: MetaExperiment, source: string): ResolvedVariant[] {
   return r.right;
 }
 
-/** Write the table, JSON, plot and TensorBoard curves of held-out results. */
-async function report(exp: MetaExperiment, results: EvalResults, json: string | undefined, log: (l: string) => void): Promise<void> {
-  const table = summaryTable(results, exp.tableSteps);
-  const seeds = perSeedTable(results, exp.tableSteps);
-  process.stdout.write(`\nHeld-out loss (mean ± std over runs)\n${table}\n\nPer meta-training seed (mean)\n${seeds}\n`);
-  writeFileAtomic(path.join(exp.logdir, 'summary.md'), `${table}\n\n${seeds}\n`);
-  writeResultsJson(path.join(exp.logdir, 'results.json'), results);
-  if (json) writeResultsJson(json, results);
-  const files = await plotResults(path.join(exp.logdir, 'heldout-loss'), results);
-  logHeldout(exp, results);
-  log(`wrote ${files.join(', ')}, ${path.join(exp.logdir, 'results.json')}${json ? `, ${json}` : ''}; TensorBoard: ${exp.logdir}`);
-}
+const libOptions = (opts: MetaOptions): ExperimentOptions => ({ json: opts.json, resume: opts.resume, checkpoints: opts.checkpoints, log: say(opts.quiet) });
 
 /** Train every learned variant for every meta-seed, then evaluate all on held-out problems. */
-export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts: MetaOptions): Promise<EvalResults> {
-  const log = say(opts.quiet);
-  const resolved = resolveOrExit(exp, source);
-  const metas = new Map<string, Params>();
-  const timing = new Map<string, { seconds: number; trajectories: number }>();
-  for (const rv of resolved) {
-    if (!isLearned(rv.variant)) continue;
-    const from = resolved.find((r) => r.label === rv.train.warmStart);
-    for (const s of exp.metaSeeds) {
-      // warm start: the source trained earlier in this run, else its checkpoint
-      const trained = from && metas.get(`${from.label}#${s}`);
-      const warmFrom = from && !opts.resume ? (trained ?? loadTrained(from, exp, s)) : undefined;
-      const tv = trainVariant(rv, exp, s, { resume: opts.resume, log, warmFrom });
-      if (warmFrom && warmFrom !== trained) tf.dispose(Object.values(warmFrom));
-      metas.set(`${rv.label}#${s}`, tv.meta);
-      const t = timing.get(rv.label) ?? { seconds: 0, trajectories: 0 };
-      timing.set(rv.label, { seconds: t.seconds + tv.seconds, trajectories: t.trajectories + tv.trajectories });
-      log(`${rv.label} seed ${s}: trained on ${tv.trajectories} trajectories in ${tv.seconds.toFixed(1)}s (${(tv.trajectories / tv.seconds).toFixed(2)} trajectories/s)`);
-    }
-  }
-  const results = evaluateAll(resolved, metas, exp, log);
-  for (const [label, t] of timing) {
-    results.variants[label].trainSeconds = t.seconds;
-    results.variants[label].trajectoriesPerSecond = t.trajectories / t.seconds;
-  }
-  tf.dispose([...metas.values()].flatMap((m) => Object.values(m)));
-  await report(exp, results, opts.json, log);
-  return results;
-}
+export const trainAndEvaluate = (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<EvalResults> =>
+  trainAndEvaluateLib(exp, source, libOptions(opts));
 
 /** Evaluate trained variants read from checkpoints. */
-export async function evaluateFromCheckpoints(exp: MetaExperiment, source: string, opts: MetaOptions): Promise<EvalResults> {
-  const log = say(opts.quiet);
-  const resolved = resolveOrExit(exp, source);
-  const metas = new Map<string, Params>();
-  for (const rv of resolved) {
-    if (!isLearned(rv.variant)) continue;
-    for (const s of exp.metaSeeds) metas.set(`${rv.label}#${s}`, loadTrained(rv, exp, s, opts.checkpoints ?? exp.checkpointDir));
-  }
-  const results = evaluateAll(resolved, metas, exp, log);
-  tf.dispose([...metas.values()].flatMap((m) => Object.values(m)));
-  await report(exp, results, opts.json, log);
-  return results;
-}
+export const evaluateFromCheckpoints = (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<EvalResults> =>
+  evaluateLib(exp, source, libOptions(opts));
 
 /** experiments/meta-default.json, found from the module (works from src/ and dist/). */
 export const defaultConfigPath = (): string =>

@@ -3,6 +3,7 @@
 // through that one `step`. Modules are namespaced in the meta-parameters ({update: ..., tele: ...}),
 // each trained at its own meta learning rate.
 import type * as tf from '@tensorflow/tfjs';
+import type { WeightGradSink } from '../../nn/lstm.js';
 import type { Optimizer } from '../../optim/types.js';
 import type { Stream } from '../../rng/index.js';
 import type { Task } from '../../tasks/task.js';
@@ -40,8 +41,17 @@ export interface LearnedOptimizer<S extends LearnedState = LearnedState> {
    * `step` allocates and may be called under a tape: meta-gradients flow through it. The
    * `secondOrder: false` variants cut the gradient input out of the tape.
    */
-  optimizer(meta: MetaParams, task: Task): Optimizer<S>;
+  optimizer(meta: MetaParams, task: Task, sinks?: Sinks): Optimizer<S>;
+  /**
+   * true: `optimizer` routes every LSTM weight matmul through the given per-module sinks, so
+   * truncated backprop may take the weights' gradients from them (see WeightGradSink);
+   * otherwise it differentiates every meta-parameter through the tape.
+   */
+  readonly usesSinks?: boolean;
 }
+
+/** Deferred weight gradients per module (truncated backprop's memory saver). */
+export type Sinks = Partial<Record<string, WeightGradSink>>;
 
 export const disposeLearnedState = (s: LearnedState): void => {
   for (const t of s.tensors) t.dispose();

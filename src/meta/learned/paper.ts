@@ -1,0 +1,198 @@
+// The learned optimizers of paper section 5.2 as one LearnedOptimizer per VariantConfig,
+// composed of up to three parts that all read the whole flattened gradient:
+//
+//   update module  (LSTM m1):  f_t = outputScale * head(LSTM1(pre(grad_t))) - eta_t grad_t
+//   step-size head (on m2):    f_t = -eta_t grad_t, eta_t in [min, max]     (no update module)
+//   teleport module (LSTM m2): T_t per hidden layer, rescaled, g_t = I + T_t
+//   w_{t+1} = g_t . (w_t + f_t)    (the task's group action)
+//
+// The whole-vector LSTMs size themselves by the task's parameter count, so trained
+// meta-parameters apply to problems of that shape only (./coordinatewise.ts does not).
+import * as tf from '@tensorflow/tfjs';
+import { initLstm, lstmStep, lstmStateTensors, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
+import { stopGradient } from '../../ops/activations.js';
+import type { Optimizer } from '../../optim/types.js';
+import type { Stream } from '../../rng/index.js';
+import type { Task } from '../../tasks/task.js';
+import type { MetaParams } from '../params.js';
+import { logitOfLr, preprocess, rescaleT, type TeleModuleConfig, type VariantConfig } from '../variant.js';
+import type { LearnedOptimizer, LearnedState, Sinks, StepStats, TaskShape } from './learned.js';
+
+
+export interface PaperState extends LearnedState {
+  readonly update: LstmState | null;
+  readonly tele: LstmState | null;
+}
+
+
+const count = (shapes: readonly (readonly number[])[]) => shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+
+export function moduleSpecs(c: VariantConfig, task: TaskShape): { update: LstmSpec | null; tele: LstmSpec | null } {
+  const n = count(task.paramShapes);
+  const input = c.preprocess.kind === 'logsign' ? 2 * n : n;
+  const groups = task.symmetry?.groupSizes ?? [];
+  if (c.tele && groups.length === 0) throw new Error(`${c.name}: the teleport module needs a task with a symmetry`);
+  const layers = groups.length;
+  const update = c.update ? { input, hidden: c.update.hidden, heads: { f: n, ...(c.update.lrScaleRange > 0 ? { s: 1 } : {}) } as Record<string, number> } : null;
+  const tele = c.tele
+    ? {
+        input,
+        hidden: c.tele.hidden,
+        heads: {
+          T: groups.reduce((a, d) => a + d * d, 0),
+          ...(c.tele.lrHead ? { lr: 1 } : {}),
+          ...(c.tele.direction !== 'none' ? { c: layers } : {}),
+          ...(c.tele.learnedMagnitude ? { m: layers } : {}),
+        } as Record<string, number>,
+      }
+    : null;
+  return { update, tele };
+}
+
+/**
+ * Scalar control heads start at zero, so an untrained optimizer uses exactly the configured
+ * step (lr scale 1), no direction term (c = 0) and half the maximal teleport size.
+ */
+const ZERO_HEADS: Record<string, string[]> = { update: ['head.s'], tele: ['head.c', 'head.m', 'head.lr'] };
+
+function zeroHeads(c: VariantConfig, mod: string, p: Params): Params {
+  for (const h of ZERO_HEADS[mod]) {
+    // the reference's clamped step-size head keeps PyTorch's init
+    if (h === 'head.lr' && c.tele?.lrHead?.param !== 'logsigmoid') continue;
+    for (const k of [`${h}.w`, `${h}.b`]) {
+      if (p[k]) {
+        const z = tf.zerosLike(p[k]);
+        p[k].dispose();
+        p[k] = z;
+      }
+    }
+  }
+  return p;
+}
+
+const flat = (ts: readonly tf.Tensor[]): tf.Tensor2D => tf.concat(ts.map((t) => tf.reshape(t, [t.shape[0], -1])), 1) as tf.Tensor2D;
+
+/** Split [B, n] back into tensors of the given shapes (each [B, ...shape]). */
+function unflat(f: tf.Tensor2D, shapes: readonly (readonly number[])[]): tf.Tensor[] {
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const parts = sizes.length === 1 ? [f] : tf.split(f, sizes, 1);
+  return parts.map((p, i) => tf.reshape(p, [f.shape[0], ...shapes[i]]));
+}
+
+/** The teleport module's group elements from its heads: T per hidden layer (g = I + T) and ||T||. */
+function groupElements(
+  t: TeleModuleConfig,
+  heads: Record<string, tf.Tensor2D>,
+  dirs: tf.Tensor3D[][] | null,
+  groups: readonly number[],
+  directionIndex: number,
+): { ts: tf.Tensor3D[]; dist: tf.Tensor1D } {
+  const B = heads.T.shape[0];
+  const raws = unflat(heads.T, groups.map((d) => [d, d])) as tf.Tensor3D[];
+  const ts = raws.map((r, m) => {
+    let raw = t.headScale !== 1 ? (tf.mul(r, t.headScale) as tf.Tensor3D) : r;
+    if (dirs) {
+      const c = tf.reshape(tf.slice(heads.c, [0, m], [B, 1]), [B, 1, 1]);
+      raw = tf.add(raw, tf.mul(c, dirs[m][directionIndex])) as tf.Tensor3D;
+    }
+    if (!t.learnedMagnitude) return rescaleT(raw, t.magnitude);
+    const size = tf.reshape(tf.sigmoid(tf.slice(heads.m, [0, m], [B, 1])), [B, 1, 1]);
+    return tf.mul(rescaleT(raw, t.magnitude), size) as tf.Tensor3D;
+  });
+  const dist = tf.sqrt(tf.addN(ts.map((x) => tf.sum(tf.square(x), [1, 2])))) as tf.Tensor1D;
+  return { ts, dist };
+}
+
+const DIRECTION_KIND = { w2: 'w2', gradNorm: 'gradNorm' } as const;
+
+/** The learned optimizer a variant describes (GD included: then it has no modules). */
+export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
+  const modules = [...(c.update ? ['update'] : []), ...(c.tele ? ['tele'] : [])];
+  return {
+    name: c.name,
+    modules,
+    usesSinks: true,
+    init(rng: Stream, task: TaskShape): MetaParams {
+      const s = moduleSpecs(c, task);
+      const out: MetaParams = {};
+      // update first: LSTM(update) and LSTM(update,tele) then start from the same update LSTM
+      if (s.update) out.update = zeroHeads(c, 'update', initLstm(s.update, rng));
+      if (s.tele) out.tele = zeroHeads(c, 'tele', initLstm(s.tele, rng));
+      return out;
+    },
+    optimizer(meta: MetaParams, task: Task, sinks: Sinks = {}): Optimizer<PaperState> {
+      const specs = moduleSpecs(c, task);
+      const groups = task.symmetry?.groupSizes ?? [];
+      const dirIndex = c.tele && c.tele.direction !== 'none' ? task.symmetry!.directionKinds.indexOf(DIRECTION_KIND[c.tele.direction]) : -1;
+      if (c.tele && c.tele.direction !== 'none' && dirIndex < 0) throw new Error(`${c.name}: the task has no "${c.tele.direction}" direction`);
+      return {
+        name: c.name,
+        init(params) {
+          const B = params[0].shape[0];
+          const update = specs.update ? zeroLstmState(specs.update, B) : null;
+          const tele = specs.tele ? zeroLstmState(specs.tele, B) : null;
+          return { step: 0, update, tele, tensors: [...(update ? lstmStateTensors(update) : []), ...(tele ? lstmStateTensors(tele) : [])] };
+        },
+        step(params, rawGrads, st) {
+          const stats: StepStats = {};
+          if (!specs.update && !specs.tele) {
+            const next = params.map((w, i) => tf.sub(w, tf.mul(c.lr, rawGrads[i])));
+            return { params: next, state: { ...st, step: st.step + 1, tensors: [] } };
+          }
+          const grads = c.secondOrder ? rawGrads : rawGrads.map((g) => stopGradient(g));
+          const gflat = flat(grads);
+          const features = preprocess(gflat, c.preprocess);
+          let ws: tf.Tensor[] = [...params];
+          let update = st.update;
+          let tele = st.tele;
+          let teleHeads: Record<string, tf.Tensor2D> | null = null;
+          if (specs.tele && st.tele) {
+            const r = lstmStep(meta.tele, specs.tele, features, st.tele, '', !c.secondOrder, sinks.tele);
+            tele = r.state;
+            teleHeads = r.heads;
+          }
+          if (c.update && specs.update && st.update) {
+            const u = c.update;
+            const r = lstmStep(meta.update, specs.update, features, st.update, '', !c.secondOrder, sinks.update);
+            update = r.state;
+            let f: tf.Tensor2D = r.heads.f;
+            if (u.outputScale !== 1) f = tf.mul(f, u.outputScale);
+            if (u.clamp > 0) f = tf.clipByValue(f, -u.clamp, u.clamp);
+            if (u.gdSkip !== 0) {
+              const eta = u.lrScaleRange > 0 ? tf.mul(u.gdSkip, tf.exp(tf.mul(u.lrScaleRange, tf.tanh(r.heads.s)))) : tf.scalar(u.gdSkip);
+              if (u.lrScaleRange > 0) stats.eta = tf.reshape(eta, [-1]) as tf.Tensor1D;
+              f = tf.sub(f, tf.mul(gflat, eta));
+            }
+            stats.updateNorm = tf.sqrt(tf.sum(tf.square(f), 1)) as tf.Tensor1D;
+            const fs = unflat(f, task.paramShapes);
+            ws = ws.map((w, i) => tf.add(w, fs[i]));
+          } else if (c.tele?.lrHead && teleHeads) {
+            const h = c.tele.lrHead;
+            const z = tf.reshape(teleHeads.lr, [-1]);
+            const eta =
+              h.param === 'clamp'
+                ? tf.clipByValue(z, h.min, h.max)
+                : tf.exp(tf.add(Math.log(h.min), tf.mul(tf.sigmoid(tf.add(z, logitOfLr(c.lr, h))), Math.log(h.max / h.min))));
+            stats.eta = eta as tf.Tensor1D;
+            const e = eta.reshape([-1, ...grads[0].shape.slice(1).map(() => 1)]);
+            ws = ws.map((w, i) => tf.sub(w, tf.mul(e, grads[i])));
+          }
+          if (c.tele && teleHeads) {
+            const sym = task.symmetry!;
+            const dirs =
+              dirIndex >= 0 ? sym.directions(params, grads, st.step).map((l) => l.map((d) => (c.secondOrder ? d : stopGradient(d)))) : null;
+            const { ts, dist } = groupElements(c.tele, teleHeads, dirs, groups, dirIndex);
+            const B = ts[0].shape[0];
+            const gs = ts.map((t, m) => tf.add(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D);
+            stats.teleDist = dist;
+            // 'linear': the reference's first-order stand-in W (I - T) for W g^-1
+            const inverses = c.tele.action === 'linear' ? ts.map((t, m) => tf.sub(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D) : undefined;
+            ws = sym.act(ws, gs, st.step, inverses);
+          }
+          const tensors = [...(update ? lstmStateTensors(update) : []), ...(tele ? lstmStateTensors(tele) : [])];
+          return { params: ws, state: { step: st.step + 1, update, tele, tensors, stats } };
+        },
+      };
+    },
+  };
+}
