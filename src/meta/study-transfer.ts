@@ -3,9 +3,10 @@
 // optimizer never saw (other widths, depths, datasets) against GD, momentum and Adam whose
 // learning rates are tuned per family on the validation split.
 //
-// Meta-training is truncated backprop over windows of `unroll` inner steps (the meta-loss of a
-// window is the mean over its steps and problems of log loss), one Adam per module, gradients
-// clipped by global norm; a window with a non-finite loss ends its trajectory without an update.
+// Meta-training is the library's trainer (initTrainState / trainBatch: truncated backprop over
+// windows of `unroll` steps, meta-loss the mean log loss, the learner's per-module Adam and
+// clipping, cosine meta learning rate) on a mixture family: each batch of training problems
+// comes from one member (lockstep needs one shape), picked by the batch's first problem id.
 //
 // Resume: every tuned baseline, training run (its meta-parameters) and evaluation writes its
 // JSON when done; a rerun skips what exists (a run cut off mid-training starts again), so
@@ -14,18 +15,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { arrayOf, decodeOrThrow, NonEmptyString, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
+import { arrayOf, decodeOrThrow, NonEmptyString, numberIn, oneOf, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
 import { OutDir, Seed } from '../config/common.js';
 import { writeJsonAtomic } from '../logging/atomic.js';
 import { optimizer as handOptimizer } from '../optim/hand.js';
-import { disposeState, type OptimizerState } from '../optim/state.js';
 import type { Optimizer } from '../optim/types.js';
 import { stream } from '../rng/index.js';
 import { TaskConfig, taskFamily } from '../tasks/registry.js';
-import type { Task, TaskFamily } from '../tasks/task.js';
+import type { TaskFamily } from '../tasks/task.js';
 import { markdownTable } from '../optim-experiments/report.js';
 import { CoordinatewiseConfig, coordinatewise } from './learned/coordinatewise.js';
-import { disposeLearnedState, type LearnedOptimizer, type LearnedState } from './learned/learned.js';
+import type { LearnedOptimizer } from './learned/learned.js';
+import { makeEstimator } from './estimators/registry.js';
+import { localShards } from './shards.js';
+import { disposeTrainState, evaluate, initTrainState, totalBatches, trainBatch, type TrainConfig, type TrajectoryRecord } from './train.js';
 import { LearnedTeleportConfig, withLearnedTeleport } from './learned/teleport.js';
 import { disposeMeta, type MetaParams } from './params.js';
 
@@ -50,15 +53,18 @@ export const TransferStudyConfig = withDefaults(
       metaSeeds: arrayOf(Seed, { min: 1, name: 'metaSeeds' }),
       train: strict({
         tasks: arrayOf(TaskConfig, { min: 1, name: 'train.tasks' }),
-        /** Training trajectories (each on a task drawn from the mix). */
+        /** Training problems (one epoch; each batch from one member of the mix). */
         trajectories: PositiveInt,
         batch: PositiveInt,
         trajectoryLength: PositiveInt,
         unroll: PositiveInt,
         lrUpdate: PositiveNumber,
         lrTele: PositiveNumber,
-        /** Global-norm clip of the meta-gradient (0: none). */
+        /** Per-module global-norm clip of the meta-gradient (0: none). */
         clip: NonNegativeNumber,
+        /** Cosine decay of the meta learning rates to lrFloor x lr ('constant': none). */
+        lrSchedule: oneOf(['constant', 'cosine']),
+        lrFloor: numberIn({ gt: 0, le: 1 }),
       }),
       update: CoordinatewiseConfig,
       tele: LearnedTeleportConfig,
@@ -79,7 +85,7 @@ export const TransferStudyConfig = withDefaults(
     out: 'results/meta-transfer',
     checkpointDir: 'checkpoints/meta-transfer',
     metaSeeds: [0, 1, 2],
-    train: { trajectories: 64, batch: 8, trajectoryLength: 100, unroll: 10, lrUpdate: 3e-3, lrTele: 1e-3, clip: 1 },
+    train: { trajectories: 64, batch: 8, trajectoryLength: 100, unroll: 10, lrUpdate: 3e-3, lrTele: 1e-3, clip: 1, lrSchedule: 'cosine', lrFloor: 0.1 },
     update: {},
     tele: {},
     eval: { valTrajectories: 8, heldoutTrajectories: 16, steps: 100, tableSteps: [10, 30, 100] },
@@ -96,9 +102,9 @@ export function learnedOf(v: Variant, c: TransferStudyConfig): LearnedOptimizer 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Running an optimizer (no tape).
+// Running an optimizer (no tape): the library's evaluate, for learned and hand-designed ones.
 
-/** Loss curve of one run: mean loss over the problems before each step and after the last ([steps + 1]). */
+/** Loss curve of one run: mean over the problems before each step and after the last ([steps + 1]). */
 export interface Curve {
   meanLoss: number[];
   /** Mean over problems of log loss, same steps. */
@@ -107,58 +113,29 @@ export interface Curve {
   diverged: number;
 }
 
-/** Run `opt` for `steps` steps on every problem of `task`; learned optimizers step inside a tidy. */
-export function runCurve<S>(task: Task, opt: Optimizer<S>, steps: number, disposeS: (s: S) => void): Curve {
-  let params = task.init();
-  let state = opt.init(params);
-  const B = task.size;
+/** Mean curves of a record ([steps + 1][B] losses); a problem stays diverged once its loss is not finite. */
+export function curveOf(rec: TrajectoryRecord): Curve {
+  const B = rec.loss[0].length;
   const dead = new Array<boolean>(B).fill(false);
   const meanLoss: number[] = [];
   const meanLogLoss: number[] = [];
-  const record = (loss: Float32Array | Int32Array | Uint8Array) => {
+  for (const row of rec.loss) {
     let s = 0;
     let ls = 0;
     for (let b = 0; b < B; b++) {
-      if (!Number.isFinite(loss[b])) dead[b] = true;
-      s += dead[b] ? Infinity : loss[b];
-      ls += dead[b] ? Infinity : Math.log(Math.max(loss[b], 1e-30));
+      if (!Number.isFinite(row[b])) dead[b] = true;
+      s += dead[b] ? Infinity : row[b];
+      ls += dead[b] ? Infinity : Math.log(Math.max(row[b], 1e-30));
     }
     meanLoss.push(s / B);
     meanLogLoss.push(ls / B);
-  };
-  try {
-    for (let i = 0; i < steps; i++) {
-      // The returned container holds every tensor of the new state (tidy keeps what it finds in it).
-      const out = tf.tidy(() => {
-        const { loss, grads } = task.lossAndGrads(params, i);
-        const r = opt.step(params, grads, state);
-        const st = r.state as unknown as LearnedState;
-        const keep = st.tensors ? [...st.tensors, ...Object.values(st.stats ?? {})] : [];
-        return { loss, params: r.params, state: r.state, keep } as unknown as tf.TensorContainer;
-      }) as unknown as { loss: tf.Tensor1D; params: tf.Tensor[]; state: S };
-      record(out.loss.dataSync());
-      out.loss.dispose();
-      tf.dispose(params);
-      disposeS(state);
-      params = out.params;
-      state = out.state;
-      if (dead.every((d) => d)) break;
-    }
-    if (meanLoss.length === steps) {
-      const l = tf.tidy(() => task.loss(params, steps));
-      record(l.dataSync());
-      l.dispose();
-    }
-  } catch (e) {
-    // A singular group element (a diverged trajectory) ends the run: the rest counts as diverged.
-    if (!/singular/i.test((e as Error).message)) throw e;
-    dead.fill(true);
   }
-  while (meanLoss.length < steps + 1) record(new Float32Array(B).fill(Infinity));
-  tf.dispose(params);
-  disposeS(state);
   return { meanLoss, meanLogLoss, diverged: dead.filter((d) => d).length };
 }
+
+/** A hand-designed optimizer seen as a LearnedOptimizer without meta-parameters (to share `evaluate`). */
+const asLearned = (opt: Optimizer<unknown>): LearnedOptimizer =>
+  ({ name: opt.name, modules: [], init: () => ({}), optimizer: () => opt }) as unknown as LearnedOptimizer;
 
 const ids = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => offset + i);
 
@@ -189,142 +166,86 @@ const countsOf = (c: TransferStudyConfig, label: string): Counts => {
 
 export function tuneBaseline(name: HandName, lrs: readonly number[], family: TaskFamily, label: string, c: TransferStudyConfig): BaselineResult {
   const n = countsOf(c, label);
-  const run = (lr: number, split: 'val' | 'heldout', n: number) => {
-    const task = family.sample(c.seed, split, ids(n));
-    try {
-      return runCurve(task, handOptimizer({ name, lr }), c.eval.steps, (s: OptimizerState) => disposeState(s));
-    } finally {
-      task.dispose();
-    }
-  };
+  const run = (lr: number, split: 'val' | 'heldout', k: number) =>
+    curveOf(evaluate(asLearned(handOptimizer({ name, lr }) as Optimizer<unknown>), {}, family, c.seed, split, ids(k), c.eval.steps));
   const grid = lrs.map((lr) => ({ lr, score: score(run(lr, 'val', n.val)) }));
   const best = grid.reduce((a, b) => (b.score < a.score ? b : a));
   return { optimizer: name, task: label, lr: best.lr, grid, heldout: run(best.lr, 'heldout', n.heldout) };
 }
 
 export function evaluateLearned(lo: LearnedOptimizer, meta: MetaParams, family: TaskFamily, label: string, c: TransferStudyConfig): Curve {
-  const task = family.sample(c.seed, 'heldout', ids(countsOf(c, label).heldout));
-  try {
-    return runCurve(task, lo.optimizer(meta, task), c.eval.steps, (s) => disposeLearnedState(s));
-  } finally {
-    task.dispose();
-  }
+  return curveOf(evaluate(lo, meta, family, c.seed, 'heldout', ids(countsOf(c, label).heldout), c.eval.steps));
 }
 
 // ---------------------------------------------------------------------------------------------
-// Meta-training: truncated backprop through windows of the inner trajectory.
+// Meta-training with the library's trainer.
+
+/** One family over several: a batch of problems comes from the member picked by its first id. */
+export function mixtureFamily(members: readonly TaskFamily[]): TaskFamily {
+  if (members.length === 0) throw new Error('mixtureFamily: no member families');
+  return {
+    name: `mixture of ${members.map((m) => m.name).join('; ')}`,
+    sample: (seed, split, ns) => members[stream(seed, 'mixture', split, ns[0]).int(members.length)].sample(seed, split, ns),
+  };
+}
 
 export interface TrainLog {
-  /** Mean meta-loss (mean log loss) of each trajectory's windows, in order. */
+  /** Mean meta-loss (mean log loss) of each batch's windows, in order. */
   metaLoss: number[];
-  /** Windows skipped for a non-finite loss. */
+  /** Windows skipped for a non-finite estimate. */
   skipped: number;
   seconds: number;
 }
 
-function globalNorm(gs: readonly tf.Tensor[]): number {
-  return tf.tidy(() => Math.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))).dataSync()[0]));
-}
+/** The trainer's config for one meta-seed (its problems and meta-init derive from the seed). */
+export const trainConfigOf = (c: TransferStudyConfig, metaSeed: number): TrainConfig => ({
+  seed: c.seed + metaSeed * 1000003,
+  trajectories: c.train.trajectories,
+  epochs: 1,
+  trajectoryLength: c.train.trajectoryLength,
+  unroll: c.train.unroll,
+  batch: c.train.batch,
+  lrTele: c.train.lrTele,
+  lrUpdate: c.train.lrUpdate,
+  lrSchedule: c.train.lrSchedule,
+  lrFloor: c.train.lrFloor,
+  clip: c.train.clip,
+  lossWeighting: 'log',
+  estimator: { kind: 'tbptt' },
+  evalEvery: 0,
+  valTrajectories: 1,
+  valSteps: 1,
+  warmStart: null,
+});
 
-export function metaTrain(lo: LearnedOptimizer, c: TransferStudyConfig, metaSeed: number, onTrajectory?: (i: number, metaLoss: number) => void): { meta: MetaParams; log: TrainLog } {
+export async function metaTrain(
+  lo: LearnedOptimizer,
+  c: TransferStudyConfig,
+  metaSeed: number,
+  onBatch?: (i: number, total: number, metaLoss: number) => void,
+): Promise<{ meta: MetaParams; log: TrainLog }> {
   const t0 = performance.now();
-  const families = c.train.tasks.map((tc) => taskFamily(tc));
-  const probe = families[0].sample(c.seed, 'train', [0]);
-  let meta = lo.init(stream(c.seed, 'transfer', metaSeed, 'init'), probe);
-  probe.dispose();
-  const names = Object.entries(meta).flatMap(([m, ps]) => Object.keys(ps).sort().map((k) => [m, k] as const));
-  const lrOf = (m: string) => (m === 'tele' ? c.train.lrTele : c.train.lrUpdate);
-  const adams = Object.fromEntries(Object.keys(meta).map((m) => [m, handOptimizer({ name: 'adam', lr: lrOf(m) })]));
-  let adamStates = Object.fromEntries(Object.keys(meta).map((m) => [m, adams[m].init(Object.keys(meta[m]).sort().map((k) => meta[m][k]))]));
-  const rebuild = (ts: readonly tf.Tensor[]): MetaParams => {
-    const out: MetaParams = {};
-    names.forEach(([m, k], i) => ((out[m] ??= {})[k] = ts[i]));
-    return out;
-  };
-  const order = stream(c.seed, 'transfer', metaSeed, 'order');
+  const tc = trainConfigOf(c, metaSeed);
+  const family = mixtureFamily(c.train.tasks.map((tc2) => taskFamily(tc2)));
+  const pool = localShards({ family, estimator: makeEstimator(tc.estimator, lo, tc.lossWeighting) });
+  let st = initTrainState(lo, family, tc);
   const log: TrainLog = { metaLoss: [], skipped: 0, seconds: 0 };
-  const windows = Math.ceil(c.train.trajectoryLength / c.train.unroll);
-  for (let traj = 0; traj < c.train.trajectories; traj++) {
-    const fi = order.int(families.length);
-    const task = families[fi].sample(c.seed + 1000 * metaSeed, 'train', ids(c.train.batch, traj * c.train.batch));
-    let params = task.init();
-    let state: LearnedState = lo.optimizer(meta, task).init(params);
-    let sum = 0;
-    let done = 0;
-    for (let w = 0; w < windows; w++) {
-      const start = w * c.train.unroll;
-      const len = Math.min(c.train.unroll, c.train.trajectoryLength - start);
-      let next: { params: tf.Tensor[]; state: LearnedState } | null = null;
-      const flat = names.map(([m, k]) => meta[m][k]);
-      let value: number;
-      let grads: tf.Tensor[];
-      try {
-        const r = tf.valueAndGrads((...ts: tf.Tensor[]) => {
-          const opt = lo.optimizer(rebuild(ts), task);
-          let p = params;
-          let s = state;
-          let total: tf.Tensor = tf.scalar(0);
-          for (let i = 0; i < len; i++) {
-            const { grads: g } = task.lossAndGrads(p, start + i);
-            ({ params: p, state: s } = opt.step(p, g, s));
-            const l = i + 1 < len ? task.lossAndGrads(p, start + i + 1).loss : task.loss(p, start + len);
-            total = tf.add(total, tf.mean(tf.log(tf.maximum(l, 1e-30))));
-          }
-          next = { params: p.map((x) => tf.keep(x)), state: s };
-          for (const x of [...s.tensors, ...Object.values(s.stats ?? {})]) if (x) tf.keep(x);
-          return tf.div(total, len) as tf.Scalar;
-        })(flat);
-        value = r.value.dataSync()[0];
-        r.value.dispose();
-        grads = r.grads;
-      } catch (e) {
-        if (!/singular/i.test((e as Error).message)) throw e;
-        value = NaN;
-        grads = [];
-      }
-      const finite = Number.isFinite(value) && grads.every((g) => tf.tidy(() => tf.all(tf.isFinite(g)).dataSync()[0] === 1));
-      const nx = next as { params: tf.Tensor[]; state: LearnedState } | null;
-      if (!finite) {
-        log.skipped++;
-        tf.dispose(grads);
-        if (nx) {
-          tf.dispose(nx.params);
-          disposeLearnedState(nx.state);
-        }
-        break;
-      }
-      sum += value;
-      done++;
-      const norm = globalNorm(grads);
-      const scale = c.train.clip > 0 && norm > c.train.clip ? c.train.clip / norm : 1;
-      const scaled = grads.map((g) => (scale === 1 ? g : tf.mul(g, scale)));
-      const newMeta: MetaParams = {};
-      const newStates: typeof adamStates = {};
-      for (const m of Object.keys(meta)) {
-        const keys = names.filter(([mm]) => mm === m).map(([, k]) => k);
-        const idx = keys.map((k) => names.findIndex(([mm, kk]) => mm === m && kk === k));
-        const r = adams[m].step(keys.map((k) => meta[m][k]), idx.map((i) => scaled[i]), adamStates[m]);
-        newMeta[m] = Object.fromEntries(keys.map((k, j) => [k, r.params[j]]));
-        newStates[m] = r.state;
-        disposeState(adamStates[m]);
-      }
-      tf.dispose([...grads, ...scaled]);
-      disposeMeta(meta);
-      meta = newMeta;
-      adamStates = newStates;
-      tf.dispose(params);
-      disposeLearnedState(state);
-      params = nx!.params;
-      state = nx!.state;
+  const total = totalBatches(tc);
+  try {
+    for (let b = 0; b < total; b++) {
+      const r = await trainBatch(st, tc, pool);
+      st = r.state;
+      const done = r.windows.filter((w) => !w.skipped);
+      const ml = done.length > 0 ? done.reduce((a, w) => a + w.metaLoss, 0) / done.length : NaN;
+      log.metaLoss.push(ml);
+      onBatch?.(b, total, ml);
     }
-    tf.dispose(params);
-    disposeLearnedState(state);
-    task.dispose();
-    const ml = done > 0 ? sum / done : NaN;
-    log.metaLoss.push(ml);
-    onTrajectory?.(traj, ml);
+  } finally {
+    await pool.close();
   }
-  for (const s of Object.values(adamStates)) disposeState(s);
+  log.skipped = st.windowsSkipped;
+  const meta = st.meta;
+  disposeTrainState({ ...st, meta: {}, bestMeta: st.bestMeta === st.meta ? null : st.bestMeta });
   log.seconds = (performance.now() - t0) / 1000;
   return { meta, log };
 }
@@ -374,10 +295,10 @@ function loadMeta(file: string): MetaParams {
  * log and evaluation) and summary.md / results.json at the end, `checkpointDir` the trained
  * meta-parameters.
  */
-export function runTransferStudy(
+export async function runTransferStudy(
   input: unknown,
   log: (s: string) => void = () => {},
-): { baselines: BaselineResult[]; learned: LearnedResult[]; summary: string } {
+): Promise<{ baselines: BaselineResult[]; learned: LearnedResult[]; summary: string }> {
   const c = decodeOrThrow(TransferStudyConfig, input, 'transfer study');
   const { out, checkpointDir: checkpoints } = c;
   const evalFamilies = c.eval.tasks.map((e) => ({ label: e.label, family: taskFamily(e.task) }));
@@ -404,8 +325,8 @@ export function runTransferStudy(
       let train: TrainLog;
       if (fs.existsSync(trainFile) && fs.existsSync(ckpt)) train = JSON.parse(fs.readFileSync(trainFile, 'utf8')) as TrainLog;
       else {
-        const r = metaTrain(lo, c, metaSeed, (i, ml) => {
-          if (i % 4 === 3) log(`${variant} seed ${metaSeed}: trajectory ${i + 1}/${c.train.trajectories}, meta-loss ${ml.toFixed(3)}`);
+        const r = await metaTrain(lo, c, metaSeed, (i, total, ml) => {
+          if (i % 2 === 1 || i === total - 1) log(`${variant} seed ${metaSeed}: batch ${i + 1}/${total}, meta-loss ${ml.toFixed(3)}`);
         });
         saveMeta(ckpt, r.meta);
         disposeMeta(r.meta);

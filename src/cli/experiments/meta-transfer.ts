@@ -24,7 +24,7 @@ export function register(run: Command): void {
       runCommand(async (o: Flags, cmd: Command) => {
         const cfg = await loadPresetConfigOrExit(TransferStudyConfig, EXPERIMENT, DEFAULT_PRESET, o, { out: o.out, seed: globalOptions(cmd).seed });
         await useBackend(cmd);
-        const r = runTransferStudy(cfg, (s) => process.stderr.write(`[meta-transfer] ${s}\n`));
+        const r = await runTransferStudy(cfg, (s) => process.stderr.write(`[meta-transfer] ${s}\n`));
         process.stdout.write(`${r.summary}\n`);
       }),
     );
