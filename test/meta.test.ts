@@ -9,20 +9,18 @@ import { initBackend } from '../src/backend/index.js';
 import { groupAction } from '../src/symmetry/action.js';
 import { mlpGrads, mlpLoss, gradNormSq } from '../src/nn/mlp.js';
 import { stream } from '../src/rng/index.js';
-import { sampleRegression, lossAndGrads, disposeBatch } from '../src/tasks/regression.js';
-import {
-  optimizerStep,
-  initMetaParams,
-  initUnrollState,
-  disposeUnroll,
-  teleportPair,
-  rescaleT,
-  gradNormAscent,
-  type VariantConfig,
-} from '../src/meta/variant.js';
-import { metaGradWindow } from '../src/meta/unroll.js';
-import { learnedOptimizer } from '../src/meta/optimizer.js';
-import { initTrainState, trainBatch, disposeTrainState, problemData, rollbackToBest, lrFactor, type TrainConfig } from '../src/meta/train.js';
+import { sampleRegression, lossAndGrads, disposeBatch, regressionFamily, teleportTwoLayer, gradNormAscent } from '../src/tasks/regression.js';
+import type { TaskConfig } from '../src/tasks/registry.js';
+import { rescaleT, type VariantConfig } from '../src/meta/variant.js';
+import { paperLearned } from '../src/meta/learned/paper.js';
+import { buildRunParts } from '../src/meta/build.js';
+import { localShards, shardIds } from '../src/meta/shards.js';
+import { combineEstimates, disposeEstimate } from '../src/meta/estimator.js';
+import { tbptt } from '../src/meta/estimators/tbptt.js';
+import { pes } from '../src/meta/estimators/pes.js';
+import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../src/meta/params.js';
+import { innerStep, startTrajectories, disposeTrajectories } from '../src/meta/truncated.js';
+import { initTrainState, trainBatch, disposeTrainState, rollbackToBest, lrFactor, type MetaTrainState, type TrainConfig } from '../src/meta/train.js';
 import { MetaExperimentCodec, preset, resolveAll, type ResolvedVariant } from '../src/meta/config.js';
 import { trainVariant, evaluateAll, checkpointDirOf } from '../src/meta/run.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
@@ -33,6 +31,8 @@ await initBackend('wasm');
 
 const DIM = 4;
 const task = { dim: DIM, slope: 0.1, seedScheme: 'stream' as const };
+const TASK: TaskConfig = { kind: 'regression', widths: [DIM, DIM, DIM], samples: DIM, slope: 0.1, seedScheme: 'stream' };
+const family = regressionFamily({ widths: [DIM, DIM, DIM], samples: DIM, slope: 0.1, seedScheme: 'stream' });
 
 /** The four variants at toy size (hidden 6). */
 function tiny(name: 'GD' | 'LSTM(update)' | 'LSTM(lr,tele)' | 'LSTM(update,tele)'): VariantConfig {
@@ -57,49 +57,91 @@ const tinyTrain = (o: Partial<TrainConfig> = {}): TrainConfig => ({
   ...o,
 });
 
+const partsOf = (v: VariantConfig, c: TrainConfig) => buildRunParts({ task: TASK, variant: v, estimator: c.estimator, lossWeighting: c.lossWeighting });
+const init = (v: VariantConfig, c: TrainConfig, warm?: MetaParams) => {
+  const p = partsOf(v, c);
+  return initTrainState(p.learned, p.family, c, warm);
+};
+async function batch(st: MetaTrainState, v: VariantConfig, c: TrainConfig, shards = 1) {
+  return trainBatch(st, c, localShards(partsOf(v, c)), shards);
+}
+const metaInit = (v: VariantConfig, seed: number) => {
+  const t = family.sample(0, 'train', [0]);
+  const m = paperLearned(v).init(stream(seed, 'init'), t);
+  t.dispose();
+  return m;
+};
+
 test('learned-optimizer steps keep shapes for every variant', () => {
-  const b = sampleRegression(task, 0, 'train', [0, 1, 2]);
+  const t = family.sample(0, 'train', [0, 1, 2]);
   for (const name of ['GD', 'LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const) {
     const v = tiny(name);
-    const meta = initMetaParams(v, DIM, stream(1, 'init'));
-    const st = initUnrollState(v, b.ws);
+    const meta = metaInit(v, 1);
+    const opt = paperLearned(v).optimizer(meta, t);
+    const tr = startTrajectories(opt, t);
     tf.tidy(() => {
-      const r = optimizerStep(meta, v, problemData(b, task), st);
-      assert.deepEqual(r.state.ws[0].shape, [3, DIM, DIM], name);
-      assert.deepEqual(r.state.ws[1].shape, [3, DIM, DIM], name);
+      const r = innerStep(opt, t, tr);
+      assert.deepEqual(r.next.params[0].shape, [3, DIM, DIM], name);
+      assert.deepEqual(r.next.params[1].shape, [3, DIM, DIM], name);
       assert.deepEqual(r.loss.shape, [3]);
-      if (v.update) assert.deepEqual(r.state.m1?.h[1].shape, [3, 6]);
+      if (v.update) assert.deepEqual(r.next.opt.update?.h[1].shape, [3, 6]);
       if (v.tele) assert.deepEqual(r.stats.teleDist?.shape, [3]);
       if (name === 'LSTM(lr,tele)') {
         const eta = r.stats.eta!.dataSync();
         for (const e of eta) assert.ok(e >= 1e-7 && e <= 5e-3, `step size ${e} in range`);
       }
     });
-    disposeUnroll(st);
-    tf.dispose(Object.values(meta));
+    disposeTrajectories(tr);
+    disposeMeta(meta);
   }
+  t.dispose();
+});
+
+test('the regression family with widths [d, d, d] draws the problems of sampleRegression', () => {
+  const b = sampleRegression(task, 7, 'val', [2, 5]);
+  const t = family.sample(7, 'val', [2, 5]);
+  tf.tidy(() => {
+    const ws = t.init();
+    for (let i = 0; i < 2; i++) assert.deepEqual(Array.from(ws[i].dataSync()), Array.from(b.ws[i].dataSync()));
+    const a = t.lossAndGrads(ws, 0);
+    const r = lossAndGrads(b.ws, b.x, b.y, 0.1);
+    assert.deepEqual(Array.from(a.loss.dataSync()), Array.from(r.loss.dataSync()));
+  });
+  t.dispose();
   disposeBatch(b);
 });
 
-test('a trained variant used through the Optimizer interface takes the same step', () => {
-  const b = sampleRegression(task, 0, 'train', [0]);
-  const v = tiny('LSTM(update,tele)');
-  const meta = initMetaParams(v, DIM, stream(1, 'init'));
+test('regression of depth 3: closed-form gradients equal autodiff; the inverse action keeps the loss and the ascent direction raises the gradient norm', () => {
+  const deep = regressionFamily({ widths: [5, 6, 7, 3], samples: 4, slope: 0.1, seedScheme: 'stream' });
+  const t = deep.sample(0, 'train', [0, 1]);
   tf.tidy(() => {
-    const data = problemData(b, task);
-    const ref = optimizerStep(meta, v, data, initUnrollState(v, b.ws));
-    const opt = learnedOptimizer(meta, v, { ...data, x: b.x.squeeze([0]), y: b.y.squeeze([0]), xInv: b.xInv.squeeze([0]) } as never);
-    const params = b.ws.map((w) => w.squeeze([0]));
-    const { grads } = lossAndGrads(b.ws, b.x, b.y, 0.1);
-    const out = opt.step(params, grads.map((g) => g.squeeze([0])), opt.init(params));
-    assert.deepEqual(out.params[0].shape, [DIM, DIM]);
-    for (let i = 0; i < 2; i++) {
-      const err = tf.max(tf.abs(tf.sub(out.params[i], ref.state.ws[i].squeeze([0])))).dataSync()[0];
-      assert.ok(err < 1e-5, `layer ${i}: ${err}`);
+    const ws = t.init();
+    const { loss, grads } = t.lossAndGrads(ws, 0);
+    // autodiff of the same loss
+    const ref = tf.grads((...w: tf.Tensor[]) => tf.sum(t.loss(w, 0)))(ws);
+    for (let i = 0; i < 3; i++) {
+      const err = tf.max(tf.abs(tf.sub(grads[i], ref[i]))).dataSync()[0];
+      const scale = tf.max(tf.abs(ref[i])).dataSync()[0];
+      assert.ok(err <= 1e-5 * scale, `layer ${i}: ${err} vs ${scale}`);
     }
+    const sym = t.symmetry!;
+    assert.deepEqual(sym.groupSizes, [6, 7]);
+    const gs = sym.groupSizes.map((n, m) => tf.add(tf.eye(n, n, [2]), rescaleT(tf.randomUniform([2, n, n], -1, 1, 'float32', 3 + m) as tf.Tensor3D, 0.05)) as tf.Tensor3D);
+    const moved = sym.act(ws, gs, 0);
+    const l0 = loss.dataSync();
+    const l1 = t.loss(moved, 0).dataSync();
+    l0.forEach((l, i) => assert.ok(Math.abs(l - l1[i]) <= 1e-3 * l, `loss ${l} -> ${l1[i]}`));
+    const dirs = sym.directions(ws, grads, 0);
+    assert.deepEqual(sym.directionKinds, ['gradNorm', 'w2']);
+    // with k < width even g = I changes the weights (it projects them onto the span of the
+    // layer inputs; f(X) is unchanged), so compare with the action of the identity
+    const gradSq = (p: tf.Tensor[]) => tf.addN(t.lossAndGrads(p, 0).grads.map((g) => tf.sum(tf.square(g), [1, 2]))).dataSync();
+    const eye = (m: number) => tf.eye(sym.groupSizes[m], sym.groupSizes[m], [2]);
+    const g0 = gradSq(sym.act(ws, dirs.map((_, m) => eye(m) as tf.Tensor3D), 0));
+    const g1 = gradSq(sym.act(ws, dirs.map((d, m) => tf.add(eye(m), tf.mul(1e-3, d[0])) as tf.Tensor3D), 0));
+    g0.forEach((g, i) => assert.ok(g1[i] > g, `gradient norm ${g} -> ${g1[i]}`));
   });
-  tf.dispose(Object.values(meta));
-  disposeBatch(b);
+  t.dispose();
 });
 
 test('closed-form inner gradients equal tf.grads of the MLP loss', () => {
@@ -123,7 +165,7 @@ test('specialised two-layer inverse action equals groupAction(kind: inverse)', (
   tf.tidy(() => {
     const t = rescaleT(tf.randomUniform([3, DIM, DIM], -1, 1, 'float32', 5) as tf.Tensor3D, 0.05);
     const g = tf.add(tf.eye(DIM, DIM, [3]), t) as tf.Tensor3D;
-    const mine = teleportPair(b.ws, g, { x: b.x, xInv: b.xInv, slope: 0.1 }, 'inverse');
+    const mine = teleportTwoLayer(b.ws, g, b.x, b.xInv, 0.1);
     const ref = groupAction(b.ws, b.x, [g], { kind: 'inverse', slope: 0.1 });
     for (let i = 0; i < 2; i++) {
       const err = tf.max(tf.abs(tf.sub(mine[i], ref[i]))).dataSync()[0];
@@ -140,7 +182,7 @@ test('specialised two-layer inverse action equals groupAction(kind: inverse)', (
 test('closed-form gradient-norm ascent direction equals autodiff through groupAction', () => {
   const b = sampleRegression(task, 0, 'heldout', [0, 1]);
   tf.tidy(() => {
-    const mine = gradNormAscent(b.ws, { x: b.x, y: b.y, slope: 0.1 });
+    const mine = gradNormAscent(b.ws, b.x, b.y, 0.1);
     const ref = tf.grad((t: tf.Tensor) => {
       const g = tf.add(tf.eye(DIM, DIM, [2]), t);
       return tf.sum(gradNormSq(groupAction(b.ws, b.x, [g], { kind: 'inverse', slope: 0.1 }), b.x, b.y));
@@ -152,13 +194,14 @@ test('closed-form gradient-norm ascent direction equals autodiff through groupAc
   disposeBatch(b);
 });
 
-test('tf.memory().numTensors stays flat across meta-training windows and batches', () => {
+test('tf.memory().numTensors stays flat across meta-training windows and batches', async () => {
   const v = tiny('LSTM(update,tele)');
   const c = tinyTrain({ evalEvery: 0, trajectories: 9 });
-  let st = initTrainState(v, c, DIM);
+  const pool = localShards(partsOf(v, c));
+  let st = init(v, c);
   const counts: number[] = [];
   for (let i = 0; i < 3; i++) {
-    st = trainBatch(st, v, c, task).state;
+    st = (await trainBatch(st, c, pool)).state;
     counts.push(tf.memory().numTensors);
   }
   assert.equal(counts[1], counts[0], `numTensors ${counts}`);
@@ -166,37 +209,72 @@ test('tf.memory().numTensors stays flat across meta-training windows and batches
   disposeTrainState(st);
 });
 
+test('a batch split into shards gives the estimates and meta-parameters of the unsplit batch (float rounding)', async () => {
+  const v = tiny('LSTM(update,tele)');
+  const c = tinyTrain({ evalEvery: 0, trajectories: 6, batch: 6 });
+  const meta = metaInit(v, 5);
+  const estimateWith = async (shards: number) => {
+    const pool = localShards(partsOf(v, c));
+    await pool.begin({ seed: c.seed, batch: 0, shards: shardIds([0, 1, 2, 3, 4, 5], shards) }, meta);
+    const parts = await pool.window(meta, 0, 3);
+    const e = combineEstimates(parts);
+    parts.forEach(disposeEstimate);
+    await pool.close();
+    return e;
+  };
+  const [one, three] = [await estimateWith(1), await estimateWith(3)];
+  assert.ok(Math.abs(one.metaLoss - three.metaLoss) <= 1e-5 * Math.abs(one.metaLoss));
+  const a = metaTensors(one.grads), b = metaTensors(three.grads);
+  for (let i = 0; i < a.length; i++) {
+    const [err, scale] = tf.tidy(() => [tf.max(tf.abs(tf.sub(a[i], b[i]))).dataSync()[0], tf.max(tf.abs(a[i])).dataSync()[0]]);
+    // float32 sums over batches of another size: 1e-3 of the tensor's largest entry
+    assert.ok(err <= 1e-3 * scale + 1e-9, `gradient tensor ${i}: ${err} vs scale ${scale}`);
+  }
+  [one, three].forEach(disposeEstimate);
+  disposeMeta(meta);
+  // after a whole batch (two Adam steps, lr 1e-3) the meta-parameters agree to 5% of a step:
+  // Adam divides by |g|, which magnifies rounding in tiny gradient entries
+  const s1 = (await batch(init(v, c), v, c, 1)).state;
+  const s3 = (await batch(init(v, c), v, c, 3)).state;
+  const p1 = metaTensors(s1.meta), p3 = metaTensors(s3.meta);
+  for (let i = 0; i < p1.length; i++) {
+    const err = tf.tidy(() => tf.max(tf.abs(tf.sub(p1[i], p3[i]))).dataSync()[0]);
+    assert.ok(err <= 5e-5, `meta tensor ${i}: ${err}`);
+  }
+  disposeTrainState(s1);
+  disposeTrainState(s3);
+});
+
 /** Directional derivative of the window meta-loss: analytic (tape) vs central difference. */
 function directional(v: VariantConfig, length: number, eps: number): { fd: number; analytic: number } {
-  const b = sampleRegression(task, 0, 'train', [0, 1]);
-  const data = problemData(b, task);
-  const meta = initMetaParams(v, DIM, stream(2, 'init'));
-  const st = initUnrollState(v, b.ws);
-  const r = metaGradWindow(meta, v, data, st, length, 'log');
-  disposeUnroll(r.state);
-  const names = Object.keys(meta).sort();
+  const t = family.sample(0, 'train', [0, 1]);
+  const learned = paperLearned(v);
+  const est = tbptt(learned, 'log');
+  const ctx = { seed: 0, batch: 0, ids: [0, 1] };
+  const meta = metaInit(v, 2);
+  const window = (m: MetaParams) => est.estimate(m, t, est.init(m, t, ctx), length);
+  const r = window(meta);
+  est.dispose(r.state);
   const dir = stream(9, 'dir');
-  const d: Record<string, tf.Tensor> = {};
-  for (const k of names) d[k] = tf.tensor(dir.normalArray(meta[k].size), meta[k].shape);
-  const analytic = names.reduce((s, k) => s + tf.sum(tf.mul(r.grads[k], d[k])).dataSync()[0], 0);
+  const d = mapMeta(meta, (x) => tf.tensor(dir.normalArray(x.size), x.shape));
+  const dl = metaTensors(d), gl = metaTensors(r.estimate.grads);
+  const analytic = dl.reduce((s, x, i) => s + tf.tidy(() => tf.sum(tf.mul(gl[i], x)).dataSync()[0]), 0);
   const at = (e: number) => {
-    const m: Record<string, tf.Tensor> = {};
-    for (const k of names) m[k] = tf.add(meta[k], tf.mul(d[k], e));
-    const w = metaGradWindow(m, v, data, st, length, 'log');
-    disposeUnroll(w.state);
-    tf.dispose([...Object.values(m), ...Object.values(w.grads)]);
-    return w.metaLoss;
+    const m = mapMeta(meta, (x, mod, k) => tf.add(x, tf.mul(d[mod][k], e)));
+    const w = window(m);
+    est.dispose(w.state);
+    disposeMeta(m);
+    disposeMeta(w.estimate.grads);
+    return w.estimate.metaLoss;
   };
   // Richardson extrapolation of central differences at eps and eps/2: cancels the O(eps^2)
   // term (about 1% at eps = 1e-2 with the tuned teleport size 0.2), leaving O(eps^4).
   const central = (h: number) => (at(h) - at(-h)) / (2 * h);
   const fd = (4 * central(eps / 2) - central(eps)) / 3;
-  disposeUnroll(st);
-  tf.dispose([...Object.values(meta), ...Object.values(r.grads), ...Object.values(d)]);
-  disposeBatch(b);
+  [meta, r.estimate.grads, d].forEach(disposeMeta);
+  t.dispose();
   return { fd, analytic };
 }
-
 const fdVariant = (secondOrder: boolean): VariantConfig => {
   const v = tiny('LSTM(update,tele)');
   return { ...v, secondOrder, update: { ...v.update!, outputScale: 0.05 } };
@@ -224,9 +302,9 @@ function tinyExperiment(root: string) {
   return decodeOrThrow(MetaExperimentCodec, {
     seed: 1,
     metaSeeds: [0],
-    task,
     heldout: { trajectories: 3, steps: 6 },
     variants: [{ name: 'GD' }, { name: 'LSTM(update,tele)' }],
+    task: TASK,
     logdir: path.join(root, 'logs'),
     checkpointDir: path.join(root, 'ckpt'),
     checkpointEvery: 1,
@@ -238,33 +316,84 @@ const tinyResolved = (): ResolvedVariant[] => [
   { label: 'LSTM(update,tele)', name: 'LSTM(update,tele)', variant: tiny('LSTM(update,tele)'), train: tinyTrain({ trajectories: 9, epochs: 2 }) },
 ];
 
-test('resume after a stop gives the same numbers as an uninterrupted run', () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
-  try {
-    const rv = tinyResolved()[1];
-    const a = tinyExperiment(path.join(root, 'a'));
-    const full = trainVariant(rv, a, 0, { tensorboard: false });
-    const b = tinyExperiment(path.join(root, 'b'));
-    const part = trainVariant(rv, b, 0, { tensorboard: false, stopAfterBatches: 2 });
-    assert.equal(part.finished, false);
-    tf.dispose(Object.values(part.meta));
-    const rest = trainVariant(rv, b, 0, { tensorboard: false, resume: b.checkpointDir });
-    assert.equal(rest.finished, true);
-    for (const k of Object.keys(full.meta)) {
-      assert.deepEqual(Array.from(rest.meta[k].dataSync()), Array.from(full.meta[k].dataSync()), k);
+for (const estimator of [{ kind: 'tbptt' }, { kind: 'pes', sigma: 0.01, pairs: 1 }] as const) {
+  test(`resume after a stop gives the same numbers as an uninterrupted run (${estimator.kind})`, async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
+    try {
+      const rv = { ...tinyResolved()[1], train: tinyTrain({ trajectories: 9, epochs: 2, estimator }) };
+      const a = tinyExperiment(path.join(root, 'a'));
+      const full = await trainVariant(rv, a, 0, { tensorboard: false });
+      const b = tinyExperiment(path.join(root, 'b'));
+      const part = await trainVariant(rv, b, 0, { tensorboard: false, stopAfterBatches: 2 });
+      assert.equal(part.finished, false);
+      disposeMeta(part.meta);
+      const rest = await trainVariant(rv, b, 0, { tensorboard: false, resume: b.checkpointDir });
+      assert.equal(rest.finished, true);
+      const fa = metaTensors(full.meta), ra = metaTensors(rest.meta);
+      assert.equal(fa.length, ra.length);
+      fa.forEach((x, i) => assert.deepEqual(Array.from(ra[i].dataSync()), Array.from(x.dataSync()), `tensor ${i}`));
+      // the checkpoints agree too (Adam moments, counters)
+      const ca = loadCheckpoint(checkpointDirOf(a.checkpointDir, rv.label, 0), null);
+      const cb = loadCheckpoint(checkpointDirOf(b.checkpointDir, rv.label, 0), null);
+      assert.equal(ca.state.batchesDone, cb.state.batchesDone);
+      for (const mod of Object.keys(ca.state.outer)) {
+        assert.equal(ca.state.outer[mod].step, cb.state.outer[mod].step);
+        ca.state.outer[mod].slots.expAvgSq!.forEach((x, i) => assert.deepEqual(x.dataSync(), cb.state.outer[mod].slots.expAvgSq![i].dataSync()));
+      }
+      disposeTrainState(ca.state);
+      disposeTrainState(cb.state);
+      disposeMeta(full.meta);
+      disposeMeta(rest.meta);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
-    // the checkpoints agree too (Adam moments, counters)
-    const ca = loadCheckpoint(checkpointDirOf(a.checkpointDir, rv.label, 0), null);
-    const cb = loadCheckpoint(checkpointDirOf(b.checkpointDir, rv.label, 0), null);
-    assert.equal(ca.state.batchesDone, cb.state.batchesDone);
-    assert.equal(ca.state.adam.step, cb.state.adam.step);
-    for (const k of Object.keys(ca.state.adam.v)) assert.deepEqual(ca.state.adam.v[k].dataSync(), cb.state.adam.v[k].dataSync());
-    disposeTrainState(ca.state);
-    disposeTrainState(cb.state);
-    tf.dispose([...Object.values(full.meta), ...Object.values(rest.meta)]);
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
+  });
+}
+
+test('PES is unbiased: its mean over many samples matches the full-unroll gradient within its standard error', () => {
+  // Tiny learned optimizer on a 2x2x2 problem, 6 steps in 3 windows of 2, 'sum' weighting: the
+  // sum of the PES estimates of the 3 windows estimates the gradient of the whole unroll's
+  // meta-loss, which truncated backprop over one 6-step window computes exactly.
+  const fam = regressionFamily({ widths: [2, 2, 2], samples: 2, slope: 0.1, seedScheme: 'stream' });
+  const t = fam.sample(0, 'train', [0]);
+  const v: VariantConfig = { ...tiny('LSTM(update)'), update: { ...tiny('LSTM(update)').update!, hidden: 2, lrScaleRange: 0, outputScale: 0.1 } };
+  const learned = paperLearned(v);
+  const meta = learned.init(stream(4, 'init'), t);
+  const exact = tbptt(learned, 'sum');
+  const e0 = exact.estimate(meta, t, exact.init(meta, t, { seed: 0, batch: 0, ids: [0] }), 6);
+  exact.dispose(e0.state);
+  const truth = Float64Array.from(metaTensors(e0.estimate.grads).flatMap((x) => Array.from(x.dataSync())));
+  disposeMeta(e0.estimate.grads);
+  const est = pes(learned, 'sum', { sigma: 1e-3, pairs: 1 });
+  // projections on the true gradient and on two fixed random directions, one value per sample
+  const dirs = [truth, ...[1, 2].map((k) => Float64Array.from(stream(k, 'proj').normalArray(truth.length)))];
+  const dot = (a: ArrayLike<number>, d: Float64Array) => Array.from(a).reduce((s, x, i) => s + x * d[i], 0);
+  const n = 400;
+  const samples: number[][] = dirs.map(() => []);
+  for (let b = 0; b < n; b++) {
+    let st = est.init(meta, t, { seed: 11, batch: b, ids: [0] });
+    const total = new Float64Array(truth.length);
+    for (let w = 0; w < 3; w++) {
+      const r = est.estimate(meta, t, st, 2);
+      st = r.state;
+      metaTensors(r.estimate.grads).flatMap((x) => Array.from(x.dataSync())).forEach((x, i) => (total[i] += x));
+      disposeMeta(r.estimate.grads);
+    }
+    est.dispose(st);
+    dirs.forEach((d, j) => samples[j].push(dot(total, d)));
   }
+  for (const [j, d] of dirs.entries()) {
+    const xs = samples[j];
+    const mean = xs.reduce((a, x) => a + x, 0) / n;
+    const se = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1) / n);
+    const want = dot(truth, d);
+    assert.ok(Math.abs(mean - want) <= 4 * se, `direction ${j}: PES ${mean} vs exact ${want} (standard error ${se})`);
+  }
+  // and the test has power: the mean along the true gradient is well away from zero
+  const m0 = samples[0].reduce((a, x) => a + x, 0) / n;
+  assert.ok(m0 > 0.5 * dot(truth, truth), `PES mean ${m0} vs |g|^2 ${dot(truth, truth)}`);
+  disposeMeta(meta);
+  t.dispose();
 });
 
 test('corrupt or mismatched checkpoints are clear errors', () => {
@@ -272,8 +401,8 @@ test('corrupt or mismatched checkpoints are clear errors', () => {
   try {
     const v = tiny('LSTM(update)');
     const c = tinyTrain();
-    const st = initTrainState(v, c, DIM);
-    const cfg = { variant: v, train: c, task };
+    const st = init(v, c);
+    const cfg = { variant: v, train: c, task: TASK };
     saveCheckpoint(root, st, cfg);
     const ok = loadCheckpoint(root, cfg);
     disposeTrainState(ok.state);
@@ -297,7 +426,7 @@ test('held-out evaluation JSON: variants -> loss as runs x (steps + 1)', () => {
   try {
     const exp = tinyExperiment(root);
     const [gd, lt] = tinyResolved();
-    const meta = initMetaParams(lt.variant, DIM, stream(0, 'x'));
+    const meta = metaInit(lt.variant, 0);
     const r = evaluateAll([gd, lt], new Map([[`${lt.label}#0`, meta]]), exp);
     const file = path.join(root, 'r.json');
     writeResultsJson(file, r);
@@ -313,14 +442,14 @@ test('held-out evaluation JSON: variants -> loss as runs x (steps + 1)', () => {
     }
     // the same held-out problems: every variant starts from the same loss
     assert.deepEqual(j.variants.GD.loss.map((r: number[]) => r[0]), j.variants['LSTM(update,tele)'].loss.map((r: number[]) => r[0]));
-    tf.dispose(Object.values(meta));
+    disposeMeta(meta);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
 
 test('experiment configs: presets decode, bad overrides are errors naming the field', () => {
-  for (const f of ['meta-default.json', 'meta-paper.json', 'meta-tuned.json']) {
+  for (const f of ['meta-default.json', 'meta-paper.json', 'meta-reference.json', 'meta-tuned.json']) {
     const exp = decodeOrThrow(MetaExperimentCodec, JSON.parse(fs.readFileSync(path.join('experiments', f), 'utf8')), f);
     const r = resolveAll(exp, f);
     assert.ok(E.isRight(r), f);
@@ -335,30 +464,28 @@ test('experiment configs: presets decode, bad overrides are errors naming the fi
 
 test('LSTM(update) and LSTM(update,tele) share the update LSTM init and the trajectory order (paired)', () => {
   const c = tinyTrain({ evalEvery: 0, trajectories: 9 });
-  const a = initTrainState({ ...tiny('LSTM(update)'), name: 'A' }, c, DIM);
-  const b = initTrainState({ ...tiny('LSTM(update,tele)'), name: 'B' }, c, DIM);
-  const m1 = Object.keys(a.meta).filter((k) => k.startsWith('m1.'));
-  assert.ok(m1.length > 0);
-  assert.deepEqual(m1, Object.keys(b.meta).filter((k) => k.startsWith('m1.')));
-  for (const k of m1) assert.deepEqual(Array.from(a.meta[k].dataSync()), Array.from(b.meta[k].dataSync()), k);
+  const a = init({ ...tiny('LSTM(update)'), name: 'A' }, c);
+  const b = init({ ...tiny('LSTM(update,tele)'), name: 'B' }, c);
+  const names = Object.keys(a.meta.update);
+  assert.ok(names.length > 0);
+  assert.deepEqual(names, Object.keys(b.meta.update));
+  for (const k of names) assert.deepEqual(Array.from(a.meta.update[k].dataSync()), Array.from(b.meta.update[k].dataSync()), k);
   assert.deepEqual(Array.from(a.order.permutation(9)), Array.from(b.order.permutation(9)));
   disposeTrainState(a);
   disposeTrainState(b);
 });
 
-test('rollbackToBest restores the best validated meta-parameters with fresh Adam moments', () => {
+test('rollbackToBest restores the best validated meta-parameters with fresh Adam moments', async () => {
   const v = tiny('LSTM(update)');
   const c = tinyTrain({ evalEvery: 0, trajectories: 9 });
-  let st = initTrainState(v, c, DIM);
+  let st = init(v, c);
   assert.equal(rollbackToBest(st), st); // nothing validated yet: no-op
-  const best: Record<string, tf.Tensor> = {};
-  for (const [k, p] of Object.entries(st.meta)) best[k] = tf.clone(p);
-  st = trainBatch({ ...st, bestMeta: best }, v, c, task).state;
+  const best = mapMeta(st.meta, (x) => tf.clone(x));
+  st = (await batch({ ...st, bestMeta: best }, v, c)).state;
   const back = rollbackToBest(st);
-  for (const k of Object.keys(best)) {
-    assert.deepEqual(Array.from(back.meta[k].dataSync()), Array.from(best[k].dataSync()), k);
-    assert.ok(back.adam.m[k].dataSync().every((x) => x === 0), k);
-  }
+  for (const k of Object.keys(best.update)) assert.deepEqual(Array.from(back.meta.update[k].dataSync()), Array.from(best.update[k].dataSync()), k);
+  for (const m of back.outer.update.slots.expAvg!) assert.ok(m.dataSync().every((x) => x === 0));
+  assert.equal(back.outer.update.step, 0);
   disposeTrainState(back);
 });
 
@@ -373,35 +500,33 @@ test('meta learning-rate schedule: constant is 1; cosine decays monotonically fr
   assert.equal(lrFactor(c, 2), lrFactor(c, 1)); // clamped past the end
 });
 
-test('the schedule scales the meta-steps: cosine with floor 1 equals constant, floor 0 differs', () => {
+test('the schedule scales the meta-steps: cosine with floor 1 equals constant, floor 0 differs', async () => {
   const v = tiny('LSTM(update)');
-  const run = (o: Partial<TrainConfig>) => {
+  const run = async (o: Partial<TrainConfig>) => {
     // one batch of two windows: the second is taken at progress 1/2
     const c = tinyTrain({ evalEvery: 0, trajectories: 3, ...o });
-    const st = trainBatch(initTrainState(v, c, DIM), v, c, task).state;
-    const w = Array.from(st.meta['m1.head.s.w'].dataSync());
+    const st = (await batch(init(v, c), v, c)).state;
+    const w = Array.from(st.meta.update['head.s.w'].dataSync());
     disposeTrainState(st);
     return w;
   };
-  const constant = run({ lrSchedule: 'constant' });
-  assert.deepEqual(run({ lrSchedule: 'cosine', lrFloor: 1 }), constant);
-  assert.notDeepEqual(run({ lrSchedule: 'cosine', lrFloor: 0 }), constant);
+  const constant = await run({ lrSchedule: 'constant' });
+  assert.deepEqual(await run({ lrSchedule: 'cosine', lrFloor: 1 }), constant);
+  assert.notDeepEqual(await run({ lrSchedule: 'cosine', lrFloor: 0 }), constant);
 });
 
-test('warm start: the update LSTM comes from the named variant, the teleport LSTM is fresh; bad names are config errors', () => {
+test('warm start: the update LSTM comes from the named variant, the teleport LSTM is fresh; bad names are config errors', async () => {
   const c = tinyTrain({ evalEvery: 0, trajectories: 3 });
-  const source = trainBatch(initTrainState(tiny('LSTM(update)'), c, DIM), tiny('LSTM(update)'), c, task).state;
-  const fresh = initTrainState(tiny('LSTM(update,tele)'), c, DIM);
-  const warm = initTrainState(tiny('LSTM(update,tele)'), { ...c, warmStart: 'LSTM(update)' }, DIM, source.meta);
+  const source = (await batch(init(tiny('LSTM(update)'), c), tiny('LSTM(update)'), c)).state;
+  const fresh = init(tiny('LSTM(update,tele)'), c);
+  const warm = init(tiny('LSTM(update,tele)'), { ...c, warmStart: 'LSTM(update)' }, source.meta);
   const same = (a: tf.Tensor, b: tf.Tensor) => Array.from(a.dataSync()).every((x, i) => x === b.dataSync()[i]);
-  for (const k of Object.keys(warm.meta)) {
-    if (k.startsWith('m1.')) assert.ok(same(warm.meta[k], source.meta[k]) && !same(warm.meta[k], fresh.meta[k]), k);
-    else assert.ok(same(warm.meta[k], fresh.meta[k]), k);
-  }
-  assert.throws(() => initTrainState(tiny('LSTM(update,tele)'), { ...c, warmStart: 'LSTM(update)' }, DIM), /trained meta-parameters are needed/);
-  const wide = initMetaParams({ ...tiny('LSTM(update)'), update: { ...tiny('LSTM(update)').update!, hidden: 7 } }, DIM, stream(1, 'init'));
-  assert.throws(() => initTrainState(tiny('LSTM(update,tele)'), { ...c, warmStart: 'X' }, DIM, wide), /warm start from X: m1\..* is \[/);
-  tf.dispose(Object.values(wide));
+  for (const k of Object.keys(warm.meta.update)) assert.ok(same(warm.meta.update[k], source.meta.update[k]) && !same(warm.meta.update[k], fresh.meta.update[k]), k);
+  for (const k of Object.keys(warm.meta.tele)) assert.ok(same(warm.meta.tele[k], fresh.meta.tele[k]), k);
+  assert.throws(() => init(tiny('LSTM(update,tele)'), { ...c, warmStart: 'LSTM(update)' }), /trained meta-parameters are needed/);
+  const wide = metaInit({ ...tiny('LSTM(update)'), update: { ...tiny('LSTM(update)').update!, hidden: 7 } }, 1);
+  assert.throws(() => init(tiny('LSTM(update,tele)'), { ...c, warmStart: 'X' }, wide), /warm start from X: update\/.* is \[/);
+  disposeMeta(wide);
   [source, fresh, warm].forEach(disposeTrainState);
 
   const exp = (variants: unknown[]) => decodeOrThrow(MetaExperimentCodec, { variants });

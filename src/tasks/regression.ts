@@ -162,32 +162,37 @@ const tr = (a: tf.Tensor3D) => tf.transpose(a, [0, 2, 1]) as tf.Tensor3D;
 const unit = (d: tf.Tensor3D) => tf.div(d, tf.sqrt(tf.add(tf.sum(tf.square(d), [1, 2], true), 1e-30))) as tf.Tensor3D;
 
 /**
- * The inverse action on every hidden layer m (g_m acts on h_m): W_m' = s^-1(g_m s(W_m h_{m-1})) h'_{m-1}^+
- * with h'_{m-1} = g_{m-1} h_{m-1}, and W_L' = W_L g_{L-1}^-1. Every output is built from the
- * inputs only (never from another output), so gradients w.r.t. them are partial derivatives.
- * `hPinv0` is the pseudo-inverse of X, fixed per problem.
+ * The inverse action on every hidden layer m (g_m acts on h_m): with h_{m-1} the layer input of
+ * the original weights (full column rank, k <= d_{m-1}, so h^+ h = I),
+ *   W_m' = s^-1(g_m s(W_m h_{m-1})) h_{m-1}^+ g_{m-1}^-1   (g_{-1} = I),   W_L' = W_L g_{L-1}^-1,
+ * so W_m' maps the transformed input g_{m-1} h_{m-1} to s^-1(g_m h_m). Group elements enter
+ * through matMul and inv only (exact derivatives in g); the pseudo-inverses are of the original
+ * layer inputs. Every output is built from the inputs only, never from another output, so
+ * gradients w.r.t. them are partial derivatives. `xPinv` is X^+, fixed per problem.
  */
 function regressionAct(
   ws: readonly tf.Tensor[],
   gs: readonly tf.Tensor3D[],
   x: tf.Tensor3D,
-  hPinv0: tf.Tensor3D,
+  xPinv: tf.Tensor3D,
   slope: number,
   inverses?: readonly tf.Tensor3D[],
 ): tf.Tensor3D[] {
   const L = ws.length;
   if (gs.length !== L - 1) throw new Error(`regression action: ${gs.length} group elements for ${L - 1} hidden layers`);
+  const gInv = gs.map((g, m) => inverses?.[m] ?? (inv(g) as tf.Tensor3D));
   const out: tf.Tensor3D[] = [];
-  let h = x; // h_{m-1}, from the original weights
-  let hPinv = hPinv0; // pseudo-inverse of h'_{m-1}
+  let h = x;
+  let hPinv = xPinv;
   for (let m = 0; m < L - 1; m++) {
-    const act = leakyRelu(tf.matMul(ws[m] as tf.Tensor3D, h), slope);
-    out.push(tf.matMul(leakyReluInv(tf.matMul(gs[m], act), slope), hPinv) as tf.Tensor3D);
-    h = act as tf.Tensor3D;
-    if (m < L - 2) hPinv = pinv(tf.matMul(gs[m], h)) as tf.Tensor3D;
+    const act = leakyRelu(tf.matMul(ws[m] as tf.Tensor3D, h), slope) as tf.Tensor3D;
+    let w = tf.matMul(leakyReluInv(tf.matMul(gs[m], act), slope), hPinv) as tf.Tensor3D;
+    if (m > 0) w = tf.matMul(w, gInv[m - 1]) as tf.Tensor3D;
+    out.push(w);
+    h = act;
+    if (m < L - 2) hPinv = pinv(h) as tf.Tensor3D;
   }
-  const gInv = inverses ? inverses[L - 2] : (inv(gs[L - 2]) as tf.Tensor3D);
-  out.push(tf.matMul(ws[L - 1] as tf.Tensor3D, gInv) as tf.Tensor3D);
+  out.push(tf.matMul(ws[L - 1] as tf.Tensor3D, gInv[L - 2]) as tf.Tensor3D);
   return out;
 }
 
