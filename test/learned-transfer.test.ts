@@ -94,8 +94,12 @@ for (const gdInput of ['raw', 'layerRms'] as const) {
   });
 }
 
-test('learned teleport keeps the loss (exact action) and moves the gradient norm with the sign of its first coefficient', () => {
-  const task = small();
+const exactTasks: [string, () => Task][] = [
+  ['the test MLP task', small],
+  ['the regression family, 3 layers', () => regressionFamily({ widths: [4, 5, 5, 3], samples: 3, slope: 0.1, seedScheme: 'stream' }).sample(0, 'val', [0, 1])],
+];
+for (const [what, make] of exactTasks) test(`learned teleport on ${what} keeps the loss (exact action) and moves the gradient norm with the sign of its first coefficient`, () => {
+  const task = make();
   // no update at all: only the teleport moves the parameters
   const lo = withLearnedTeleport(coordinatewise({ gdSkip: 0, outputScale: 0 }), { cap: 0.05 });
   const meta = lo.init(stream(2, 'meta'), task);
