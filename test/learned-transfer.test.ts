@@ -53,9 +53,9 @@ test('coordinate-wise + teleport: one set of meta-parameters runs on two MLP siz
     assert.equal(state.step, 3);
     assert.deepEqual(state.stats!.teleDist!.shape, [task.size]);
     assert.deepEqual(state.stats!.updateNorm!.shape, [task.size]);
-    // the untrained size head gives half the cap (0.2) per layer
+    // the untrained size head gives initSize (0.05) of the cap (0.2) per layer
     const L = task.symmetry!.groupSizes.length;
-    for (const d of state.stats!.teleDist!.dataSync()) assert.ok(Math.abs(d - 0.1 * Math.sqrt(L)) < 1e-5, `teleDist ${d}`);
+    for (const d of state.stats!.teleDist!.dataSync()) assert.ok(Math.abs(d - 0.01 * Math.sqrt(L)) < 1e-6, `teleDist ${d}`);
     tf.dispose(params);
     disposeLearnedState(state);
     task.dispose();
@@ -101,7 +101,7 @@ const exactTasks: [string, () => Task][] = [
 for (const [what, make] of exactTasks) test(`learned teleport on ${what} keeps the loss (exact action) and moves the gradient norm with the sign of its first coefficient`, () => {
   const task = make();
   // no update at all: only the teleport moves the parameters
-  const lo = withLearnedTeleport(coordinatewise({ gdSkip: 0, outputScale: 0 }), { cap: 0.05 });
+  const lo = withLearnedTeleport(coordinatewise({ gdSkip: 0, outputScale: 0 }), { cap: 0.05, initSize: 0.5 });
   const meta = lo.init(stream(2, 'meta'), task);
   const gradNorm = (ps: tf.Tensor[]) => tf.tidy(() => Array.from(sumSquares(task.lossAndGrads(ps, 0).grads).dataSync()));
   const loss = (ps: tf.Tensor[]) => Array.from(tf.tidy(() => task.loss(ps, 0)).dataSync());
@@ -130,7 +130,7 @@ for (const [what, make] of exactTasks) test(`learned teleport on ${what} keeps t
 // full second order, so the tape holds the exact derivative.
 test('meta-gradient through 3 steps of coordinate-wise + teleport matches a central finite difference (float32, 3%)', () => {
   const task = small();
-  const lo = withLearnedTeleport(coordinatewise({ outputScale: 0.3, gdSkip: 0.05, secondOrder: true, paramScale: 0.3, lrScaleRange: 1 }), { cap: 0.3, secondOrder: true });
+  const lo = withLearnedTeleport(coordinatewise({ outputScale: 0.3, gdSkip: 0.05, secondOrder: true, paramScale: 0.3, lrScaleRange: 1 }), { cap: 0.3, initSize: 0.5, secondOrder: true });
   const meta = lo.init(stream(3, 'meta'), task);
   const names = Object.entries(meta).flatMap(([m, ps]) => Object.keys(ps).map((k) => [m, k] as const));
   const rng = stream(3, 'dir');

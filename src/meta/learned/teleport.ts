@@ -9,7 +9,7 @@
 // and weights of the two adjacent layers and the step fraction. The coefficient of direction j is
 // <head_c(h_m), (1[j = 0], <D_mj, D_m0>, 1)>, so the number of directions need not be fixed
 // either. At init head_c gives c = (1, 0, ...): the untrained module teleports along the
-// gradient-norm ascent direction at half the cap. Unless `secondOrder`, directions and features
+// gradient-norm ascent direction at initSize x cap. Unless `secondOrder`, directions and features
 // are constants for the meta-gradient; the coefficients, sizes and the action are on the tape.
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
@@ -29,6 +29,12 @@ export const LearnedTeleportShape = strict(
     cap: numberIn({ gt: 0, lt: 1 }),
     /** Log-RMS features are divided by this. */
     p: PositiveNumber,
+    /**
+     * ||T|| of the untrained module as a fraction of the cap (the size head's bias is its logit).
+     * Small: a teleport along the gradient-norm ascent direction every step sharpens the problem,
+     * and at half the cap (0.1 per step) meta-training diverged within its first batches.
+     */
+    initSize: numberIn({ gt: 0, lt: 1 }),
     /** Steps over which the step-fraction feature goes from 0 to 1 (then stays at 1). */
     horizon: PositiveInt,
     /** true: features and directions stay on the tape (the exact meta-gradient); false: constants. */
@@ -36,7 +42,7 @@ export const LearnedTeleportShape = strict(
   },
   'LearnedTeleportConfig',
 );
-export const LearnedTeleportConfig = withDefaults(LearnedTeleportShape, { hidden: 10, cap: 0.2, p: 5, horizon: 100, secondOrder: false });
+export const LearnedTeleportConfig = withDefaults(LearnedTeleportShape, { hidden: 10, cap: 0.2, initSize: 0.05, p: 5, horizon: 100, secondOrder: false });
 export type LearnedTeleportConfig = t.TypeOf<typeof LearnedTeleportConfig>;
 
 export const TELEPORT_MODULE = 'tele';
@@ -56,7 +62,7 @@ export interface TeleportingLearnedState<S extends LearnedState> extends Learned
   readonly tele: LstmState;
 }
 
-/** Zero-initialise the size head and point the coefficient head at the gradient-norm direction. */
+/** Size head: zero weights, bias logit(initSize); coefficient head pointed at the gradient-norm direction. */
 export function initTeleportModule(c: LearnedTeleportConfig, rng: Stream): Params {
   const p = initLstm(teleportSpec(c), rng);
   const set = (k: string, v: tf.Tensor) => {
@@ -64,7 +70,7 @@ export function initTeleportModule(c: LearnedTeleportConfig, rng: Stream): Param
     p[k] = v;
   };
   set('head.s.w', tf.zeros(p['head.s.w'].shape));
-  set('head.s.b', tf.zeros(p['head.s.b'].shape));
+  set('head.s.b', tf.fill(p['head.s.b'].shape, Math.log(c.initSize / (1 - c.initSize))));
   set('head.c.w', tf.zeros(p['head.c.w'].shape));
   set('head.c.b', tf.tensor1d([1, 0, 0]));
   return p;
