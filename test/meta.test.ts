@@ -14,6 +14,7 @@ import type { TaskConfig } from '../src/tasks/registry.js';
 import { rescaleT, type VariantConfig } from '../src/meta/variant.js';
 import { paperLearned } from '../src/meta/learned/paper.js';
 import { buildRunParts } from '../src/meta/build.js';
+import { paperConfig } from '../src/meta/learned/registry.js';
 import { localShards, shardIds } from '../src/meta/shards.js';
 import { combineEstimates, disposeEstimate } from '../src/meta/estimator.js';
 import { tbptt } from '../src/meta/estimators/tbptt.js';
@@ -57,7 +58,7 @@ const tinyTrain = (o: Partial<TrainConfig> = {}): TrainConfig => ({
   ...o,
 });
 
-const partsOf = (v: VariantConfig, c: TrainConfig) => buildRunParts({ task: TASK, variant: v, estimator: c.estimator, lossWeighting: c.lossWeighting });
+const partsOf = (v: VariantConfig, c: TrainConfig) => buildRunParts({ task: TASK, learned: paperConfig(v), estimator: c.estimator, lossWeighting: c.lossWeighting });
 const init = (v: VariantConfig, c: TrainConfig, warm?: MetaParams) => {
   const p = partsOf(v, c);
   return initTrainState(p.learned, p.family, c, warm);

@@ -6,6 +6,7 @@ import type { Section, Figures } from './run.js';
 import { preset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
 import { buildRunParts } from '../meta/build.js';
+import { paperConfig } from '../meta/learned/registry.js';
 import { localShards } from '../meta/shards.js';
 import type { TaskConfig } from '../tasks/registry.js';
 import { sampleRegression, lossAndGrads, disposeBatch, DEFAULT_REGRESSION } from '../tasks/regression.js';
@@ -18,7 +19,7 @@ const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
 export async function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100): Promise<number> {
   const p = preset(name, 'tuned');
   const train = { ...p.train, batch, trajectories: batch * 2, epochs: 1, trajectoryLength, evalEvery: 0 };
-  const parts = buildRunParts({ task: PAPER_TASK, variant: p.variant, estimator: train.estimator, lossWeighting: train.lossWeighting });
+  const parts = buildRunParts({ task: PAPER_TASK, learned: paperConfig(p.variant), estimator: train.estimator, lossWeighting: train.lossWeighting });
   const pool = localShards(parts);
   let st = initTrainState(parts.learned, parts.family, train);
   st = (await trainBatch(st, train, pool)).state; // warm-up (kernels, heap growth)

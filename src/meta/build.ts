@@ -6,14 +6,13 @@ import type { TaskFamily } from '../tasks/task.js';
 import type { GradientEstimator } from './estimator.js';
 import { makeEstimator, type EstimatorConfig } from './estimators/registry.js';
 import type { LearnedOptimizer } from './learned/learned.js';
-import { paperLearned } from './learned/paper.js';
+import { makeLearned, type LearnedConfig } from './learned/registry.js';
 import type { ShardWorkerParts } from './shards.js';
 import type { LossWeighting } from './truncated.js';
-import type { VariantConfig } from './variant.js';
 
 export interface RunSpec {
   task: TaskConfig;
-  variant: VariantConfig;
+  learned: LearnedConfig;
   estimator: EstimatorConfig;
   lossWeighting: LossWeighting;
 }
@@ -25,7 +24,7 @@ export interface RunParts extends ShardWorkerParts {
 }
 
 export function buildRunParts(spec: RunSpec): RunParts {
-  const learned = paperLearned(spec.variant);
+  const learned = makeLearned(spec.learned);
   return { family: taskFamily(spec.task), learned, estimator: makeEstimator(spec.estimator, learned, spec.lossWeighting) };
 }
 

@@ -11,8 +11,6 @@ import {
   optional,
   oneOf,
   PositiveInt,
-  PositiveNumber,
-  NonNegativeNumber,
   NonNegativeInt,
   numberIn,
   arrayOf,
@@ -22,66 +20,13 @@ import {
 } from '../config/codec.js';
 import { Backend, Seed, OutDir } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
-import { VARIANT_NAMES, type VariantConfig } from './variant.js';
-import type { TrainConfig } from './train.js';
+import { VARIANT_NAMES, VariantCodec, type VariantConfig } from './variant.js';
+export { PreprocessCodec, UpdateCodec, LrHeadCodec, TeleCodec, VariantCodec } from './variant.js';
+import { TrainCodec, type TrainConfig } from './train.js';
+export { TrainCodec } from './train.js';
 import { TaskConfig } from '../tasks/registry.js';
-import { EstimatorConfig } from './estimators/registry.js';
-
-const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
 
 export const RECIPES = ['reference', 'paper', 'tuned'] as const;
-
-export const PreprocessCodec = strict({ kind: oneOf(['raw', 'logsign']), p: PositiveNumber, inputScale: PositiveNumber }, 'Preprocess');
-export const UpdateCodec = strict(
-  { hidden: PositiveInt, outputScale: PositiveNumber, clamp: NonNegativeNumber, gdSkip: NonNegativeNumber, lrScaleRange: NonNegativeNumber },
-  'UpdateModule',
-);
-export const LrHeadCodec = strict({ min: PositiveNumber, max: PositiveNumber, param: oneOf(['clamp', 'logsigmoid']) }, 'LrHead');
-export const TeleCodec = strict(
-  {
-    hidden: PositiveInt,
-    magnitude: PositiveNumber,
-    action: oneOf(['inverse', 'linear']),
-    lrHead: nullable(LrHeadCodec),
-    headScale: PositiveNumber,
-    direction: oneOf(['none', 'w2', 'gradNorm']),
-    learnedMagnitude: t.boolean,
-  },
-  'TeleModule',
-);
-export const VariantCodec = strict(
-  {
-    name: t.string,
-    lr: PositiveNumber,
-    update: nullable(UpdateCodec),
-    tele: nullable(TeleCodec),
-    preprocess: PreprocessCodec,
-    secondOrder: t.boolean,
-  },
-  'Variant',
-);
-export const TrainCodec = strict(
-  {
-    seed: Seed,
-    trajectories: PositiveInt,
-    epochs: PositiveInt,
-    trajectoryLength: PositiveInt,
-    unroll: PositiveInt,
-    batch: PositiveInt,
-    lrUpdate: NonNegativeNumber,
-    lrTele: NonNegativeNumber,
-    lrSchedule: oneOf(['constant', 'cosine']),
-    lrFloor: numberIn({ ge: 0, le: 1 }),
-    clip: NonNegativeNumber,
-    lossWeighting: oneOf(['sum', 'mean', 'log']),
-    estimator: EstimatorConfig,
-    evalEvery: NonNegativeInt,
-    valTrajectories: PositiveInt,
-    valSteps: PositiveInt,
-    warmStart: nullable(t.string),
-  },
-  'MetaTrain',
-);
 
 export const VariantEntryCodec = strict(
   {

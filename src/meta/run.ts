@@ -3,6 +3,7 @@
 // all variants and GD on the same held-out trajectories and report.
 import path from 'node:path';
 import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.js';
+import { paperConfig } from './learned/registry.js';
 import { buildRunParts, type RunParts, type RunSpec } from './build.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig } from './checkpoint.js';
 import type { MetaExperiment, ResolvedVariant } from './config.js';
@@ -70,7 +71,7 @@ function histogramStats(w: SummaryWriter, rec: TrajectoryRecord, step: number): 
 
 export const runSpec = (rv: ResolvedVariant, exp: MetaExperiment, train = rv.train): RunSpec => ({
   task: exp.task,
-  variant: rv.variant,
+  learned: paperConfig(rv.variant),
   estimator: train.estimator,
   lossWeighting: train.lossWeighting,
 });

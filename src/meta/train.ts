@@ -4,52 +4,61 @@
 // carry into the next window where they are computed. The trainer is a value (MetaTrainState)
 // and a step function over it, so checkpoints, resume and logging sit outside.
 import * as tf from '@tensorflow/tfjs';
+import * as t from 'io-ts';
 import { stream, restoreStream, type Stream, type StreamState } from '../rng/index.js';
 import { SingularMatrixError } from '../ops/linalg.js';
 import type { Split, Task, TaskFamily } from '../tasks/task.js';
 import { combineEstimates, disposeEstimate } from './estimator.js';
-import type { EstimatorConfig } from './estimators/registry.js';
+import { EstimatorConfig } from './estimators/registry.js';
+import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict } from '../config/codec.js';
+import { Seed } from '../config/common.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { disposeOuter, learnerStep, outerInit, type OuterStates } from './learner.js';
 import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
 import { shardIds, type ShardPool } from './shards.js';
-import { disposeTrajectories, innerStep, startTrajectories, trajectoryTensors, windows as windowLengths, type LossWeighting, type Trajectories } from './truncated.js';
+import { disposeTrajectories, innerStep, startTrajectories, trajectoryTensors, windows as windowLengths, type Trajectories } from './truncated.js';
 
-export interface TrainConfig {
-  seed: number;
-  /** Number of distinct training trajectories (each its own problem). */
-  trajectories: number;
-  /** Passes over the training trajectories. */
-  epochs: number;
-  trajectoryLength: number;
-  /** Truncation length (steps per meta-gradient). */
-  unroll: number;
-  /** Trajectories advanced in lockstep. */
-  batch: number;
-  /** Meta learning rate of the teleport module ('tele') ... */
-  lrTele: number;
-  /** ... and of every other module. */
-  lrUpdate: number;
-  /** Meta learning-rate schedule over all batches: constant, or cosine decay to `lrFloor` x lr. */
-  lrSchedule: 'constant' | 'cosine';
-  /** Fraction of the meta learning rates left at the end of a cosine schedule. */
-  lrFloor: number;
-  /** Clip each module's meta-gradient to this global norm (0 = none). */
-  clip: number;
-  lossWeighting: LossWeighting;
-  /** How each window's meta-gradient is estimated. */
-  estimator: EstimatorConfig;
-  /** Held-out-style validation every this many batches (0 = never); the best is kept. */
-  evalEvery: number;
-  valTrajectories: number;
-  /** Validation trajectories run this many steps. */
-  valSteps: number;
-  /**
-   * Label of another variant of the experiment whose trained update module (same meta-seed)
-   * starts this one (a warm start: learn to update first, then to teleport); null = from scratch.
-   */
-  warmStart: string | null;
-}
+const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
+
+export const TrainCodec = strict(
+  {
+    seed: Seed,
+    /** Number of distinct training trajectories (each its own problem). */
+    trajectories: PositiveInt,
+    /** Passes over the training trajectories. */
+    epochs: PositiveInt,
+    trajectoryLength: PositiveInt,
+    /** Truncation length (steps per meta-gradient). */
+    unroll: PositiveInt,
+    /** Trajectories advanced in lockstep. */
+    batch: PositiveInt,
+    /** Meta learning rate of every module but the teleport module ... */
+    lrUpdate: NonNegativeNumber,
+    /** ... and of the teleport module ('tele'). */
+    lrTele: NonNegativeNumber,
+    /** Meta learning-rate schedule over all batches: constant, or cosine decay to `lrFloor` x lr. */
+    lrSchedule: oneOf(['constant', 'cosine']),
+    /** Fraction of the meta learning rates left at the end of a cosine schedule. */
+    lrFloor: numberIn({ ge: 0, le: 1 }),
+    /** Clip each module's meta-gradient to this global norm (0 = none). */
+    clip: NonNegativeNumber,
+    lossWeighting: oneOf(['sum', 'mean', 'log']),
+    /** How each window's meta-gradient is estimated. */
+    estimator: EstimatorConfig,
+    /** Held-out-style validation every this many batches (0 = never); the best is kept. */
+    evalEvery: NonNegativeInt,
+    valTrajectories: PositiveInt,
+    /** Validation trajectories run this many steps. */
+    valSteps: PositiveInt,
+    /**
+     * Label of another variant of the experiment whose trained update module (same meta-seed)
+     * starts this one (a warm start: learn to update first, then to teleport); null = from scratch.
+     */
+    warmStart: nullable(t.string),
+  },
+  'MetaTrain',
+);
+export type TrainConfig = t.TypeOf<typeof TrainCodec>;
 
 /**
  * Multiplier of the meta learning rates at `progress` in [0, 1] of training. Decaying matters

@@ -10,70 +10,94 @@
 //   w_{t+1} = g_t . (w_t - eta_t grad_t)    (lr head, no m1)
 //   w_{t+1} = w_t - lr grad_t               (GD)
 import * as tf from '@tensorflow/tfjs';
+import * as t from 'io-ts';
+import { NonNegativeNumber, oneOf, PositiveInt, PositiveNumber, strict } from '../config/codec.js';
 
 export const VARIANT_NAMES = ['GD', 'LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
 
-export interface PreprocessConfig {
-  /** 'raw': grad * inputScale; 'logsign': (log|g|/p, sign g) or (-1, e^p g) (Andrychowicz et al.). */
-  kind: 'raw' | 'logsign';
-  p: number;
-  inputScale: number;
-}
+const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
 
-export interface UpdateModuleConfig {
-  hidden: number;
-  outputScale: number;
-  /** Elementwise clamp of f (the reference clamps at 1e7); 0 = none. */
-  clamp: number;
-  /** A gradient-descent term -gdSkip * grad added to f (0 = the paper's pure LSTM update). */
-  gdSkip: number;
-  /**
-   * > 0: the gradient-descent term's step is learned, gdSkip * exp(r tanh(z_t)) with z_t from
-   * an extra head, i.e. within a factor e^r of gdSkip. 0: fixed.
-   */
-  lrScaleRange: number;
-}
+export const PreprocessCodec = strict(
+  {
+    /** 'raw': grad * inputScale; 'logsign': (log|g|/p, sign g) or (-1, e^p g) (Andrychowicz et al.). */
+    kind: oneOf(['raw', 'logsign']),
+    p: PositiveNumber,
+    inputScale: PositiveNumber,
+  },
+  'Preprocess',
+);
+export type PreprocessConfig = t.TypeOf<typeof PreprocessCodec>;
 
-export interface LrHeadConfig {
-  min: number;
-  max: number;
-  /**
-   * 'clamp' (reference: clamp of a linear output) or 'logsigmoid' (smooth, log-scale range; a
-   * zero head output gives the variant's `lr`).
-   */
-  param: 'clamp' | 'logsigmoid';
-}
+export const UpdateCodec = strict(
+  {
+    hidden: PositiveInt,
+    outputScale: PositiveNumber,
+    /** Elementwise clamp of f (the reference clamps at 1e7); 0 = none. */
+    clamp: NonNegativeNumber,
+    /** A gradient-descent term -gdSkip * grad added to f (0 = the paper's pure LSTM update). */
+    gdSkip: NonNegativeNumber,
+    /**
+     * > 0: the gradient-descent term's step is learned, gdSkip * exp(r tanh(z_t)) with z_t from
+     * an extra head, i.e. within a factor e^r of gdSkip. 0: fixed.
+     */
+    lrScaleRange: NonNegativeNumber,
+  },
+  'UpdateModule',
+);
+export type UpdateModuleConfig = t.TypeOf<typeof UpdateCodec>;
 
-export interface TeleModuleConfig {
-  hidden: number;
-  /** Frobenius norm of T (g = I + T). */
-  magnitude: number;
-  /** 'inverse': exact W2 g^-1; 'linear': the reference's W2 (I - T) stand-in. */
-  action: 'inverse' | 'linear';
-  lrHead: LrHeadConfig | null;
-  /** Multiplies the T head before the rescale (how much of T the free head contributes). */
-  headScale: number;
-  /**
-   * A direction added to T as c_t * D / ||D|| with c_t from an extra head (zero at init):
-   * 'w2': D = dW2^T dW2, the first-order ascent direction of ||dL/dW2||^2 (from the gradient alone);
-   * 'gradNorm': D = d||grad L(g.w)||^2 / dT at T = 0, the ascent direction of the paper's
-   * teleport objective (closed form, see gradNormAscent); 'none': T is the free head only.
-   */
-  direction: 'none' | 'w2' | 'gradNorm';
-  /** true: ||T|| = magnitude * sigmoid(z_t) from an extra head (the teleport can fade out); false: fixed. */
-  learnedMagnitude: boolean;
-}
+export const LrHeadCodec = strict(
+  {
+    min: PositiveNumber,
+    max: PositiveNumber,
+    /**
+     * 'clamp' (reference: clamp of a linear output) or 'logsigmoid' (smooth, log-scale range; a
+     * zero head output gives the variant's `lr`).
+     */
+    param: oneOf(['clamp', 'logsigmoid']),
+  },
+  'LrHead',
+);
+export type LrHeadConfig = t.TypeOf<typeof LrHeadCodec>;
 
-export interface VariantConfig {
-  name: string;
-  /** GD step size (the GD variant), and the initial step of a logsigmoid step-size head. */
-  lr: number;
-  update: UpdateModuleConfig | null;
-  tele: TeleModuleConfig | null;
-  preprocess: PreprocessConfig;
-  /** false: the gradient input is a constant (stopGradient), the reference's choice. */
-  secondOrder: boolean;
-}
+export const TeleCodec = strict(
+  {
+    hidden: PositiveInt,
+    /** Frobenius norm of T (g = I + T). */
+    magnitude: PositiveNumber,
+    /** 'inverse': exact W g^-1; 'linear': the reference's W (I - T) stand-in. */
+    action: oneOf(['inverse', 'linear']),
+    lrHead: nullable(LrHeadCodec),
+    /** Multiplies the T head before the rescale (how much of T the free head contributes). */
+    headScale: PositiveNumber,
+    /**
+     * A direction added to T as c_t * D / ||D|| with c_t from an extra head (zero at init):
+     * 'w2': D = dW2^T dW2, the first-order ascent direction of ||dL/dW2||^2 (from the gradient alone);
+     * 'gradNorm': D = d||grad L(g.w)||^2 / dT at T = 0, the ascent direction of the paper's
+     * teleport objective (the task's first direction); 'none': T is the free head only.
+     */
+    direction: oneOf(['none', 'w2', 'gradNorm']),
+    /** true: ||T|| = magnitude * sigmoid(z_t) from an extra head (the teleport can fade out); false: fixed. */
+    learnedMagnitude: t.boolean,
+  },
+  'TeleModule',
+);
+export type TeleModuleConfig = t.TypeOf<typeof TeleCodec>;
+
+export const VariantCodec = strict(
+  {
+    name: t.string,
+    /** GD step size (the GD variant), and the initial step of a logsigmoid step-size head. */
+    lr: PositiveNumber,
+    update: nullable(UpdateCodec),
+    tele: nullable(TeleCodec),
+    preprocess: PreprocessCodec,
+    /** false: the gradient input is a constant (stopGradient), the reference's choice. */
+    secondOrder: t.boolean,
+  },
+  'Variant',
+);
+export type VariantConfig = t.TypeOf<typeof VariantCodec>;
 
 export const isLearned = (c: VariantConfig): boolean => c.update !== null || c.tele !== null;
 
