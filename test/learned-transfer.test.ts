@@ -9,6 +9,7 @@ import { coordinatewise, coordinatewiseEntry } from '../src/meta/learned/coordin
 import { teleportingEntry, withLearnedTeleport } from '../src/meta/learned/teleport.js';
 import { TransferStudyConfig, evaluateLearned, learnedOf, metaTrain, trainConfigOf, tuneBaseline } from '../src/meta/study-transfer.js';
 import { decodeOrThrow } from '../src/config/codec.js';
+import { LearnedConfig, makeLearned } from '../src/meta/learned/registry.js';
 import { regressionFamily } from '../src/tasks/regression.js';
 import { taskFamily } from '../src/tasks/registry.js';
 import { disposeLearnedState, type LearnedOptimizer, type LearnedState } from '../src/meta/learned/learned.js';
@@ -199,6 +200,10 @@ test('registration entries decode their configs and build the optimizers', () =>
   assert.throws(() => decodeOrThrow(tele.codec, { inner: { hiden: 5 } }), /inner.hiden: unknown key/);
   const plain = coordinatewiseEntry.create(decodeOrThrow(coordinatewiseEntry.codec, {}));
   assert.equal(plain.name, 'LSTM(coord)');
+  // through the library's learned-optimizer registry
+  const viaRegistry = makeLearned(decodeOrThrow(LearnedConfig, { kind: 'coordinatewise+tele', inner: { hidden: 5 } }));
+  assert.equal(viaRegistry.name, 'LSTM(coord)+tele');
+  assert.throws(() => decodeOrThrow(LearnedConfig, { kind: 'coordinatewise', gdInput: 'adam' }), /gdInput: expected one of "raw" \| "layerRms"/);
 });
 
 test('transfer study: the trainer runs on the mixture without leaks; baselines take the best validated lr', async () => {

@@ -24,12 +24,13 @@ import { stream } from '../rng/index.js';
 import { TaskConfig, taskFamily } from '../tasks/registry.js';
 import type { TaskFamily } from '../tasks/task.js';
 import { markdownTable } from '../optim-experiments/report.js';
-import { CoordinatewiseConfig, coordinatewise } from './learned/coordinatewise.js';
+import { CoordinatewiseConfig } from './learned/coordinatewise.js';
+import { makeLearned } from './learned/registry.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { makeEstimator } from './estimators/registry.js';
 import { localShards } from './shards.js';
 import { disposeTrainState, evaluate, initTrainState, totalBatches, trainBatch, type TrainConfig, type TrajectoryRecord } from './train.js';
-import { LearnedTeleportConfig, withLearnedTeleport } from './learned/teleport.js';
+import { LearnedTeleportConfig } from './learned/teleport.js';
 import { disposeMeta, type MetaParams } from './params.js';
 
 const LabelledTask = strict(
@@ -97,8 +98,7 @@ export type Variant = 'LSTM(coord)' | 'LSTM(coord)+tele';
 export const VARIANTS: readonly Variant[] = ['LSTM(coord)', 'LSTM(coord)+tele'];
 
 export function learnedOf(v: Variant, c: TransferStudyConfig): LearnedOptimizer {
-  const inner = coordinatewise(c.update) as unknown as LearnedOptimizer;
-  return v === 'LSTM(coord)' ? inner : (withLearnedTeleport(inner, c.tele) as unknown as LearnedOptimizer);
+  return makeLearned(v === 'LSTM(coord)' ? { kind: 'coordinatewise', ...c.update } : { kind: 'coordinatewise+tele', inner: c.update, tele: c.tele });
 }
 
 // ---------------------------------------------------------------------------------------------
