@@ -5,7 +5,7 @@ export * from './backend/index.js';
 export * from './rng/index.js';
 
 // numerics
-export { leakyRelu, leakyReluInv, leakyReluDeriv, exp, sigmoid, tanh, stopGradient, crossEntropy, DEFAULT_SLOPE } from './ops/activations.js';
+export { leakyRelu, leakyReluInv, leakyReluDeriv, exp, sigmoid, tanh, stopGradient, crossEntropy, softmax, DEFAULT_SLOPE } from './ops/activations.js';
 export { inv, pinv, SingularMatrixError } from './ops/linalg.js';
 export { expm } from './ops/expm.js';
 

@@ -145,6 +145,33 @@ test('regression of depth 3: closed-form gradients equal autodiff; the inverse a
   t.dispose();
 });
 
+test('the paper variants through the new parts give the window meta-losses and meta-gradients of the pre-parts code', () => {
+  const fx = JSON.parse(fs.readFileSync(path.join('test', 'fixtures', 'meta', 'pre-parts-windows.json'), 'utf8')) as {
+    windows: Record<string, { metaLoss: number; gradNorm: Record<string, number> }[]>;
+  };
+  const fam = regressionFamily({ widths: [20, 20, 20], samples: 20, slope: 0.1, seedScheme: 'stream' });
+  const t = fam.sample(0, 'train', [0, 1, 2, 3]);
+  for (const [name, rows] of Object.entries(fx.windows)) {
+    const l = paperLearned(preset(name as 'LSTM(update)', 'tuned').variant);
+    const meta = l.init(stream(5, 'meta-init'), t);
+    const e = tbptt(l, 'log');
+    let st = e.init(meta, t, { seed: 0, batch: 0, ids: [0, 1, 2, 3] });
+    rows.forEach((want, w) => {
+      const r = e.estimate(meta, t, st, 10);
+      st = r.state;
+      assert.ok(Math.abs(r.estimate.metaLoss - want.metaLoss) <= 1e-6 * want.metaLoss, `${name} window ${w}: ${r.estimate.metaLoss} vs ${want.metaLoss}`);
+      for (const [mod, n] of Object.entries(want.gradNorm)) {
+        const got = Math.sqrt(Object.values(r.estimate.grads[mod]).reduce((s, g) => s + tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0]), 0));
+        assert.ok(Math.abs(got - n) <= 1e-4 * n, `${name} window ${w} ${mod}: gradient norm ${got} vs ${n}`);
+      }
+      disposeMeta(r.estimate.grads);
+    });
+    e.dispose(st);
+    disposeMeta(meta);
+  }
+  t.dispose();
+});
+
 test('closed-form inner gradients equal tf.grads of the MLP loss', () => {
   const b = sampleRegression(task, 0, 'train', [0, 1]);
   tf.tidy(() => {

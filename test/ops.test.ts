@@ -13,6 +13,7 @@ import {
   sigmoid,
   tanh,
   crossEntropy,
+  softmax,
   inv,
   pinv,
   expm,
@@ -267,6 +268,23 @@ const CASES: OpCase[] = [
     op: ([z]) => crossEntropy(z, tf.tensor2d(LABELS_B, [2, 3], 'int32')),
     op64: ([z]) => crossEntropy64(z, LABELS_B, 4, 3, 2),
     orders: [1, 2],
+  },
+  {
+    name: 'softmax (safe) over axis 1 of [2,4,3]',
+    inputs: () => [uniform('softmax-safe', [2, 4, 3], -2, 2)],
+    op: ([z]) => softmax(z, 1),
+    op64: ([z]) => {
+      const o = new Float64Array(z.length);
+      for (let b = 0; b < 2; b++)
+        for (let j = 0; j < 3; j++) {
+          const at = (i: number) => b * 12 + i * 3 + j;
+          const mx = Math.max(...[0, 1, 2, 3].map((i) => z[at(i)]));
+          const sum = [0, 1, 2, 3].reduce((p, i) => p + Math.exp(z[at(i)] - mx), 0);
+          for (let i = 0; i < 4; i++) o[at(i)] = Math.exp(z[at(i)] - mx) / sum;
+        }
+      return o;
+    },
+    orders: [1, 2, 3],
   },
   {
     name: 'inv',

@@ -15,6 +15,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   teleport: async () => (await import('./teleport.js')).section,
   optim: async () => (await import('./optim.js')).section,
   meta: async () => (await import('./meta.js')).section,
+  'classification-task': async () => (await import('./classification-task.js')).section,
 };
 
 async function main(): Promise<void> {

@@ -60,6 +60,24 @@ export const stopGradient: <T extends tf.Tensor>(x: T) => T = unaryCustomOp((x, 
 })) as <T extends tf.Tensor>(x: T) => T;
 
 /**
+ * The max over `axis` (kept), as a constant: softmax and log-sum-exp do not depend on the
+ * shift, so a zero gradient is exact. The max runs inside a custom op: tf.max's own gradient
+ * uses Equal, which has no gradient, so a recorded max would break the second derivative.
+ */
+function maxShift(x: tf.Tensor, axis: number): tf.Tensor {
+  return unaryCustomOp((l) => ({ value: tf.max(l, axis, true), gradFunc: () => tf.zerosLike(l) }))(x);
+}
+
+/**
+ * Softmax over `axis`, correct to every order (stock tf.softmax is wrong at second order):
+ * the safe exp of the max-shifted input over its sum.
+ */
+export function softmax(x: tf.Tensor, axis: number): tf.Tensor {
+  const e = exp(tf.sub(x, maxShift(x, axis)));
+  return tf.div(e, tf.sum(e, axis, true));
+}
+
+/**
  * Mean cross-entropy of logits [C, k] (classes along rows, a column per sample) against int32
  * class indices [k] (or [B, C, k] against [B, k]: mean over k for each problem). Written with
  * the safe exp and a constant max-shift, so its second derivative keeps the softmax Hessian
@@ -69,10 +87,7 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
   const rank = logits.rank;
   const classAxis = rank - 2;
   const c = logits.shape[classAxis];
-  // The max runs inside a custom op with a zero gradient: tf.max's own gradient uses Equal,
-  // which has no gradient, so a recorded max would break the second derivative.
-  const shift = unaryCustomOp((l) => ({ value: tf.max(l, classAxis, true), gradFunc: (dy) => tf.zerosLike(l) }))(logits);
-  const z = tf.sub(logits, shift);
+  const z = tf.sub(logits, maxShift(logits, classAxis));
   const lse = tf.log(tf.sum(exp(z), classAxis)); // [k] or [B, k]
   const onehot = tf.oneHot(tf.cast(labels, 'int32'), c); // [k, C] or [B, k, C]
   const perm = rank === 2 ? [1, 0] : [0, 2, 1];

@@ -4,9 +4,11 @@ import * as t from 'io-ts';
 import { taggedUnion } from '../config/codec.js';
 import type { TaskFamily } from './task.js';
 import { regressionTask } from './regression.js';
+import { classificationTask } from './classification.js';
 
 const TASKS = {
   [regressionTask.kind]: regressionTask,
+  [classificationTask.kind]: classificationTask,
 } as const;
 
 export const TaskConfig = taggedUnion('kind', Object.fromEntries(Object.entries(TASKS).map(([k, v]) => [k, v.codec])) as { [K in keyof typeof TASKS]: (typeof TASKS)[K]['codec'] });

@@ -74,7 +74,7 @@ export class DivergenceError extends Error {
 }
 
 /** Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights of one model, [d_{i+1}, d_i] per layer, as flat arrays. */
-export function initWeights(dims: readonly number[], seed: number, model: number): Float32Array[] {
+export function initWeights(dims: readonly number[], seed: number | string, model: number): Float32Array[] {
   const rng = stream(seed, 'model', model, 'init');
   return dims.slice(0, -1).map((d, i) => {
     const b = 1 / Math.sqrt(d);
