@@ -37,7 +37,7 @@ const LabelledTask = strict(
   {
     label: NonEmptyString,
     task: TaskConfig,
-    /** Held-out (and validation) problems for this task, if not eval.heldoutTrajectories / valTrajectories. */
+    /** Held-out problems for this task, if not eval.heldoutTrajectories (fewer for costly tasks). */
     trajectories: optional(PositiveInt),
   },
   'LabelledTask',
@@ -161,7 +161,7 @@ export interface Counts {
 
 const countsOf = (c: TransferStudyConfig, label: string): Counts => {
   const n = c.eval.tasks.find((e) => e.label === label)?.trajectories;
-  return { val: n ?? c.eval.valTrajectories, heldout: n ?? c.eval.heldoutTrajectories };
+  return { val: c.eval.valTrajectories, heldout: n ?? c.eval.heldoutTrajectories };
 };
 
 export function tuneBaseline(name: HandName, lrs: readonly number[], family: TaskFamily, label: string, c: TransferStudyConfig): BaselineResult {
