@@ -98,7 +98,7 @@ test('every problem is listed with path, expectation and the value found', () =>
     model: { dims: [3, 0, 'a'], activation: { leakyReluSlope: 2 }, loss: 'hinge' },
   });
   assert.deepEqual(ps, [
-    'backend: expected one of "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu", got "gpu"',
+    'backend: expected one of "auto" | "wasm" | "cpu" | "tensorflow" | "tensorflow-gpu", got "gpu"',
     'seed: expected a non-negative integer, got 1.5',
     'meta.unroll: expected a positive integer, got -3',
     'meta.lr: expected a positive number, got 0',

@@ -102,14 +102,14 @@ describe('correlation study resume', () => {
       bootstrap: 100,
     };
     const quiet = { log: () => {}, progressMode: 'quiet' as const };
-    const whole = await runCorrelation(decodeOrThrow(CorrelationConfig, { ...base, out: path.join(root, 'a') }), quiet);
+    const whole = (await runCorrelation(decodeOrThrow(CorrelationConfig, { ...base, out: path.join(root, 'a') }), quiet))!;
     const cfgB = decodeOrThrow(CorrelationConfig, { ...base, out: path.join(root, 'b') });
     await assert.rejects(
       runCorrelation(cfgB, { ...quiet, afterGroup: () => { throw new Error('killed'); } }),
       /killed/,
     );
     assert.equal(fs.readdirSync(path.join(root, 'b', 'models')).filter((f) => f.endsWith('.json')).length, 2);
-    const resumed = await runCorrelation(cfgB, quiet);
+    const resumed = (await runCorrelation(cfgB, quiet))!;
     assert.deepEqual(resumed.perModel, whole.perModel);
     assert.deepEqual(resumed.pearson, whole.pearson);
     assert.deepEqual(resumed.ci95, whole.ci95);

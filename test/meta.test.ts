@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as E from 'fp-ts/lib/Either.js';
 import { initBackend } from '../src/backend/index.js';
+import { testBackend } from './helpers/backend.js';
 import { groupAction } from '../src/symmetry/action.js';
 import { mlpGrads, mlpLoss, gradNormSq } from '../src/nn/mlp.js';
 import { stream } from '../src/rng/index.js';
@@ -28,7 +29,7 @@ import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/che
 import { writeResultsJson } from '../src/meta/report.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 
-await initBackend('wasm');
+await initBackend(testBackend());
 
 const DIM = 4;
 const task = { dim: DIM, slope: 0.1, seedScheme: 'stream' as const };
@@ -145,10 +146,19 @@ test('regression of depth 3: closed-form gradients equal autodiff; the inverse a
   t.dispose();
 });
 
-test('the paper variants through the new parts give the window meta-losses and meta-gradients of the pre-parts code', () => {
+test('the paper variants through the new parts give the window meta-losses and meta-gradients of the pre-parts code', (t0) => {
   const fx = JSON.parse(fs.readFileSync(path.join('test', 'fixtures', 'meta', 'pre-parts-windows.json'), 'utf8')) as {
     windows: Record<string, { metaLoss: number; gradNorm: Record<string, number> }[]>;
   };
+  // The fixture was written on wasm, where the new code must give the same float32 sums. Other
+  // backends sum in another order and these trajectories amplify it (measured: cpu and
+  // tensorflow agree with each other to 4e-6 but differ from wasm by 0.24% in LSTM(update,tele)'s
+  // second window), so there the fixture cannot tell a refactoring error from rounding.
+  if (tf.getBackend() !== 'wasm') {
+    t0.skip(`the fixture is wasm's; backend ${tf.getBackend()} rounds differently`);
+    return;
+  }
+  const [lossTol, normTol] = [1e-6, 1e-4];
   const fam = regressionFamily({ widths: [20, 20, 20], samples: 20, slope: 0.1, seedScheme: 'stream' });
   const t = fam.sample(0, 'train', [0, 1, 2, 3]);
   for (const [name, rows] of Object.entries(fx.windows)) {
@@ -159,10 +169,10 @@ test('the paper variants through the new parts give the window meta-losses and m
     rows.forEach((want, w) => {
       const r = e.estimate(meta, t, st, 10);
       st = r.state;
-      assert.ok(Math.abs(r.estimate.metaLoss - want.metaLoss) <= 1e-6 * want.metaLoss, `${name} window ${w}: ${r.estimate.metaLoss} vs ${want.metaLoss}`);
+      assert.ok(Math.abs(r.estimate.metaLoss - want.metaLoss) <= lossTol * want.metaLoss, `${name} window ${w}: ${r.estimate.metaLoss} vs ${want.metaLoss}`);
       for (const [mod, n] of Object.entries(want.gradNorm)) {
         const got = Math.sqrt(Object.values(r.estimate.grads[mod]).reduce((s, g) => s + tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0]), 0));
-        assert.ok(Math.abs(got - n) <= 1e-4 * n, `${name} window ${w} ${mod}: gradient norm ${got} vs ${n}`);
+        assert.ok(Math.abs(got - n) <= normTol * n, `${name} window ${w} ${mod}: gradient norm ${got} vs ${n}`);
       }
       disposeMeta(r.estimate.grads);
     });

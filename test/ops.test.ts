@@ -6,6 +6,7 @@ import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
+import { testBackends } from './helpers/backend.js';
 import {
   leakyRelu,
   leakyReluInv,
@@ -30,10 +31,11 @@ import {
   stockBatchMatMulGradConfig,
   restoreStockMatMulGradient,
 } from '../src/ops/overrides.js';
-import { mat64, matmul64, inv64, pinv64, expm64, type Mat64 } from '../src/ops/linalg64.js';
+import { mat64, matmul64, inv64, pinv64, expm64, add64, eye64, type Mat64 } from '../src/ops/linalg64.js';
+import { invNearIdentity } from '../src/ops/near-identity.js';
 import { stream } from '../src/rng/index.js';
 
-const BACKENDS = ['wasm', 'cpu'] as const;
+const BACKENDS = testBackends(['wasm', 'cpu']);
 const SLOPE = 0.1;
 
 // Tolerances on |autodiff - fd| / max(|fd|, 1e-3), float32 autodiff against float64 FD, at
@@ -303,6 +305,15 @@ const CASES: OpCase[] = [
     tol: TOL_LINALG,
   },
   {
+    // input T: the op is the on-device inverse of I + T, ||T||_F about 0.1 per matrix
+    name: 'invNearIdentity batched [2,4,4]',
+    inputs: () => [uniform('inv-near', [2, 4, 4], -0.04, 0.04)],
+    op: ([t]) => invNearIdentity(tf.add(tf.eye(4), t)),
+    op64: ([t]) => batchMap(t, [2, 4, 4], (m) => inv64(add64(eye64(4), m))),
+    orders: [1, 2, 3],
+    tol: TOL_LINALG,
+  },
+  {
     name: 'pinv wide [2,4]',
     inputs: () => [awayFromZero('pinv-w', [2, 4])],
     op: ([a]) => pinv(a),
@@ -434,6 +445,45 @@ for (const backend of BACKENDS) {
       }
       const batch = tf.stack([tf.eye(2), tf.tensor2d([1, 2, 2, 4], [2, 2])]);
       assert.throws(() => inv(batch), (e: unknown) => e instanceof SingularMatrixError && /batch element 1/.test((e as Error).message));
+    });
+
+    test('pinv of a square ill-conditioned matrix: its gradient is -P^T G P^T to float32 precision', () => {
+      // The full-rank pinv gradient has two correction terms that vanish for a square input;
+      // computed anyway they cancel only to cond(A) * eps (1e-5 relative here, backend
+      // dependent), which a teleport on a square layer amplifies into percent-level errors.
+      const n = 20;
+      const rng = stream(3, 'pinv-square');
+      const orth = (): number[][] => {
+        const q: number[][] = [];
+        for (let i = 0; i < n; i++) {
+          let v = Array.from(rng.normalArray(n));
+          for (const u of q) {
+            const d = v.reduce((p, x, j) => p + x * u[j], 0);
+            v = v.map((x, j) => x - d * u[j]);
+          }
+          const norm = Math.hypot(...v);
+          q.push(v.map((x) => x / norm));
+        }
+        return q;
+      };
+      const [q1, q2] = [orth(), orth()];
+      const sv = Array.from({ length: n }, (_, i) => 10 ** ((-3 * i) / (n - 1))); // cond 1e3
+      const rows = q1.map((r) => q2[0].map((_, j) => r.reduce((p, x, k) => p + x * sv[k] * q2[k][j], 0)));
+      const g = Array.from(rng.uniformArray(n * n, -1, 1));
+      const a64 = mat64(n, n, Float32Array.from(rows.flat()));
+      const pT = t64(inv64(a64).data, n, n);
+      const want = matmul64(matmul64(mat64(n, n, pT), mat64(n, n, Float32Array.from(g))), mat64(n, n, pT)).data.map((v) => -v);
+      const got = tf.tidy(() => {
+        const c = tf.tensor2d(g, [n, n]);
+        return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(c, pinv(x))))(tf.tensor2d(rows)).dataSync();
+      });
+      let num = 0;
+      let den = 0;
+      want.forEach((v, i) => {
+        num += (got[i] - v) ** 2;
+        den += v * v;
+      });
+      assert.ok(Math.sqrt(num / den) < 1e-6, `relative error ${Math.sqrt(num / den)}`);
     });
 
     test('inv, pinv, expm of batches equal the float64 host result per matrix', () => {

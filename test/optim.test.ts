@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
+import { testBackend } from './helpers/backend.js';
 import {
   adagradAccumulator,
   disposeState,
@@ -33,7 +34,7 @@ const cases = fs
 const RTOL = 1e-5;
 
 before(async () => {
-  await initBackend('wasm');
+  await initBackend(testBackend());
 });
 
 const tensors = (flat: number[][]) => flat.map((v, i) => tf.tensor(v, inputs.shapes[i]));

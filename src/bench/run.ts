@@ -1,9 +1,18 @@
 // `npm run bench`: measures and prints figures, asserts nothing. Sections are small modules;
-// each returns named figures that go to the console and, with --json <file>, to a JSON file.
-// Times on shared machines are noisy: compare ratios measured in the same run.
+// each returns named figures that go to the console and, with --json, to JSON.
+// Times on shared machines are noisy: compare ratios measured in the same run. By default every
+// installed backend is measured, one child process each (so that each has its own peak RSS and
+// thread pools), one after the other, and the figures come side by side with their ratios to
+// wasm; --backend measures one.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { initBackend } from '../backend/index.js';
+import { initBackend, installedBackends } from '../backend/index.js';
 import { writeJsonAtomic } from '../logging/atomic.js';
+import { speedTableOf, writeSpeedTable } from './speed-table.js';
 
 export type Figures = Record<string, unknown>;
 export interface Section {
@@ -16,19 +25,27 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   optim: async () => (await import('./optim.js')).section,
   meta: async () => (await import('./meta.js')).section,
   'classification-task': async () => (await import('./classification-task.js')).section,
+  workers: async () => (await import('./workers.js')).section,
 };
 
-async function main(): Promise<void> {
-  const program = new Command()
-    .name('symtele-bench')
-    .option('--json <file>', 'also write the figures to this JSON file')
-    .option('--backend <name>', 'tfjs backend', 'wasm')
-    .option('--only <sections>', `comma-separated subset of: ${Object.keys(SECTIONS).join(', ')}`)
-    .option('--quick', 'smaller sizes, for a smoke run')
-    .parse();
-  const o = program.opts<{ json?: string; backend: string; only?: string; quick?: boolean }>();
+interface Options {
+  json?: string | true;
+  backend?: string;
+  only?: string;
+  quick?: boolean;
+  cpu?: boolean;
+  writeTable?: boolean;
+}
+
+/** The sections a run measures when --only does not say (teleport repeats optim's teleport on synthetic data). */
+const DEFAULT_SECTIONS = ['optim', 'meta'];
+
+const print = (s: string) => process.stdout.write(s);
+
+/** Run the sections on one backend in this process. */
+async function runHere(o: Options): Promise<Figures> {
   const backend = await initBackend(o.backend);
-  const names = o.only ? o.only.split(',') : Object.keys(SECTIONS);
+  const names = o.only ? o.only.split(',') : DEFAULT_SECTIONS;
   const all: Figures = { backend, node: process.version, date: new Date().toISOString() };
   for (const name of names) {
     const load = SECTIONS[name];
@@ -37,17 +54,85 @@ async function main(): Promise<void> {
     try {
       section = await load();
     } catch (e) {
-      process.stdout.write(`\n[${name}] not available: ${(e as Error).message.split('\n')[0]}\n`);
+      print(`\n[${name}] not available: ${(e as Error).message.split('\n')[0]}\n`);
       continue;
     }
-    process.stdout.write(`\n[${name}]\n`);
+    print(`\n[${backend}: ${name}]\n`);
     const figures = await section.run({ quick: !!o.quick });
-    for (const [k, v] of Object.entries(figures)) process.stdout.write(`  ${k}: ${typeof v === 'number' ? +v.toPrecision(4) : JSON.stringify(v)}\n`);
-    Object.assign(all, figures);
+    for (const [k, v] of Object.entries(figures)) print(`  ${k}: ${typeof v === 'number' ? +v.toPrecision(4) : JSON.stringify(v)}\n`);
+    all[name] = figures;
   }
   all.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-  process.stdout.write(`\npeak RSS: ${all.peakRssMiB} MiB\n`);
-  if (o.json) writeJsonAtomic(o.json, all);
+  print(`\npeak RSS (${backend}): ${all.peakRssMiB} MiB\n`);
+  return all;
+}
+
+/** Every numeric leaf of `a` divided by the same leaf of `b` (nested records kept). */
+function ratios(a: unknown, b: unknown): unknown {
+  if (typeof a === 'number' && typeof b === 'number') return b === 0 ? null : a / b;
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(a)) {
+      const r = ratios(v, (b as Record<string, unknown>)[k]);
+      if (r !== undefined) out[k] = r;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  }
+  return undefined;
+}
+
+/** One child process per installed backend; figures side by side plus ratios to wasm. */
+async function runAll(o: Options): Promise<Figures> {
+  const backends = installedBackends();
+  const measured = backends.filter((b) => b !== 'cpu' || o.cpu);
+  print(`bench: backends ${measured.join(', ')} (installed: ${backends.join(', ')})\n`);
+  const dir = mkdtempSync(join(tmpdir(), 'symtele-bench-'));
+  const byBackend: Record<string, Figures> = {};
+  try {
+    for (const b of measured) {
+      const file = join(dir, `${b}.json`);
+      const args = [fileURLToPath(import.meta.url), '--backend', b, '--json', file];
+      if (o.only) args.push('--only', o.only);
+      if (o.quick) args.push('--quick');
+      // with --json and no file the figures go to stdout as JSON: keep the children's logs off it
+      const r = spawnSync(process.execPath, args, { stdio: ['ignore', o.json === true ? 'ignore' : 'inherit', 'inherit'] });
+      if (r.status !== 0) throw new Error(`the ${b} bench exited with ${r.status ?? r.signal}`);
+      byBackend[b] = JSON.parse(readFileSync(file, 'utf8')) as Figures;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ratioToWasm: Record<string, unknown> = {};
+  if (byBackend.wasm) {
+    for (const [b, f] of Object.entries(byBackend)) if (b !== 'wasm') ratioToWasm[b] = ratios(f, byBackend.wasm);
+  }
+  return { date: new Date().toISOString(), node: process.version, backends: measured, byBackend, ratioToWasm };
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('symtele-bench')
+    .option('--json [file]', 'write the figures as JSON to this file (to stdout without one)')
+    .option('--backend <name>', 'measure this backend only, in this process (default: every installed one)')
+    .option('--cpu', 'also measure the (slow) pure-JS cpu backend')
+    .option('--only <sections>', `comma-separated subset of: ${Object.keys(SECTIONS).join(', ')} (default: ${DEFAULT_SECTIONS.join(', ')})`)
+    .option('--quick', 'smaller sizes, for a smoke run')
+    .option('--write-table', 'rewrite src/backend/speed-table.ts (what --backend auto reads) from this run')
+    .parse();
+  const o = program.opts<Options>();
+  // with --json to stdout, every human-readable line (the sections' too) goes to stderr
+  const out = process.stdout.write.bind(process.stdout);
+  if (o.json === true) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  if (o.writeTable && (o.backend !== undefined || o.quick)) throw new Error('--write-table needs the full run on every backend (no --backend, no --quick)');
+  const figures = o.backend !== undefined ? await runHere(o) : await runAll(o);
+  if (o.writeTable) {
+    const file = fileURLToPath(new URL('../../src/backend/speed-table.ts', import.meta.url));
+    const table = speedTableOf(figures.byBackend as Record<string, Figures>, { date: figures.date as string, node: process.version });
+    writeSpeedTable(file, table);
+    process.stderr.write(`bench: wrote ${file}\n`);
+  }
+  if (o.json === true) out(`${JSON.stringify(figures, null, 2)}\n`);
+  else if (typeof o.json === 'string') writeJsonAtomic(o.json, figures);
 }
 
 main().catch((e) => {

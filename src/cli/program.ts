@@ -7,7 +7,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdir } from 'node:fs/promises';
-import { BACKENDS } from '../backend/index.js';
+import { BACKEND_CHOICES } from '../backend/index.js';
 import { packageVersion } from './version.js';
 
 function parseSeed(value: string): number {
@@ -33,7 +33,7 @@ export async function buildProgram(): Promise<Command> {
     .description('Parameter-space symmetry (teleportation) and learned optimizers on TensorFlow.js')
     .version(packageVersion(), '-V, --version', 'print the version')
     .addOption(
-      new Option('--backend <name>', 'tfjs backend (default: $SYMTELE_BACKEND, else wasm)').choices([...BACKENDS]),
+      new Option('--backend <name>', 'tfjs backend (default: $SYMTELE_BACKEND, else auto: the fastest installed one for the job, by measured figures)').choices([...BACKEND_CHOICES]),
     )
     .option('--seed <n>', 'seed of every random stream (overrides the config)', parseSeed)
     .showHelpAfterError('(add --help for usage)')

@@ -26,7 +26,7 @@
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
-import { initBackend, type BackendName } from '../backend/index.js';
+import { initBackend, type BackendName, type Job } from '../backend/index.js';
 import { ConfigError, decodeConfig, deepMerge, readJsonFile } from '../config/codec.js';
 
 export const EXIT_ERROR = 1;
@@ -103,11 +103,11 @@ let announced: BackendName | undefined;
 
 /**
  * Initialise the backend chosen by --backend, else SYMTELE_BACKEND, else `preferred` (e.g. a
- * config's `backend`), else wasm; say which one on stderr, once per process.
+ * config's `backend`), else auto (resolved for `job`); say which one on stderr, once per process.
  */
-export async function useBackend(cmd: Command, preferred?: string): Promise<BackendName> {
+export async function useBackend(cmd: Command, preferred?: string, job?: Job): Promise<BackendName> {
   const env = process.env.SYMTELE_BACKEND;
-  const name = await initBackend(globalOptions(cmd).backend ?? (env !== undefined && env !== '' ? env : preferred));
+  const name = await initBackend(globalOptions(cmd).backend ?? (env !== undefined && env !== '' ? env : preferred), job);
   if (announced !== name) {
     const { version_core } = await import('@tensorflow/tfjs');
     process.stderr.write(`[symtele] backend: ${name} (tfjs ${version_core})\n`);

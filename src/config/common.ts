@@ -12,7 +12,7 @@
  *     export type RegressionConfig = t.TypeOf<typeof RegressionConfig>;
  */
 import * as t from 'io-ts';
-import { BACKENDS } from '../backend/index.js';
+import { BACKEND_CHOICES } from '../backend/index.js';
 import {
   arrayOf,
   describeAs,
@@ -26,8 +26,8 @@ import {
 } from './codec.js';
 import { registerConfig } from './registry.js';
 
-/** tfjs backend: wasm | cpu | tensorflow | tensorflow-gpu. */
-export const Backend = oneOf(BACKENDS);
+/** tfjs backend: auto | wasm | cpu | tensorflow | tensorflow-gpu. */
+export const Backend = oneOf(BACKEND_CHOICES);
 export type Backend = t.TypeOf<typeof Backend>;
 
 /** The one seed every random stream of a run derives from. */

@@ -19,16 +19,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { strict, withDefaults, PositiveInt, NonNegativeInt, Finite, arrayOf } from '../config/codec.js';
+import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, Finite, arrayOf } from '../config/codec.js';
 import { registerConfig } from '../config/registry.js';
 import { optimizer } from '../optim/index.js';
 import { stream } from '../rng/index.js';
 import { PAPER_DISPLACEMENTS, randomDirections, randomLieAlgebra } from '../symmetry/metrics.js';
 import { createSummaryWriter, writeJsonAtomic, progress } from '../logging/index.js';
 import { savePlot } from '../report/plot.js';
-import { initClassifier, trainClassifier, modelWeights } from '../train/classifier.js';
-import { saveModel, loadModel, savedModels } from '../train/checkpoint.js';
-import { loadStudyData, sampleColumns, STUDY_DEFAULTS, PAPER_TABLE1 } from './data.js';
+import { initClassifier, trainClassifier, modelWeights, type EpochRecord } from '../train/classifier.js';
+import { saveModel, loadModel, savedModels, type ModelCheckpoint } from '../train/checkpoint.js';
+import { loadStudyData, sampleColumns, STUDY_DEFAULTS, PAPER_TABLE1, REFERENCE_DISPLACEMENTS } from './data.js';
+import { referenceStudyMetrics } from './reference-metrics.js';
 import { STUDY_PROPS } from './data.js';
 import { studySharpness, studyCurvature } from './metrics.js';
 import { pearson, bootstrapPearson } from './stats.js';
@@ -47,11 +48,50 @@ export const CorrelationConfig = withDefaults(
         { displacements: PAPER_DISPLACEMENTS, directions: 200, samples: 1000, chunk: 50 },
       ),
       curvature: withDefaults(strict({ curves: PositiveInt, layer: NonNegativeInt, samples: PositiveInt }), { curves: 1, layer: 0, samples: 256 }),
+      /**
+       * What differs between the models: 'init' (one shared batch order, the same every epoch,
+       * as the reference code's sequential loader), 'order' (one shared initialisation, own
+       * reshuffled order), 'both' (own initialisation and own reshuffled order).
+       */
+      vary: oneOf(['init', 'order', 'both']),
+      /** Extra checkpoints after these epochs (< epochs), so shorter training is measured on the same models. */
+      snapshots: arrayOf(PositiveInt),
+      /**
+       * Which definitions of phi and psi: 'paper' (the paper's text: the `sharpness` and
+       * `curvature` settings above) or 'reference' (the authors' correlation.py: `reference`
+       * settings); `epoch`: measure the snapshot after that epoch instead of the final models.
+       */
+      metrics: withDefaults(strict({ mode: oneOf(['paper', 'reference']), epoch: optional(PositiveInt) }), { mode: 'paper' }),
+      /**
+       * The reference recipe: `curves` draws, each a fresh batch of `batchSize` training samples,
+       * a fresh random M (entries U[0,1), Frobenius norm 1) on every hidden layer (tangents
+       * summed) and, per displacement, a fresh torch.rand-like direction (entries U[0,1),
+       * normalised). Displacements default per dataset (correlation.py).
+       */
+      reference: withDefaults(strict({ curves: PositiveInt, batchSize: PositiveInt, displacements: optional(arrayOf(Finite, { min: 1 })) }), {
+        curves: 200,
+        batchSize: 200,
+      }),
       bootstrap: PositiveInt,
     },
     'CorrelationConfig',
   ),
-  { seed: 0, out: 'results/correlation', dataset: {}, models: 100, epochs: 40, batchSize: 20, group: 10, sharpness: {}, curvature: {}, bootstrap: 2000 },
+  {
+    seed: 0,
+    out: 'results/correlation',
+    dataset: {},
+    models: 100,
+    epochs: 40,
+    batchSize: 20,
+    group: 10,
+    sharpness: {},
+    curvature: {},
+    vary: 'both',
+    snapshots: [],
+    metrics: {},
+    reference: {},
+    bootstrap: 2000,
+  },
 );
 export type CorrelationConfig = t.TypeOf<typeof CorrelationConfig>;
 registerConfig('correlation', CorrelationConfig, 'symtele run correlation: sharpness / curvature vs validation loss (Table 1)');
@@ -74,7 +114,12 @@ export interface ModelMetrics {
 
 export interface CorrelationResult extends CorrelationSummary {
   config: CorrelationConfig;
+  /** The metric definitions and the training length measured. */
+  mode: 'paper' | 'reference';
+  epoch: number;
   paper: { sharpness: number; curvature: number };
+  /** Control: Pearson r of the final training loss (mean batch loss of the last epoch) with the validation loss. */
+  control: { trainLoss: { r: number; ci95: [number, number] } };
   perModel: ModelMetrics[];
   trainSeconds: number;
   metricSeconds: number;
@@ -89,8 +134,16 @@ export const resolveStudy = (cfg: CorrelationConfig) => ({
 export function studyFingerprint(cfg: CorrelationConfig): string {
   const { dims, lr } = resolveStudy(cfg);
   const d = cfg.dataset;
-  return JSON.stringify({ dataset: d.name, trainSize: d.trainSize, testSize: d.testSize ?? null, dims, lr, epochs: cfg.epochs, batchSize: cfg.batchSize, seed: cfg.seed });
+  // `vary` joins the fingerprint only when it departs from the original 'both'
+  const vary = cfg.vary === 'both' ? {} : { vary: cfg.vary };
+  return JSON.stringify({ dataset: d.name, trainSize: d.trainSize, testSize: d.testSize ?? null, dims, lr, epochs: cfg.epochs, batchSize: cfg.batchSize, seed: cfg.seed, ...vary });
 }
+
+/** The folder of the checkpoints after `epoch` (the final models: `models/`). */
+export const modelsDir = (cfg: CorrelationConfig, epoch = cfg.epochs) => path.join(cfg.out, epoch === cfg.epochs ? 'models' : `models-epoch-${epoch}`);
+
+/** The epoch the metrics measure. */
+export const metricEpoch = (cfg: CorrelationConfig) => cfg.metrics.epoch ?? cfg.epochs;
 
 /** Checks that need the data or the model shape, before anything runs. */
 export function checkStudyConfig(cfg: CorrelationConfig): void {
@@ -102,8 +155,17 @@ export function checkStudyConfig(cfg: CorrelationConfig): void {
       `curvature.samples ${cfg.curvature.samples} exceeds the input width ${dims[layer]} of hidden layer ${layer}: the inverse action needs h^+ h = I`,
     );
   }
-  if (cfg.sharpness.samples > cfg.dataset.trainSize || cfg.curvature.samples > cfg.dataset.trainSize) {
+  if (cfg.sharpness.samples > cfg.dataset.trainSize || cfg.curvature.samples > cfg.dataset.trainSize || cfg.reference.batchSize > cfg.dataset.trainSize) {
     throw new Error(`metric samples exceed dataset.trainSize ${cfg.dataset.trainSize}`);
+  }
+  const bad = cfg.snapshots.find((e) => e >= cfg.epochs);
+  if (bad !== undefined) throw new Error(`snapshots: epoch ${bad} is not before the last epoch ${cfg.epochs}`);
+  const e = metricEpoch(cfg);
+  if (e !== cfg.epochs && !cfg.snapshots.includes(e)) {
+    throw new Error(`metrics.epoch ${e}: no checkpoints after that epoch; expected ${cfg.epochs} or one of snapshots [${cfg.snapshots.join(', ')}]`);
+  }
+  if (cfg.metrics.mode === 'reference' && cfg.reference.batchSize > dims[0]!) {
+    throw new Error(`reference.batchSize ${cfg.reference.batchSize} exceeds the input width ${dims[0]}: the inverse action on hidden layer 0 needs x^+ x = I`);
   }
 }
 
@@ -118,9 +180,10 @@ export interface StudyHooks {
 export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {}): number {
   const log = hooks.log ?? (() => {});
   const { dims, lr } = resolveStudy(cfg);
-  const dir = path.join(cfg.out, 'models');
+  const dir = modelsDir(cfg);
   const fingerprint = studyFingerprint(cfg);
-  const done = savedModels(dir, cfg.models);
+  // a model is done when its final checkpoint and every snapshot exist
+  const done = savedModels(dir, cfg.models).filter((i) => cfg.snapshots.every((e) => savedModels(modelsDir(cfg, e), cfg.models).includes(i)));
   for (const id of done) {
     if (loadModel(dir, id)!.fingerprint !== fingerprint) {
       throw new Error(`${dir} holds models trained with other settings (model ${id}); use another --out or delete it`);
@@ -137,23 +200,35 @@ export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {})
   try {
     for (let g = 0; g < todo.length; g += cfg.group) {
       const ids = todo.slice(g, g + cfg.group);
-      const state = initClassifier({ dims, models: ids, seed: cfg.seed }, opt);
+      const state = initClassifier({ dims, models: ids, seed: cfg.seed, sameInit: cfg.vary === 'order' }, opt);
+      const history: EpochRecord[] = [];
+      const save = (d: string, params: readonly tf.Tensor[]) =>
+        ids.forEach((id, b) => {
+          const trainLoss = history.map((h) => h.trainLoss[b]!);
+          const testLoss = history.map((h) => h.testLoss[b]!);
+          const secs = history.map((h) => h.seconds / ids.length);
+          saveModel(d, { id, dims, fingerprint, trainLoss, testLoss, seconds: secs, weights: modelWeights(params, b) });
+        });
       const run = trainClassifier(state, {
         optimizer: opt,
         data: { train: data.train, test: data.test },
         epochs: cfg.epochs,
         batchSize: cfg.batchSize,
         seed: cfg.seed,
-        hooks: { afterEpoch: (r) => bar.tick(ids.length, { loss: r.trainLoss[0]! }) },
+        order: cfg.vary === 'init' ? 'shared' : 'per-model',
+        hooks: {
+          afterEpoch: (r, st) => {
+            history.push(r);
+            if (cfg.snapshots.includes(r.epoch + 1)) save(modelsDir(cfg, r.epoch + 1), st.params);
+            bar.tick(ids.length, { loss: r.trainLoss[0]! });
+          },
+        },
       });
       ids.forEach((id, b) => {
-        const trainLoss = run.history.map((h) => h.trainLoss[b]!);
-        const testLoss = run.history.map((h) => h.testLoss[b]!);
-        trainLoss.forEach((v, e) => tb.scalar(`model${id}/train_loss`, v, e + 1));
-        testLoss.forEach((v, e) => tb.scalar(`model${id}/validation_loss`, v, e + 1));
-        const secs = run.history.map((h) => h.seconds / ids.length);
-        saveModel(dir, { id, dims, fingerprint, trainLoss, testLoss, seconds: secs, weights: modelWeights(run.state.params, b) });
+        run.history.forEach((h, e) => tb.scalar(`model${id}/train_loss`, h.trainLoss[b]!, e + 1));
+        run.history.forEach((h, e) => tb.scalar(`model${id}/validation_loss`, h.testLoss[b]!, e + 1));
       });
+      save(dir, run.state.params);
       seconds += run.history.reduce((a, h) => a + h.seconds, 0);
       tf.dispose(run.state.params);
       tb.flush();
@@ -166,10 +241,37 @@ export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {})
   return seconds;
 }
 
+/** The checkpoints the metrics measure (the final models or a snapshot); throws naming a missing one. */
+export function loadStudyModels(cfg: CorrelationConfig): ModelCheckpoint[] {
+  const dir = modelsDir(cfg, metricEpoch(cfg));
+  return [...Array(cfg.models).keys()].map((id) => {
+    const c = loadModel(dir, id);
+    if (!c) throw new Error(`model ${id} has no checkpoint in ${dir}`);
+    return c;
+  });
+}
+
 /** phi and psi of every checkpointed model (recomputed from the checkpoints, no training). */
 export function studyMetrics(cfg: CorrelationConfig, hooks: StudyHooks = {}): ModelMetrics[] {
+  if (cfg.metrics.mode === 'reference') {
+    const models = loadStudyModels(cfg);
+    const data = loadStudyData(cfg.dataset, cfg.seed);
+    const r = cfg.reference;
+    const values = referenceStudyMetrics(
+      models.map((c) => c.weights.map((w, i) => ({ data: w, shape: [c.dims[i + 1]!, c.dims[i]!] as [number, number] }))),
+      data.train,
+      {
+        curves: r.curves,
+        batchSize: r.batchSize,
+        displacements: r.displacements ?? REFERENCE_DISPLACEMENTS[cfg.dataset.name],
+        seed: cfg.seed,
+        onCurve: hooks.progressMode === 'quiet' ? undefined : (i) => i % 20 === 19 && process.stderr.write(`reference metrics: ${i + 1}/${r.curves} draws\n`),
+      },
+    );
+    return models.map((c, i) => ({ id: c.id, trainLoss: c.trainLoss.at(-1)!, validationLoss: c.testLoss.at(-1)!, ...values[i]! }));
+  }
   const { dims } = resolveStudy(cfg);
-  const dir = path.join(cfg.out, 'models');
+  const dir = modelsDir(cfg, metricEpoch(cfg));
   const data = loadStudyData(cfg.dataset, cfg.seed);
   const sh = sampleColumns(data.train, cfg.sharpness.samples, stream(cfg.seed, 'correlation', 'sharpness-data'));
   const cu = sampleColumns(data.train, cfg.curvature.samples, stream(cfg.seed, 'correlation', 'curvature-data'));
@@ -213,29 +315,42 @@ export function formatSummary(r: CorrelationResult): string {
   const row = (name: string, key: 'sharpness' | 'curvature') =>
     `| ${name} | ${f3(r.pearson[key])} | [${f3(r.ci95[key][0])}, ${f3(r.ci95[key][1])}] | ${f3(r.paper[key])} |`;
   return [
-    `correlation with validation loss, ${r.dataset}, ${r.models} models × ${r.config.epochs} epochs (train ${r.config.dataset.trainSize})`,
+    `correlation with validation loss, ${r.dataset}, ${r.models} models after ${r.epoch} of ${r.config.epochs} epochs (train ${r.config.dataset.trainSize}), ${r.mode} metrics`,
     '| metric | Pearson r | bootstrap 95% | paper (Table 1) |',
     '|---|---|---|---|',
     row('sharpness φ', 'sharpness'),
     row('curvature ψ', 'curvature'),
+    `| control: training loss | ${f3(r.control.trainLoss.r)} | [${f3(r.control.trainLoss.ci95[0])}, ${f3(r.control.trainLoss.ci95[1])}] | — |`,
   ].join('\n');
 }
 
 /** The whole study: train what is missing, metrics, correlations, plots, JSON, TensorBoard. */
-export async function runCorrelation(cfg: CorrelationConfig, hooks: StudyHooks & { json?: string } = {}): Promise<CorrelationResult> {
+export async function runCorrelation(
+  cfg: CorrelationConfig,
+  hooks: StudyHooks & { json?: string; stage?: 'all' | 'train' | 'metrics' } = {},
+): Promise<CorrelationResult | null> {
   const log = hooks.log ?? ((s: string) => process.stdout.write(s + '\n'));
   checkStudyConfig(cfg);
   fs.mkdirSync(cfg.out, { recursive: true });
-  const trainSeconds = trainStudyModels(cfg, { ...hooks, log });
+  const stage = hooks.stage ?? 'all';
+  const trainSeconds = stage === 'metrics' ? 0 : trainStudyModels(cfg, { ...hooks, log });
+  if (stage === 'train') return null;
   const t0 = performance.now();
   const perModel = studyMetrics(cfg, hooks);
   const metricSeconds = (performance.now() - t0) / 1000;
   const summary = summarize(cfg.dataset.name, perModel, cfg.seed, cfg.bootstrap);
-  const result: CorrelationResult = { ...summary, config: cfg, paper: PAPER_TABLE1[cfg.dataset.name], perModel, trainSeconds, metricSeconds };
+  const mode = cfg.metrics.mode;
+  const epoch = metricEpoch(cfg);
+  const t = perModel.map((m) => m.trainLoss);
+  const v = perModel.map((m) => m.validationLoss);
+  const control = { trainLoss: { r: pearson(t, v), ci95: bootstrapPearson(t, v, { rng: stream(cfg.seed, 'correlation', 'bootstrap', 'train-loss'), samples: cfg.bootstrap }) } };
+  const result: CorrelationResult = { ...summary, config: cfg, mode, epoch, paper: PAPER_TABLE1[cfg.dataset.name], control, perModel, trainSeconds, metricSeconds };
+  const tag = `${mode}-epoch${epoch}`;
 
   writeJsonAtomic(path.join(cfg.out, 'results.json'), result);
+  writeJsonAtomic(path.join(cfg.out, `results-${tag}.json`), result);
   if (hooks.json) writeJsonAtomic(hooks.json, summary);
-  const tb = createSummaryWriter(path.join(cfg.out, 'tb', 'metrics'));
+  const tb = createSummaryWriter(path.join(cfg.out, 'tb', `metrics-${tag}`));
   perModel.forEach((m) => {
     tb.scalar('study/validation_loss', m.validationLoss, m.id);
     tb.scalar('study/sharpness', m.sharpness, m.id);
@@ -244,14 +359,14 @@ export async function runCorrelation(cfg: CorrelationConfig, hooks: StudyHooks &
   tb.text('summary', formatSummary(result), 0);
   tb.close();
   for (const key of ['sharpness', 'curvature'] as const) {
-    await savePlot(path.join(cfg.out, key), {
-      title: `${cfg.dataset.name}: ${key} vs validation loss (r = ${f3(summary.pearson[key])})`,
-      xLabel: key === 'sharpness' ? 'sharpness φ' : 'curvature ψ',
+    await savePlot(path.join(cfg.out, `${tag}-${key}`), {
+      title: `${cfg.dataset.name}, ${mode} ${key === 'sharpness' ? 'φ' : 'ψ'}, epoch ${epoch}: r = ${f3(summary.pearson[key])}`,
+      xLabel: `${key === 'sharpness' ? 'sharpness φ' : 'curvature ψ'} (${mode})`,
       yLabel: 'validation loss',
       points: perModel.map((m) => ({ x: m[key], y: m.validationLoss })),
     });
   }
   log(formatSummary(result));
-  log(`train ${trainSeconds.toFixed(0)} s, metrics ${metricSeconds.toFixed(0)} s; results: ${path.join(cfg.out, 'results.json')}`);
+  log(`train ${trainSeconds.toFixed(0)} s, metrics ${metricSeconds.toFixed(0)} s; results: ${path.join(cfg.out, `results-${tag}.json`)}`);
   return result;
 }

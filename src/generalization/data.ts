@@ -21,6 +21,17 @@ export const PAPER_TABLE1: Record<DatasetName, { sharpness: number; curvature: n
   cifar10: { sharpness: 0.899, curvature: -0.167 },
 };
 
+/**
+ * The sharpness displacements of the reference code (correlation.py): np.arange(0.001, 0.2,
+ * 0.01) for MNIST, np.arange(0.0001, 0.02, 0.001) for Fashion-MNIST and CIFAR-10; 20 each.
+ */
+const arange = (start: number, step: number, n: number) => Array.from({ length: n }, (_, i) => Math.round((start + step * i) * 1e7) / 1e7);
+export const REFERENCE_DISPLACEMENTS: Record<DatasetName, number[]> = {
+  mnist: arange(0.001, 0.01, 20),
+  'fashion-mnist': arange(0.0001, 0.001, 20),
+  cifar10: arange(0.0001, 0.001, 20),
+};
+
 /** The data of a study: which dataset, where its files are, how many samples to use. */
 export const DataSettings = withDefaults(
   strict({ name: oneOf(DATASET_NAMES), dir: optional(t.string), trainSize: PositiveInt, testSize: optional(PositiveInt) }),

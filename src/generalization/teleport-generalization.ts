@@ -26,6 +26,8 @@ import { evaluateLoss } from '../train/evaluate.js';
 import { loadStudyData, sampleColumns } from './data.js';
 import { STUDY_PROPS } from './data.js';
 import type { OptimizerState } from '../optim/state.js';
+import { curveTeleport, type CurveStep } from './curve-teleport.js';
+import { pairedDifference } from './stats.js';
 
 export const ARMS = ['none', 'sharpness-up', 'sharpness-down', 'curvature-up', 'curvature-down'] as const;
 export type Arm = (typeof ARMS)[number];
@@ -37,6 +39,13 @@ export const FIG4_DIMS: Record<DatasetName, number[]> = {
   cifar10: [3072, 32, 10, 10],
 };
 const FIG4_LR: Record<DatasetName, number> = { mnist: 0.01, 'fashion-mnist': 0.01, cifar10: 0.02 };
+
+/** The reference's curve step sizes (teleport_sharpness_curvature.py, lr_teleport_curvature). */
+export const REFERENCE_CURVE_LR: Record<DatasetName, { increase: number; decrease: number }> = {
+  mnist: { increase: 2e-1, decrease: 5e-2 },
+  'fashion-mnist': { increase: 5e-3, decrease: 3e-3 },
+  cifar10: { increase: 2e-1, decrease: 5e-2 },
+};
 
 export const TeleportGeneralizationConfig = withDefaults(
   strict(
@@ -63,8 +72,18 @@ export const TeleportGeneralizationConfig = withDefaults(
             directions: 200,
           }),
           curvature: withDefaults(strict({ curves: PositiveInt, layer: optional(NonNegativeInt) }), { curves: 1 }),
+          /**
+           * How psi is changed: 'ascent' (ours, after the paper's text: gradient steps on psi over
+           * every layer's group element, `curvatureSteps` per batch) or 'curve' (the reference:
+           * one step t = ±curveLr·kappa'(0) along exp(tM)·w per batch, a fresh M on the last hidden layer).
+           */
+          curvatureMode: oneOf(['ascent', 'curve']),
+          /** Step sizes of the curve mode; default per dataset (the reference's). */
+          curveLr: optional(strict({ increase: PositiveNumber, decrease: PositiveNumber })),
+          /** Ours: clip each curve step to ||t M||_F <= curveStepNorm (default: unbounded, as the reference). */
+          curveStepNorm: optional(PositiveNumber),
         }),
-        { batches: 5, batchSize: 2000, lr: 0.05, sharpnessSteps: 10, curvatureSteps: 1, kind: 'pinv', sharpness: {}, curvature: {} },
+        { batches: 5, batchSize: 2000, lr: 0.05, sharpnessSteps: 10, curvatureSteps: 1, kind: 'pinv', sharpness: {}, curvature: {}, curvatureMode: 'ascent' },
       ),
     },
     'TeleportGeneralizationConfig',
@@ -80,9 +99,23 @@ export interface ArmResult {
   trainLoss: number[][];
   validationLoss: number[][];
   /** Per run: validation and full-train loss just before / after the teleport. */
-  jump: { validationBefore: number; validationAfter: number; trainBefore: number; trainAfter: number; objectiveBefore: number; objectiveAfter: number; seconds: number }[];
+  jump: {
+    validationBefore: number;
+    validationAfter: number;
+    trainBefore: number;
+    trainAfter: number;
+    objectiveBefore: number;
+    objectiveAfter: number;
+    seconds: number;
+    /** Curve mode: each step's kappa(0), kappa'(0), t and kappa(t). */
+    curveSteps?: CurveStep[];
+  }[];
   finalValidation: { mean: number; std: number };
+  /** Against the 'none' arm, paired by run: validation loss difference at the teleport and at the end (mean, 95% t-interval). */
+  paired?: { atTeleport: PairedDiff; final: PairedDiff };
 }
+
+type PairedDiff = { mean: number; lo: number; hi: number; n: number };
 
 export interface TeleportGeneralizationResult {
   config: TeleportGeneralizationConfig;
@@ -92,8 +125,8 @@ export interface TeleportGeneralizationResult {
 
 function checkConfig(cfg: TeleportGeneralizationConfig): void {
   if (cfg.teleportEpoch >= cfg.epochs) throw new Error(`teleportEpoch ${cfg.teleportEpoch} must be below epochs ${cfg.epochs}`);
-  const need = cfg.teleport.batches * cfg.teleport.batchSize;
-  if (need > cfg.dataset.trainSize) throw new Error(`teleport needs ${need} training samples (batches × batchSize), more than dataset.trainSize ${cfg.dataset.trainSize}`);
+  // each teleport batch is an independent draw without replacement (batches may overlap)
+  if (cfg.teleport.batchSize > cfg.dataset.trainSize) throw new Error(`teleport.batchSize ${cfg.teleport.batchSize} exceeds dataset.trainSize ${cfg.dataset.trainSize}`);
 }
 
 /** Teleport model `run` of `state` as the arm says; returns its new weights and what changed. */
@@ -103,10 +136,20 @@ function teleportArm(
   ws: tf.Tensor2D[],
   batches: { x: tf.Tensor2D; y: tf.Tensor1D }[],
   run: number,
-): { weights: tf.Tensor2D[]; objectiveBefore: number; objectiveAfter: number } {
+): { weights: tf.Tensor2D[]; objectiveBefore: number; objectiveAfter: number; curveSteps?: CurveStep[] } {
   if (arm === 'none') return { weights: ws.map((w) => tf.clone(w)), objectiveBefore: NaN, objectiveAfter: NaN };
   const [objective, direction] = arm.split('-') as ['sharpness' | 'curvature', 'up' | 'down'];
   const s = cfg.teleport;
+  if (objective === 'curvature' && s.curvatureMode === 'curve') {
+    const dir = direction === 'up' ? 'increase' : 'decrease';
+    const lr = (s.curveLr ?? REFERENCE_CURVE_LR[cfg.dataset.name])[dir];
+    // the same M draws for both directions of a run
+    const r = curveTeleport(ws, batches.map((b) => b.x), { lr, direction: dir, kind: s.kind, layer: s.curvature.layer, maxStepNorm: s.curveStepNorm, rng: stream(cfg.seed, 'teleport-generalization', 'curve', run) });
+    // objective: mean kappa before and after over the steps taken
+    const taken = r.steps.filter((c) => !c.skipped);
+    const mean = (f: (c: CurveStep) => number) => (taken.length ? taken.reduce((a, c) => a + f(c), 0) / taken.length : NaN);
+    return { weights: r.weights, objectiveBefore: mean((c) => c.kappaBefore), objectiveAfter: mean((c) => c.kappaAfter), curveSteps: r.steps };
+  }
   const r = teleport(ws, batches[0]!.x, batches[0]!.y, {
     objective,
     steps: objective === 'sharpness' ? s.sharpnessSteps : s.curvatureSteps,
@@ -170,6 +213,7 @@ export async function runTeleportGeneralization(
         objectiveBefore: r.objectiveBefore,
         objectiveAfter: r.objectiveAfter,
         seconds,
+        ...(r.curveSteps ? { curveSteps: r.curveSteps } : {}),
       });
       perRun.push(r.weights);
       if (arm !== 'none') log(`  ${arm} run ${run}: objective ${r.objectiveBefore.toPrecision(4)} -> ${r.objectiveAfter.toPrecision(4)}, validation loss ${before.validation[run]!.toFixed(4)} -> ${validationAfter.toFixed(4)} (${seconds.toFixed(1)} s)`);
@@ -197,6 +241,16 @@ export async function runTeleportGeneralization(
     const std = Math.sqrt(finals.reduce((x, y) => x + (y - mean) ** 2, 0) / finals.length);
     return { arm, trainLoss, validationLoss, jump: jumps[a]!, finalValidation: { mean, std } };
   });
+  const none = arms.find((a) => a.arm === 'none');
+  if (none) {
+    for (const a of arms) {
+      if (a === none) continue;
+      a.paired = {
+        atTeleport: pairedDifference(a.jump.map((j) => j.validationAfter), none.jump.map((j) => j.validationAfter)),
+        final: pairedDifference(a.validationLoss.map((v) => v.at(-1)!), none.validationLoss.map((v) => v.at(-1)!)),
+      };
+    }
+  }
   const result: TeleportGeneralizationResult = { config: cfg, dims, arms };
   await writeOutputs(cfg, result);
   log(formatTeleportTable(result));
@@ -204,12 +258,13 @@ export async function runTeleportGeneralization(
 }
 
 const meanOf = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+const sgn = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(4)}` : '—');
 
 export function formatTeleportTable(r: TeleportGeneralizationResult): string {
   const lines = [
     `teleport for generalization, ${r.config.dataset.name} ${r.dims.join('-')}, teleport at epoch ${r.config.teleportEpoch}, ${r.config.runs} runs`,
-    '| arm | final validation loss (mean ± std) | validation jump at teleport | train jump at teleport | objective before → after |',
-    '|---|---|---|---|---|',
+    '| arm | final validation loss (mean ± std) | validation jump at teleport | train jump at teleport | objective before → after | final − none, paired [95% t] |',
+    '|---|---|---|---|---|---|',
   ];
   for (const a of r.arms) {
     const dv = meanOf(a.jump.map((j) => j.validationAfter - j.validationBefore));
@@ -217,7 +272,9 @@ export function formatTeleportTable(r: TeleportGeneralizationResult): string {
     const ob = meanOf(a.jump.map((j) => j.objectiveBefore));
     const oa = meanOf(a.jump.map((j) => j.objectiveAfter));
     const obj = Number.isFinite(ob) ? `${ob.toPrecision(4)} → ${oa.toPrecision(4)}` : '—';
-    lines.push(`| ${a.arm} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} | ${dv >= 0 ? '+' : ''}${dv.toFixed(4)} | ${dt >= 0 ? '+' : ''}${dt.toFixed(4)} | ${obj} |`);
+    const p = a.paired?.final;
+    const paired = p ? `${sgn(p.mean)} [${sgn(p.lo)}, ${sgn(p.hi)}]` : '—';
+    lines.push(`| ${a.arm} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} | ${sgn(dv)} | ${sgn(dt)} | ${obj} | ${paired} |`);
   }
   return lines.join('\n');
 }

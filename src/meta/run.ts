@@ -19,8 +19,10 @@ import {
   rollbackToBest,
   validate,
   type MetaTrainState,
+  type TrainConfig,
   type TrajectoryRecord,
 } from './train.js';
+import { lockDir } from './dir-lock.js';
 import { isLearned } from './variant.js';
 
 export const slug = (label: string): string => label.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
@@ -39,7 +41,7 @@ export interface TrainRunOptions {
    * Where the shards' gradient estimates are computed (default: all in this process). Given the
    * run's spec, a pool runs its parts wherever it likes: worker threads, other machines.
    */
-  pool?: (spec: RunSpec) => ShardPool | Promise<ShardPool>;
+  pool?: (spec: RunSpec, train: TrainConfig) => ShardPool | Promise<ShardPool>;
   /** Shards per batch (default 1): the unit of work a pool spreads; results do not depend on it beyond float rounding. */
   shards?: number;
 }
@@ -85,6 +87,8 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
   const parts = buildRunParts(spec);
   const ckptConfig: CheckpointConfig = { variant: rv.variant, train, task };
   const dir = checkpointDirOf(exp.checkpointDir, rv.label, metaSeed);
+  // two processes never write one checkpoint directory (a clear error names the holder)
+  const lock = lockDir(dir);
   let st: MetaTrainState;
   if (opts.resume) {
     const from = checkpointDirOf(opts.resume, rv.label, metaSeed);
@@ -92,7 +96,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     st = loadCheckpoint(from, ckptConfig).state;
     log(`${rv.label} seed ${metaSeed}: resumed at batch ${st.batchesDone}/${totalBatches(train)}`);
   } else st = initTrainState(parts.learned, parts.family, train, opts.warmFrom);
-  const pool = opts.pool ? await opts.pool(spec) : localShards(parts);
+  const pool = opts.pool ? await opts.pool(spec, train) : localShards(parts);
   const total = totalBatches(train);
   const writer = opts.tensorboard === false ? null : createSummaryWriter(path.join(exp.logdir, slug(rv.label), `seed-${metaSeed}`));
   writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', st.batchesDone);
@@ -121,8 +125,9 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       st = r.state;
       ran++;
       if (r.windows.length > 0 && r.windows.every((w) => w.skipped)) {
+        const back = st.bestMeta !== null;
         st = rollbackToBest(st);
-        log(`${rv.label} seed ${metaSeed}: batch ${st.batchesDone} diverged from its first window; back to the best validated meta-parameters`);
+        log(`${rv.label} seed ${metaSeed}: batch ${st.batchesDone} diverged from its first window; ${back ? 'back to the best validated meta-parameters' : 'nothing validated to return to, kept going'}`);
       }
       trajectories += Math.min(train.batch, train.trajectories);
       for (const w of r.windows) {
@@ -144,6 +149,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     disposeTrainState(st);
     writer?.close();
     await pool.close();
+    lock.release();
   }
 }
 

@@ -3,6 +3,14 @@ export { DEFAULT_SLOPE, leakyRelu, leakyReluInv, leakyReluDeriv, exp, sigmoid, t
 export { inv, pinv, SingularMatrixError } from './linalg.js';
 export { expm } from './expm.js';
 export {
+  invNearIdentity,
+  invNearIdentityWithResidual,
+  newtonSchulzIterations,
+  newtonSchulzErrorBound,
+  type NearIdentityInverseOptions,
+} from './near-identity.js';
+export { countHostReads, countHostReadsAsync, type HostReadCount, type HostReadMethod } from './host-reads.js';
+export {
   directionalDerivative,
   fdDerivative,
   gradientFD64,

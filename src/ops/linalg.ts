@@ -78,7 +78,12 @@ export const pinv: <T extends tf.Tensor>(a: T) => T = unaryCustomOp((a, save) =>
       const P = pinv(A);
       const [m, n] = A.shape.slice(-2);
       const main = tf.neg(mm(mm(P, dy, true, false), P, false, true));
-      if (m <= n) {
+      // Square: P = A^-1 and both correction terms are exactly zero. Computing them anyway
+      // subtracts two products of size ||P||^2 ||G|| that agree only to cond(A) * eps in
+      // float32: pure rounding noise, large for an ill-conditioned A, and different on each
+      // backend (it follows the backend's matMul summation order).
+      if (m === n) return main;
+      if (m < n) {
         // wide: A P = I, keep the (I - P A) term: P^T P G^T - P^T P G^T P A
         const ptpgt = mm(mm(P, P, true, false), dy, false, true); // [m, n]
         return tf.add(main, tf.sub(ptpgt, mm(mm(ptpgt, P), A)));

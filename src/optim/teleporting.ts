@@ -57,6 +57,8 @@ export interface TeleportEvent {
   lossBefore: number;
   lossAfter: number;
   rounds: number;
+  /** Per moving layer, ||g - I||_F of the teleport's whole group element. */
+  distanceFromIdentity: number[];
 }
 
 export interface TeleportingState {
@@ -123,6 +125,7 @@ export function withTeleport(opt: HandOptimizer, policy: TeleportPolicy): Telepo
       lossBefore: r.lossBefore,
       lossAfter: r.lossAfter,
       rounds: r.rounds.length,
+      distanceFromIdentity: r.distanceFromIdentity,
     };
     if (statePolicy === 'reset') tf.dispose(r.tangents.flat());
     return { params: r.weights as tf.Tensor[], state: { inner, teleports: s.teleports + 1, lastTeleportStep: s.inner.step }, event };

@@ -133,7 +133,8 @@ export function curvatureDerivative(
  * action with a LeakyReLU (s'' = 0, so the higher terms of s^-1 vanish), one moving layer m:
  *   U' = -U M,  U'' = U M^2,
  *   V' = ((M S) / s'(V h)) h^+,  V'' = ((M^2 S) / s'(V h)) h^+,  with S = s(V h).
- * Returned flattened over all layers (zeros for layers that do not move).
+ * Returned flattened over all layers (zeros for layers that do not move). `inputPinv`: x^+
+ * when already known (m = 0 only; callers sharing one batch across models compute it once).
  */
 export function analyticCurveDerivatives(
   ws: readonly tf.Tensor[],
@@ -141,6 +142,7 @@ export function analyticCurveDerivatives(
   m: number,
   M: tf.Tensor,
   slope = DEFAULT_SLOPE,
+  inputPinv?: tf.Tensor,
 ): [tf.Tensor1D, tf.Tensor1D] {
   if (!(m >= 0 && m < ws.length - 1)) throw new Error(`analyticCurveDerivatives: no hidden layer ${m}`);
   let h = x;
@@ -150,7 +152,7 @@ export function analyticCurveDerivatives(
   const pre = tf.matMul(V, h as tf.Tensor2D);
   const S = leakyRelu(pre, slope);
   const dsig = leakyReluDeriv(pre, slope);
-  const hp = pinv(h as tf.Tensor2D);
+  const hp = m === 0 && inputPinv ? (inputPinv as tf.Tensor2D) : pinv(h as tf.Tensor2D);
   const M2 = tf.matMul(M as tf.Tensor2D, M as tf.Tensor2D);
   const V1 = tf.matMul(tf.div(tf.matMul(M as tf.Tensor2D, S), dsig) as tf.Tensor2D, hp);
   const V2 = tf.matMul(tf.div(tf.matMul(M2, S), dsig) as tf.Tensor2D, hp);

@@ -42,6 +42,7 @@ import { initWeights, stackWeights } from '../train/classifier.js';
 import { batchedLogits } from '../train/evaluate.js';
 import { deriveSeed, stream } from '../rng/index.js';
 import type { Split, Task, TaskFamily, TaskSymmetry } from './task.js';
+import { unitDirection as unit } from './task.js';
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -251,7 +252,6 @@ export function gradNormAscent(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.T
 export const DIRECTION_KINDS = ['gradNorm', 'w2', 'w1'] as const;
 
 /** Per-problem unit Frobenius norm, from ops safe at every order (a zero direction stays zero). */
-const unit = (d: tf.Tensor) => tf.div(d, tf.sqrt(tf.add(tf.sum(tf.square(d), [1, 2], true), 1e-30))) as tf.Tensor3D;
 
 /** B classification problems; beyond Task: their batches, a held-out evaluation, the symmetry. */
 export interface ClassificationTask extends Task {

@@ -8,6 +8,7 @@ import { inv64, mat64, pinv64 } from '../ops/linalg64.js';
 import { DEFAULT_SLOPE, leakyRelu, leakyReluInv } from '../ops/activations.js';
 import { inv, pinv } from '../ops/linalg.js';
 import type { Split, TaskFamily, TaskSymmetry } from './task.js';
+import { unitDirection as unit } from './task.js';
 import { arrayOf, oneOf, PositiveInt, strict, withDefaults } from '../config/codec.js';
 import { LeakyReluSlope } from '../config/common.js';
 
@@ -158,8 +159,6 @@ export function deepLoss(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.Tensor3
 
 const tr = (a: tf.Tensor3D) => tf.transpose(a, [0, 2, 1]) as tf.Tensor3D;
 
-/** Per-problem unit Frobenius norm (the 1e-30 keeps a zero direction zero). */
-const unit = (d: tf.Tensor3D) => tf.div(d, tf.sqrt(tf.add(tf.sum(tf.square(d), [1, 2], true), 1e-30))) as tf.Tensor3D;
 
 /**
  * The inverse action on every hidden layer m (g_m acts on h_m): with h_{m-1} the layer input of

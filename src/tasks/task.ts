@@ -2,7 +2,7 @@
 // the resulting Task gives their initial parameters, losses and gradients in lockstep (every
 // tensor has a leading [B]). A task that knows its parameter-space symmetry exposes it, so a
 // teleporting optimizer (hand-designed or learned) can act on any task of that kind.
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 
 export type Split = 'train' | 'val' | 'heldout';
 
@@ -13,7 +13,8 @@ export interface TaskSymmetry {
   /**
    * g . params for group elements `gs` ([B, n_i, n_i] each, same order as groupSizes), acting on
    * the data of inner step `step`; the loss at the result equals the loss at `params` (up to
-   * rounding) for invertible g. Differentiable (second order where the task says so).
+   * rounding) for invertible g where the task's action is exact for its data; a mini-batch task
+   * may drift (classification: exact only for k <= every hidden width). Differentiable (second order where the task says so).
    * `inverses`, when given, stand in for g^-1 (an approximation such as I - T, or an inverse
    * computed elsewhere); otherwise the task inverts g itself.
    */
@@ -29,6 +30,9 @@ export interface TaskSymmetry {
    */
   directions(params: readonly tf.Tensor[], grads: readonly tf.Tensor[], step: number): tf.Tensor3D[][];
 }
+
+/** Per-problem unit Frobenius norm of [B, n, n] directions (the 1e-30 keeps a zero direction zero). */
+export const unitDirection = (d: tf.Tensor): tf.Tensor3D => tf.div(d, tf.sqrt(tf.add(tf.sum(tf.square(d), [1, 2], true), 1e-30))) as tf.Tensor3D;
 
 /** B problems of one family, advanced in lockstep. Owns its tensors until `dispose`. */
 export interface Task {

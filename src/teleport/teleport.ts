@@ -78,6 +78,11 @@ export interface TeleportResult {
   stoppedEarly: boolean;
   /** The `tangents` option pushed forward to the teleported point (empty when not given). */
   tangents: tf.Tensor[][];
+  /**
+   * Per moving layer, ||g - I||_F of the whole teleport's group element g (the product of every
+   * round's step I + lr G): how far the teleport moved along the group.
+   */
+  distanceFromIdentity: number[];
 }
 
 /** Resolve a named objective with its settings (random parts drawn once, for the whole teleport). */
@@ -187,6 +192,8 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
     for (const w of current) if (!ws.includes(w)) w.dispose();
     current = next;
   };
+  // the product of the rounds' group elements, per moving layer
+  let composed: tf.Tensor2D[] = layers.map((m) => tf.eye(ws[m].shape[0]) as tf.Tensor2D);
   const objectiveBefore = tf.tidy(() => scalarOf(objective(current, batches[0])));
   const lossBefore = tf.tidy(() => scalarOf(mlpLoss(current, x, target, mlp)));
   let stoppedEarly = false;
@@ -199,7 +206,7 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
           const { value: obj, grads } = groupGradient(current, batch, objective, { layers, kind, slope });
           const objValue = obj.dataSync()[0];
           if (!Number.isFinite(objValue)) throw new Error(`teleport: objective is ${objValue} at batch ${b}, step ${s}`);
-          if (passedCap(objValue)) return { objValue, next: null as tf.Tensor2D[] | null, carried: [] as tf.Tensor[][], loss: NaN, drift: 0, dist: [] as number[] };
+          if (passedCap(objValue)) return { objValue, next: null as tf.Tensor2D[] | null, carried: [] as tf.Tensor[][], loss: NaN, drift: 0, dist: [] as number[], product: [] as tf.Tensor2D[] };
           const moves = grads.map((g) => {
             const step = tf.mul(g, sign * opts.lr);
             return opts.stepNorm !== undefined ? rescaleFrobenius(step, opts.stepNorm) : step;
@@ -213,7 +220,8 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
           const carried = tangents.length ? pushForward(current, batch.x, gs, tangents, { kind, slope }) : [];
           const loss = scalarOf(mlpLoss(next, batch.x, batch.target, mlp));
           const dist = moves.map((mv) => tf.norm(mv).dataSync()[0]);
-          return { objValue, next, carried, loss, drift: loss - lossPrev, dist };
+          const product = layers.map((m, i) => tf.matMul(gs[m]!, composed[i]!) as tf.Tensor2D);
+          return { objValue, next, carried, loss, drift: loss - lossPrev, dist, product };
         }));
         if (res.next === null) {
           stoppedEarly = true;
@@ -221,11 +229,13 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
           break outer;
         }
         if (!Number.isFinite(res.loss)) {
-          tf.dispose(res.next);
+          tf.dispose([...res.next, ...res.product]);
           throw new Error(`teleport: loss became ${res.loss} at batch ${b}, step ${s}: lower lr or set stepNorm`);
         }
         replace(res.next);
         replaceTangents(res.carried);
+        tf.dispose(composed);
+        composed = res.product;
         rounds.push({ batch: b, step: s, objective: res.objValue, loss: res.loss, drift: res.drift, distanceFromIdentity: res.dist });
       }
     }
@@ -234,12 +244,14 @@ export function teleport(ws: readonly tf.Tensor2D[], x: tf.Tensor, target: tf.Te
     // Hand back tensors the caller may dispose independently of its inputs.
     const weights = current.map((w) => (ws.includes(w) ? tf.clone(w) : w));
     const carried = tangents.map((v) => v.map((t) => (given.some((g) => g.includes(t)) ? tf.clone(t) : t)));
-    return { weights, rounds, objectiveBefore, objectiveAfter, lossBefore, lossAfter, stoppedEarly, tangents: carried };
+    const distanceFromIdentity = composed.map((g) => tf.tidy(() => scalarOf(tf.norm(tf.sub(g, tf.eye(g.shape[0]))))));
+    return { weights, rounds, objectiveBefore, objectiveAfter, lossBefore, lossAfter, stoppedEarly, tangents: carried, distanceFromIdentity };
   } catch (e) {
     replace([]);
     replaceTangents([]);
     throw e;
   } finally {
+    tf.dispose(composed);
     dispose();
   }
 }

@@ -47,6 +47,12 @@ export interface TrainHooks<S> {
   /** Runs before each epoch; may return a new state (e.g. teleported weights). It owns the state it gets. */
   beforeEpoch?: (epoch: number, state: ClassifierState<S>) => ClassifierState<S>;
   afterEpoch?: (record: EpochRecord, state: ClassifierState<S>) => void;
+  /**
+   * Runs before each mini-batch step (`step` counts from 0 within the epoch) and may return a
+   * new state, e.g. teleported weights between two steps. Unlike `beforeEpoch` it does not own
+   * the state it gets: it must not dispose it (the loop releases what was replaced).
+   */
+  beforeStep?: (step: number, state: ClassifierState<S>) => ClassifierState<S>;
 }
 
 export interface TrainOptions<S> {
@@ -63,6 +69,11 @@ export interface TrainOptions<S> {
   evalChunk?: number;
   /** Dispose an optimizer state; default tf.dispose over its tensors. */
   disposeState?: (s: S) => void;
+  /**
+   * 'per-model' (default): each model its own order, reshuffled every epoch; 'shared': one
+   * order for every model, the same every epoch (the reference code's fixed sequential order).
+   */
+  order?: 'per-model' | 'shared';
   hooks?: TrainHooks<S>;
 }
 
@@ -110,10 +121,12 @@ export interface InitOptions {
   /** Model ids; model id i always starts from the same weights for a seed. */
   models: readonly number[];
   seed: number;
+  /** Every model starts from model 0's weights (a study that varies the batch order only). */
+  sameInit?: boolean;
 }
 
 export function initClassifier<S>(o: InitOptions, opt: Optimizer<S>): ClassifierState<S> {
-  const params = stackWeights(o.dims, o.models.map((m) => initWeights(o.dims, o.seed, m)));
+  const params = stackWeights(o.dims, o.models.map((m) => initWeights(o.dims, o.seed, o.sameInit ? 0 : m)));
   return { params, opt: opt.init(params), epoch: 0, models: [...o.models] };
 }
 
@@ -126,7 +139,11 @@ export function disposeClassifier<S>(state: ClassifierState<S>, disposeState: (s
 }
 
 /** The batch order of every model for one epoch. */
-function epochOrders(models: readonly number[], seed: number, epoch: number, n: number): Int32Array[] {
+function epochOrders(models: readonly number[], seed: number, epoch: number, n: number, order: 'per-model' | 'shared' = 'per-model'): Int32Array[] {
+  if (order === 'shared') {
+    const perm = stream(seed, 'shared-order').permutation(n);
+    return models.map(() => perm);
+  }
   return models.map((m) => stream(seed, 'model', m, 'order', epoch).permutation(n));
 }
 
@@ -148,17 +165,28 @@ function gatherBatch(split: Split, orders: readonly Int32Array[], index: number,
 /** One epoch of mini-batch steps. Returns the new state and the per-model mean batch loss. */
 export function trainEpoch<S>(
   state: ClassifierState<S>,
-  o: Pick<TrainOptions<S>, 'optimizer' | 'data' | 'batchSize' | 'seed' | 'slope' | 'disposeState'>,
+  o: Pick<TrainOptions<S>, 'optimizer' | 'data' | 'batchSize' | 'seed' | 'slope' | 'disposeState' | 'order' | 'hooks'>,
 ): { state: ClassifierState<S>; meanLoss: number[] } {
   const split = o.data.train;
   const mlp = { loss: 'ce' as const, slope: o.slope ?? DEFAULT_SLOPE };
   const dispose = o.disposeState ?? defaultDispose;
-  const orders = epochOrders(state.models, o.seed, state.epoch, split.n);
+  const orders = epochOrders(state.models, o.seed, state.epoch, split.n, o.order);
   const count = numBatches(split.n, o.batchSize);
   let params: tf.Tensor[] = state.params;
   let opt = state.opt;
   let sum: tf.Tensor = tf.zeros([state.models.length]);
   for (let i = 0; i < count; i++) {
+    if (o.hooks?.beforeStep) {
+      const h = o.hooks.beforeStep(i, { params: params as tf.Tensor3D[], opt, epoch: state.epoch, models: state.models });
+      if (h.params !== params) {
+        if (params !== state.params) tf.dispose(params.filter((p) => !h.params.includes(p as tf.Tensor3D)));
+        params = h.params;
+      }
+      if (h.opt !== opt) {
+        if (opt !== state.opt) dispose(opt);
+        opt = h.opt;
+      }
+    }
     const { x, y } = gatherBatch(split, orders, i, o.batchSize);
     const { grads, loss } = tf.tidy(() => {
       // models are independent: the gradient of the summed losses is each model's own gradient

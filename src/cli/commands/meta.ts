@@ -4,11 +4,16 @@ import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import { runCommand, loadConfigOrExit, useBackend, exitWithError } from '../run.js';
 import { configLayers, presetHelp } from '../experiments/_preset.js';
+import type { Job } from '../../backend/index.js';
+import { addPoolOptions, poolOptions, type PoolFlags } from './_pool.js';
+import { createShardPool } from '../../meta/workers/index.js';
+import { windows } from '../../meta/train.js';
+import { isLearned } from '../../meta/variant.js';
 import { MetaExperimentCodec, resolveAll, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
 import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, type ExperimentOptions } from '../../meta/experiment.js';
 import type { EvalResults } from '../../meta/report.js';
 
-interface MetaOptions {
+interface MetaOptions extends PoolFlags {
   preset?: string;
   config?: string;
   json?: string;
@@ -27,7 +32,18 @@ function resolveOrExit(exp: MetaExperiment, source: string): ResolvedVariant[] {
   return r.right;
 }
 
-const libOptions = (opts: MetaOptions): ExperimentOptions => ({ json: opts.json, resume: opts.resume, checkpoints: opts.checkpoints, log: say(opts.quiet) });
+/** Library options from the flags; --workers / --redis choose where shard estimates are computed. */
+function libOptions(opts: MetaOptions): ExperimentOptions {
+  const po = poolOptions(opts);
+  const inProcess = po.redis === undefined && po.workers === 0;
+  return {
+    json: opts.json,
+    resume: opts.resume,
+    checkpoints: opts.checkpoints,
+    log: say(opts.quiet),
+    ...(inProcess ? {} : { pool: (spec, train) => createShardPool({ ...po, spec, schedule: windows(train) }), shards: po.workers }),
+  };
+}
 
 /** Train every learned variant for every meta-seed, then evaluate all on held-out problems. */
 export const trainAndEvaluate = (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<EvalResults> =>
@@ -49,6 +65,12 @@ export const mainJob = async (exp: MetaExperiment, source: string, opts: MetaOpt
   return r;
 };
 
+/** What `--backend auto` chooses for: meta-training at the smallest batch of the experiment's variants. */
+function metaJob(resolved: readonly ResolvedVariant[]): Job {
+  const batches = resolved.filter((v) => isLearned(v.variant)).map((v) => v.train.batch);
+  return { kind: 'metaTrain', batch: batches.length > 0 ? Math.min(...batches) : 1 };
+}
+
 /**
  * A command action: build the config from the presets' layers (defaults, --preset or the
  * default preset experiments/meta-default.json, --config), validate it (exit 2 on problems),
@@ -60,8 +82,9 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     if (E.isLeft(files)) exitWithError(files.left);
     const source = files.right.join(' + ') || 'defaults';
     const exp = await loadConfigOrExit(MetaExperimentCodec, files.right);
-    resolveOrExit(exp, source);
-    await useBackend(cmd, exp.backend);
+    const resolved = resolveOrExit(exp, source);
+    poolOptions(opts); // bad worker flags are errors before any work
+    await useBackend(cmd, exp.backend, metaJob(resolved));
     await job(exp, source, opts);
   });
 
@@ -74,7 +97,7 @@ export { presetOption };
 
 export function register(program: Command): void {
   const meta = program.command('meta').description('learning to teleport: LSTM meta-optimizers (paper section 5.2)');
-  presetOption(meta.command('train'))
+  addPoolOptions(presetOption(meta.command('train')))
     .description('meta-train the variants of the config, then evaluate them on held-out trajectories')
     .option('--json <file>', 'also write the held-out results as JSON here')
     .option('--resume <dir>', "continue from this run's checkpoint directory")

@@ -13,6 +13,10 @@ const EXPERIMENT = 'correlation';
 interface Flags extends StudyFlags {
   json?: string;
   resume?: boolean;
+  trainOnly?: boolean;
+  metricsOnly?: boolean;
+  metrics?: string;
+  atEpoch?: string;
 }
 
 export function register(run: Command): void {
@@ -26,16 +30,27 @@ export function register(run: Command): void {
   })
     .option('--json <file>', 'write {dataset, models, pearson, ci95} here')
     .option('--resume', 'reuse the checkpoints already in the output directory')
+    .option('--train-only', 'train (or resume) the models and stop before the metrics')
+    .option('--metrics-only', 'recompute φ, ψ and r from the saved checkpoints, no training (fails if one is missing)')
+    .option('--metrics <mode>', 'paper | reference: which definitions of φ and ψ (config metrics.mode)')
+    .option('--at-epoch <n>', 'measure the checkpoints saved after epoch n (config metrics.epoch; one of snapshots or epochs)')
     .action(
       runCommand(async (o: Flags, cmd: Command) => {
-        const cfg = await loadPresetConfigOrExit(CorrelationConfig, EXPERIMENT, STUDY_DEFAULT_PRESET, o, studyOverrides(EXPERIMENT, o, cmd));
+        if (o.trainOnly && o.metricsOnly) throw new Error('--train-only and --metrics-only exclude each other');
+        if (o.atEpoch !== undefined && !/^[1-9]\d*$/.test(o.atEpoch)) throw new Error(`--at-epoch: expected a positive integer, got "${o.atEpoch}"`);
+        if (o.metrics !== undefined && o.metrics !== 'paper' && o.metrics !== 'reference') throw new Error(`--metrics: expected paper or reference, got "${o.metrics}"`);
+        const metrics = { mode: o.metrics, epoch: o.atEpoch === undefined ? undefined : Number(o.atEpoch) };
+        const cfg = await loadPresetConfigOrExit(CorrelationConfig, EXPERIMENT, STUDY_DEFAULT_PRESET, o, {
+          ...studyOverrides(EXPERIMENT, o, cmd),
+          metrics,
+        });
         checkStudyConfig(cfg);
         const dir = path.join(cfg.out, 'models');
-        if (!o.resume && fs.existsSync(dir) && savedModels(dir, cfg.models).length > 0) {
-          throw new Error(`${dir} already holds trained models: pass --resume to continue that study, or choose another --out`);
+        if (!o.resume && !o.metricsOnly && fs.existsSync(dir) && savedModels(dir, cfg.models).length > 0) {
+          throw new Error(`${dir} already holds trained models: pass --resume to continue that study, --metrics-only to recompute the metrics, or choose another --out`);
         }
         await useBackend(cmd, cfg.backend);
-        await runCorrelation(cfg, { json: o.json });
+        await runCorrelation(cfg, { json: o.json, stage: o.trainOnly ? 'train' : o.metricsOnly ? 'metrics' : 'all' });
       }),
     );
 }

@@ -31,7 +31,7 @@ export function register(run: Command): void {
           seed: globalOptions(cmd).seed,
           tuneGroupLr: opts.tuneGroupLr,
         });
-        await useBackend(cmd, config.backend);
+        await useBackend(cmd, config.backend, { kind: 'classifierEpoch' });
         const log = (s: string) => process.stderr.write(`[integration] ${s}\n`);
         const t0 = performance.now();
         const res = runIntegration(config, log);

@@ -1,9 +1,17 @@
-// `symtele run optimizers-mnist`: AdaGrad, momentum, RMSProp and Adam on MNIST, each with and
-// without one teleport at the first epoch (paper Figures 5 and 13, Appendix G.2).
+// `symtele run optimizers-mnist`: AdaGrad, momentum, RMSProp and Adam on MNIST or
+// Fashion-MNIST, each in paired arms (no teleport, teleport, teleport with reset, reset only,
+// random move; paper Figures 5 and 13, Appendix G.2). Resumable: each optimizer's result is
+// saved after every epoch under <out>/runs/, and a finished one is reused by a rerun with the
+// same config.
+import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runCommand, useBackend, globalOptions } from '../run.js';
-import { MnistConfig } from '../../optim-experiments/config.js';
-import { runOptimizersMnist, mnistSummary, writeMnistReport } from '../../optim-experiments/mnist.js';
+import { MnistConfig, type MnistOptimizer } from '../../optim-experiments/config.js';
+import { runOptimizersMnist, optimizerLabel, type OptimizerResult } from '../../optim-experiments/mnist.js';
+import { mnistMarkdown, mnistSummary, writeMnistReport } from '../../optim-experiments/mnist-report.js';
+import { slug } from '../../optim-experiments/report.js';
+import { writeJsonAtomic } from '../../logging/atomic.js';
 import { loadDataset } from '../../data/index.js';
 import { loadPresetConfigOrExit, presetHelp } from './_preset.js';
 
@@ -11,29 +19,64 @@ const EXPERIMENT = 'optimizers-mnist';
 const DEFAULT_PRESET = 'full';
 
 interface Options {
+  reportOnly?: boolean;
   config?: string;
   preset?: string;
   out?: string;
 }
 
+/** What must match for a saved optimizer result to be reused. */
+const runKey = (c: MnistConfig, o: MnistOptimizer) =>
+  JSON.stringify({ seed: c.seed, data: c.data, dims: c.dims, slope: c.slope, batchSize: c.batchSize, epochs: c.epochs, runs: c.runs, arms: c.arms, o });
+
 export function register(run: Command): void {
   run
     .command(EXPERIMENT)
-    .description('Figures 5 and 13: AdaGrad, momentum, RMSProp, Adam with and without one teleport on MNIST')
+    .description('Figures 5 and 13: AdaGrad, momentum, RMSProp, Adam in paired arms (none, teleport, teleport-reset, reset, random) on MNIST / Fashion-MNIST')
     .option('--preset <name>', presetHelp(EXPERIMENT, DEFAULT_PRESET, 'full = the paper: 50k samples, 40 epochs, 5 runs'))
-    .option('--config <file>', 'JSON config over the defaults, or over --preset if given (e.g. experiments/fig5-paper.json, fig5-reference.json)')
+    .option('--config <file>', 'JSON config over the defaults, or over --preset if given (e.g. experiments/fig5-reference.json, fig5-paper.json)')
     .option('--out <dir>', 'output directory')
+    .option('--report-only', 'run nothing: write the report from the results saved so far under <out>/runs (partial ones too)')
     .action(
       runCommand(async (opts: Options, cmd: Command) => {
         const config = await loadPresetConfigOrExit(MnistConfig, EXPERIMENT, DEFAULT_PRESET, opts, { out: opts.out, seed: globalOptions(cmd).seed });
-        await useBackend(cmd, config.backend);
+        await useBackend(cmd, config.backend, { kind: 'classifierEpoch' });
         const log = (s: string) => process.stderr.write(`[optimizers-mnist] ${s}\n`);
         const t0 = performance.now();
         const { dir, trainSize, validationSize, testSize } = config.data;
         const ds = loadDataset(config.data.name, { dir, seed: config.seed, trainSize, validationSize, testSize });
-        const res = runOptimizersMnist(config, ds, log);
+        const file = (o: MnistOptimizer) => path.join(config.out, 'runs', `${slug(optimizerLabel(o.optimizer))}.json`);
+        const read = (o: MnistOptimizer) => (existsSync(file(o)) ? (JSON.parse(readFileSync(file(o), 'utf8')) as { key: string; result: OptimizerResult }) : undefined);
+        // resume only from a run of exactly this config
+        const load = (o: MnistOptimizer) => {
+          const saved = read(o);
+          return saved?.key === runKey(config, o) ? saved.result : undefined;
+        };
+        if (opts.reportOnly) {
+          // a report takes what was saved for each optimizer, saying when its config differed
+          const saved = config.optimizers.flatMap((o) => {
+            const s = read(o);
+            if (!s || s.result.epochs === 0) return [];
+            if (s.key !== runKey(config, o)) log(`${optimizerLabel(o.optimizer)}: the saved result was run with another config version (${file(o)})`);
+            return [s.result];
+          });
+          // the saved results hold the config's optimizer objects by value: point them back at the config's
+          const optimizers = saved.map((r) => ({ ...r, optimizer: config.optimizers.find((o) => JSON.stringify(o.optimizer) === JSON.stringify(r.optimizer))!.optimizer }));
+          const files = await writeMnistReport({ config, optimizers }, config.out);
+          process.stdout.write(`${mnistMarkdown(mnistSummary({ config, optimizers }))}\n`);
+          log(`report of ${optimizers.length} saved optimizer result(s) (${optimizers.map((o) => `${optimizerLabel(o.optimizer)}: ${o.epochs} epochs`).join(', ')}); wrote ${files.join(', ')}`);
+          return;
+        }
+        const res = runOptimizersMnist(config, ds, {
+          log,
+          load,
+          save: (r) => {
+            const o = config.optimizers.find((q) => q.optimizer === r.optimizer)!;
+            writeJsonAtomic(file(o), { key: runKey(config, o), result: r });
+          },
+        });
         const files = await writeMnistReport(res, config.out);
-        process.stdout.write(`${mnistSummary(res)}\n\n`);
+        process.stdout.write(`${mnistMarkdown(mnistSummary(res))}\n`);
         log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s; wrote ${files.join(', ')}`);
       }),
     );

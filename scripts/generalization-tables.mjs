@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Markdown tables of the Table 1 study (r with bootstrap intervals per dataset, metric mode and
+// epoch) and of the Figure 4 curve-mode runs, from the results JSON files in a folder.
+// Usage: node scripts/generalization-tables.mjs [dir]   (default docs/generalization/results)
+import fs from 'node:fs';
+import path from 'node:path';
+import { pearson, bootstrapPearson } from '../dist/generalization/stats.js';
+import { stream } from '../dist/rng/index.js';
+
+const dir = process.argv[2] ?? 'docs/generalization/results';
+const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
+const sgn = (x) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(4)}` : '—');
+const files = fs.readdirSync(dir);
+const corr = files.filter((f) => /^correlation-.*-(paper|reference)-epoch\d+\.json$/.test(f)).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+if (corr.length) {
+  console.log('| dataset | epochs trained | metrics | sharpness φ: r [95% bootstrap] | curvature ψ: r [95% bootstrap] | control: training loss r [95%] | paper φ / ψ | models | mean validation loss |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  corr.sort((a, b) => a.dataset.localeCompare(b.dataset) || b.epoch - a.epoch || b.mode.localeCompare(a.mode));
+  for (const r of corr) {
+    const v = r.perModel.map((m) => m.validationLoss);
+    const mv = v.reduce((a, b) => a + b, 0) / v.length;
+    const cell = (k) => `${f3(r.pearson[k])} [${f3(r.ci95[k][0])}, ${f3(r.ci95[k][1])}]`;
+    // the control of runCorrelation, recomputed (same seeds) for results written before it existed
+    const t = r.perModel.map((m) => m.trainLoss);
+    const ctl = r.control?.trainLoss ?? { r: pearson(t, v), ci95: bootstrapPearson(t, v, { rng: stream(r.config.seed, 'correlation', 'bootstrap', 'train-loss'), samples: r.config.bootstrap }) };
+    const c = `${f3(ctl.r)} [${f3(ctl.ci95[0])}, ${f3(ctl.ci95[1])}]`;
+    console.log(`| ${r.dataset} | ${r.epoch} of ${r.config.epochs} | ${r.mode} | ${cell('sharpness')} | ${cell('curvature')} | ${c} | ${r.paper.sharpness} / ${r.paper.curvature} | ${r.models} | ${mv.toFixed(4)} |`);
+  }
+}
+const fig4 = files.filter((f) => /^teleport-generalization-.*\.json$/.test(f)).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+for (const r of fig4) {
+  const c = r.config;
+  console.log(`\n${c.dataset.name} ${r.dims.join('-')}, ${c.dataset.trainSize} training samples, teleport after epoch ${c.teleportEpoch} of ${c.epochs}, ${c.teleport.batches} batches of ${c.teleport.batchSize}, ${c.runs} runs`);
+  console.log('| arm | κ before → after (mean over steps taken) | steps moving κ the asked way | steps skipped | validation at teleport − none [95% t] | final validation − none [95% t] | final validation (mean ± std) |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const a of r.arms) {
+    const steps = a.jump.flatMap((j) => j.curveSteps ?? []);
+    const taken = steps.filter((s) => !s.skipped);
+    const m = (f) => taken.reduce((x, s) => x + f(s), 0) / taken.length;
+    const kap = taken.length ? `${m((s) => s.kappaBefore).toPrecision(4)} → ${m((s) => s.kappaAfter).toPrecision(4)}` : '—';
+    const p = (d) => (d ? `${sgn(d.mean)} [${sgn(d.lo)}, ${sgn(d.hi)}]` : '—');
+    const asked = taken.filter((s) => (a.arm.endsWith('up') ? s.kappaAfter > s.kappaBefore : s.kappaAfter < s.kappaBefore)).length;
+    const way = taken.length ? `${asked} of ${taken.length}` : '—';
+    console.log(`| ${a.arm} | ${kap} | ${way} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${p(a.paired?.atTeleport)} | ${p(a.paired?.final)} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
+  }
+}

@@ -1,0 +1,96 @@
+// Bench section "workers": meta-training throughput of LSTM(update,tele) (tuned recipe, paper
+// task, B = 16, 100-step trajectories) in this process, with 1 and 2 worker threads, and the cost of the Redis
+// transport: the same batch through a loopback redis-server and 2 `symtele worker` processes,
+// against 2 worker threads, in % of time per batch. One warm-up batch, then the mean of
+// `timed` batches per configuration. Figures only, no assertions.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Section, Figures } from './run.js';
+import { preset } from '../meta/config.js';
+import { initTrainState, trainBatch, disposeTrainState, type MetaTrainState } from '../meta/train.js';
+import { buildRunParts, type RunSpec } from '../meta/build.js';
+import { paperConfig } from '../meta/learned/registry.js';
+import type { ShardPool } from '../meta/shards.js';
+import { createShardPool } from '../meta/workers/index.js';
+import { redisMissing, startRedis } from '../meta/workers/redis-server.js';
+import type { TaskConfig } from '../tasks/registry.js';
+import { DEFAULT_REGRESSION } from '../tasks/regression.js';
+
+const PAPER_TASK: TaskConfig = { kind: 'regression', widths: [20, 20, 20], samples: 20, slope: DEFAULT_REGRESSION.slope, seedScheme: 'stream' };
+const VARIANT = 'LSTM(update,tele)';
+
+function setup(batch: number, trajectoryLength: number) {
+  const p = preset(VARIANT, 'tuned');
+  const train = { ...p.train, batch, trajectories: batch * 8, epochs: 1, trajectoryLength, evalEvery: 0 };
+  const spec: RunSpec = { task: PAPER_TASK, learned: paperConfig(p.variant), estimator: train.estimator, lossWeighting: train.lossWeighting };
+  return { train, spec, parts: buildRunParts(spec) };
+}
+
+/** Seconds per batch on `pool` split into `shards` shards: mean of `timed` batches after one warm-up. */
+async function secondsPerBatch(pool: ShardPool, shards: number, batch: number, trajectoryLength: number, timed: number): Promise<number> {
+  const { train, parts } = setup(batch, trajectoryLength);
+  let st: MetaTrainState = initTrainState(parts.learned, parts.family, train);
+  st = (await trainBatch(st, train, pool, shards)).state;
+  let s = 0;
+  for (let i = 0; i < timed; i++) {
+    const r = await trainBatch(st, train, pool, shards);
+    st = r.state;
+    s += r.seconds;
+  }
+  disposeTrainState(st);
+  return s / timed;
+}
+
+export const section: Section = {
+  name: 'workers',
+  async run({ quick }): Promise<Figures> {
+    const B = quick ? 8 : 16;
+    const T = quick ? 20 : 100;
+    const timed = quick ? 1 : 2;
+    const { spec } = setup(B, T);
+    const perSecond: Record<string, number> = {};
+    const seconds: Record<string, number> = {};
+    // 0: every shard in this process (no threads, no wire), the baseline of the others
+    for (const n of [0, 1, 2]) {
+      const pool = await createShardPool({ workers: n, spec });
+      try {
+        seconds[String(n)] = await secondsPerBatch(pool, Math.max(1, n), B, T, timed);
+      } finally {
+        await pool.close();
+      }
+      perSecond[String(n)] = B / seconds[String(n)];
+      process.stdout.write(`  ${n || 'no'} worker thread(s): ${perSecond[String(n)].toFixed(2)} trajectories/s\n`);
+    }
+    const inProcess = perSecond['0'];
+    delete perSecond['0'];
+    const figures: Figures = {
+      metaTrainTrajectoriesPerSecondWorkers: perSecond,
+      metaTrainTrajectoriesPerSecondInProcess: inProcess,
+      workersSpeedup2: perSecond['2'] / perSecond['1'],
+      workersBenchSize: { variant: VARIANT, recipe: 'tuned', batch: B, trajectoryLength: T, timedBatches: timed },
+    };
+    const missing = redisMissing();
+    if (missing) {
+      process.stdout.write(`  redis transport: skipped (${missing})\n`);
+      return figures;
+    }
+    const server = await startRedis();
+    const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    const workers: ChildProcess[] = [0, 1].map(() => spawn(process.execPath, [main, 'worker', '--redis', server.url], { stdio: 'ignore' }));
+    try {
+      const pool = await createShardPool({ workers: 2, redis: server.url, spec });
+      try {
+        const s = await secondsPerBatch(pool, 2, B, T, timed);
+        figures.metaTrainTrajectoriesPerSecondRedis2 = B / s;
+        figures.redisOverheadPercentVs2Threads = 100 * (s / seconds['2'] - 1);
+        process.stdout.write(`  redis, 2 worker processes: ${(B / s).toFixed(2)} trajectories/s\n`);
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : (w.once('exit', r), w.kill('SIGTERM'))))));
+      await server.stop();
+    }
+    return figures;
+  },
+};

@@ -1,0 +1,74 @@
+// Backend choice: `auto` from the measured speed table, the bench's table generator, and the
+// default when nothing is asked for.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { chooseBackend, measuredSpeedup, MARGIN } from '../src/backend/auto.js';
+import { SPEED_TABLE, type SpeedTable } from '../src/backend/speed-table.js';
+import { initBackend, installedBackends, resolveBackendName, BackendError } from '../src/backend/index.js';
+import { speedTableOf } from '../src/bench/speed-table.js';
+
+const TABLE: SpeedTable = {
+  source: 'test',
+  speedup: { tensorflow: { metaTrain: { '1': 0.4, '16': 1.6, '64': 2.5 }, gdStep: 0.2, classifierEpoch: 1.1 } },
+};
+
+test('auto picks a native backend only where it measured at least MARGIN times wasm', () => {
+  const both = ['wasm', 'tensorflow'] as const;
+  assert.equal(chooseBackend(both, { kind: 'metaTrain', batch: 16 }, TABLE), 'tensorflow');
+  assert.equal(chooseBackend(both, { kind: 'metaTrain', batch: 1 }, TABLE), 'wasm');
+  assert.equal(chooseBackend(both, { kind: 'gdStep' }, TABLE), 'wasm');
+  assert.ok(1.1 < MARGIN);
+  assert.equal(chooseBackend(both, { kind: 'classifierEpoch' }, TABLE), 'wasm', 'a speed-up within the margin stays on wasm');
+  assert.equal(chooseBackend(both, { kind: 'teleport' }, TABLE), 'wasm', 'not measured: wasm');
+  assert.equal(chooseBackend(both, undefined, TABLE), 'wasm', 'no job: wasm');
+  assert.equal(chooseBackend(['wasm'] as const, { kind: 'metaTrain', batch: 64 }, TABLE), 'wasm', 'not installed: wasm');
+});
+
+test('meta-training batches between measured ones take the largest measured batch not above them', () => {
+  assert.equal(measuredSpeedup('tensorflow', { kind: 'metaTrain', batch: 8 }, TABLE), 0.4);
+  assert.equal(measuredSpeedup('tensorflow', { kind: 'metaTrain', batch: 32 }, TABLE), 1.6);
+  assert.equal(measuredSpeedup('tensorflow', { kind: 'metaTrain', batch: 500 }, TABLE), 2.5);
+  const sparse: SpeedTable = { source: 't', speedup: { tensorflow: { metaTrain: { '16': 3 } } } };
+  assert.equal(measuredSpeedup('tensorflow', { kind: 'metaTrain', batch: 4 }, sparse), undefined, 'below every measured batch: no figure');
+  assert.equal(chooseBackend(['wasm', 'tensorflow'], { kind: 'metaTrain', batch: 4 }, sparse), 'wasm');
+});
+
+test('the committed speed table holds positive speed-ups and says where they came from', () => {
+  assert.ok(SPEED_TABLE.source.length > 0);
+  for (const row of Object.values(SPEED_TABLE.speedup)) {
+    for (const v of Object.values(row)) {
+      for (const x of typeof v === 'number' ? [v] : Object.values(v ?? {})) assert.ok(Number.isFinite(x) && x > 0, `${x}`);
+    }
+  }
+});
+
+test('the bench turns figures into speed-ups: throughputs divide native / wasm, times wasm / native', () => {
+  const fig = (tps: number, gd: number, epoch: number, tele: number) => ({
+    meta: { metaTrainTrajectoriesPerSecondByBatch: { 'LSTM(update,tele)': { '1': tps, '16': 2 * tps } }, gdStepMs: gd },
+    optim: { sgdEpochSeconds50k: epoch, teleportPaperSeconds: tele },
+  });
+  const t = speedTableOf({ wasm: fig(1, 0.1, 10, 4), tensorflow: fig(0.5, 0.4, 5, 2), cpu: fig(0.1, 1, 100, 40) }, { date: 'd', node: 'v' });
+  assert.deepEqual(t.speedup, { tensorflow: { metaTrain: { '1': 0.5, '16': 0.5 }, gdStep: 0.25, classifierEpoch: 2, teleport: 2 } });
+  assert.throws(() => speedTableOf({ tensorflow: fig(1, 1, 1, 1) }, { date: 'd', node: 'v' }), /wasm/);
+});
+
+test('the default backend is auto (wasm for a job without figures); unknown names are errors', async () => {
+  const saved = process.env.SYMTELE_BACKEND;
+  try {
+    delete process.env.SYMTELE_BACKEND;
+    assert.equal(resolveBackendName(), 'auto');
+    process.env.SYMTELE_BACKEND = '';
+    assert.equal(resolveBackendName(), 'auto');
+    process.env.SYMTELE_BACKEND = 'cpu';
+    assert.equal(resolveBackendName(), 'cpu');
+    assert.equal(resolveBackendName('wasm'), 'wasm');
+    assert.throws(() => resolveBackendName('gpu'), (e: unknown) => e instanceof BackendError && /auto, wasm, cpu/.test((e as Error).message));
+  } finally {
+    if (saved === undefined) delete process.env.SYMTELE_BACKEND;
+    else process.env.SYMTELE_BACKEND = saved;
+  }
+  assert.deepEqual(installedBackends().slice(0, 2), ['wasm', 'cpu']);
+  assert.equal(await initBackend('auto'), 'wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+});
