@@ -254,7 +254,9 @@ export function runTrajectory(learned: LearnedOptimizer, meta: MetaParams, task:
       tr = next;
       rec.time.push((performance.now() - t0) / 1000);
     }
-    rec.loss.push(Array.from(tf.tidy(() => task.loss(tr.params, tr.step)).dataSync()));
+    const last = tf.tidy(() => task.loss(tr.params, tr.step));
+    rec.loss.push(Array.from(last.dataSync()));
+    last.dispose();
     return rec;
   } finally {
     disposeTrajectories(tr);

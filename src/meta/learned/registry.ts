@@ -1,14 +1,21 @@
 // Every learned optimizer by its config `kind`: a new learned optimizer is one file exporting
 // { kind, codec, create } plus one entry here. 'paper' is the whole-vector family of paper
-// section 5.2 (GD, LSTM(update), LSTM(lr,tele), LSTM(update,tele) and anything between).
+// section 5.2 (GD, LSTM(update), LSTM(lr,tele), LSTM(update,tele) and anything between);
+// 'coordinatewise' the size-agnostic per-parameter LSTM update, '+tele' with the learned teleport.
 import * as t from 'io-ts';
 import { taggedUnion } from '../../config/codec.js';
 import { VariantCodec, type VariantConfig } from '../variant.js';
 import type { LearnedOptimizer } from './learned.js';
 import { paperLearned } from './paper.js';
+import { coordinatewiseEntry } from './coordinatewise.js';
+import { teleportingEntry } from './teleport.js';
+
+const coordinatewiseTele = teleportingEntry(coordinatewiseEntry);
 
 const LEARNED = {
   paper: { codec: VariantCodec, create: (c: VariantConfig) => paperLearned(c) as LearnedOptimizer },
+  coordinatewise: coordinatewiseEntry,
+  'coordinatewise+tele': coordinatewiseTele,
 } as const;
 
 type Members = { [K in keyof typeof LEARNED]: (typeof LEARNED)[K]['codec'] };
