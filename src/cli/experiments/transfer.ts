@@ -1,4 +1,4 @@
-// `symtele run meta-transfer`: size-agnostic learned optimizers (coordinate-wise LSTM update,
+// `symtele run transfer`: size-agnostic learned optimizers (coordinate-wise LSTM update,
 // with and without the learned teleport) meta-trained on regression, evaluated on unseen task
 // families against tuned GD, momentum and Adam. Resumes from what its output folder holds.
 import type { Command } from 'commander';
@@ -6,7 +6,7 @@ import { TransferStudyConfig, runTransferStudy } from '../../meta/study-transfer
 import { globalOptions, runCommand, useBackend } from '../run.js';
 import { loadPresetConfigOrExit, presetHelp, type PresetOptions } from './_preset.js';
 
-const EXPERIMENT = 'meta-transfer';
+const EXPERIMENT = 'transfer';
 const DEFAULT_PRESET = 'quick';
 
 interface Flags extends PresetOptions {
@@ -24,7 +24,7 @@ export function register(run: Command): void {
       runCommand(async (o: Flags, cmd: Command) => {
         const cfg = await loadPresetConfigOrExit(TransferStudyConfig, EXPERIMENT, DEFAULT_PRESET, o, { out: o.out, seed: globalOptions(cmd).seed });
         await useBackend(cmd);
-        const r = await runTransferStudy(cfg, (s) => process.stderr.write(`[meta-transfer] ${s}\n`));
+        const r = await runTransferStudy(cfg, (s) => process.stderr.write(`[transfer] ${s}\n`));
         process.stdout.write(`${r.summary}\n`);
       }),
     );
