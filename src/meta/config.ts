@@ -141,7 +141,7 @@ function referencePreset(name: VariantName): { variant: VariantConfig; train: Tr
 }
 
 /**
- * Our recipe. What changed and why (see the report in README / issue 6):
+ * Our recipe. What changed and why (see README and docs/meta.md):
  * log-magnitude+sign inputs (the raw gradient spans 1e-3..1e5 and saturates the gates), a
  * small output scale plus a fixed gradient-descent term (the LSTM learns a correction to GD
  * rather than the whole step, so an untrained optimizer is GD, not noise), the meta-loss as

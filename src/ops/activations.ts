@@ -1,5 +1,5 @@
 // Activations that stay correct under repeated differentiation. Stock tf.leakyRelu, tf.exp,
-// tf.tanh and tf.sigmoid throw or are silently wrong in second order on tfjs 4.22 (DESIGN.md);
+// tf.tanh and tf.sigmoid throw or are silently wrong in second order on tfjs 4.22 (measured);
 // these are built from ops whose gradients are themselves differentiable.
 import * as tf from '@tensorflow/tfjs';
 import { unaryCustomOp } from './custom.js';

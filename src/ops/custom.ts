@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 
 export interface UnaryGrad {
   value: tf.Tensor;
-  /** Receives the upstream gradient and the tensors passed to save (inputs only: see DESIGN.md). */
+  /** Receives the upstream gradient and the tensors passed to save (inputs only: a saved output or intermediate makes higher-order gradients silently wrong). */
   gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor;
 }
 

@@ -40,7 +40,7 @@ function actOnPair(kind: ActionKind, g: tf.Tensor, V: tf.Tensor, U: tf.Tensor, h
 /**
  * Apply the group elements to the weights. The returned weights are built from the inputs
  * only, never from one another: the input of each later layer is computed along a duplicate
- * path. This matters under nested tf.grads (DESIGN.md): a gradient w.r.t. the returned
+ * path. This matters under nested tf.grads (they share the outer tape): a gradient w.r.t. the returned
  * weights must be the partial derivative, as in the paper's gradient-norm objective.
  */
 export function groupAction(

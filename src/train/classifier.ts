@@ -2,7 +2,7 @@
  * Training of bias-free MLP classifiers (LeakyReLU, mean cross-entropy) with any `Optimizer`,
  * several independent models in lockstep: every parameter is [B, d_{i+1}, d_i] (model b in
  * slice b), each model has its own initialisation and its own order of mini-batches, and one
- * batched computation runs them all (per-op overhead dominates at these sizes, DESIGN.md).
+ * batched computation runs them all (per-op overhead dominates at these sizes).
  *
  *     const opt = optimizer({ name: 'sgd', lr: 0.01 });
  *     let state = initClassifier({ dims: [784, 16, 10, 10], models: [0, 1, 2], seed: 0 }, opt);
