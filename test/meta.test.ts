@@ -14,8 +14,7 @@ import { sampleRegression, lossAndGrads, disposeBatch, regressionFamily, telepor
 import type { TaskConfig } from '../src/tasks/registry.js';
 import { rescaleT, type VariantConfig } from '../src/meta/variant.js';
 import { paperLearned } from '../src/meta/learned/paper.js';
-import { buildRunParts } from '../src/meta/build.js';
-import { paperConfig } from '../src/meta/learned/registry.js';
+import { buildRunParts, paperRunSpec } from '../src/meta/build.js';
 import { localShards, shardIds } from '../src/meta/shards.js';
 import { combineEstimates, disposeEstimate } from '../src/meta/estimator.js';
 import { tbptt } from '../src/meta/estimators/tbptt.js';
@@ -60,7 +59,7 @@ const tinyTrain = (o: Partial<TrainConfig> = {}): TrainConfig => ({
   ...o,
 });
 
-const partsOf = (v: VariantConfig, c: TrainConfig) => buildRunParts({ task: TASK, learned: paperConfig(v), estimator: c.estimator, lossWeighting: c.lossWeighting });
+const partsOf = (v: VariantConfig, c: TrainConfig) => buildRunParts(paperRunSpec(TASK, v, c));
 const init = (v: VariantConfig, c: TrainConfig, warm?: MetaParams) => {
   const p = partsOf(v, c);
   return initTrainState(p.learned, p.family, c, warm);

@@ -5,13 +5,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { Section, Figures } from './run.js';
 import { preset, type Recipe } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
-import { buildRunParts } from '../meta/build.js';
-import { paperConfig } from '../meta/learned/registry.js';
+import { buildRunParts, paperRunSpec } from '../meta/build.js';
 import { localShards } from '../meta/shards.js';
-import type { TaskConfig } from '../tasks/registry.js';
-import { sampleRegression, lossAndGrads, disposeBatch, DEFAULT_REGRESSION } from '../tasks/regression.js';
+import { sampleRegression, lossAndGrads, disposeBatch, DEFAULT_REGRESSION, PAPER_REGRESSION_TASK } from '../tasks/regression.js';
 
-const PAPER_TASK: TaskConfig = { kind: 'regression', widths: [20, 20, 20], samples: 20, slope: DEFAULT_REGRESSION.slope, seedScheme: 'stream' };
 
 const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
 
@@ -23,7 +20,7 @@ const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
 export async function metaTrainThroughput(name: (typeof LEARNED)[number], batch: number, trajectoryLength = 100, recipe: Recipe = 'tuned'): Promise<{ wall: number; cpu: number }> {
   const p = preset(name, recipe);
   const train = { ...p.train, batch, trajectories: batch * 2, epochs: 1, trajectoryLength, evalEvery: 0 };
-  const parts = buildRunParts({ task: PAPER_TASK, learned: paperConfig(p.variant), estimator: train.estimator, lossWeighting: train.lossWeighting });
+  const parts = buildRunParts(paperRunSpec(PAPER_REGRESSION_TASK, p.variant, train));
   const pool = localShards(parts);
   let st = initTrainState(parts.learned, parts.family, train);
   st = (await trainBatch(st, train, pool)).state; // warm-up (kernels, heap growth)

@@ -8,21 +8,18 @@ import { fileURLToPath } from 'node:url';
 import type { Section, Figures } from './run.js';
 import { preset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState, type MetaTrainState } from '../meta/train.js';
-import { buildRunParts, type RunSpec } from '../meta/build.js';
-import { paperConfig } from '../meta/learned/registry.js';
+import { buildRunParts, paperRunSpec, type RunSpec } from '../meta/build.js';
 import type { ShardPool } from '../meta/shards.js';
 import { createShardPool } from '../meta/workers/index.js';
 import { redisMissing, startRedis } from '../meta/workers/redis-server.js';
-import type { TaskConfig } from '../tasks/registry.js';
-import { DEFAULT_REGRESSION } from '../tasks/regression.js';
+import { PAPER_REGRESSION_TASK } from '../tasks/regression.js';
 
-const PAPER_TASK: TaskConfig = { kind: 'regression', widths: [20, 20, 20], samples: 20, slope: DEFAULT_REGRESSION.slope, seedScheme: 'stream' };
 const VARIANT = 'LSTM(update,tele)';
 
 function setup(batch: number, trajectoryLength: number) {
   const p = preset(VARIANT, 'tuned');
   const train = { ...p.train, batch, trajectories: batch * 8, epochs: 1, trajectoryLength, evalEvery: 0 };
-  const spec: RunSpec = { task: PAPER_TASK, learned: paperConfig(p.variant), estimator: train.estimator, lossWeighting: train.lossWeighting };
+  const spec: RunSpec = paperRunSpec(PAPER_REGRESSION_TASK, p.variant, train);
   return { train, spec, parts: buildRunParts(spec) };
 }
 

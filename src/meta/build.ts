@@ -6,7 +6,8 @@ import type { TaskFamily } from '../tasks/task.js';
 import type { GradientEstimator } from './estimator.js';
 import { makeEstimator, type EstimatorConfig } from './estimators/registry.js';
 import type { LearnedOptimizer } from './learned/learned.js';
-import { makeLearned, type LearnedConfig } from './learned/registry.js';
+import { makeLearned, paperConfig, type LearnedConfig } from './learned/registry.js';
+import type { VariantConfig } from './variant.js';
 import type { ShardWorkerParts } from './shards.js';
 import type { LossWeighting } from './truncated.js';
 
@@ -27,6 +28,14 @@ export function buildRunParts(spec: RunSpec): RunParts {
   const learned = makeLearned(spec.learned);
   return { family: taskFamily(spec.task), learned, estimator: makeEstimator(spec.estimator, learned, spec.lossWeighting) };
 }
+
+/** The run of a paper variant on `task` with the estimator and loss weighting of its meta-training settings. */
+export const paperRunSpec = (task: TaskConfig, variant: VariantConfig, train: Pick<RunSpec, 'estimator' | 'lossWeighting'>): RunSpec => ({
+  task,
+  learned: paperConfig(variant),
+  estimator: train.estimator,
+  lossWeighting: train.lossWeighting,
+});
 
 /** The parts a gradient worker needs (the same as the learner's). */
 export const buildShardWorkerParts = (spec: RunSpec): ShardWorkerParts => buildRunParts(spec);

@@ -3,8 +3,7 @@
 // all variants and GD on the same held-out trajectories and report.
 import path from 'node:path';
 import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.js';
-import { paperConfig } from './learned/registry.js';
-import { buildRunParts, type RunParts, type RunSpec } from './build.js';
+import { buildRunParts, paperRunSpec, type RunParts, type RunSpec } from './build.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig } from './checkpoint.js';
 import type { MetaExperiment, ResolvedVariant } from './config.js';
 import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
@@ -71,12 +70,7 @@ function histogramStats(w: SummaryWriter, rec: TrajectoryRecord, step: number): 
   }
 }
 
-export const runSpec = (rv: ResolvedVariant, exp: MetaExperiment, train = rv.train): RunSpec => ({
-  task: exp.task,
-  learned: paperConfig(rv.variant),
-  estimator: train.estimator,
-  lossWeighting: train.lossWeighting,
-});
+export const runSpec = (rv: ResolvedVariant, exp: MetaExperiment, train = rv.train): RunSpec => paperRunSpec(exp.task, rv.variant, train);
 
 /** Meta-train one learned variant for one meta-seed (resuming when asked). */
 export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, opts: TrainRunOptions = {}): Promise<TrainedVariant> {

@@ -5,7 +5,7 @@
 // shard in this process; worker-thread and queue pools implement the same interface.
 import type { TaskFamily } from '../tasks/task.js';
 import type { Task } from '../tasks/task.js';
-import { combineEstimates, disposeEstimate, type Estimate, type GradientEstimator, type ShardContext } from './estimator.js';
+import type { Estimate, GradientEstimator, ShardContext } from './estimator.js';
 import type { MetaParams } from './params.js';
 
 /** Split a batch's ids into `n` contiguous shards of near-equal size (empty shards dropped). */
@@ -84,4 +84,3 @@ export function localShards(parts: ShardWorkerParts): ShardPool {
   };
 }
 
-export { combineEstimates, disposeEstimate };

@@ -116,7 +116,8 @@ export interface RegressionFamilySpec {
   seedScheme: SeedScheme;
 }
 
-export const PAPER_REGRESSION: RegressionFamilySpec = { widths: [20, 20, 20], samples: 20, slope: DEFAULT_SLOPE, seedScheme: 'stream' };
+/** The paper's problem as a task config (section 5.2: 20x20 W1, W2, X, Y). */
+export const PAPER_REGRESSION_TASK: { kind: 'regression' } & RegressionFamilySpec = { kind: 'regression', widths: [20, 20, 20], samples: 20, slope: DEFAULT_SLOPE, seedScheme: 'stream' };
 
 /** Forward pass keeping what the closed-form backward needs: layer inputs h_0..h_{L-1} and masks. */
 function forward(ws: readonly tf.Tensor[], x: tf.Tensor3D, slope: number) {
