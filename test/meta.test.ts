@@ -23,7 +23,8 @@ import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../src/meta/
 import { innerStep, startTrajectories, disposeTrajectories } from '../src/meta/truncated.js';
 import { initTrainState, trainBatch, disposeTrainState, rollbackToBest, lrFactor, type MetaTrainState, type TrainConfig } from '../src/meta/train.js';
 import { MetaExperimentCodec, preset, resolveAll, type ResolvedVariant } from '../src/meta/config.js';
-import { trainVariant, evaluateAll, checkpointDirOf } from '../src/meta/run.js';
+import { trainVariant, evaluateAll } from '../src/meta/run.js';
+import { checkpointDirOf } from '../src/meta/paths.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
 import { writeResultsJson } from '../src/meta/report.js';
 import { decodeOrThrow } from '../src/config/codec.js';
@@ -465,18 +466,18 @@ test('corrupt or mismatched checkpoints are clear errors', () => {
     const c = tinyTrain();
     const st = init(v, c);
     const cfg = { variant: v, train: c, task: TASK };
-    saveCheckpoint(root, st, cfg);
+    const slot = saveCheckpoint(root, st, cfg);
     const ok = loadCheckpoint(root, cfg);
     disposeTrainState(ok.state);
     assert.throws(() => loadCheckpoint(root, { ...cfg, train: { ...c, batch: 4 } }), (e: Error) => e instanceof CheckpointError && /config\.train\.batch/.test(e.message));
-    const bin = path.join(root, 'tensors.bin');
+    const bin = path.join(slot, 'tensors.bin');
     const bytes = fs.readFileSync(bin);
     bytes[10] ^= 0xff;
     fs.writeFileSync(bin, bytes);
     assert.throws(() => loadCheckpoint(root, cfg), (e: Error) => e instanceof CheckpointError && /SHA-256/.test(e.message));
-    fs.writeFileSync(path.join(root, 'manifest.json'), '{"format": ');
-    assert.throws(() => loadCheckpoint(root, cfg), (e: Error) => e instanceof CheckpointError && /corrupt/.test(e.message));
-    assert.throws(() => loadCheckpoint(path.join(root, 'nope'), cfg), /no manifest/);
+    fs.writeFileSync(path.join(slot, 'manifest.json'), '{"format": ');
+    assert.throws(() => loadCheckpoint(root, cfg), (e: Error) => e instanceof CheckpointError && /manifest.json is corrupt/.test(e.message));
+    assert.throws(() => loadCheckpoint(path.join(root, 'nope'), cfg), /no checkpoint/);
     disposeTrainState(st);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -27,6 +27,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   'classification-task': async () => (await import('./classification-task.js')).section,
   workers: async () => (await import('./workers.js')).section,
   reference: async () => (await import('./reference.js')).section,
+  faults: async () => (await import('./faults.js')).section,
 };
 
 interface Options {

@@ -21,13 +21,14 @@
  *     }
  *
  * Exit codes: 0 success, 1 error (`symtele: <message>`, stack only with SYMTELE_DEBUG=1),
- * 2 invalid config (every problem listed).
+ * 2 invalid config (every problem listed), 130 stopped by SIGINT/SIGTERM (resumable).
  */
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
 import { initBackend, type BackendName, type Job } from '../backend/index.js';
 import { ConfigError, decodeConfig, deepMerge, readJsonFile } from '../config/codec.js';
+import { INTERRUPTED_EXIT, Interrupted } from '../meta/interrupt.js';
 
 export const EXIT_ERROR = 1;
 export const EXIT_INVALID_CONFIG = 2;
@@ -51,11 +52,25 @@ export function reportConfigError(e: ConfigError): void {
   process.stderr.write(`symtele: invalid config ${e.source}:\n${e.problems.map((p) => `  ${p}\n`).join('')}`);
 }
 
-/** Print an error as the CLI does and exit with the matching code (2 for configs, else 1). */
+/** The command line that continues this one: the same arguments with --resume (and without --fresh). */
+export function resumeCommand(): string {
+  const args = process.argv.slice(2).filter((a) => a !== '--fresh');
+  if (process.env.npm_lifecycle_event === 'start') {
+    const extra = args.slice(1).filter((a) => a !== '--resume');
+    return ['npm start --', ...extra, '--resume'].join(' ');
+  }
+  return ['symtele', ...args, ...(args.includes('--resume') ? [] : ['--resume'])].join(' ');
+}
+
+/** Print an error as the CLI does and exit with the matching code (2 for configs, 130 when stopped by a signal, else 1). */
 export function exitWithError(e: unknown): never {
   if (e instanceof ConfigError) {
     reportConfigError(e);
     process.exit(EXIT_INVALID_CONFIG);
+  }
+  if (e instanceof Interrupted) {
+    process.stderr.write(`symtele: ${e.message}; logs flushed. Resume with: ${resumeCommand()}\n`);
+    process.exit(INTERRUPTED_EXIT);
   }
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`symtele: ${message}\n`);

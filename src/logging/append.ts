@@ -2,7 +2,8 @@
  * Buffered appends to an open log file, shared by the JSONL and TensorBoard writers: chunks are
  * kept in memory and appended synchronously when `maxBufferBytes` are buffered, on `flush()`,
  * on `close()` and when the process exits (so a run that ends without closing its writers still
- * leaves complete records on disk).
+ * leaves complete records on disk). `commit()` makes them durable and returns the length, which
+ * a checkpoint records so that a resumed run cuts the file back to it (no record twice).
  */
 import * as fs from 'node:fs';
 import { writeAll } from './atomic.js';
@@ -13,6 +14,8 @@ export interface AppendBuffer {
   push(data: Buffer): void;
   /** Append the buffered chunks to the file. */
   flush(): void;
+  /** Flush, fsync, and return the file's length: a point a resumed run can cut the file back to. */
+  commit(): number;
   /** Flush and close the file; closing twice is a no-op. */
   close(): void;
 }
@@ -55,6 +58,12 @@ export function appendBuffer(fd: number, file: string, what: string, maxBufferBy
       buffered = 0;
       writeAll(fd, data, file, what);
     },
+    commit() {
+      if (closed) throw new Error(`${what} "${file}" is closed`);
+      buf.flush();
+      fs.fsyncSync(fd);
+      return fs.fstatSync(fd).size;
+    },
     close() {
       if (closed) return;
       try {
@@ -69,4 +78,20 @@ export function appendBuffer(fd: number, file: string, what: string, maxBufferBy
   open.add(buf);
   installExitHook();
   return buf;
+}
+
+/**
+ * Open `file` for appending after cutting it back to `bytes` (what a checkpoint recorded): the
+ * records a killed run wrote after its last checkpoint are dropped, to be written again.
+ */
+export function openContinued(file: string, bytes: number, what: string): number {
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch (e) {
+    throw new Error(`cannot continue ${what} "${file}": ${(e as Error).message}`, { cause: e });
+  }
+  if (size < bytes) throw new Error(`cannot continue ${what} "${file}": it has ${size} bytes, the checkpoint recorded ${bytes}`);
+  fs.truncateSync(file, bytes);
+  return fs.openSync(file, 'a');
 }

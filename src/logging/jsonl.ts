@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { appendBuffer } from './append.js';
+import { appendBuffer, openContinued } from './append.js';
 
 /** One scalar metric record. */
 export interface ScalarRecord {
@@ -31,6 +31,8 @@ export interface JsonlWriter {
   write(record: object): void;
   /** Append buffered lines to the file. */
   flush(): void;
+  /** Flush and fsync; returns the file's length (a checkpoint records it, see `continueAt`). */
+  commit(): number;
   /** Flush and close; later writes throw. Closing twice is a no-op. */
   close(): void;
 }
@@ -43,6 +45,8 @@ export interface JsonlWriterOptions {
   truncate?: boolean;
   /** Clock in ms since the epoch (default `Date.now`). */
   now?: () => number;
+  /** Cut the file back to this length (recorded by a checkpoint) and append from there. */
+  continueAt?: number;
 }
 
 function encodeNumber(v: number): number | string {
@@ -64,7 +68,10 @@ export function createJsonlWriter(file: string, options: JsonlWriterOptions = {}
   let fd: number;
   try {
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    fd = fs.openSync(target, options.truncate ? 'w' : 'a');
+    fd =
+      options.continueAt !== undefined
+        ? openContinued(target, options.continueAt, 'JSONL file')
+        : fs.openSync(target, options.truncate ? 'w' : 'a');
   } catch (e) {
     throw new Error(`cannot open JSONL file "${target}": ${(e as Error).message}`, { cause: e });
   }
@@ -89,6 +96,7 @@ export function createJsonlWriter(file: string, options: JsonlWriterOptions = {}
     },
 
     flush: () => buf.flush(),
+    commit: () => buf.commit(),
     close: () => buf.close(),
   };
   return writer;

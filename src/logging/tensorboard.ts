@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import CRC32C from 'crc-32/crc32c.js';
 import protobuf from 'protobufjs';
-import { appendBuffer } from './append.js';
+import { appendBuffer, openContinued } from './append.js';
 
 // ---------------------------------------------------------------------------------------------
 // TFRecord framing
@@ -239,6 +239,8 @@ export interface SummaryWriter {
   text(tag: string, markdown: string, step: number): void;
   /** Append buffered records to the file. */
   flush(): void;
+  /** Flush and fsync; returns the file's length (a checkpoint records it, see `continueAt`). */
+  commit(): number;
   /** Flush and close the file; later writes throw. Closing twice is a no-op. */
   close(): void;
 }
@@ -255,6 +257,12 @@ export interface SummaryWriterOptions {
   filenameSuffix?: string;
   /** Clock in ms since the epoch (default `Date.now`); used for wall_time and the file name. */
   now?: () => number;
+  /**
+   * Continue this event file (a basename in `logdir`) cut back to `bytes` instead of starting a
+   * new one: a resumed run goes on with the same file, without the records written after the
+   * checkpoint it resumes from (TensorBoard would show those steps twice).
+   */
+  continueAt?: { file: string; bytes: number };
 }
 
 let fileCounter = 0;
@@ -307,10 +315,18 @@ export function createSummaryWriter(logdir: string, options: SummaryWriterOption
   const bins = options.histogramBins ?? 30;
   const suffix = options.filenameSuffix ?? '';
 
-  // Open a fresh file exclusively; on the (unlikely) clash, take the next counter.
-  const secs = Math.floor(now() / 1000);
   let fd = -1;
   let filePath = '';
+  if (options.continueAt) {
+    filePath = path.join(dir, options.continueAt.file);
+    try {
+      fd = openContinued(filePath, options.continueAt.bytes, 'TensorBoard event file');
+    } catch (e) {
+      throw new LogDirError(logdir, (e as Error).message, { cause: e });
+    }
+  }
+  // Otherwise open a fresh file exclusively; on the (unlikely) clash, take the next counter.
+  const secs = Math.floor(now() / 1000);
   for (let attempt = 0; fd < 0; attempt++) {
     const name = `events.out.tfevents.${String(secs).padStart(10, '0')}.${os.hostname()}.${process.pid}.${fileCounter++}${suffix}`;
     filePath = path.join(dir, name);
@@ -370,6 +386,11 @@ export function createSummaryWriter(logdir: string, options: SummaryWriterOption
       buf.flush();
     },
 
+    commit() {
+      writer.flush();
+      return buf.commit();
+    },
+
     close() {
       if (buf.closed) return;
       try {
@@ -381,9 +402,11 @@ export function createSummaryWriter(logdir: string, options: SummaryWriterOption
     },
   };
 
-  // Like TensorFlow, the header event leaves step at its default (0) and so out of the bytes.
-  append({ wall_time: now() / 1000, file_version: FILE_VERSION });
-  writer.flush(); // the header is on disk as soon as the writer exists
+  if (!options.continueAt) {
+    // Like TensorFlow, the header event leaves step at its default (0) and so out of the bytes.
+    append({ wall_time: now() / 1000, file_version: FILE_VERSION });
+    writer.flush(); // the header is on disk as soon as the writer exists
+  }
   if (flushIntervalMs > 0) {
     timer = setInterval(() => {
       try {
@@ -395,4 +418,55 @@ export function createSummaryWriter(logdir: string, options: SummaryWriterOption
     timer.unref();
   }
   return writer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+/** One decoded event: its step and, for summaries, the tags with their scalar values. */
+export interface ReadEvent {
+  step: number;
+  wallTime: number;
+  values: { tag: string; simpleValue?: number }[];
+}
+
+/**
+ * Read an event file back, checking every record's framing and CRCs (a torn or corrupt file is
+ * an error naming the offset): for checks of what a run logged, e.g. that no step is missing or
+ * written twice after a crash and resume.
+ */
+export function readEventFile(file: string): ReadEvent[] {
+  const buf = fs.readFileSync(file);
+  const out: ReadEvent[] = [];
+  for (let off = 0; off < buf.length; ) {
+    const bad = (what: string) => new Error(`${file}: ${what} at byte ${off}`);
+    if (off + 12 > buf.length) throw bad('truncated record header');
+    const len = Number(buf.readBigUInt64LE(off));
+    if (buf.readUInt32LE(off + 8) !== maskedCrc32c(buf.subarray(off, off + 8))) throw bad('bad length CRC');
+    if (off + 16 + len > buf.length) throw bad('truncated record');
+    const payload = buf.subarray(off + 12, off + 12 + len);
+    if (buf.readUInt32LE(off + 12 + len) !== maskedCrc32c(payload)) throw bad('bad payload CRC');
+    const e = EventType.toObject(EventType.decode(payload), { longs: Number }) as {
+      step?: number;
+      wall_time?: number;
+      summary?: { value?: { tag: string; simple_value?: number }[] };
+    };
+    out.push({
+      step: e.step ?? 0,
+      wallTime: e.wall_time ?? 0,
+      values: (e.summary?.value ?? []).map((v) => ({ tag: v.tag, ...(v.simple_value !== undefined ? { simpleValue: v.simple_value } : {}) })),
+    });
+    off += 16 + len;
+  }
+  return out;
+}
+
+/** The event files in `dir` (none if it does not exist), sorted by name. */
+export function eventFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('events.out.tfevents.'))
+    .sort()
+    .map((f) => path.join(dir, f));
 }

@@ -1,25 +1,42 @@
-// Checkpoints of meta-training: meta-parameters, outer (Adam) moments per module, best-so-far parameters, the
-// step, the RNG position and the config. Two files per checkpoint directory: tensors.bin (raw
-// float32) and manifest.json (layout, config, counters and the SHA-256 of tensors.bin), each
-// written atomically, the manifest last. Loading checks format, config and hash, so a torn,
-// corrupt or foreign checkpoint is a clear error rather than different numbers.
+// Checkpoints of meta-training: meta-parameters, outer (Adam) moments per module, best-so-far
+// parameters, the step, the RNG position, the config, and how long the run's log files were.
+//
+// A checkpoint directory holds numbered slots `ckpt-<batch>/` (tensors.bin: raw float32;
+// manifest.json: layout, config, counters and the SHA-256 of tensors.bin). A slot is written
+// under a temporary name, fsynced, and renamed into place: that one rename is the commit point,
+// so a kill at any moment leaves every committed slot whole. The newest `keep` slots are kept;
+// loading takes the newest intact one and says when it had to fall back.
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { writeJsonAtomic } from '../logging/atomic.js';
+import { firstDifference, pick } from '../config/diff.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
 import type { Params } from '../nn/lstm.js';
 import type { SlotName } from '../optim/state.js';
 import type { TaskConfig } from '../tasks/registry.js';
 import type { OuterStates } from './learner.js';
-import { flattenMeta, unflattenMeta, type MetaParams } from './params.js';
+import { cloneMeta, flattenMeta, unflattenMeta, type MetaParams } from './params.js';
 import type { MetaTrainState, TrainConfig } from './train.js';
 import type { VariantConfig } from './variant.js';
 
 export const CHECKPOINT_FORMAT = 'symtele-meta-checkpoint';
-/** 2: meta-parameters namespaced by module, outer optimizer state per module. */
-export const CHECKPOINT_VERSION = 2;
+/**
+ * 2: meta-parameters namespaced by module, outer optimizer state per module (one slot, the
+ * files at the top of the directory; still read). 3: numbered slots, log lengths, and the best
+ * parameters left out when they equal the current ones.
+ */
+export const CHECKPOINT_VERSION = 3;
+const READS = [2, 3];
+/** Slots kept per checkpoint directory by default: the newest and one before it. */
+export const KEEP_CHECKPOINTS = 2;
+
+/** A log file of the run (relative to its log directory) and its length at the checkpoint. */
+export interface LogMark {
+  file: string;
+  bytes: number;
+}
 
 export class CheckpointError extends Error {
   constructor(dir: string, why: string) {
@@ -56,6 +73,10 @@ interface Manifest {
   tensors: TensorEntry[];
   bytes: number;
   sha256: string;
+  /** 3: the best parameters are the current ones (not stored twice). */
+  bestIsMeta?: boolean;
+  /** 3: the run's log files at this checkpoint. */
+  logs?: LogMark[];
 }
 
 /** Outer states as "module/slot/name" tensors (slot tensors are aligned with the sorted names). */
@@ -82,46 +103,89 @@ function unflattenOuter(p: Params, steps: Record<string, number>, meta: MetaPara
   return out;
 }
 
-function collect(st: MetaTrainState): [string, tf.Tensor][] {
+const hostBytes = (t: tf.Tensor): Uint8Array => {
+  const d = t.dataSync() as Float32Array;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+};
+
+/** Whether the best parameters hold the same numbers as the current ones (then stored once). */
+function bestEqualsMeta(st: MetaTrainState): boolean {
+  if (!st.bestMeta) return false;
+  const m = flattenMeta(st.meta), b = flattenMeta(st.bestMeta);
+  const names = Object.keys(m);
+  if (names.length !== Object.keys(b).length) return false;
+  return names.every((k) => b[k] && Buffer.compare(hostBytes(m[k]), hostBytes(b[k])) === 0);
+}
+
+function collect(st: MetaTrainState, withBest: boolean): [string, tf.Tensor][] {
   const out: [string, tf.Tensor][] = [];
   const add = (group: string, p: Params | null) => {
     if (p) for (const k of Object.keys(p).sort()) out.push([`${group}/${k}`, p[k]]);
   };
   add('meta', flattenMeta(st.meta));
   add('outer', flattenOuter(st.outer, st.meta));
-  add('best', st.bestMeta ? flattenMeta(st.bestMeta) : null);
+  add('best', withBest && st.bestMeta ? flattenMeta(st.bestMeta) : null);
   return out;
 }
 
+const SLOT = /^ckpt-(\d+)$/;
+const slotName = (batch: number) => `ckpt-${String(batch).padStart(8, '0')}`;
+
+/** Committed slots of `dir`, newest first. */
+function slots(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => SLOT.test(f))
+    .sort()
+    .reverse()
+    .map((f) => path.join(dir, f));
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface SaveOptions {
+  /** The run's log files and their lengths now (written after everything they record). */
+  logs?: LogMark[];
+  /** Committed slots to keep (default {@link KEEP_CHECKPOINTS}). */
+  keep?: number;
+}
+
 /**
- * Tensors are streamed to a temporary file one at a time (hashing as they go) and renamed into
- * place: a full-size host copy of every tensor at once would add ~100 MB to peak memory.
+ * Write a new slot for `st`. Tensors are streamed to the slot's tensors.bin one at a time
+ * (hashing as they go): a full-size host copy of every tensor at once would add ~100 MB to peak
+ * memory. Returns the committed slot's path.
  */
-export function saveCheckpoint(dir: string, st: MetaTrainState, config: CheckpointConfig): void {
+export function saveCheckpoint(dir: string, st: MetaTrainState, config: CheckpointConfig, opts: SaveOptions = {}): string {
   fs.mkdirSync(dir, { recursive: true });
-  const binPath = path.join(dir, 'tensors.bin');
-  const tmp = `${binPath}.${process.pid}.tmp`;
+  const final = path.join(dir, slotName(st.batchesDone));
+  const tmp = `${final}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  const bestIsMeta = bestEqualsMeta(st);
   const hash = createHash('sha256');
   const tensors: TensorEntry[] = [];
   let off = 0;
-  const fd = fs.openSync(tmp, 'w');
+  const fd = fs.openSync(path.join(tmp, 'tensors.bin'), 'w');
   try {
-    for (const [name, t] of collect(st)) {
-      const data = t.dataSync() as Float32Array;
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    for (const [name, t] of collect(st, !bestIsMeta)) {
+      const bytes = hostBytes(t);
       fs.writeSync(fd, bytes);
       hash.update(bytes);
       tensors.push({ name, shape: t.shape, offset: off, length: t.size });
       off += t.size;
     }
     fs.fsyncSync(fd);
-  } catch (e) {
+  } finally {
     fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
   }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, binPath);
   const manifest: Manifest = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -135,29 +199,74 @@ export function saveCheckpoint(dir: string, st: MetaTrainState, config: Checkpoi
     tensors,
     bytes: off * 4,
     sha256: hash.digest('hex'),
+    bestIsMeta,
+    logs: opts.logs ?? [],
   };
-  writeJsonAtomic(path.join(dir, 'manifest.json'), manifest);
+  writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
+  // The commit point. A slot of the same batch (a run resumed from an older slot redoes it)
+  // is moved aside first: a rename cannot replace a non-empty directory.
+  if (fs.existsSync(final)) {
+    const aside = `${final}.${process.pid}.old.tmp`;
+    fs.renameSync(final, aside);
+    fs.renameSync(tmp, final);
+    fs.rmSync(aside, { recursive: true, force: true });
+  } else fs.renameSync(tmp, final);
+  fsyncDir(dir);
+  prune(dir, opts.keep ?? KEEP_CHECKPOINTS);
+  return final;
 }
 
-/** Paths where two configs differ ('' if equal). */
-function firstDifference(a: unknown, b: unknown, at = 'config'): string {
-  if (typeof a !== typeof b || Array.isArray(a) !== Array.isArray(b) || (a === null) !== (b === null)) return at;
-  if (a && typeof a === 'object') {
-    const ka = Object.keys(a as object), kb = Object.keys(b as object);
-    for (const k of new Set([...ka, ...kb])) {
-      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`);
-      if (d) return d;
+/** Drop all but the newest `keep` slots, the pre-slot layout's files, and temporaries of dead writes. */
+function prune(dir: string, keep: number): void {
+  for (const old of slots(dir).slice(Math.max(1, keep))) fs.rmSync(old, { recursive: true, force: true });
+  for (const f of ['manifest.json', 'tensors.bin']) fs.rmSync(path.join(dir, f), { force: true });
+  for (const f of fs.readdirSync(dir)) if (f.endsWith('.tmp') && !f.includes(`.${process.pid}.`)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+}
+
+/** The checkpoints of `dir` to try, newest first (slots; the pre-slot layout's one last). */
+function candidates(dir: string): string[] {
+  const legacy = fs.existsSync(path.join(dir, 'manifest.json')) ? [dir] : [];
+  return [...slots(dir), ...legacy];
+}
+
+export const hasCheckpoint = (dir: string): boolean => candidates(dir).length > 0;
+
+export interface LoadedCheckpoint {
+  state: MetaTrainState;
+  config: CheckpointConfig;
+  /** The run's log files at the checkpoint. */
+  logs: LogMark[];
+  /** The slot loaded. */
+  from: string;
+  /** Newer slots that were damaged and skipped, with why. */
+  skipped: string[];
+}
+
+/**
+ * The newest intact checkpoint of `dir`. A damaged slot (torn, truncated, corrupt) is skipped
+ * for an older one and named in `skipped`; a config mismatch is an error (an older slot of the
+ * same directory would not match either).
+ */
+export function loadCheckpoint(dir: string, expected: CheckpointConfig | null): LoadedCheckpoint {
+  const all = candidates(dir);
+  if (all.length === 0) throw new CheckpointError(dir, 'no checkpoint (no ckpt-* slot with a manifest.json)');
+  const skipped: string[] = [];
+  for (const slot of all) {
+    try {
+      return { ...loadSlot(slot, expected), from: slot, skipped };
+    } catch (e) {
+      if (!(e instanceof CheckpointError) || e instanceof ConfigMismatch) throw e;
+      skipped.push(e.message);
     }
-    return '';
   }
-  return a === b ? '' : at;
+  throw new CheckpointError(dir, `no intact checkpoint: ${skipped.join('; ')}`);
 }
 
-export const hasCheckpoint = (dir: string): boolean => fs.existsSync(path.join(dir, 'manifest.json'));
+class ConfigMismatch extends CheckpointError {}
 
-export function loadCheckpoint(dir: string, expected: CheckpointConfig | null): { state: MetaTrainState; config: CheckpointConfig } {
+function loadSlot(dir: string, expected: CheckpointConfig | null): { state: MetaTrainState; config: CheckpointConfig; logs: LogMark[] } {
   const mpath = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(mpath)) throw new CheckpointError(dir, 'no manifest.json (not a checkpoint directory)');
+  if (!fs.existsSync(mpath)) throw new CheckpointError(dir, 'no manifest.json (an unfinished slot)');
   let m: Manifest;
   try {
     m = JSON.parse(fs.readFileSync(mpath, 'utf8')) as Manifest;
@@ -165,11 +274,11 @@ export function loadCheckpoint(dir: string, expected: CheckpointConfig | null): 
     throw new CheckpointError(dir, `manifest.json is corrupt: ${(e as Error).message}`);
   }
   if (m?.format !== CHECKPOINT_FORMAT) throw new CheckpointError(dir, `not a meta-training checkpoint (format ${JSON.stringify(m?.format)})`);
-  if (m.version !== CHECKPOINT_VERSION) throw new CheckpointError(dir, `version ${m.version}, this build reads ${CHECKPOINT_VERSION}`);
+  if (!READS.includes(m.version)) throw new ConfigMismatch(dir, `version ${m.version}, this build reads ${READS.join(' and ')}`);
   if (expected) {
     const d = firstDifference(m.config, expected);
     if (d) {
-      throw new CheckpointError(dir, `was written by a different config: ${d} differs (checkpoint ${JSON.stringify(pick(m.config, d))}, now ${JSON.stringify(pick(expected, d))})`);
+      throw new ConfigMismatch(dir, `was written by a different config: ${d} differs (checkpoint ${JSON.stringify(pick(m.config, d))}, now ${JSON.stringify(pick(expected, d))})`);
     }
   }
   let bytes: Buffer;
@@ -200,15 +309,8 @@ export function loadCheckpoint(dir: string, expected: CheckpointConfig | null): 
     order: restoreStream(m.order),
     perm: m.perm,
     bestValLoss: m.bestValLoss ?? Infinity,
-    bestMeta: Object.keys(groups.best).length ? unflattenMeta(groups.best) : null,
+    bestMeta: m.bestIsMeta ? cloneMeta(meta) : Object.keys(groups.best).length ? unflattenMeta(groups.best) : null,
     windowsSkipped: m.windowsSkipped,
   };
-  return { state, config: m.config };
-}
-
-function pick(o: unknown, dotted: string): unknown {
-  return dotted
-    .split('.')
-    .slice(1)
-    .reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
+  return { state, config: m.config, logs: m.logs ?? [] };
 }

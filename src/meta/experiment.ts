@@ -5,14 +5,24 @@ import path from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { resolveAll, type MetaExperiment, type ResolvedVariant } from './config.js';
 import { trainVariant, evaluateAll, logHeldout, loadTrained, type TrainRunOptions } from './run.js';
+import { totalBatches } from './train.js';
+import { lockDir, type DirLock } from './dir-lock.js';
+import { openStudy, type StartMode } from './study.js';
+import { Interrupted, yieldToEventLoop } from './interrupt.js';
+import { hasCheckpoint } from './checkpoint.js';
+import { checkpointDirOf } from './paths.js';
 import { summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
 import { isLearned } from './variant.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
 
-export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shards'> {
+export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shards' | 'stop'> {
   json?: string;
-  resume?: string;
+  /**
+   * What to do with an earlier run in the config's checkpointDir: `new` (default) refuses one,
+   * `resume` finishes it (skipping the units that are done), `fresh` removes it first.
+   */
+  start?: StartMode;
   checkpoints?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
@@ -38,35 +48,70 @@ export async function report(exp: MetaExperiment, results: EvalResults, json: st
   log(`wrote ${files.join(', ')}, ${path.join(exp.logdir, 'results.json')}${json ? `, ${json}` : ''}; TensorBoard: ${exp.logdir}`);
 }
 
-/** Train every learned variant for every meta-seed, then evaluate all on held-out problems. */
+/** Lock the run's directories (checkpoints, logs) for this process; one error names the holder. */
+function lockRun(exp: MetaExperiment): DirLock[] {
+  const locks = [lockDir(exp.checkpointDir)];
+  try {
+    if (path.resolve(exp.logdir) !== path.resolve(exp.checkpointDir)) locks.push(lockDir(exp.logdir));
+  } catch (e) {
+    locks.forEach((l) => l.release());
+    throw e;
+  }
+  return locks;
+}
+
+/**
+ * Train every learned variant for every meta-seed, then evaluate all on held-out problems. The
+ * run is a study (see study.ts): killed at any point, `start: 'resume'` finishes it with the
+ * same results.
+ */
 export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts: ExperimentOptions): Promise<EvalResults> {
   const log = opts.log ?? (() => {});
   const resolved = resolveOrThrow(exp, source);
+  const learned = resolved.filter((rv) => isLearned(rv.variant));
+  const locks = lockRun(exp);
   const metas = new Map<string, MetaParams>();
-  const timing = new Map<string, { seconds: number; trajectories: number }>();
-  for (const rv of resolved) {
-    if (!isLearned(rv.variant)) continue;
-    const from = resolved.find((r) => r.label === rv.train.warmStart);
-    for (const s of exp.metaSeeds) {
-      // warm start: the source trained earlier in this run, else its checkpoint
-      const trained = from && metas.get(`${from.label}#${s}`);
-      const warmFrom = from && !opts.resume ? (trained ?? loadTrained(from, exp, s)) : undefined;
-      const tv = await trainVariant(rv, exp, s, { resume: opts.resume, log, warmFrom, pool: opts.pool, shards: opts.shards });
-      if (warmFrom && warmFrom !== trained) disposeMeta(warmFrom);
-      metas.set(`${rv.label}#${s}`, tv.meta);
-      const t = timing.get(rv.label) ?? { seconds: 0, trajectories: 0 };
-      timing.set(rv.label, { seconds: t.seconds + tv.seconds, trajectories: t.trajectories + tv.trajectories });
-      log(`${rv.label} seed ${s}: trained on ${tv.trajectories} trajectories in ${tv.seconds.toFixed(1)}s (${(tv.trajectories / tv.seconds).toFixed(2)} trajectories/s)`);
+  try {
+    const planned = learned.flatMap((rv) => exp.metaSeeds.map((metaSeed) => ({ label: rv.label, metaSeed, batches: totalBatches(rv.train) })));
+    const study = openStudy(exp, planned, opts.start ?? 'new', log);
+    for (const rv of learned) {
+      const from = resolved.find((r) => r.label === rv.train.warmStart);
+      for (const s of exp.metaSeeds) {
+        const unit = study.unit(rv.label, s);
+        if (unit.state === 'done') {
+          metas.set(`${rv.label}#${s}`, loadTrained(rv, exp, s));
+          log(`${rv.label} seed ${s}: done in an earlier run (from its checkpoint)`);
+          continue;
+        }
+        const resume = opts.start === 'resume' && hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
+        // warm start: the source trained earlier in this run, else its checkpoint
+        const trained = from && metas.get(`${from.label}#${s}`);
+        const warmFrom = from && !resume ? (trained ?? loadTrained(from, exp, s)) : undefined;
+        study.update(rv.label, s, { state: 'running' });
+        const tv = await trainVariant(rv, exp, s, { resume: resume ? exp.checkpointDir : undefined, log, warmFrom, pool: opts.pool, shards: opts.shards, stop: opts.stop });
+        if (warmFrom && warmFrom !== trained) disposeMeta(warmFrom);
+        metas.set(`${rv.label}#${s}`, tv.meta);
+        study.update(rv.label, s, { state: 'done', seconds: tv.seconds, trajectories: tv.trajectories });
+        log(`${rv.label} seed ${s}: trained on ${tv.trajectories} trajectories in ${tv.seconds.toFixed(1)}s (${(tv.trajectories / tv.seconds).toFixed(2)} trajectories/s)`);
+      }
     }
+    await yieldToEventLoop();
+    if (opts.stop?.requested) throw new Interrupted(opts.stop.requested, 'before the held-out evaluation (all units trained)');
+    const results = evaluateAll(resolved, metas, exp, log);
+    for (const rv of learned) {
+      const us = study.units.filter((u) => u.label === rv.label && u.seconds !== undefined);
+      const seconds = us.reduce((a, u) => a + u.seconds!, 0);
+      const trajectories = us.reduce((a, u) => a + u.trajectories!, 0);
+      results.variants[rv.label].trainSeconds = seconds;
+      results.variants[rv.label].trajectoriesPerSecond = trajectories / seconds;
+    }
+    await report(exp, results, opts.json, log);
+    study.markEvaluated();
+    return results;
+  } finally {
+    for (const m of metas.values()) disposeMeta(m);
+    locks.forEach((l) => l.release());
   }
-  const results = evaluateAll(resolved, metas, exp, log);
-  for (const [label, t] of timing) {
-    results.variants[label].trainSeconds = t.seconds;
-    results.variants[label].trajectoriesPerSecond = t.trajectories / t.seconds;
-  }
-  for (const m of metas.values()) disposeMeta(m);
-  await report(exp, results, opts.json, log);
-  return results;
 }
 
 /** Evaluate trained variants read from checkpoints. */

@@ -1,10 +1,11 @@
 // The learning-to-teleport experiment end to end: meta-train every learned variant (once per
 // meta-seed) with TensorBoard logs, periodic validation and resumable checkpoints, then run
 // all variants and GD on the same held-out trajectories and report.
+import fs from 'node:fs';
 import path from 'node:path';
 import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.js';
 import { buildRunParts, paperRunSpec, type RunParts, type RunSpec } from './build.js';
-import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig } from './checkpoint.js';
+import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig, type LogMark } from './checkpoint.js';
 import type { MetaExperiment, ResolvedVariant } from './config.js';
 import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
 import type { EvalResults, VariantResult } from './report.js';
@@ -23,8 +24,9 @@ import {
 } from './train.js';
 import { lockDir } from './dir-lock.js';
 import { isLearned } from './variant.js';
-
-export const slug = (label: string): string => label.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
+import { Interrupted, yieldToEventLoop, type StopFlag } from './interrupt.js';
+import { checkpointDirOf, heldoutLogDirOf, unitLogDirOf } from './paths.js';
+import { openUnitLogs, type UnitLogs } from './unit-logs.js';
 
 export interface TrainRunOptions {
   /** Root of an earlier run's checkpoints: continue each variant/seed from its latest checkpoint. */
@@ -43,10 +45,9 @@ export interface TrainRunOptions {
   pool?: (spec: RunSpec, train: TrainConfig) => ShardPool | Promise<ShardPool>;
   /** Shards per batch (default 1): the unit of work a pool spreads; results do not depend on it beyond float rounding. */
   shards?: number;
+  /** Polled after every batch: when set, checkpoint, flush the logs and throw `Interrupted`. */
+  stop?: StopFlag;
 }
-
-export const checkpointDirOf = (root: string, label: string, metaSeed: number): string =>
-  path.join(root, slug(label), `seed-${metaSeed}`);
 
 const seeded = (rv: ResolvedVariant, metaSeed: number) => ({ ...rv.train, seed: rv.train.seed + metaSeed * 1000003 });
 
@@ -81,19 +82,30 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
   const parts = buildRunParts(spec);
   const ckptConfig: CheckpointConfig = { variant: rv.variant, train, task };
   const dir = checkpointDirOf(exp.checkpointDir, rv.label, metaSeed);
+  const who = `${rv.label} seed ${metaSeed}`;
   // two processes never write one checkpoint directory (a clear error names the holder)
   const lock = lockDir(dir);
   let st: MetaTrainState;
-  if (opts.resume) {
-    const from = checkpointDirOf(opts.resume, rv.label, metaSeed);
-    if (!hasCheckpoint(from)) throw new CheckpointError(from, 'nothing to resume (no manifest.json)');
-    st = loadCheckpoint(from, ckptConfig).state;
-    log(`${rv.label} seed ${metaSeed}: resumed at batch ${st.batchesDone}/${totalBatches(train)}`);
-  } else st = initTrainState(parts.learned, parts.family, train, opts.warmFrom);
+  let logMarks: LogMark[] | null = null;
+  try {
+    if (opts.resume) {
+      const from = checkpointDirOf(opts.resume, rv.label, metaSeed);
+      if (!hasCheckpoint(from)) throw new CheckpointError(from, 'nothing to resume (no checkpoint)');
+      const ck = loadCheckpoint(from, ckptConfig);
+      for (const why of ck.skipped) log(`${who}: skipped a damaged checkpoint: ${why}`);
+      st = ck.state;
+      logMarks = ck.logs;
+      log(`${who}: resumed at batch ${st.batchesDone}/${totalBatches(train)} from ${path.basename(ck.from)}`);
+    } else st = initTrainState(parts.learned, parts.family, train, opts.warmFrom);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const pool = opts.pool ? await opts.pool(spec, train) : localShards(parts);
   const total = totalBatches(train);
-  const writer = opts.tensorboard === false ? null : createSummaryWriter(path.join(exp.logdir, slug(rv.label), `seed-${metaSeed}`));
-  writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', st.batchesDone);
+  const logs: UnitLogs = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false);
+  const writer = logs.tb;
+  if (logMarks === null) writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', 0);
   const t0 = performance.now();
   let trajectories = 0;
   let ran = 0;
@@ -103,13 +115,25 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     const v = validate(st, parts.learned, parts.family, train);
     st = v.state;
     writer?.scalar('val/score_mean_log_loss', v.score, b);
+    const steps: Record<string, number> = {};
     for (const s of exp.tableSteps) {
       const row = v.record.loss[Math.min(s, v.record.loss.length - 1)];
-      writer?.scalar(`val/loss_step_${s}`, row.reduce((p, q) => p + q, 0) / row.length, b);
+      steps[s] = row.reduce((p, q) => p + q, 0) / row.length;
+      writer?.scalar(`val/loss_step_${s}`, steps[s], b);
     }
     if (writer && exp.histogramEvery > 0) histogramStats(writer, v.record, b);
-    log(`${rv.label} seed ${metaSeed}: batch ${b}/${total} val ${v.score.toFixed(3)} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch`);
+    logs.jsonl.write({ batch: b, val: { score: finite(v.score), best: finite(st.bestValLoss), lossAtStep: mapFinite(steps) } });
+    logs.commit(); // a validation point survives a crash (a resume cuts back to its checkpoint and redoes it)
+    const note = Number.isFinite(v.score) ? '' : ' (a validation trajectory diverged: its loss overflowed float32; this meta-parameter state is never kept as best)';
+    log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch`);
   };
+  let savedAt = -1;
+  const checkpoint = () => {
+    if (savedAt === st.batchesDone) return;
+    saveCheckpoint(dir, st, ckptConfig, { logs: logs.commit() });
+    savedAt = st.batchesDone;
+  };
+  let interrupted: NodeJS.Signals | null = null;
   try {
     // a warm start is a candidate too: the kept optimizer is never worse on validation than its start
     if (train.warmStart !== null && train.evalEvery > 0 && st.batchesDone === 0) validateAndLog(0);
@@ -121,7 +145,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       if (r.windows.length > 0 && r.windows.every((w) => w.skipped)) {
         const back = st.bestMeta !== null;
         st = rollbackToBest(st);
-        log(`${rv.label} seed ${metaSeed}: batch ${st.batchesDone} diverged from its first window; ${back ? 'back to the best validated meta-parameters' : 'nothing validated to return to, kept going'}`);
+        log(`${who}: batch ${st.batchesDone} diverged from its first window; ${back ? 'back to the best validated meta-parameters' : 'nothing validated to return to, kept going'}`);
       }
       trajectories += Math.min(train.batch, train.trajectories);
       for (const w of r.windows) {
@@ -130,22 +154,31 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
         for (const [g, n] of Object.entries(w.gradNorms)) writer?.scalar(`meta/grad_norm_${g}`, n, step);
         writer?.scalar('train/loss_window_start', w.meanLoss[0], step);
       }
+      logs.jsonl.write({ batch: st.batchesDone, seconds: r.seconds, windows: r.windows.map((w) => ({ window: w.window, metaLoss: finite(w.metaLoss), skipped: w.skipped })) });
       const b = st.batchesDone;
       if (train.evalEvery > 0 && (b % train.evalEvery === 0 || b === total)) validateAndLog(r.seconds);
-      if (exp.checkpointEvery > 0 && b % exp.checkpointEvery === 0 && b < total) saveCheckpoint(dir, st, ckptConfig);
+      if (exp.checkpointEvery > 0 && b % exp.checkpointEvery === 0 && b < total) checkpoint();
+      await yieldToEventLoop();
+      interrupted = opts.stop?.requested ?? null;
+      if (interrupted) break;
     }
     const finished = st.batchesDone >= total;
-    saveCheckpoint(dir, st, ckptConfig);
+    checkpoint();
+    if (interrupted) throw new Interrupted(interrupted, `in ${who} at batch ${st.batchesDone}/${total} (checkpointed)`);
     const seconds = (performance.now() - t0) / 1000;
     const meta = cloneMeta(st.bestMeta ?? st.meta);
     return { label: rv.label, metaSeed, meta, seconds, trajectories, finished };
   } finally {
     disposeTrainState(st);
-    writer?.close();
+    logs.close();
     await pool.close();
     lock.release();
   }
 }
+
+/** JSON has no Infinity or NaN: they are written as strings, so a diverged value stays visible. */
+const finite = (x: number): number | string => (Number.isFinite(x) ? x : String(x));
+const mapFinite = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, finite(v)]));
 
 /** Meta-parameters to evaluate, read from checkpoints (best if validated, else last). */
 export function loadTrained(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, root = exp.checkpointDir): MetaParams {
@@ -197,7 +230,10 @@ export function evaluateAll(
 /** TensorBoard: the held-out curves (mean over runs) of each variant, x = inner step. */
 export function logHeldout(exp: MetaExperiment, r: EvalResults): void {
   for (const [label, v] of Object.entries(r.variants)) {
-    const w = createSummaryWriter(path.join(exp.logdir, slug(label), 'heldout'));
+    // derived from results.json: rewritten whole (a resumed run's report replaces the earlier one)
+    const dir = heldoutLogDirOf(exp.logdir, label);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const w = createSummaryWriter(dir);
     const steps = v.loss[0].length;
     for (let s = 0; s < steps; s++) {
       const col = v.loss.map((row) => row[s]);

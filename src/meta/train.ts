@@ -16,6 +16,7 @@ import type { LearnedOptimizer } from './learned/learned.js';
 import { disposeOuter, learnerStep, outerInit, type OuterStates } from './learner.js';
 import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
 import { shardIds, type ShardPool } from './shards.js';
+import { yieldToEventLoop } from './interrupt.js';
 import { disposeTrajectories, innerStep, startTrajectories, trajectoryTensors, windows as windowLengths, type Trajectories } from './truncated.js';
 
 const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
@@ -198,6 +199,7 @@ export async function trainBatch(st: MetaTrainState, c: TrainConfig, pool: Shard
       logs.push({ batch: st.batchesDone, window: wi, metaLoss: est.metaLoss, gradNorms: r.applied ? r.norms : {}, meanLoss: est.meanLoss, skipped: !r.applied });
       // A diverged trajectory batch cannot teach anything more: stop its unroll.
       if (!r.applied) break;
+      await yieldToEventLoop(); // a signal (stop after this batch, or exit now) is seen within a window
     }
   } finally {
     await pool.end();

@@ -12,12 +12,16 @@ import { isLearned } from '../../meta/variant.js';
 import { MetaExperimentCodec, resolveAll, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
 import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, type ExperimentOptions } from '../../meta/experiment.js';
 import type { EvalResults } from '../../meta/report.js';
+import { stopOnSignals, type StopFlag } from '../../meta/interrupt.js';
 
 interface MetaOptions extends PoolFlags {
   preset?: string;
   config?: string;
   json?: string;
-  resume?: string;
+  /** true: the config's checkpointDir; a string: that directory. */
+  resume?: string | boolean;
+  fresh?: boolean;
+  stop?: StopFlag;
   checkpoints?: string;
   quiet?: boolean;
 }
@@ -38,7 +42,8 @@ function libOptions(opts: MetaOptions): ExperimentOptions {
   const inProcess = po.redis === undefined && po.workers === 0;
   return {
     json: opts.json,
-    resume: opts.resume,
+    start: opts.resume ? 'resume' : opts.fresh ? 'fresh' : 'new',
+    stop: opts.stop,
     checkpoints: opts.checkpoints,
     log: say(opts.quiet),
     ...(inProcess ? {} : { pool: (spec, train) => createShardPool({ ...po, spec, schedule: windows(train) }), shards: po.workers }),
@@ -81,12 +86,25 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     const files = configLayers('meta', 'default', opts);
     if (E.isLeft(files)) exitWithError(files.left);
     const source = files.right.join(' + ') || 'defaults';
-    const exp = await loadConfigOrExit(MetaExperimentCodec, files.right);
+    const decoded = await loadConfigOrExit(MetaExperimentCodec, files.right);
+    if (opts.resume && opts.fresh) throw new Error('--resume and --fresh exclude each other');
+    const exp = typeof opts.resume === 'string' ? { ...decoded, checkpointDir: opts.resume } : decoded;
     const resolved = resolveOrExit(exp, source);
     poolOptions(opts); // bad worker flags are errors before any work
     await useBackend(cmd, exp.backend, metaJob(resolved));
-    await job(exp, source, opts);
+    const stop = stopOnSignals(say(false));
+    try {
+      await job(exp, source, { ...opts, stop });
+    } finally {
+      stop.dispose();
+    }
   });
+
+/** --resume / --fresh: what a run does with an earlier run in its checkpoint directory. */
+export const runDirOptions = (c: Command) =>
+  c
+    .option('--resume [dir]', 'finish the run in the checkpoint directory (default: the config checkpointDir), skipping what is done; starts it if there is none')
+    .option('--fresh', 'remove the earlier run in the checkpoint directory (checkpoints and logs of its units) and start over');
 
 const presetOption = (c: Command) =>
   c
@@ -97,10 +115,9 @@ export { presetOption };
 
 export function register(program: Command): void {
   const meta = program.command('meta').description('learning to teleport: LSTM meta-optimizers (paper section 5.2)');
-  addPoolOptions(presetOption(meta.command('train')))
+  runDirOptions(addPoolOptions(presetOption(meta.command('train'))))
     .description('meta-train the variants of the config, then evaluate them on held-out trajectories')
     .option('--json <file>', 'also write the held-out results as JSON here')
-    .option('--resume <dir>', "continue from this run's checkpoint directory")
     .option('--quiet', 'no progress lines')
     .action(withExperiment(trainAndEvaluate));
   presetOption(meta.command('eval'))

@@ -1,0 +1,51 @@
+// The log files of one meta-training unit (a variant at one meta-seed): a TensorBoard event file
+// and a JSONL file of the same records, in the unit's log directory. They are committed (flushed,
+// fsynced, lengths taken) with every checkpoint; a resumed unit cuts them back to the lengths its
+// checkpoint recorded and appends, so after any number of crashes the files hold every step
+// once, like an uninterrupted run's.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createJsonlWriter, type JsonlWriter } from '../logging/jsonl.js';
+import { createSummaryWriter, eventFiles, type SummaryWriter } from '../logging/tensorboard.js';
+import type { LogMark } from './checkpoint.js';
+
+export const JSONL_FILE = 'train.jsonl';
+
+export interface UnitLogs {
+  /** TensorBoard writer (null when TensorBoard is off). */
+  readonly tb: SummaryWriter | null;
+  readonly jsonl: JsonlWriter;
+  /** Flush and fsync both files; their lengths, for the checkpoint. */
+  commit(): LogMark[];
+  close(): void;
+}
+
+/**
+ * Open the unit's logs in `dir`. `from` null: a fresh unit, whose earlier files (a killed run's
+ * that never checkpointed) are removed. Otherwise the lengths of a checkpoint: those files are
+ * continued from there and files created after it are removed.
+ */
+export function openUnitLogs(dir: string, from: readonly LogMark[] | null, tensorboard = true): UnitLogs {
+  fs.mkdirSync(dir, { recursive: true });
+  const kept = new Set((from ?? []).map((m) => m.file));
+  for (const f of [...eventFiles(dir).map((p) => path.basename(p)), JSONL_FILE]) {
+    if (!kept.has(f)) fs.rmSync(path.join(dir, f), { force: true });
+  }
+  const at = (pred: (f: string) => boolean) => from?.find((m) => pred(m.file));
+  const tbMark = at((f) => f !== JSONL_FILE);
+  const jsonlMark = at((f) => f === JSONL_FILE);
+  const tb = tensorboard ? createSummaryWriter(dir, tbMark ? { continueAt: tbMark } : {}) : null;
+  const jsonl = createJsonlWriter(path.join(dir, JSONL_FILE), jsonlMark ? { continueAt: jsonlMark.bytes } : {});
+  return {
+    tb,
+    jsonl,
+    commit: () => [
+      ...(tb ? [{ file: path.basename(tb.path), bytes: tb.commit() }] : []),
+      { file: JSONL_FILE, bytes: jsonl.commit() },
+    ],
+    close() {
+      tb?.close();
+      jsonl.close();
+    },
+  };
+}

@@ -1,0 +1,252 @@
+// Crash safety of meta-training runs: checkpoint slots that cannot tear and fall back when
+// damaged, studies that resume as a whole, logs continued without a step twice, run locks,
+// SIGINT, and the fault-injection loop (SIGKILL at random file writes, resumed until done).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../src/backend/index.js';
+import { testBackend } from './helpers/backend.js';
+import { decodeOrThrow } from '../src/config/codec.js';
+import { MetaExperimentCodec, resolveAll, type MetaExperiment } from '../src/meta/config.js';
+import { trainAndEvaluate } from '../src/meta/experiment.js';
+import { initTrainState, disposeTrainState, type MetaTrainState } from '../src/meta/train.js';
+import { buildRunParts } from '../src/meta/build.js';
+import { runSpec } from '../src/meta/run.js';
+import { loadCheckpoint, saveCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
+import { cloneMeta, disposeMeta, mapMeta, metaTensors } from '../src/meta/params.js';
+import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
+import { StudyError } from '../src/meta/study.js';
+import { Interrupted } from '../src/meta/interrupt.js';
+import { createSummaryWriter, readEventFile } from '../src/logging/tensorboard.js';
+import { compareRuns, runRecord, soak } from '../src/faults/soak.js';
+import { FAULT_SINGLE, FAULT_STUDY } from '../src/faults/configs.js';
+import * as E from 'fp-ts/lib/Either.js';
+
+await initBackend(testBackend());
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST_CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const PRELOAD = path.join(ROOT, 'dist', 'faults', 'kill-at-write.js');
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-crash-'));
+const experiment = (config: Record<string, unknown>, dir: string): MetaExperiment =>
+  decodeOrThrow(MetaExperimentCodec, { ...config, logdir: path.join(dir, 'logs'), checkpointDir: path.join(dir, 'ckpt') });
+const quiet = { log: () => {} };
+
+function unitState(exp: MetaExperiment) {
+  const r = resolveAll(exp, 'test');
+  assert.ok(E.isRight(r));
+  const rv = r.right.find((v) => v.label === 'LSTM(update)')!;
+  const parts = buildRunParts(runSpec(rv, exp));
+  return { rv, cfg: { variant: rv.variant, train: rv.train, task: exp.task }, st: initTrainState(parts.learned, parts.family, rv.train) };
+}
+
+const bytesOf = (st: MetaTrainState) => metaTensors(st.meta).map((t) => Array.from(t.dataSync()));
+
+test('checkpoint slots: the newest K are kept, a damaged or unfinished one is skipped for the one before, with a message', () => {
+  const dir = tmp();
+  try {
+    const { cfg, st } = unitState(experiment(FAULT_SINGLE, dir));
+    const ck = path.join(dir, 'unit');
+    for (const b of [1, 2, 3]) saveCheckpoint(ck, { ...st, batchesDone: b }, cfg, { keep: 2 });
+    assert.deepEqual(fs.readdirSync(ck).sort(), ['ckpt-00000002', 'ckpt-00000003']);
+    // an unfinished slot (killed before its commit rename) is not a checkpoint
+    fs.mkdirSync(path.join(ck, 'ckpt-00000004.999.tmp'));
+    fs.writeFileSync(path.join(ck, 'ckpt-00000004.999.tmp', 'tensors.bin'), 'x');
+    let r = loadCheckpoint(ck, cfg);
+    assert.equal(r.state.batchesDone, 3);
+    assert.deepEqual(r.skipped, []);
+    disposeTrainState(r.state);
+    // a damaged newest slot: the one before, and why
+    const bin = path.join(ck, 'ckpt-00000003', 'tensors.bin');
+    fs.truncateSync(bin, 100);
+    r = loadCheckpoint(ck, cfg);
+    assert.equal(r.state.batchesDone, 2);
+    assert.equal(r.skipped.length, 1);
+    assert.match(r.skipped[0], /ckpt-00000003: tensors.bin has 100 bytes, manifest says \d+/);
+    disposeTrainState(r.state);
+    // a config mismatch is an error, not a reason to fall back
+    assert.throws(() => loadCheckpoint(ck, { ...cfg, train: { ...cfg.train, batch: 3 } }), (e: Error) => e instanceof CheckpointError && /config\.train\.batch differs/.test(e.message));
+    // nothing intact: an error listing each slot's damage
+    fs.truncateSync(path.join(ck, 'ckpt-00000002', 'tensors.bin'), 0);
+    assert.throws(() => loadCheckpoint(ck, cfg), /no intact checkpoint: .*ckpt-00000003.*ckpt-00000002/);
+    disposeTrainState(st);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('checkpoints store the best parameters once when they equal the current ones, and load both', () => {
+  const dir = tmp();
+  try {
+    const { cfg, st } = unitState(experiment(FAULT_SINGLE, dir));
+    const same = { ...st, bestMeta: cloneMeta(st.meta), bestValLoss: 1 };
+    const other = { ...st, bestMeta: mapMeta(st.meta, (t) => t.mul(2)), bestValLoss: 1 };
+    const a = saveCheckpoint(path.join(dir, 'a'), same, cfg);
+    const b = saveCheckpoint(path.join(dir, 'b'), other, cfg);
+    const size = (p: string) => fs.statSync(path.join(p, 'tensors.bin')).size;
+    const metaBytes = metaTensors(st.meta).reduce((s, t) => s + 4 * t.size, 0);
+    assert.equal(size(b) - size(a), metaBytes);
+    for (const [d, want] of [['a', same], ['b', other]] as const) {
+      const r = loadCheckpoint(path.join(dir, d), cfg);
+      assert.deepEqual(metaTensors(r.state.bestMeta!).map((t) => Array.from(t.dataSync())), metaTensors(want.bestMeta).map((t) => Array.from(t.dataSync())));
+      assert.deepEqual(bytesOf(r.state), bytesOf(st));
+      disposeTrainState(r.state);
+    }
+    disposeMeta(same.bestMeta);
+    disposeMeta(other.bestMeta);
+    disposeTrainState(st);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an event file continued at a recorded length drops what was written after it and appends', () => {
+  const dir = tmp();
+  try {
+    const w = createSummaryWriter(dir, { flushIntervalMs: 0 });
+    w.scalar('x', 1, 1);
+    const mark = w.commit();
+    w.scalar('x', 2, 2); // written after the checkpoint: a resumed run writes it again
+    w.close();
+    const c = createSummaryWriter(dir, { continueAt: { file: path.basename(w.path), bytes: mark }, flushIntervalMs: 0 });
+    assert.equal(c.path, w.path);
+    c.scalar('x', 2, 2);
+    c.scalar('x', 3, 3);
+    c.close();
+    const steps = readEventFile(w.path).flatMap((e) => e.values.map(() => e.step));
+    assert.deepEqual(steps, [1, 2, 3]);
+    assert.throws(() => createSummaryWriter(dir, { continueAt: { file: 'missing', bytes: 10 } }), /cannot continue TensorBoard event file/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a study stopped between batches resumes as a whole: same results, every TensorBoard step once', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_STUDY, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const parts = experiment(FAULT_STUDY, path.join(dir, 'parts'));
+    // stop at the 2nd, then the 6th poll (mid first unit, mid second unit), resuming each time
+    for (const at of [2, 4]) {
+      let polls = 0;
+      const stop = {
+        get requested() {
+          return ++polls >= at ? ('SIGINT' as const) : null;
+        },
+      };
+      await assert.rejects(trainAndEvaluate(parts, 'test', { ...quiet, stop, start: 'resume' }), (e: Error) => e instanceof Interrupted && /checkpointed/.test(e.message));
+    }
+    const study = JSON.parse(fs.readFileSync(path.join(parts.checkpointDir, 'study.json'), 'utf8'));
+    assert.deepEqual(study.units.map((u: { state: string }) => u.state), ['done', 'running']);
+    const log: string[] = [];
+    await trainAndEvaluate(parts, 'test', { log: (l) => log.push(l), start: 'resume' });
+    assert.ok(log.some((l) => /LSTM\(update\) seed 0: done in an earlier run/.test(l)), log.join('\n'));
+    assert.ok(log.some((l) => /LSTM\(lr,tele\) seed 0: resumed at batch \d\/4/.test(l)), log.join('\n'));
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(parts.logdir)), []);
+    // without --resume or --fresh an existing run is refused, naming both flags
+    await assert.rejects(trainAndEvaluate(parts, 'test', quiet), (e: Error) => e instanceof StudyError && /holds a run \(2 of 2 units done\).*--resume.*--fresh/.test(e.message));
+    // resuming with another config names the field
+    const changed = { ...parts, heldout: { ...parts.heldout, steps: 5 } };
+    await assert.rejects(trainAndEvaluate(changed, 'test', { ...quiet, start: 'resume' }), /config\.heldout\.steps was 6, now 5/);
+    // --fresh starts over
+    await trainAndEvaluate(parts, 'test', { ...quiet, start: 'fresh' });
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(parts.logdir)), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('two runs never share a run directory: the second is refused naming the holder', async () => {
+  const dir = tmp();
+  try {
+    const exp = experiment(FAULT_SINGLE, dir);
+    const held = lockDir(exp.checkpointDir);
+    await assert.rejects(trainAndEvaluate(exp, 'test', quiet), (e: Error) => e instanceof DirLockedError && e.message.includes(`pid ${process.pid}`));
+    held.release();
+    const logs = lockDir(exp.logdir);
+    await assert.rejects(trainAndEvaluate(exp, 'test', quiet), (e: Error) => e instanceof DirLockedError && e.message.includes(path.resolve(exp.logdir).split(path.sep).pop()!));
+    logs.release();
+    // and nothing was left locked by the refused runs
+    lockDir(exp.checkpointDir).release();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+interface Child {
+  code: number | null;
+  stderr: string;
+}
+
+/** Run the built CLI; `onLine` may signal the child when a stderr line appears. */
+function cli(args: string[], onLine: (line: string, kill: (s: NodeJS.Signals) => void) => void = () => {}): Promise<Child> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DIST_CLI, ...args], { cwd: ROOT, env: { ...process.env, SYMTELE_BACKEND: 'wasm' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      const s = d.toString();
+      stderr += s;
+      for (const line of s.split('\n')) onLine(line, (sig) => child.kill(sig));
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('SIGINT: the run checkpoints, flushes and exits 130 with the command that resumes it; a second SIGINT exits at once', async () => {
+  const dir = tmp();
+  try {
+    const config = { ...FAULT_STUDY, logdir: path.join(dir, 'logs'), checkpointDir: path.join(dir, 'ckpt') };
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, JSON.stringify(config));
+    let sent = false;
+    const r = await cli(['meta', 'train', '--config', file], (line, kill) => {
+      if (!sent && /LSTM\(update\) seed 0: batch 1\/4/.test(line)) {
+        sent = true;
+        kill('SIGINT');
+      }
+    });
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /stopped by SIGINT in LSTM\(update\) seed 0 at batch [1-4]\/4 \(checkpointed\); logs flushed\. Resume with: symtele meta train --config \S+ --resume/);
+    // the validation points before the stop are on disk
+    const jsonl = fs.readFileSync(path.join(dir, 'logs', 'LSTM-update', 'seed-0', 'train.jsonl'), 'utf8');
+    assert.match(jsonl, /"val":/);
+    const done = await cli(['meta', 'train', '--config', file, '--resume', '--quiet']);
+    assert.equal(done.code, 0, done.stderr);
+    // twice: out at once, still resumable
+    let n = 0;
+    const twice = await cli(['meta', 'train', '--config', file, '--fresh'], (line, kill) => {
+      if (n === 0 && /batch 1\/4/.test(line)) {
+        n++;
+        kill('SIGINT');
+        setTimeout(() => kill('SIGINT'), 20);
+      }
+    });
+    assert.equal(twice.code, 130, twice.stderr);
+    const again = await cli(['meta', 'train', '--config', file, '--resume', '--quiet']);
+    assert.equal(again.code, 0, again.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const [name, config] of [['one learned variant', FAULT_SINGLE], ['a study of two', FAULT_STUDY]] as const) {
+  test(`fault injection (${name}): SIGKILL at random file writes, resumed each time, ends equal to the uninterrupted run`, () => {
+    const dir = tmp();
+    try {
+      const r = soak({ config, dir, faults: 3, seed: name.length, cli: DIST_CLI, preload: PRELOAD });
+      assert.equal(r.faults, 3);
+      assert.ok(r.runs >= 1);
+      assert.deepEqual(r.problems, []);
+      assert.equal(r.recovered, r.runs);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
