@@ -12,10 +12,11 @@ import { initBackend } from '../src/backend/index.js';
 import { testBackend } from './helpers/backend.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 import { MetaExperimentCodec, resolveAll, type MetaExperiment } from '../src/meta/config.js';
-import { trainAndEvaluate } from '../src/meta/experiment.js';
+import { trainAndEvaluate, evaluateFromCheckpoints } from '../src/meta/experiment.js';
 import { initTrainState, disposeTrainState, type MetaTrainState } from '../src/meta/train.js';
 import { buildRunParts } from '../src/meta/build.js';
 import { runSpec } from '../src/meta/run.js';
+import { checkpointDirOf } from '../src/meta/paths.js';
 import { loadCheckpoint, saveCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
 import { cloneMeta, disposeMeta, mapMeta, metaTensors } from '../src/meta/params.js';
 import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
@@ -250,3 +251,26 @@ for (const [name, config] of [['one learned variant', FAULT_SINGLE], ['a study o
     }
   });
 }
+
+test("a finished unit's checkpoint keeps only the parameters it keeps: a quarter of a full one, and it evaluates the same", async () => {
+  const dir = tmp();
+  try {
+    const exp = experiment(FAULT_SINGLE, dir);
+    const r = await trainAndEvaluate(exp, 'test', quiet);
+    const unit = checkpointDirOf(exp.checkpointDir, 'LSTM(update)', 0);
+    const slots = fs.readdirSync(unit).filter((f) => f.startsWith('ckpt-'));
+    assert.deepEqual(slots, ['ckpt-00000004']);
+    const m = JSON.parse(fs.readFileSync(path.join(unit, slots[0], 'manifest.json'), 'utf8'));
+    assert.equal(m.final, true);
+    assert.deepEqual([...new Set(m.tensors.map((t: { name: string }) => t.name.split('/')[0]))], ['meta']);
+    const { st } = unitState(exp);
+    const metaBytes = metaTensors(st.meta).reduce((s, t) => s + 4 * t.size, 0);
+    assert.equal(m.bytes, metaBytes);
+    disposeTrainState(st);
+    // meta eval reads it and gives the held-out numbers of the run
+    const e = await evaluateFromCheckpoints(exp, 'test', quiet);
+    assert.deepEqual(e.variants['LSTM(update)'].loss, r.variants['LSTM(update)'].loss);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -385,12 +385,13 @@ for (const estimator of [{ kind: 'tbptt' }, { kind: 'pes', sigma: 0.01, pairs: 1
     try {
       const rv = { ...tinyResolved()[1], train: tinyTrain({ trajectories: 9, epochs: 2, estimator }) };
       const a = tinyExperiment(path.join(root, 'a'));
-      const full = await trainVariant(rv, a, 0, { tensorboard: false });
+      // full final checkpoints, to compare the Adam moments too
+      const full = await trainVariant(rv, a, 0, { tensorboard: false, fullFinalCheckpoint: true });
       const b = tinyExperiment(path.join(root, 'b'));
       const part = await trainVariant(rv, b, 0, { tensorboard: false, stopAfterBatches: 2 });
       assert.equal(part.finished, false);
       disposeMeta(part.meta);
-      const rest = await trainVariant(rv, b, 0, { tensorboard: false, resume: b.checkpointDir });
+      const rest = await trainVariant(rv, b, 0, { tensorboard: false, resume: b.checkpointDir, fullFinalCheckpoint: true });
       assert.equal(rest.finished, true);
       const fa = metaTensors(full.meta), ra = metaTensors(rest.meta);
       assert.equal(fa.length, ra.length);

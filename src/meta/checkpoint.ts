@@ -75,6 +75,8 @@ interface Manifest {
   sha256: string;
   /** 3: the best parameters are the current ones (not stored twice). */
   bestIsMeta?: boolean;
+  /** 3: a finished run's last checkpoint: only the parameters it keeps (best, else last). */
+  final?: boolean;
   /** 3: the run's log files at this checkpoint. */
   logs?: LogMark[];
 }
@@ -156,6 +158,11 @@ export interface SaveOptions {
   logs?: LogMark[];
   /** Committed slots to keep (default {@link KEEP_CHECKPOINTS}). */
   keep?: number;
+  /**
+   * The run is finished: store only the parameters it keeps (best validated, else the last),
+   * a quarter of a full checkpoint (no Adam moments, no second copy), and drop the older slots.
+   */
+  final?: boolean;
 }
 
 /**
@@ -165,17 +172,19 @@ export interface SaveOptions {
  */
 export function saveCheckpoint(dir: string, st: MetaTrainState, config: CheckpointConfig, opts: SaveOptions = {}): string {
   fs.mkdirSync(dir, { recursive: true });
-  const final = path.join(dir, slotName(st.batchesDone));
-  const tmp = `${final}.${process.pid}.tmp`;
+  const slot = path.join(dir, slotName(st.batchesDone));
+  const tmp = `${slot}.${process.pid}.tmp`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
-  const bestIsMeta = bestEqualsMeta(st);
+  const final = opts.final ?? false;
+  const bestIsMeta = !final && bestEqualsMeta(st);
+  const kept: MetaTrainState = final ? { ...st, meta: st.bestMeta ?? st.meta, outer: {}, bestMeta: null } : st;
   const hash = createHash('sha256');
   const tensors: TensorEntry[] = [];
   let off = 0;
   const fd = fs.openSync(path.join(tmp, 'tensors.bin'), 'w');
   try {
-    for (const [name, t] of collect(st, !bestIsMeta)) {
+    for (const [name, t] of collect(kept, !bestIsMeta)) {
       const bytes = hostBytes(t);
       fs.writeSync(fd, bytes);
       hash.update(bytes);
@@ -191,7 +200,7 @@ export function saveCheckpoint(dir: string, st: MetaTrainState, config: Checkpoi
     version: CHECKPOINT_VERSION,
     config,
     batchesDone: st.batchesDone,
-    outerSteps: Object.fromEntries(Object.entries(st.outer).map(([k, o]) => [k, o.step])),
+    outerSteps: Object.fromEntries(Object.entries(kept.outer).map(([k, o]) => [k, o.step])),
     bestValLoss: Number.isFinite(st.bestValLoss) ? st.bestValLoss : null,
     windowsSkipped: st.windowsSkipped,
     order: st.order.state(),
@@ -200,20 +209,21 @@ export function saveCheckpoint(dir: string, st: MetaTrainState, config: Checkpoi
     bytes: off * 4,
     sha256: hash.digest('hex'),
     bestIsMeta,
+    final,
     logs: opts.logs ?? [],
   };
   writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
   // The commit point. A slot of the same batch (a run resumed from an older slot redoes it)
   // is moved aside first: a rename cannot replace a non-empty directory.
-  if (fs.existsSync(final)) {
-    const aside = `${final}.${process.pid}.old.tmp`;
-    fs.renameSync(final, aside);
-    fs.renameSync(tmp, final);
+  if (fs.existsSync(slot)) {
+    const aside = `${slot}.${process.pid}.old.tmp`;
+    fs.renameSync(slot, aside);
+    fs.renameSync(tmp, slot);
     fs.rmSync(aside, { recursive: true, force: true });
-  } else fs.renameSync(tmp, final);
+  } else fs.renameSync(tmp, slot);
   fsyncDir(dir);
-  prune(dir, opts.keep ?? KEEP_CHECKPOINTS);
-  return final;
+  prune(dir, final ? 1 : (opts.keep ?? KEEP_CHECKPOINTS));
+  return slot;
 }
 
 /** Drop all but the newest `keep` slots, the pre-slot layout's files, and temporaries of dead writes. */
@@ -240,6 +250,8 @@ export interface LoadedCheckpoint {
   from: string;
   /** Newer slots that were damaged and skipped, with why. */
   skipped: string[];
+  /** A finished run's compact checkpoint: `state.meta` is what it keeps; no outer state to train on. */
+  final: boolean;
 }
 
 /**
@@ -264,7 +276,7 @@ export function loadCheckpoint(dir: string, expected: CheckpointConfig | null): 
 
 class ConfigMismatch extends CheckpointError {}
 
-function loadSlot(dir: string, expected: CheckpointConfig | null): { state: MetaTrainState; config: CheckpointConfig; logs: LogMark[] } {
+function loadSlot(dir: string, expected: CheckpointConfig | null): { state: MetaTrainState; config: CheckpointConfig; logs: LogMark[]; final: boolean } {
   const mpath = path.join(dir, 'manifest.json');
   if (!fs.existsSync(mpath)) throw new CheckpointError(dir, 'no manifest.json (an unfinished slot)');
   let m: Manifest;
@@ -312,5 +324,5 @@ function loadSlot(dir: string, expected: CheckpointConfig | null): { state: Meta
     bestMeta: m.bestIsMeta ? cloneMeta(meta) : Object.keys(groups.best).length ? unflattenMeta(groups.best) : null,
     windowsSkipped: m.windowsSkipped,
   };
-  return { state, config: m.config, logs: m.logs ?? [] };
+  return { state, config: m.config, logs: m.logs ?? [], final: m.final ?? false };
 }

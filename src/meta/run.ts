@@ -47,6 +47,8 @@ export interface TrainRunOptions {
   shards?: number;
   /** Polled after every batch: when set, checkpoint, flush the logs and throw `Interrupted`. */
   stop?: StopFlag;
+  /** Keep the whole training state in the finished run's checkpoint (default: only the kept parameters). */
+  fullFinalCheckpoint?: boolean;
 }
 
 const seeded = (rv: ResolvedVariant, metaSeed: number) => ({ ...rv.train, seed: rv.train.seed + metaSeed * 1000003 });
@@ -87,6 +89,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
   const lock = lockDir(dir);
   let st: MetaTrainState;
   let logMarks: LogMark[] | null = null;
+  let compacted = false;
   try {
     if (opts.resume) {
       const from = checkpointDirOf(opts.resume, rv.label, metaSeed);
@@ -95,6 +98,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       for (const why of ck.skipped) log(`${who}: skipped a damaged checkpoint: ${why}`);
       st = ck.state;
       logMarks = ck.logs;
+      compacted = ck.final;
       log(`${who}: resumed at batch ${st.batchesDone}/${totalBatches(train)} from ${path.basename(ck.from)}`);
     } else st = initTrainState(parts.learned, parts.family, train, opts.warmFrom);
   } catch (e) {
@@ -127,10 +131,10 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     const note = Number.isFinite(v.score) ? '' : ' (a validation trajectory diverged: its loss overflowed float32; this meta-parameter state is never kept as best)';
     log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch`);
   };
-  let savedAt = -1;
-  const checkpoint = () => {
+  let savedAt = compacted ? st.batchesDone : -1;
+  const checkpoint = (final = false) => {
     if (savedAt === st.batchesDone) return;
-    saveCheckpoint(dir, st, ckptConfig, { logs: logs.commit() });
+    saveCheckpoint(dir, st, ckptConfig, { logs: logs.commit(), final: final && !opts.fullFinalCheckpoint });
     savedAt = st.batchesDone;
   };
   let interrupted: NodeJS.Signals | null = null;
@@ -163,7 +167,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       if (interrupted) break;
     }
     const finished = st.batchesDone >= total;
-    checkpoint();
+    checkpoint(finished);
     if (interrupted) throw new Interrupted(interrupted, `in ${who} at batch ${st.batchesDone}/${total} (checkpointed)`);
     const seconds = (performance.now() - t0) / 1000;
     const meta = cloneMeta(st.bestMeta ?? st.meta);
