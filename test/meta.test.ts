@@ -553,6 +553,40 @@ test('rollbackToBest restores the best validated meta-parameters with fresh Adam
   disposeTrainState(back);
 });
 
+test('a diverged validation sends training back to the best validated meta-parameters', async () => {
+  // a meta learning rate of 30 makes LSTM(update)'s validation overflow at batch 5 (measured)
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
+  try {
+    const train = { trajectories: 8, batch: 2, epochs: 2, trajectoryLength: 8, unroll: 4, evalEvery: 1, valTrajectories: 2, lrUpdate: 30, clip: 0, lrSchedule: 'constant' };
+    const exp = decodeOrThrow(MetaExperimentCodec, {
+      seed: 1,
+      task: { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' },
+      heldout: { trajectories: 2, steps: 6 },
+      variants: [{ name: 'LSTM(update)', variant: { update: { hidden: 4 } }, train }],
+      logdir: path.join(root, 'logs'),
+      checkpointDir: path.join(root, 'ckpt'),
+      checkpointEvery: 1,
+      tableSteps: [1, 6],
+    });
+    const r = resolveAll(exp, 'test');
+    assert.ok(E.isRight(r));
+    const rv = r.right[0];
+    const lines: string[] = [];
+    const tv = await trainVariant(rv, exp, 0, { stopAfterBatches: 5, tensorboard: false, fullFinalCheckpoint: true, log: (l) => lines.push(l) });
+    disposeMeta(tv.meta);
+    assert.ok(lines.some((l) => /batch 5\/8 val Infinity \(a validation trajectory diverged/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /validation diverged at batch 5: back to the best/.test(l)), lines.join('\n'));
+    // the state after batch 5 is the best one again, with fresh outer moments
+    const ck = loadCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, 0), null);
+    assert.equal(ck.state.batchesDone, 5);
+    for (const [k, x] of Object.entries(ck.state.meta.update)) assert.deepEqual(Array.from(x.dataSync()), Array.from(ck.state.bestMeta!.update[k].dataSync()), k);
+    assert.equal(ck.state.outer.update.step, 0);
+    disposeTrainState(ck.state);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('meta learning-rate schedule: constant is 1; cosine decays monotonically from 1 to the floor', () => {
   assert.equal(lrFactor({ lrSchedule: 'constant', lrFloor: 0.1 }, 0.7), 1);
   const c = { lrSchedule: 'cosine' as const, lrFloor: 0.05 };

@@ -23,7 +23,8 @@ export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shard
    * `resume` finishes it (skipping the units that are done), `fresh` removes it first.
    */
   start?: StartMode;
-  checkpoints?: string;
+  /** `meta eval`: checkpoint roots searched in order for each unit (default: the config checkpointDir). */
+  checkpoints?: readonly string[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -121,7 +122,11 @@ export async function evaluateFromCheckpoints(exp: MetaExperiment, source: strin
   const metas = new Map<string, MetaParams>();
   for (const rv of resolved) {
     if (!isLearned(rv.variant)) continue;
-    for (const s of exp.metaSeeds) metas.set(`${rv.label}#${s}`, loadTrained(rv, exp, s, opts.checkpoints ?? exp.checkpointDir));
+    for (const s of exp.metaSeeds) {
+      const roots = opts.checkpoints ?? [exp.checkpointDir];
+      const root = roots.find((r) => hasCheckpoint(checkpointDirOf(r, rv.label, s))) ?? roots[0];
+      metas.set(`${rv.label}#${s}`, loadTrained(rv, exp, s, root));
+    }
   }
   const results = evaluateAll(resolved, metas, exp, log);
   for (const m of metas.values()) disposeMeta(m);

@@ -44,7 +44,7 @@ function libOptions(opts: MetaOptions): ExperimentOptions {
     json: opts.json,
     start: opts.resume ? 'resume' : opts.fresh ? 'fresh' : 'new',
     stop: opts.stop,
-    checkpoints: opts.checkpoints,
+    checkpoints: opts.checkpoints?.split(',').filter((d) => d !== ''),
     log: say(opts.quiet),
     ...(inProcess ? {} : { pool: (spec, train) => createShardPool({ ...po, spec, schedule: windows(train) }), shards: po.workers }),
   };
@@ -123,7 +123,7 @@ export function register(program: Command): void {
   presetOption(meta.command('eval'))
     .description('evaluate trained variants (from checkpoints) and GD on held-out trajectories')
     .option('--json <file>', 'write the held-out results as JSON here')
-    .option('--checkpoints <dir>', 'checkpoint root (default: the config checkpointDir)')
+    .option('--checkpoints <dirs>', 'checkpoint roots, comma-separated, searched in order per unit (default: the config checkpointDir); runs trained in parallel each have their own')
     .option('--quiet', 'no progress lines')
     .action(withExperiment(evaluateFromCheckpoints));
 }
