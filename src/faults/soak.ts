@@ -94,7 +94,8 @@ export function compareRuns(ref: ReturnType<typeof runRecord>, got: ReturnType<t
   }
   const missing = ref.scalars.filter((s) => !got.scalars.includes(s));
   if (missing.length) out.push(`TensorBoard scalars missing or different: ${missing.slice(0, 3).join('; ')}${missing.length > 3 ? ` (+${missing.length - 3})` : ''}`);
-  if (got.scalars.length !== ref.scalars.length) out.push(`TensorBoard scalars: ${got.scalars.length}, uninterrupted ${ref.scalars.length}`);
+  const extra = got.scalars.filter((s) => !ref.scalars.includes(s));
+  if (extra.length) out.push(`TensorBoard scalars the uninterrupted run does not have: ${extra.slice(0, 3).join('; ')}${extra.length > 3 ? ` (+${extra.length - 3})` : ''}`);
   if (JSON.stringify(ref.jsonl) !== JSON.stringify(got.jsonl)) out.push(`JSONL records differ (${got.jsonl.length} lines, uninterrupted ${ref.jsonl.length})`);
   return out.slice(0, 8);
 }

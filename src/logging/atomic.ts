@@ -62,8 +62,27 @@ export function writeJsonAtomic(file: string, value: unknown, options: AtomicWri
   writeFileAtomic(file, text + '\n', options);
 }
 
+/**
+ * Remove a file or directory tree so that a crash never leaves half of it: it is renamed to a
+ * `.tmp` sibling (one atomic step: the path is whole or gone), then deleted. Leftovers of a
+ * crash are swept by {@link sweepTrash}.
+ */
+export function removeAtomic(target: string): void {
+  if (!fs.existsSync(target)) return;
+  const trash = path.join(path.dirname(target), `.${path.basename(target)}.trash.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  fs.renameSync(target, trash);
+  fsyncDir(path.dirname(target));
+  fs.rmSync(trash, { recursive: true, force: true });
+}
+
+/** Delete what {@link removeAtomic} left in `dir` when its process died mid-delete. */
+export function sweepTrash(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  for (const f of fs.readdirSync(dir)) if (/\.trash\.\d+\.[0-9a-f]+\.tmp$/.test(f)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+}
+
 /** Persist a rename by fsyncing its directory; best effort (not supported everywhere). */
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   let fd = -1;
   try {
     fd = fs.openSync(dir, 'r');

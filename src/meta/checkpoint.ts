@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { writeJsonAtomic } from '../logging/atomic.js';
+import { fsyncDir, removeAtomic, sweepTrash, writeJsonAtomic } from '../logging/atomic.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
 import type { Params } from '../nn/lstm.js';
@@ -144,15 +144,6 @@ function slots(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 export interface SaveOptions {
   /** The run's log files and their lengths now (written after everything they record). */
   logs?: LogMark[];
@@ -215,12 +206,8 @@ export function saveCheckpoint(dir: string, st: MetaTrainState, config: Checkpoi
   writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
   // The commit point. A slot of the same batch (a run resumed from an older slot redoes it)
   // is moved aside first: a rename cannot replace a non-empty directory.
-  if (fs.existsSync(slot)) {
-    const aside = `${slot}.${process.pid}.old.tmp`;
-    fs.renameSync(slot, aside);
-    fs.renameSync(tmp, slot);
-    fs.rmSync(aside, { recursive: true, force: true });
-  } else fs.renameSync(tmp, slot);
+  removeAtomic(slot);
+  fs.renameSync(tmp, slot);
   fsyncDir(dir);
   prune(dir, final ? 1 : (opts.keep ?? KEEP_CHECKPOINTS));
   return slot;
@@ -228,9 +215,10 @@ export function saveCheckpoint(dir: string, st: MetaTrainState, config: Checkpoi
 
 /** Drop all but the newest `keep` slots, the pre-slot layout's files, and temporaries of dead writes. */
 function prune(dir: string, keep: number): void {
-  for (const old of slots(dir).slice(Math.max(1, keep))) fs.rmSync(old, { recursive: true, force: true });
+  for (const old of slots(dir).slice(Math.max(1, keep))) removeAtomic(old);
   for (const f of ['manifest.json', 'tensors.bin']) fs.rmSync(path.join(dir, f), { force: true });
-  for (const f of fs.readdirSync(dir)) if (f.endsWith('.tmp') && !f.includes(`.${process.pid}.`)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+  for (const f of fs.readdirSync(dir)) if (/^ckpt-\d+\.\d+\.tmp$/.test(f) && !f.includes(`.${process.pid}.`)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+  sweepTrash(dir);
 }
 
 /** The checkpoints of `dir` to try, newest first (slots; the pre-slot layout's one last). */

@@ -1,8 +1,8 @@
 // The learning-to-teleport experiment end to end: meta-train every learned variant (once per
 // meta-seed) with TensorBoard logs, periodic validation and resumable checkpoints, then run
 // all variants and GD on the same held-out trajectories and report.
-import fs from 'node:fs';
 import path from 'node:path';
+import { removeAtomic, sweepTrash } from '../logging/atomic.js';
 import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.js';
 import { buildRunParts, paperRunSpec, type RunParts, type RunSpec } from './build.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig, type LogMark } from './checkpoint.js';
@@ -242,7 +242,8 @@ export function logHeldout(exp: MetaExperiment, r: EvalResults): void {
   for (const [label, v] of Object.entries(r.variants)) {
     // derived from results.json: rewritten whole (a resumed run's report replaces the earlier one)
     const dir = heldoutLogDirOf(exp.logdir, label);
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeAtomic(dir);
+    sweepTrash(path.dirname(dir));
     const w = createSummaryWriter(dir);
     const steps = v.loss[0].length;
     for (let s = 0; s < steps; s++) {

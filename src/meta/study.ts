@@ -5,7 +5,7 @@
 // results are those of an uninterrupted run. Written atomically at every change of state.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeJsonAtomic } from '../logging/atomic.js';
+import { removeAtomic, sweepTrash, writeJsonAtomic } from '../logging/atomic.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { hasCheckpoint } from './checkpoint.js';
 import type { MetaExperiment } from './config.js';
@@ -75,14 +75,16 @@ export function readStudy(root: string): StudyManifest | null {
 
 const progress = (units: readonly StudyUnit[]) => `${units.filter((u) => u.state === 'done').length} of ${units.length} units done`;
 
-/** Remove what an earlier run wrote for these units: checkpoints, unit logs, held-out logs. */
+/**
+ * Remove what an earlier run wrote for these units: the manifest first (a crash part-way leaves
+ * no run to resume, only whole unit directories that a new run replaces), then each unit's
+ * checkpoints and logs, each removed whole.
+ */
 function clearUnits(exp: MetaExperiment, units: readonly Pick<StudyUnit, 'label' | 'metaSeed'>[]): void {
-  for (const u of units) {
-    fs.rmSync(checkpointDirOf(exp.checkpointDir, u.label, u.metaSeed), { recursive: true, force: true });
-    fs.rmSync(unitLogDirOf(exp.logdir, u.label, u.metaSeed), { recursive: true, force: true });
-    fs.rmSync(heldoutLogDirOf(exp.logdir, u.label), { recursive: true, force: true });
-  }
   fs.rmSync(file(exp.checkpointDir), { force: true });
+  for (const u of units) {
+    for (const dir of [checkpointDirOf(exp.checkpointDir, u.label, u.metaSeed), unitLogDirOf(exp.logdir, u.label, u.metaSeed), heldoutLogDirOf(exp.logdir, u.label)]) removeAtomic(dir);
+  }
 }
 
 /**
@@ -97,6 +99,10 @@ export function openStudy(
   log: (line: string) => void = () => {},
 ): Study {
   const root = exp.checkpointDir;
+  // what a process killed mid-delete left (TensorBoard would show a half-removed run as a run)
+  for (const u of planned) {
+    for (const d of [checkpointDirOf(root, u.label, u.metaSeed), unitLogDirOf(exp.logdir, u.label, u.metaSeed)]) sweepTrash(path.dirname(d));
+  }
   const earlier = mode === 'fresh' ? null : readStudy(root);
   const leftovers = planned.filter((u) => hasCheckpoint(checkpointDirOf(root, u.label, u.metaSeed)));
   let units: StudyUnit[];
