@@ -18,6 +18,7 @@ import type { SlotName } from '../optim/state.js';
 import type { TaskConfig } from '../tasks/registry.js';
 import type { OuterStates } from './learner.js';
 import { cloneMeta, flattenMeta, unflattenMeta, type MetaParams } from './params.js';
+import { decodeTensors, type WireEntry } from './wire.js';
 import type { MetaTrainState, TrainConfig } from './train.js';
 import type { VariantConfig } from './variant.js';
 
@@ -52,12 +53,6 @@ export interface CheckpointConfig {
   task: TaskConfig;
 }
 
-interface TensorEntry {
-  name: string;
-  shape: number[];
-  offset: number;
-  length: number;
-}
 
 interface Manifest {
   format: string;
@@ -70,7 +65,7 @@ interface Manifest {
   windowsSkipped: number;
   order: StreamState;
   perm: number[];
-  tensors: TensorEntry[];
+  tensors: WireEntry[];
   bytes: number;
   sha256: string;
   /** 3: the best parameters are the current ones (not stored twice). */
@@ -171,7 +166,7 @@ export function saveCheckpoint(dir: string, st: MetaTrainState, config: Checkpoi
   const bestIsMeta = !final && bestEqualsMeta(st);
   const kept: MetaTrainState = final ? { ...st, meta: st.bestMeta ?? st.meta, outer: {}, bestMeta: null } : st;
   const hash = createHash('sha256');
-  const tensors: TensorEntry[] = [];
+  const tensors: WireEntry[] = [];
   let off = 0;
   const fd = fs.openSync(path.join(tmp, 'tensors.bin'), 'w');
   try {
@@ -295,11 +290,10 @@ function loadSlot(dir: string, expected: CheckpointConfig | null): { state: Meta
       ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
       : new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const groups: Record<string, Params> = { meta: {}, outer: {}, best: {} };
-  for (const e of m.tensors) {
-    const slash = e.name.indexOf('/');
-    const g = e.name.slice(0, slash);
-    if (!(g in groups)) throw new CheckpointError(dir, `unknown tensor group in ${e.name}`);
-    groups[g][e.name.slice(slash + 1)] = tf.tensor(data.subarray(e.offset, e.offset + e.length), e.shape);
+  for (const e of m.tensors) if (!(e.name.split('/')[0] in groups)) throw new CheckpointError(dir, `unknown tensor group in ${e.name}`);
+  for (const [name, t] of Object.entries(decodeTensors({ layout: m.tensors, data }, `checkpoint ${dir}`))) {
+    const slash = name.indexOf('/');
+    groups[name.slice(0, slash)][name.slice(slash + 1)] = t;
   }
   const meta = unflattenMeta(groups.meta);
   const state: MetaTrainState = {
