@@ -182,6 +182,7 @@ test('two runs never share a run directory: the second is refused naming the hol
 
 interface Child {
   code: number | null;
+  stdout: string;
   stderr: string;
 }
 
@@ -190,13 +191,15 @@ function cli(args: string[], onLine: (line: string, kill: (s: NodeJS.Signals) =>
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [DIST_CLI, ...args], { cwd: ROOT, env: { ...process.env, SYMTELE_BACKEND: 'wasm' } });
     let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
       const s = d.toString();
       stderr += s;
       for (const line of s.split('\n')) onLine(line, (sig) => child.kill(sig));
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
@@ -234,6 +237,15 @@ test('SIGINT: the run checkpoints, flushes and exits 130 with the command that r
     assert.equal(again.code, 0, again.stderr);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('main (npm start) and meta train take --resume and --fresh', async () => {
+  for (const cmd of [['main'], ['meta', 'train']]) {
+    const r = await cli([...cmd, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /--resume \[dir\]/);
+    assert.match(r.stdout, /--fresh/);
   }
 });
 
