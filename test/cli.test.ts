@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { configLayers, listPresets, loadPresetConfigOrExit } from '../src/cli/experiments/_preset.js';
+import { configLayers, listPresets, loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from '../src/cli/experiments/_preset.js';
 import { MnistConfig } from '../src/optim-experiments/config.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -128,6 +128,16 @@ test('run <experiment> --preset: an unknown preset exits 2 naming it, the file e
   assert.equal(r.stdout, '');
   for (const e of ['optimizers-mnist', 'teleport-integration', 'correlation', 'teleport-generalization']) {
     assert.ok(listPresets(e).includes('quick') && listPresets(e).includes('full'), e);
+  }
+});
+
+test('every run command defaults to its quick preset; the full one runs only when named', async () => {
+  const withPresets = ['optimizers-mnist', 'teleport-integration', 'correlation', 'teleport-generalization', 'transfer'];
+  for (const e of withPresets) {
+    assert.deepEqual(configLayers(e, RUN_DEFAULT_PRESET, {}), E.right([join(ROOT, 'experiments', `${e}-quick.json`)]), e);
+    const help = await symtele(['run', e, '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout.replace(/\s+/g, ' '), /default: quick; quick: minutes; full only when named \(--preset full/, e);
   }
 });
 
