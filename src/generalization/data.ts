@@ -53,15 +53,9 @@ export const STUDY_PROPS = {
 
 /**
  * Train split and the held-out split used as "validation" (the paper's 10,000 test samples).
- * CIFAR-10 needs its files: a clear message otherwise.
+ * CIFAR-10 is read from dataset.dir, else from where `symtele data fetch cifar10` puts it.
  */
 export function loadStudyData(s: DataSettings, seed: number): Dataset {
-  if (s.name === 'cifar10' && s.dir === undefined) {
-    throw new Error(
-      'CIFAR-10 is not available offline: download the binary version with fetchCifar10(dir) (needs internet) ' +
-        'and pass its directory as dataset.dir (--data-dir)',
-    );
-  }
   return loadDataset(s.name, { dir: s.dir, seed, trainSize: s.trainSize, validationSize: 0, testSize: s.testSize });
 }
 

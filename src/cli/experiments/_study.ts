@@ -18,7 +18,7 @@ export function studyOptions(c: Command, experiment: string, help: { dataset: st
     .option('--preset <name>', runPresetHelp(experiment, help.preset))
     .option('--config <file>', `JSON config over the defaults (symtele config defaults ${experiment}), or over --preset if given`)
     .option('--out <dir>', help.out)
-    .option('--data-dir <dir>', 'directory of the dataset files (needed for CIFAR-10)');
+    .option('--data-dir <dir>', 'directory of the dataset files (CIFAR-10 default: $SYMTELE_DATA/cifar10, else data/cifar10, where `symtele data fetch cifar10` puts it)');
 }
 
 /** Config overrides from the flags; the output folder defaults to results/<experiment>-<dataset>-<preset>. */
