@@ -141,6 +141,20 @@ test('every run command defaults to its quick preset; the full one runs only whe
   }
 });
 
+test('config defaults shows the optional fields the defaults leave out, with what their absence means', async () => {
+  const r = await symtele(['config', 'defaults', 'dataset']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { name: 'mnist', trainSize: 50000 }); // still a valid config
+  assert.match(r.stderr, /optional fields, absent above/);
+  assert.match(r.stderr, /^ {2}dir: a non-empty path; absent: the dataset's own place: .*cifar10, \$SYMTELE_DATA\/cifar10, else data\/cifar10/m);
+  assert.match(r.stderr, /^ {2}validationSize: a non-negative integer; absent: the rest of the training set$/m);
+  assert.match(r.stderr, /^ {2}testSize: a non-negative integer; absent: the whole test set$/m);
+  // nested: the same fields inside another kind's dataset, by their dotted path
+  const c = await symtele(['config', 'defaults', 'correlation']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /^ {2}dataset\.dir: a string; absent: the dataset's own place/m);
+});
+
 test('presets are layered: defaults, then the preset file, then --config, then flags', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'symtele-cli-'));
   try {

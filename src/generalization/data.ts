@@ -4,6 +4,7 @@ import * as t from 'io-ts';
 import { strict, withDefaults, optional, oneOf, PositiveInt, PositiveNumber } from '../config/codec.js';
 import { Backend, Seed, OutDir, LayerDims } from '../config/common.js';
 import { DATASET_NAMES } from '../data/types.js';
+import { DATASET_DIR_ABSENT } from '../data/config.js';
 import { loadDataset, gatherColumns, type Dataset, type DatasetName, type Split } from '../data/index.js';
 import type { Stream } from '../rng/index.js';
 
@@ -34,7 +35,12 @@ export const REFERENCE_DISPLACEMENTS: Record<DatasetName, number[]> = {
 
 /** The data of a study: which dataset, where its files are, how many samples to use. */
 export const DataSettings = withDefaults(
-  strict({ name: oneOf(DATASET_NAMES), dir: optional(t.string), trainSize: PositiveInt, testSize: optional(PositiveInt) }),
+  strict({
+    name: oneOf(DATASET_NAMES),
+    dir: optional(t.string, DATASET_DIR_ABSENT),
+    trainSize: PositiveInt,
+    testSize: optional(PositiveInt, 'the whole test set'),
+  }),
   { name: 'mnist', trainSize: 50_000 },
 );
 export type DataSettings = t.TypeOf<typeof DataSettings>;
