@@ -186,9 +186,11 @@ export function lineSpec(p: LinePlot): vl.TopLevelSpec {
   };
   const panels: object[] = [main];
   let totalWidth = width;
-  if (p.linearTail) {
+  const tailOf = p.linearTail && tailRange(p.series, p.linearTail.from);
+  // no panel when no series has a finite point in the tail
+  if (p.linearTail && tailOf && tailOf.shown.length > 0) {
     const { from } = p.linearTail;
-    const { shown, offScale, domain } = tailRange(p.series, from);
+    const { shown, offScale, domain } = tailOf;
     const tail = (x: number) => x >= from;
     const tailWidth = Math.round(width * 0.75);
     totalWidth += tailWidth + 30;
