@@ -20,7 +20,7 @@ export function register(run: Command): void {
     .command(EXPERIMENT)
     .description('Figure 12: momentum (transport / keep / reset) and AdaGrad (||grad||_2 vs ||grad||_A) with one teleport')
     .option('--preset <name>', runPresetHelp(EXPERIMENT, 'the paper, 5 repeats, 40 epochs'))
-    .option('--config <file>', 'JSON config over the defaults, or over --preset if given (e.g. experiments/fig12-integration.json)')
+    .option('--config <file>', 'JSON config over the defaults (the full sizes; without --preset), or over --preset if given (e.g. experiments/fig12-integration.json)')
     .option('--out <dir>', 'output directory')
     .option('--tune-group-lr', 'also search the largest non-diverging group learning rates (2 significant figures)')
     .action(

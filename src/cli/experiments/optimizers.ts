@@ -33,7 +33,7 @@ export function register(run: Command): void {
     .command(EXPERIMENT)
     .description('Figures 5 and 13: AdaGrad, momentum, RMSProp, Adam in paired arms (none, teleport, teleport-reset, reset, random) on MNIST / Fashion-MNIST')
     .option('--preset <name>', runPresetHelp(EXPERIMENT, 'the paper, 50k samples, 40 epochs, 5 runs'))
-    .option('--config <file>', 'JSON config over the defaults, or over --preset if given (e.g. experiments/fig5-reference.json, fig5-paper.json)')
+    .option('--config <file>', 'JSON config over the defaults (the full sizes; without --preset), or over --preset if given (e.g. experiments/fig5-reference.json, fig5-paper.json)')
     .option('--out <dir>', 'output directory')
     .option('--report-only', 'run nothing: write the report from the results saved so far under <out>/runs (partial ones too)')
     .action(
