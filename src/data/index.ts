@@ -17,6 +17,7 @@ export {
   CIFAR10_ARCHIVE_DIR,
 } from './cifar.js';
 export { fetchCifar10, extractCifar10Archive, hasCifar10, md5Hex, CIFAR10_URL, CIFAR10_MD5, type FetchCifar10Options } from './fetch.js';
+export { defaultDataDir, cifar10FetchCommand } from './default-dir.js';
 export { readTar, extractTar, type TarEntry } from './tar.js';
 export { loadDataset, splitIndices, selectRows, DEFAULT_TRAIN_SIZE, type LoadOptions } from './datasets.js';
 export { batches, gatherColumns, numBatches, type Batch, type BatchOptions } from './batches.js';

@@ -4,6 +4,7 @@ import * as t from 'io-ts';
 import { strict, withDefaults, optional, oneOf, PositiveInt, PositiveNumber } from '../config/codec.js';
 import { Backend, Seed, OutDir, LayerDims } from '../config/common.js';
 import { DATASET_NAMES } from '../data/types.js';
+import { DATASET_DIR_ABSENT } from '../data/config.js';
 import { loadDataset, gatherColumns, type Dataset, type DatasetName, type Split } from '../data/index.js';
 import type { Stream } from '../rng/index.js';
 
@@ -34,7 +35,12 @@ export const REFERENCE_DISPLACEMENTS: Record<DatasetName, number[]> = {
 
 /** The data of a study: which dataset, where its files are, how many samples to use. */
 export const DataSettings = withDefaults(
-  strict({ name: oneOf(DATASET_NAMES), dir: optional(t.string), trainSize: PositiveInt, testSize: optional(PositiveInt) }),
+  strict({
+    name: oneOf(DATASET_NAMES),
+    dir: optional(t.string, DATASET_DIR_ABSENT),
+    trainSize: PositiveInt,
+    testSize: optional(PositiveInt, 'the whole test set'),
+  }),
   { name: 'mnist', trainSize: 50_000 },
 );
 export type DataSettings = t.TypeOf<typeof DataSettings>;
@@ -53,15 +59,9 @@ export const STUDY_PROPS = {
 
 /**
  * Train split and the held-out split used as "validation" (the paper's 10,000 test samples).
- * CIFAR-10 needs its files: a clear message otherwise.
+ * CIFAR-10 is read from dataset.dir, else from where `symtele data fetch cifar10` puts it.
  */
 export function loadStudyData(s: DataSettings, seed: number): Dataset {
-  if (s.name === 'cifar10' && s.dir === undefined) {
-    throw new Error(
-      'CIFAR-10 is not available offline: download the binary version with fetchCifar10(dir) (needs internet) ' +
-        'and pass its directory as dataset.dir (--data-dir)',
-    );
-  }
   return loadDataset(s.name, { dir: s.dir, seed, trainSize: s.trainSize, validationSize: 0, testSize: s.testSize });
 }
 

@@ -20,7 +20,7 @@ import { stream } from '../rng/index.js';
 import { PAPER_DISPLACEMENTS } from '../symmetry/metrics.js';
 import { teleport } from '../teleport/teleport.js';
 import { createSummaryWriter, writeJsonAtomic } from '../logging/index.js';
-import { savePlot, meanStd, type Series } from '../report/plot.js';
+import { savePlot, meanStd, bandSeries, type Series } from '../report/plot.js';
 import { initClassifier, trainClassifier, modelTensors, type ClassifierState, type EpochRecord } from '../train/classifier.js';
 import { evaluateLoss } from '../train/evaluate.js';
 import { loadStudyData, sampleColumns } from './data.js';
@@ -290,9 +290,8 @@ async function writeOutputs(cfg: TeleportGeneralizationConfig, r: TeleportGenera
   tb.close();
   const series = (a: ArmResult): Series[] =>
     (['trainLoss', 'validationLoss'] as const).map((key) => {
-      const { mean, std } = meanStd(a[key]);
-      const x = mean.map((_, e) => e + 1);
-      return { name: `${a.arm} ${key === 'trainLoss' ? 'train' : 'validation'}`, x, y: mean, lo: mean.map((m, i) => m - std[i]!), hi: mean.map((m, i) => m + std[i]!), dashed: key === 'validationLoss' };
+      const x = Array.from({ length: Math.max(...a[key].map((r) => r.length)) }, (_, e) => e + 1);
+      return bandSeries(`${a.arm} ${key === 'trainLoss' ? 'train' : 'validation'}`, x, a[key], { dashed: key === 'validationLoss', unit: 'runs', xName: 'epoch' });
     });
   for (const objective of ['sharpness', 'curvature']) {
     const arms = r.arms.filter((a) => a.arm === 'none' || a.arm.startsWith(objective));

@@ -1,6 +1,6 @@
 // Held-out results: the machine-readable JSON, the summary table (mean ± std at chosen steps)
 // and the log-scale loss plot, one line per variant.
-import { savePlot, meanStd, type Series } from '../report/plot.js';
+import { savePlot, bandSeries } from '../report/plot.js';
 import { writeJsonAtomic } from '../logging/atomic.js';
 
 export interface VariantResult {
@@ -61,11 +61,23 @@ export function perSeedTable(r: EvalResults, steps: readonly number[]): string {
   return lines.join('\n');
 }
 
-/** PNG + SVG of the mean held-out loss per step (log scale), one line per variant. */
+/**
+ * PNG + SVG of the held-out loss per step: per variant the mean over runs with a ± std band, on
+ * a log axis (the early steps span decades), and a linear panel of the last half of the steps,
+ * where the variants differ by a few percent and a log axis cannot tell them apart.
+ */
 export async function plotResults(base: string, r: EvalResults): Promise<string[]> {
-  const series: Series[] = Object.entries(r.variants).map(([name, v]) => {
-    const { mean } = meanStd(v.loss);
-    return { name, x: mean.map((_, i) => i), y: mean };
+  const series = Object.entries(r.variants).map(([name, v]) => {
+    const steps = Math.max(...v.loss.map((q) => q.length));
+    return bandSeries(name, Array.from({ length: steps }, (_, i) => i), v.loss, { unit: 'runs', xName: 'step' });
   });
-  return savePlot(base, { title: 'Held-out loss (mean over runs)', xLabel: 'step', yLabel: 'loss', series, logY: true });
+  return savePlot(base, {
+    title: 'Held-out loss',
+    subtitle: 'line: mean over runs (held-out trajectories × meta-seeds); band: ± std over runs',
+    xLabel: 'step',
+    yLabel: 'loss',
+    series,
+    logY: true,
+    linearTail: { from: Math.floor(r.heldout.steps / 2) },
+  });
 }

@@ -12,7 +12,7 @@ import { teleportOptions } from '../teleport/config.js';
 import { mlpLoss } from '../nn/mlp.js';
 import { stream } from '../rng/index.js';
 import { createSummaryWriter } from '../logging/index.js';
-import { savePlot } from '../report/plot.js';
+import { savePlot, divergedIn, divergenceSteps } from '../report/plot.js';
 import type { IntegrationConfig, IntegrationPanel, IntegrationVariant } from './config.js';
 import { writeReport, bandSeries, markdownTable, meanStdCell, slug } from './report.js';
 
@@ -170,7 +170,7 @@ export function runIntegration(cfg: IntegrationConfig, log: (s: string) => void 
         const runs = runAll(panel, v);
         const res: VariantResult = { label: v.label, teleport: v.teleport, state: v.state, runs };
         variants.push(res);
-        log(`${panel.name} / ${v.label}: final loss ${meanStdCell(runs.map((q) => q.loss[cfg.epochs]!))}${runs.some((q) => q.diverged) ? ' (diverged in some repeats)' : ''}`);
+        log(`${panel.name} / ${v.label}: final loss ${meanStdCell(runs.map((q) => q.loss[cfg.epochs]!))}${divergedNote(runs, ' (', ')')}`);
         if (cfg.tuneGroupLr && v.teleport) {
           const configuredDiverged = runs.some((q) => q.diverged);
           const largest = largestStable((lr) => runAll(panel, withLr(v, lr)).every((q) => !q.diverged), v.teleport.lr);
@@ -190,6 +190,16 @@ export function runIntegration(cfg: IntegrationConfig, log: (s: string) => void 
   }
 }
 
+/**
+ * "diverged in all 5 repeats (non-finite from epoch 6)" / "diverged in 2 of 5 repeats" (wrapped
+ * in `pre`/`post`), or "" when none diverged. Diverged: see runVariant.
+ */
+export function divergedNote(runs: readonly VariantRun[], pre = '', post = ''): string {
+  const note = divergedIn(runs.filter((q) => q.diverged).length, runs.length);
+  const stops = divergenceSteps(runs.map((q) => q.loss));
+  return note ? `${pre}${note}${stops.length ? ` (non-finite from epoch ${stops.join(', ')})` : ''}${post}` : '';
+}
+
 /** The summary table: loss right after the teleport epoch, a few epochs later, and at the end. */
 export function integrationSummary(res: IntegrationResults): string {
   const { epochs, teleportAt } = res.config;
@@ -200,7 +210,7 @@ export function integrationSummary(res: IntegrationResults): string {
         v.label,
         ...cols.map((c) => meanStdCell(v.runs.map((q) => q.loss[c]!))),
         v.teleport ? meanStdCell(v.runs.map((q) => q.teleport?.seconds ?? NaN)) : '-',
-        `${v.runs.filter((q) => q.diverged).length}/${v.runs.length}`,
+        divergedNote(v.runs) || 'none',
       ]);
       const lrs = panel.variants
         .filter((v) => v.groupLr)
@@ -220,7 +230,9 @@ export async function writeIntegrationReport(res: IntegrationResults, out: strin
   const files: string[] = [];
   const x = Array.from({ length: res.config.epochs + 1 }, (_, i) => i);
   for (const panel of res.panels) {
-    const series = panel.variants.map((v) => bandSeries(v.label, x, v.runs.map((q) => q.loss)));
+    const series = panel.variants.map((v) =>
+      bandSeries(v.label, x, v.runs.map((q) => q.loss), { xName: 'epoch', diverged: v.runs.filter((q) => q.diverged).length }),
+    );
     files.push(
       ...(await savePlot(path.join(out, `fig12-${slug(panel.name)}`), {
         title: `${panel.name}: teleport at epoch ${res.config.teleportAt} (mean ± std, ${res.config.repeats} repeats)`,
@@ -228,6 +240,8 @@ export async function writeIntegrationReport(res: IntegrationResults, out: strin
         yLabel: 'loss',
         series,
         logY: true,
+        subtitle: 'line: mean over the repeats still finite; band: ± std; ×: where a repeat stopped being finite',
+        linearTail: { from: Math.floor(res.config.epochs / 2) },
       })),
     );
     for (const v of panel.variants) {

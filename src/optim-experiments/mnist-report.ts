@@ -228,7 +228,7 @@ function lossSeries(arms: readonly ArmResult[], x: (r: RunRecord) => number[]): 
   return arms.flatMap((a) => {
     const xs = a.runs.map(x);
     const mx = (xs[0] ?? []).map((_, i) => stats(xs.map((q) => q[i] ?? NaN)).mean);
-    return [bandSeries(`${a.arm}, train`, mx, a.runs.map((r) => r.trainLoss)), bandSeries(`${a.arm}, test`, mx, a.runs.map((r) => r.testLoss), true)];
+    return [bandSeries(`${a.arm}, train`, mx, a.runs.map((r) => r.trainLoss), { unit: 'runs' }), bandSeries(`${a.arm}, test`, mx, a.runs.map((r) => r.testLoss), { dashed: true, unit: 'runs' })];
   });
 }
 

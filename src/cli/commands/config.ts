@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { ConfigError, overridesFromAssignments, reportErrors } from '../../config/codec.js';
 import '../../config/common.js'; // registers the shared kinds
 import { getConfig, listConfigs, type RegisteredConfig } from '../../config/registry.js';
+import { absentOptionalFields } from '../../config/optional-fields.js';
 import { loadConfigOrExit, runCommand } from '../run.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -54,7 +55,7 @@ export function register(program: Command): void {
 
   config
     .command('defaults')
-    .description('print the defaults of a config kind (fields without a default are reported)')
+    .description('print the defaults of a config kind as JSON; optional fields without a default are listed on stderr, fields that must be given are reported')
     .argument('<kind>', 'config kind (see `symtele config list`)')
     .action(
       runCommand(async (name: string) => {
@@ -62,6 +63,12 @@ export function register(program: Command): void {
         const r = kind.codec.decode({});
         if (E.isRight(r)) {
           process.stdout.write(`${JSON.stringify(kind.codec.encode(r.right), null, 2)}\n`);
+          // optional fields without a default are absent from the JSON (it stays a valid config): list them
+          const absent = absentOptionalFields(kind.codec, r.right);
+          if (absent.length > 0) {
+            const lines = absent.map((f) => `  ${f.path}: ${f.expects}${f.absent === undefined ? '' : `; absent: ${f.absent}`}`);
+            process.stderr.write(`optional fields, absent above (set one in a config to use it):\n${lines.join('\n')}\n`);
+          }
           return;
         }
         // Not every field has a default: show which ones must be given.

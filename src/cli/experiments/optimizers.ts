@@ -13,10 +13,9 @@ import { mnistMarkdown, mnistSummary, writeMnistReport } from '../../optim-exper
 import { slug } from '../../optim-experiments/report.js';
 import { writeJsonAtomic } from '../../logging/atomic.js';
 import { loadDataset } from '../../data/index.js';
-import { loadPresetConfigOrExit, presetHelp } from './_preset.js';
+import { loadPresetConfigOrExit, runPresetHelp, RUN_DEFAULT_PRESET } from './_preset.js';
 
 const EXPERIMENT = 'optimizers-mnist';
-const DEFAULT_PRESET = 'full';
 
 interface Options {
   reportOnly?: boolean;
@@ -33,13 +32,13 @@ export function register(run: Command): void {
   run
     .command(EXPERIMENT)
     .description('Figures 5 and 13: AdaGrad, momentum, RMSProp, Adam in paired arms (none, teleport, teleport-reset, reset, random) on MNIST / Fashion-MNIST')
-    .option('--preset <name>', presetHelp(EXPERIMENT, DEFAULT_PRESET, 'full = the paper: 50k samples, 40 epochs, 5 runs'))
-    .option('--config <file>', 'JSON config over the defaults, or over --preset if given (e.g. experiments/fig5-reference.json, fig5-paper.json)')
+    .option('--preset <name>', runPresetHelp(EXPERIMENT, 'the paper, 50k samples, 40 epochs, 5 runs'))
+    .option('--config <file>', 'JSON config over the defaults (the full sizes; without --preset), or over --preset if given (e.g. experiments/fig5-reference.json, fig5-paper.json)')
     .option('--out <dir>', 'output directory')
     .option('--report-only', 'run nothing: write the report from the results saved so far under <out>/runs (partial ones too)')
     .action(
       runCommand(async (opts: Options, cmd: Command) => {
-        const config = await loadPresetConfigOrExit(MnistConfig, EXPERIMENT, DEFAULT_PRESET, opts, { out: opts.out, seed: globalOptions(cmd).seed });
+        const config = await loadPresetConfigOrExit(MnistConfig, EXPERIMENT, RUN_DEFAULT_PRESET, opts, { out: opts.out, seed: globalOptions(cmd).seed });
         await useBackend(cmd, config.backend, { kind: 'classifierEpoch' });
         const log = (s: string) => process.stderr.write(`[optimizers-mnist] ${s}\n`);
         const t0 = performance.now();

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { TeleportGeneralizationConfig, runTeleportGeneralization } from '../../generalization/teleport-generalization.js';
 import { runCommand, useBackend } from '../run.js';
-import { loadPresetConfigOrExit } from './_preset.js';
-import { studyOptions, studyOverrides, STUDY_DEFAULT_PRESET, type StudyFlags } from './_study.js';
+import { loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from './_preset.js';
+import { studyOptions, studyOverrides, type StudyFlags } from './_study.js';
 
 const EXPERIMENT = 'teleport-generalization';
 
@@ -13,11 +13,11 @@ export function register(run: Command): void {
     .description('SGD with one teleport near convergence to raise / lower sharpness φ or curvature ψ; five arms × runs (paper Figure 4)');
   studyOptions(command, EXPERIMENT, {
     dataset: 'mnist | fashion-mnist | cifar10 (the paper uses CIFAR-10)',
-    preset: 'quick: minutes; full = the paper: CIFAR-10, 5 runs, teleport at epoch 20 with 5 batches of 2000',
+    preset: 'the paper, CIFAR-10, 5 runs, teleport at epoch 20 with 5 batches of 2000',
     out: 'output directory (results.json, plots, TensorBoard)',
   }).action(
     runCommand(async (o: StudyFlags, cmd: Command) => {
-      const cfg = await loadPresetConfigOrExit(TeleportGeneralizationConfig, EXPERIMENT, STUDY_DEFAULT_PRESET, o, studyOverrides(EXPERIMENT, o, cmd));
+      const cfg = await loadPresetConfigOrExit(TeleportGeneralizationConfig, EXPERIMENT, RUN_DEFAULT_PRESET, o, studyOverrides(EXPERIMENT, o, cmd));
       await useBackend(cmd, cfg.backend);
       await runTeleportGeneralization(cfg);
     }),
