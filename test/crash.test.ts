@@ -249,11 +249,37 @@ test('main (npm start) and meta train take --resume and --fresh', async () => {
   }
 });
 
-for (const [name, config] of [['one learned variant', FAULT_SINGLE], ['a study of two', FAULT_STUDY]] as const) {
+test('units on threads (jobs 2) give the results and logs of one after the other, and stop and resume the same way', async () => {
+  const dir = tmp();
+  try {
+    const one = experiment(FAULT_STUDY, path.join(dir, 'one'));
+    await trainAndEvaluate(one, 'test', quiet);
+    const two = experiment(FAULT_STUDY, path.join(dir, 'two'));
+    let polls = 0;
+    const stop = {
+      get requested() {
+        return ++polls >= 3 ? ('SIGTERM' as const) : null;
+      },
+    };
+    await assert.rejects(trainAndEvaluate(two, 'test', { ...quiet, jobs: 2, stop }), (e: Error) => e instanceof Interrupted && /SIGTERM/.test(e.message));
+    await trainAndEvaluate(two, 'test', { ...quiet, jobs: 2, start: 'resume' });
+    assert.deepEqual(compareRuns(runRecord(one.logdir), runRecord(two.logdir)), []);
+    await assert.rejects(trainAndEvaluate(two, 'test', { ...quiet, jobs: 0 }), /jobs: expected a positive integer, got 0/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const soaks = [
+  ['one learned variant', FAULT_SINGLE, []],
+  ['a study of two', FAULT_STUDY, []],
+  ['a study of two, units on 2 threads', FAULT_STUDY, ['--jobs', '2']],
+] as const;
+for (const [name, config, args] of soaks) {
   test(`fault injection (${name}): SIGKILL at random file writes, resumed each time, ends equal to the uninterrupted run`, () => {
     const dir = tmp();
     try {
-      const r = soak({ config, dir, faults: 3, seed: name.length, cli: DIST_CLI, preload: PRELOAD });
+      const r = soak({ config, dir, faults: 3, seed: name.length, cli: DIST_CLI, preload: PRELOAD, args: [...args] });
       assert.equal(r.faults, 3);
       assert.ok(r.runs >= 1);
       assert.deepEqual(r.problems, []);

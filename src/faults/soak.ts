@@ -22,6 +22,8 @@ export interface SoakOptions {
   /** The CLI entry and the fault preload (default: the built ones next to this file in dist/). */
   cli?: string;
   preload?: string;
+  /** Extra arguments of the faulted runs (e.g. `--jobs 2`); the uninterrupted run has none. */
+  args?: string[];
   /** Per child process, ms (default 120 s). */
   timeoutMs?: number;
   log?: (line: string) => void;
@@ -135,7 +137,7 @@ export function soak(o: SoakOptions): SoakResult {
     const inSlots = result.faults % 2 === 1;
     const n = inSlots ? first.writes.matched : first.writes.all;
     const env: Record<string, string> = { SYMTELE_FAULT_KILL_AT: String(1 + Math.floor(rng() * n)), ...(inSlots ? { SYMTELE_FAULT_MATCH: SLOTS } : {}) };
-    const c = runChild(cli, preload, faulty, [fresh ? '--fresh' : '--resume'], env, countFile, timeoutMs);
+    const c = runChild(cli, preload, faulty, [fresh ? '--fresh' : '--resume', ...(o.args ?? [])], env, countFile, timeoutMs);
     result.processes++;
     fresh = false;
     if (c.signal === 'SIGKILL') {
@@ -152,7 +154,7 @@ export function soak(o: SoakOptions): SoakResult {
   }
   // the last run, resumed without faults
   if (!fresh) {
-    const c = runChild(cli, preload, faulty, ['--resume'], {}, countFile, timeoutMs);
+    const c = runChild(cli, preload, faulty, ['--resume', ...(o.args ?? [])], {}, countFile, timeoutMs);
     result.processes++;
     check(c, 'the last resumed run');
     result.runs++;

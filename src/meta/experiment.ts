@@ -11,12 +11,18 @@ import { openStudy, type StartMode } from './study.js';
 import { Interrupted, yieldToEventLoop } from './interrupt.js';
 import { hasCheckpoint } from './checkpoint.js';
 import { checkpointDirOf } from './paths.js';
+import { unitPool } from './jobs/unit-job.js';
 import { summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
 import { isLearned } from './variant.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
 
 export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shards' | 'stop'> {
+  /**
+   * Units (learned variant x meta-seed) trained at once, each on its own worker thread
+   * (default 1: one after the other in this thread). The results do not depend on it.
+   */
+  jobs?: number;
   json?: string;
   /**
    * What to do with an earlier run in the config's checkpointDir: `new` (default) refuses one,
@@ -70,32 +76,65 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
   const log = opts.log ?? (() => {});
   const resolved = resolveOrThrow(exp, source);
   const learned = resolved.filter((rv) => isLearned(rv.variant));
+  const jobs = opts.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected a positive integer, got ${jobs}`);
+  if (jobs > 1 && (opts.pool || (opts.shards ?? 1) > 1)) throw new Error('jobs > 1 trains whole units on threads: it does not combine with gradient workers (--workers, --redis)');
   const locks = lockRun(exp);
   const metas = new Map<string, MetaParams>();
   try {
     const planned = learned.flatMap((rv) => exp.metaSeeds.map((metaSeed) => ({ label: rv.label, metaSeed, batches: totalBatches(rv.train) })));
     const study = openStudy(exp, planned, opts.start ?? 'new', log);
-    for (const rv of learned) {
+    const pool = jobs > 1 ? unitPool(jobs, opts.stop) : null;
+    const started = new Map<string, Promise<void>>();
+    const key = (label: string, s: number) => `${label}#${s}`;
+    // each unit runs once; one warm-started from another starts after it
+    const unitDone = (rv: ResolvedVariant, s: number): Promise<void> => {
+      if (!started.has(key(rv.label, s))) started.set(key(rv.label, s), runUnit(rv, s));
+      return started.get(key(rv.label, s))!;
+    };
+    // one unit: skipped when done, else trained (here, or on a thread once its warm-start source is done)
+    const runUnit = async (rv: ResolvedVariant, s: number): Promise<void> => {
+      const unit = study.unit(rv.label, s);
+      if (unit.state === 'done') {
+        log(`${rv.label} seed ${s}: done in an earlier run (from its checkpoint)`);
+        return;
+      }
       const from = resolved.find((r) => r.label === rv.train.warmStart);
-      for (const s of exp.metaSeeds) {
-        const unit = study.unit(rv.label, s);
-        if (unit.state === 'done') {
-          metas.set(`${rv.label}#${s}`, loadTrained(rv, exp, s));
-          log(`${rv.label} seed ${s}: done in an earlier run (from its checkpoint)`);
-          continue;
-        }
-        const resume = opts.start === 'resume' && hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
+      if (from) await unitDone(from, s);
+      const resume = opts.start === 'resume' && hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
+      study.update(rv.label, s, { state: 'running' });
+      let seconds: number, trajectories: number;
+      if (pool) {
+        const r = await pool.run({ exp, source, label: rv.label, metaSeed: s, resume }, log);
+        if (r.interrupted) throw new Interrupted(r.interrupted, r.where ?? `in ${rv.label} seed ${s}`);
+        ({ seconds, trajectories } = r);
+      } else {
         // warm start: the source trained earlier in this run, else its checkpoint
-        const trained = from && metas.get(`${from.label}#${s}`);
+        const trained = from && metas.get(key(from.label, s));
         const warmFrom = from && !resume ? (trained ?? loadTrained(from, exp, s)) : undefined;
-        study.update(rv.label, s, { state: 'running' });
         const tv = await trainVariant(rv, exp, s, { resume: resume ? exp.checkpointDir : undefined, log, warmFrom, pool: opts.pool, shards: opts.shards, stop: opts.stop });
         if (warmFrom && warmFrom !== trained) disposeMeta(warmFrom);
-        metas.set(`${rv.label}#${s}`, tv.meta);
-        study.update(rv.label, s, { state: 'done', seconds: tv.seconds, trajectories: tv.trajectories });
-        log(`${rv.label} seed ${s}: trained on ${tv.trajectories} trajectories in ${tv.seconds.toFixed(1)}s (${(tv.trajectories / tv.seconds).toFixed(2)} trajectories/s)`);
+        metas.set(key(rv.label, s), tv.meta);
+        ({ seconds, trajectories } = tv);
       }
+      study.update(rv.label, s, { state: 'done', seconds, trajectories });
+      log(`${rv.label} seed ${s}: trained on ${trajectories} trajectories in ${seconds.toFixed(1)}s (${(trajectories / seconds).toFixed(2)} trajectories/s)`);
+    };
+    try {
+      if (pool) {
+        for (const rv of learned) for (const s of exp.metaSeeds) void unitDone(rv, s);
+        // every unit settles before an error is reported (no thread is left writing)
+        const settled = await Promise.allSettled(started.values());
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      } else {
+        for (const rv of learned) for (const s of exp.metaSeeds) await unitDone(rv, s);
+      }
+    } finally {
+      await pool?.close();
     }
+    // units trained elsewhere (threads, earlier runs) come from their checkpoints
+    for (const rv of learned) for (const s of exp.metaSeeds) if (!metas.has(key(rv.label, s))) metas.set(key(rv.label, s), loadTrained(rv, exp, s));
     await yieldToEventLoop();
     if (opts.stop?.requested) throw new Interrupted(opts.stop.requested, 'before the held-out evaluation (all units trained)');
     const results = evaluateAll(resolved, metas, exp, log);

@@ -18,6 +18,12 @@ function nonNegativeInt(v: string): number {
   return n;
 }
 
+export function positiveInt(v: string): number {
+  const n = nonNegativeInt(v);
+  if (n === 0) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
 export function addPoolOptions(cmd: Command): Command {
   return cmd
     .option('--workers <n>', `gradient workers: worker threads, e.g. the cores (${defaultWorkers()} here); default 0: in this process (measured no faster with threads on 2 cores, docs/workers.md); with --redis the shards per batch (default 2)`, nonNegativeInt)

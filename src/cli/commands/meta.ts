@@ -5,8 +5,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import { runCommand, loadConfigOrExit, useBackend, exitWithError } from '../run.js';
 import { configLayers, presetHelp } from '../experiments/_preset.js';
 import type { Job } from '../../backend/index.js';
-import { addPoolOptions, poolOptions, type PoolFlags } from './_pool.js';
-import { createShardPool } from '../../meta/workers/index.js';
+import { addPoolOptions, poolOptions, positiveInt, type PoolFlags } from './_pool.js';
+import { createShardPool, defaultWorkers } from '../../meta/workers/index.js';
 import { windows } from '../../meta/train.js';
 import { isLearned } from '../../meta/variant.js';
 import { MetaExperimentCodec, resolveAll, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
@@ -21,6 +21,7 @@ interface MetaOptions extends PoolFlags {
   /** true: the config's checkpointDir; a string: that directory. */
   resume?: string | boolean;
   fresh?: boolean;
+  jobs?: number;
   stop?: StopFlag;
   checkpoints?: string;
   quiet?: boolean;
@@ -43,6 +44,7 @@ function libOptions(opts: MetaOptions): ExperimentOptions {
   return {
     json: opts.json,
     start: opts.resume ? 'resume' : opts.fresh ? 'fresh' : 'new',
+    jobs: opts.jobs,
     stop: opts.stop,
     checkpoints: opts.checkpoints?.split(',').filter((d) => d !== ''),
     log: say(opts.quiet),
@@ -104,7 +106,8 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
 export const runDirOptions = (c: Command) =>
   c
     .option('--resume [dir]', 'finish the run in the checkpoint directory (default: the config checkpointDir), skipping what is done; starts it if there is none')
-    .option('--fresh', 'remove the earlier run in the checkpoint directory (checkpoints and logs of its units) and start over');
+    .option('--fresh', 'remove the earlier run in the checkpoint directory (checkpoints and logs of its units) and start over')
+    .option('--jobs <n>', `units (variant x meta-seed) trained at once, each on its own thread; the results do not depend on it (cores here: ${defaultWorkers()})`, positiveInt, 1);
 
 const presetOption = (c: Command) =>
   c
