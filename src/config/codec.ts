@@ -215,6 +215,20 @@ export function oneOf<const L extends readonly [string, ...string[]]>(
   return t.keyof(keys, name);
 }
 
+/**
+ * `null` or a value of `codec`; a bad value reports `codec`'s own problems at their paths
+ * (a plain t.union would report one "expected X or null" for the whole object).
+ */
+export function nullable<C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, t.OutputOf<C> | null, unknown> {
+  const n = new t.Type<t.TypeOf<C> | null, t.OutputOf<C> | null, unknown>(
+    `${codec.name} | null`,
+    (u): u is t.TypeOf<C> | null => u === null || codec.is(u),
+    (u, c) => (u === null ? t.success(null) : codec.validate(u, c)),
+    (a) => (a === null ? null : codec.encode(a)),
+  );
+  return describeAs(n, `${describe(codec)} or null`);
+}
+
 const ARRAYS = new WeakSet<t.Decoder<any, any>>();
 
 /** An array with optional bounds on its length. */
@@ -461,6 +475,57 @@ export function withDefaults<C extends t.Mixed>(
     codec.encode,
   );
   return describeAs(wrapped, describe(codec));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks across fields: problems a shape cannot state (one field against another, nested
+// configs resolved against presets), listed together with the shape's own.
+
+/**
+ * A codec that also runs `check` on its input, whether the shape's own validation passed or
+ * not, so every problem at every depth is listed in one pass. `check` returns problems made
+ * with `problemAt` (or another codec's errors decoded under `c`); the value decodes only when
+ * there are none.
+ */
+export function withChecks<C extends t.Mixed>(
+  codec: C,
+  check: (u: unknown, c: t.Context) => t.Errors,
+): t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown> {
+  const checked = new t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown>(
+    codec.name,
+    (u): u is t.TypeOf<C> => codec.is(u) && check(u, [{ key: '', type: codec, actual: u }]).length === 0,
+    (u, c) => {
+      const r = codec.validate(u, c);
+      const more = check(u, c);
+      if (more.length === 0) return r;
+      return t.failures(E.isLeft(r) ? [...r.left, ...more] : [...more]);
+    },
+    codec.encode,
+  );
+  return describeAs(checked, describe(codec));
+}
+
+/** A problem at `c` extended by `keys` (each with the codec found there, for the path's look). */
+export function problemAt(c: t.Context, keys: ReadonlyArray<readonly [string, t.Decoder<any, any>]>, message: string, value?: unknown): t.ValidationError {
+  let context = c;
+  for (const [key, type] of keys) context = t.appendContext(context, key, type, undefined);
+  return { value, context, message };
+}
+
+/**
+ * The entries of a list field (raw `values`, at `at` under `c`) above a bound set by another
+ * field (raw `bound`, named `boundName`): `tableSteps[3]: 200 is beyond heldout.steps 100`.
+ * Nothing when either is invalid: their own codecs report that.
+ */
+export function entriesAtMost(
+  c: t.Context,
+  at: ReadonlyArray<readonly [string, t.Mixed]>,
+  values: unknown,
+  bound: unknown,
+  boundName: string,
+): t.ValidationError[] {
+  if (!at[at.length - 1]![1].is(values) || !Array.isArray(values) || typeof bound !== 'number' || !Number.isFinite(bound)) return [];
+  return values.flatMap((v: number, i) => (v > bound ? [problemAt(c, [...at, [String(i), t.number]], `${v} is beyond ${boundName} ${bound}`, v)] : []));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -42,13 +42,15 @@ export function register(program: Command): void {
         const kind = kindOrThrow(opts.kind);
         const overrides = setOverrides(opts.set);
         const decoded = await loadConfigOrExit(kind.codec, file, overrides);
+        // the checks the kind's command runs before any work (paths, sizes): the same verdict
+        const notes = kind.preflight?.(decoded, file);
         const text = `${JSON.stringify(kind.codec.encode(decoded), null, 2)}\n`;
         if (opts.write !== undefined) {
           await mkdir(dirname(opts.write), { recursive: true });
           await writeFile(opts.write, text);
         }
         process.stdout.write(text);
-        process.stderr.write(`${file}: valid ${kind.name} config\n`);
+        process.stderr.write(`${file}: valid ${kind.name} config\n${notes ? `${notes}\n` : ''}`);
       }),
     );
 
