@@ -11,6 +11,13 @@ import { ConfigError, decodeConfig, decodeOrThrow } from '../src/config/codec.js
 import { outputPathProblem } from '../src/config/preflight.js';
 import { MetaExperimentCodec, resolveAll } from '../src/meta/config.js';
 import { estimateMeta, preflightMeta } from '../src/meta/preflight.js';
+import { getConfig } from '../src/config/registry.js';
+import '../src/cli/commands/teleport.js';
+import '../src/generalization/correlation.js';
+import '../src/generalization/teleport-generalization.js';
+import '../src/generalization/displacement.js';
+import '../src/optim-experiments/config.js';
+import '../src/meta/study-transfer.js';
 import { symtele } from './helpers/cli.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-preflight-'));
@@ -202,6 +209,39 @@ test('CLI: output paths under a file and absurd sizes exit 2 before any work, na
     assert.equal(good.code, 0, good.stderr);
     assert.match(good.stderr, /valid meta config\nestimate: memory that grows with the sizes ~[\d.]+ \w+ .*, work ~[\d.]+ min\n {2}held-out records/);
     assert.deepEqual(fs.readdirSync(dir).sort(), ['afile', 'huge.json', 'ok.json', 'paths.json'], 'nothing written');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every registered kind with an output folder checks it in config check and in its run command alike', async () => {
+  const dir = tmp();
+  try {
+    const file = path.join(dir, 'afile');
+    fs.writeFileSync(file, 'x');
+    // decoding: checks across fields of a study are part of its codec (they used to run only in the command)
+    const corr = writeConfig(dir, 'corr.json', { curvature: { layer: 5 }, snapshots: [50] });
+    const bad = await symtele(['config', 'check', corr, '--kind', 'correlation']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /curvature\.layer: expected a hidden layer of 784-16-10-10 \(0\.\.1\), got 5\n {2}snapshots: expected epochs before the last \(40\), got 50/);
+    // output paths: the same verdict from config check and from the run, flags (--json) included
+    const out = writeConfig(dir, 'out.json', { out: path.join(file, 'o') });
+    const check = await symtele(['config', 'check', out, '--kind', 'correlation']);
+    const run = await symtele(['run', 'correlation', '--config', out, '--json', path.join(file, 'j.json')]);
+    for (const r of [check, run]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /out: .*afile[\\/]o is under .*afile, which is a file/);
+      assert.ok(!r.stderr.includes('backend:'), r.stderr);
+    }
+    assert.match(run.stderr, /--json: .*j\.json is under .*afile, which is a file/);
+    // the other kinds' preflights, as config check and their commands call them
+    const transfer = JSON.parse(fs.readFileSync('experiments/transfer-quick.json', 'utf8'));
+    for (const [kind, raw] of [['teleport-generalization', {}], ['optimizers-mnist', {}], ['teleport-integration', {}], ['displacement', {}], ['teleport', {}], ['transfer', transfer]] as const) {
+      const k = getConfig(kind)!;
+      const value = decodeOrThrow(k.codec, { ...raw, out: path.join(file, 'o') }, kind);
+      const e = configError(() => k.preflight!(value, kind));
+      assert.match(e.problems.join('\n'), /^out: .* which is a file/, kind);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

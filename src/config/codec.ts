@@ -505,6 +505,38 @@ export function withChecks<C extends t.Mixed>(
   return describeAs(checked, describe(codec));
 }
 
+/**
+ * A codec that, once `shape` decodes, also reports `problems` of the decoded value (checks
+ * across fields), each at its dotted path (`optimizers.0.teleport.epoch`). Use `withChecks`
+ * instead where the checks must run even when the shape does not decode.
+ */
+export function refineConfig<A, O>(shape: t.Type<A, O, unknown>, problems: (a: A) => Array<{ path: string; message: string }>): t.Type<A, O, unknown> {
+  return describeAs(
+    new t.Type<A, O, unknown>(
+      shape.name,
+      (u): u is A => shape.is(u) && problems(u as A).length === 0,
+      (u, c) =>
+        E.chain((a: A): t.Validation<A> => {
+          const found = problems(a);
+          if (found.length === 0) return t.success(a);
+          return t.failures(
+            found.map(({ path, message }) => {
+              let ctx = c;
+              let at: unknown = u;
+              for (const key of path.split('.')) {
+                at = (at as Record<string, unknown> | undefined)?.[key];
+                ctx = t.appendContext(ctx, key, Array.isArray(at) ? t.array(t.unknown) : t.unknown, at);
+              }
+              return { value: at, context: ctx, message };
+            }),
+          );
+        })(shape.validate(u, c) as t.Validation<A>),
+      shape.encode,
+    ),
+    describe(shape),
+  );
+}
+
 /** A problem at `c` extended by `keys` (each with the codec found there, for the path's look). */
 export function problemAt(c: t.Context, keys: ReadonlyArray<readonly [string, t.Decoder<any, any>]>, message: string, value?: unknown): t.ValidationError {
   let context = c;

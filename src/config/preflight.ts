@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './codec.js';
+import type { Preflight } from './registry.js';
 
 /** What a path will be: a folder the run creates (or fills), or a file it writes. */
 export type OutputKind = 'dir' | 'file';
@@ -115,7 +116,18 @@ export function estimateProblems(e: Estimate, limits: Limits = defaultLimits()):
   return out;
 }
 
-/** Throw every problem as one ConfigError of `source` (nothing when there are none). */
-export function throwProblems(source: string, problems: readonly string[]): void {
-  if (problems.length > 0) throw new ConfigError(source, problems);
+/** Throw every problem (a line, or a message at a dotted path) as one ConfigError of `source`; nothing when there are none. */
+export function throwProblems(source: string, problems: ReadonlyArray<string | { path: string; message: string }>): void {
+  if (problems.length > 0) throw new ConfigError(source, problems.map((p) => (typeof p === 'string' ? p : `${p.path}: ${p.message}`)));
 }
+
+/** The preflight of a config whose checks before work are its output paths (named by `outputs`). */
+export const outputsPreflight =
+  <A>(outputs: (value: A, flags: Readonly<Record<string, unknown>>) => OutputPath[]): Preflight<A> =>
+  (value, source, flags = {}) => {
+    throwProblems(source, outputPathProblems(outputs(value, flags)));
+    return '';
+  };
+
+/** The preflight of a config whose one output is the folder `out`. */
+export const outDirPreflight = outputsPreflight((c: { out: string }) => [{ field: 'out', path: c.out, kind: 'dir' }]);

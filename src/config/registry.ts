@@ -20,9 +20,11 @@ export interface RegisteredConfig {
 /**
  * Checks of a decoded config that its command runs before any work (output paths, estimated
  * sizes): throws a ConfigError listing every problem, else returns notes for `config check`
- * (e.g. the estimate). The command calls the same function, so both give one verdict.
+ * (e.g. the estimate). `flags`: the command's options that name outputs (e.g. `json`).
+ * `loadConfigOrExit` (src/cli/run.ts) runs it for every command that loads a registered codec,
+ * and `config check` runs it without flags, so both give one verdict.
  */
-export type Preflight<A> = (value: A, source: string) => string;
+export type Preflight<A> = (value: A, source: string, flags?: Readonly<Record<string, unknown>>) => string;
 
 const REGISTRY = new Map<string, RegisteredConfig>();
 const PREFLIGHTS = new Map<string, Preflight<any>>();
@@ -39,6 +41,12 @@ export function registerConfig<A, O>(name: string, codec: t.Type<A, O, unknown>,
 /** Register the preflight of a config kind (next to the checks, which may live apart from the codec). */
 export function registerPreflight<A>(name: string, preflight: Preflight<A>): void {
   PREFLIGHTS.set(name, preflight);
+}
+
+/** The preflight registered for this codec, if any. */
+export function preflightOf(codec: t.Decoder<any, any>): Preflight<any> | undefined {
+  for (const c of REGISTRY.values()) if (c.codec === codec) return PREFLIGHTS.get(c.name);
+  return undefined;
 }
 
 /** The registered config of that name, if any. */

@@ -121,4 +121,4 @@ export function preflightMeta(exp: MetaExperiment, source: string, opts: MetaPre
   return { resolved, estimate };
 }
 
-registerPreflight<MetaExperiment>('meta', (exp, source) => describeEstimate(preflightMeta(exp, source).estimate));
+registerPreflight<MetaExperiment>('meta', (exp, source, flags = {}) => describeEstimate(preflightMeta(exp, source, flags as MetaPreflightOptions).estimate));

@@ -17,6 +17,8 @@ import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
 import { arrayOf, decodeOrThrow, entriesAtMost, isPlainObject, withChecks, NonEmptyString, numberIn, oneOf, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
 import { OutDir, Seed } from '../config/common.js';
+import { outputsPreflight } from '../config/preflight.js';
+import { registerConfig, registerPreflight } from '../config/registry.js';
 import { writeJsonAtomic } from '../logging/atomic.js';
 import { optimizer as handOptimizer } from '../optim/hand.js';
 import type { Optimizer } from '../optim/types.js';
@@ -102,6 +104,14 @@ export const TransferStudyConfig = withDefaults(
   },
 );
 export type TransferStudyConfig = t.TypeOf<typeof TransferStudyConfig>;
+registerConfig('transfer', TransferStudyConfig, 'symtele run transfer: learned optimizers meta-trained on regression, evaluated on unseen tasks');
+registerPreflight(
+  'transfer',
+  outputsPreflight((c: TransferStudyConfig) => [
+    { field: 'out', path: c.out, kind: 'dir' },
+    { field: 'checkpointDir', path: c.checkpointDir, kind: 'dir' },
+  ]),
+);
 
 export type Variant = 'LSTM(coord)' | 'LSTM(coord)+tele';
 export const VARIANTS: readonly Variant[] = ['LSTM(coord)', 'LSTM(coord)+tele'];

@@ -10,8 +10,8 @@ import { createShardPool } from '../../meta/workers/index.js';
 import { windows } from '../../meta/train.js';
 import { isLearned } from '../../meta/variant.js';
 import { MetaExperimentCodec, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
-import { preflightMeta } from '../../meta/preflight.js';
-import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, type ExperimentOptions } from '../../meta/experiment.js';
+import '../../meta/preflight.js'; // registers the checks loadConfigOrExit runs
+import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, resolveOrThrow, type ExperimentOptions } from '../../meta/experiment.js';
 import type { EvalResults } from '../../meta/report.js';
 
 interface MetaOptions extends PoolFlags {
@@ -77,8 +77,8 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     const files = configLayers('meta', 'default', opts);
     if (E.isLeft(files)) exitWithError(files.left);
     const source = files.right.join(' + ') || 'defaults';
-    const exp = await loadConfigOrExit(MetaExperimentCodec, files.right);
-    const { resolved } = preflightMeta(exp, source, { train, json: opts.json });
+    const exp = await loadConfigOrExit(MetaExperimentCodec, files.right, undefined, { train, json: opts.json });
+    const resolved = resolveOrThrow(exp, source);
     poolOptions(opts); // bad worker flags are errors before any work
     await useBackend(cmd, exp.backend, metaJob(resolved));
     await job(exp, source, opts);
