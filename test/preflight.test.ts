@@ -64,6 +64,9 @@ test('every problem at every depth in one pass: top-level fields and inside ever
   assert.equal(p.length, 7, p.join('\n'));
   // a valid one stays valid; tableSteps may reach the last step
   assert.deepEqual(problems({ heldout: { trajectories: 2, steps: 30 }, tableSteps: [0, 30] }), []);
+  // the transfer study's table steps too
+  const transfer = JSON.parse(fs.readFileSync('experiments/transfer-quick.json', 'utf8'));
+  assert.throws(() => decodeOrThrow(getConfig('transfer')!.codec, { ...transfer, eval: { ...transfer.eval, steps: 20, tableSteps: [10, 30] } }), /eval\.tableSteps\[1\]: 30 is beyond eval\.steps 20/);
 });
 
 test('the checks across variants (warm start, labels) are decoding problems too', () => {

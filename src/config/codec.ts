@@ -522,7 +522,7 @@ export function refineConfig<A, O>(shape: t.Type<A, O, unknown>, problems: (a: A
           return t.failures(
             found.map(({ path, message }) => {
               let ctx = c;
-              let at: unknown = u;
+              let at: unknown = a; // the decoded value: defaults included
               for (const key of path.split('.')) {
                 at = (at as Record<string, unknown> | undefined)?.[key];
                 ctx = t.appendContext(ctx, key, Array.isArray(at) ? t.array(t.unknown) : t.unknown, at);
@@ -542,22 +542,6 @@ export function problemAt(c: t.Context, keys: ReadonlyArray<readonly [string, t.
   let context = c;
   for (const [key, type] of keys) context = t.appendContext(context, key, type, undefined);
   return { value, context, message };
-}
-
-/**
- * The entries of a list field (raw `values`, at `at` under `c`) above a bound set by another
- * field (raw `bound`, named `boundName`): `tableSteps[3]: 200 is beyond heldout.steps 100`.
- * Nothing when either is invalid: their own codecs report that.
- */
-export function entriesAtMost(
-  c: t.Context,
-  at: ReadonlyArray<readonly [string, t.Mixed]>,
-  values: unknown,
-  bound: unknown,
-  boundName: string,
-): t.ValidationError[] {
-  if (!at[at.length - 1]![1].is(values) || !Array.isArray(values) || typeof bound !== 'number' || !Number.isFinite(bound)) return [];
-  return values.flatMap((v: number, i) => (v > bound ? [problemAt(c, [...at, [String(i), t.number]], `${v} is beyond ${boundName} ${bound}`, v)] : []));
 }
 
 // ---------------------------------------------------------------------------------------------

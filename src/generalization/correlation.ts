@@ -35,51 +35,48 @@ import { STUDY_PROPS } from './data.js';
 import { studySharpness, studyCurvature } from './metrics.js';
 import { pearson, bootstrapPearson } from './stats.js';
 
-const CorrelationShape = strict(
-  {
-    ...STUDY_PROPS,
-    models: PositiveInt,
-    epochs: PositiveInt,
-    batchSize: PositiveInt,
-    /** Models trained in lockstep as one batched computation (and checkpointed together). */
-    group: PositiveInt,
-    sharpness: withDefaults(
-      strict({ displacements: arrayOf(Finite, { min: 1 }), directions: PositiveInt, samples: PositiveInt, chunk: PositiveInt }),
-      { displacements: PAPER_DISPLACEMENTS, directions: 200, samples: 1000, chunk: 50 },
-    ),
-    curvature: withDefaults(strict({ curves: PositiveInt, layer: NonNegativeInt, samples: PositiveInt }), { curves: 1, layer: 0, samples: 256 }),
-    /**
-     * What differs between the models: 'init' (one shared batch order, the same every epoch,
-     * as the reference code's sequential loader), 'order' (one shared initialisation, own
-     * reshuffled order), 'both' (own initialisation and own reshuffled order).
-     */
-    vary: oneOf(['init', 'order', 'both']),
-    /** Extra checkpoints after these epochs (< epochs), so shorter training is measured on the same models. */
-    snapshots: arrayOf(PositiveInt),
-    /**
-     * Which definitions of phi and psi: 'paper' (the paper's text: the `sharpness` and
-     * `curvature` settings above) or 'reference' (the authors' correlation.py: `reference`
-     * settings); `epoch`: measure the snapshot after that epoch instead of the final models.
-     */
-    metrics: withDefaults(strict({ mode: oneOf(['paper', 'reference']), epoch: optional(PositiveInt) }), { mode: 'paper' }),
-    /**
-     * The reference recipe: `curves` draws, each a fresh batch of `batchSize` training samples,
-     * a fresh random M (entries U[0,1), Frobenius norm 1) on every hidden layer (tangents
-     * summed) and, per displacement, a fresh torch.rand-like direction (entries U[0,1),
-     * normalised). Displacements default per dataset (correlation.py).
-     */
-    reference: withDefaults(strict({ curves: PositiveInt, batchSize: PositiveInt, displacements: optional(arrayOf(Finite, { min: 1 })) }), {
-      curves: 200,
-      batchSize: 200,
-    }),
-    bootstrap: PositiveInt,
-  },
-  'CorrelationConfig',
-);
-export type CorrelationConfig = t.TypeOf<typeof CorrelationShape>;
-
-export const CorrelationConfig = withDefaults(
-  refineConfig(CorrelationShape, studyProblems),
+const CorrelationBase = withDefaults(
+  strict(
+    {
+      ...STUDY_PROPS,
+      models: PositiveInt,
+      epochs: PositiveInt,
+      batchSize: PositiveInt,
+      /** Models trained in lockstep as one batched computation (and checkpointed together). */
+      group: PositiveInt,
+      sharpness: withDefaults(
+        strict({ displacements: arrayOf(Finite, { min: 1 }), directions: PositiveInt, samples: PositiveInt, chunk: PositiveInt }),
+        { displacements: PAPER_DISPLACEMENTS, directions: 200, samples: 1000, chunk: 50 },
+      ),
+      curvature: withDefaults(strict({ curves: PositiveInt, layer: NonNegativeInt, samples: PositiveInt }), { curves: 1, layer: 0, samples: 256 }),
+      /**
+       * What differs between the models: 'init' (one shared batch order, the same every epoch,
+       * as the reference code's sequential loader), 'order' (one shared initialisation, own
+       * reshuffled order), 'both' (own initialisation and own reshuffled order).
+       */
+      vary: oneOf(['init', 'order', 'both']),
+      /** Extra checkpoints after these epochs (< epochs), so shorter training is measured on the same models. */
+      snapshots: arrayOf(PositiveInt),
+      /**
+       * Which definitions of phi and psi: 'paper' (the paper's text: the `sharpness` and
+       * `curvature` settings above) or 'reference' (the authors' correlation.py: `reference`
+       * settings); `epoch`: measure the snapshot after that epoch instead of the final models.
+       */
+      metrics: withDefaults(strict({ mode: oneOf(['paper', 'reference']), epoch: optional(PositiveInt) }), { mode: 'paper' }),
+      /**
+       * The reference recipe: `curves` draws, each a fresh batch of `batchSize` training samples,
+       * a fresh random M (entries U[0,1), Frobenius norm 1) on every hidden layer (tangents
+       * summed) and, per displacement, a fresh torch.rand-like direction (entries U[0,1),
+       * normalised). Displacements default per dataset (correlation.py).
+       */
+      reference: withDefaults(strict({ curves: PositiveInt, batchSize: PositiveInt, displacements: optional(arrayOf(Finite, { min: 1 })) }), {
+        curves: 200,
+        batchSize: 200,
+      }),
+      bootstrap: PositiveInt,
+    },
+    'CorrelationConfig',
+  ),
   {
     seed: 0,
     out: 'results/correlation',
@@ -97,8 +94,10 @@ export const CorrelationConfig = withDefaults(
     bootstrap: 2000,
   },
 );
+export type CorrelationConfig = t.TypeOf<typeof CorrelationBase>;
+/** The study config; its checks across fields (studyProblems) are part of decoding. */
+export const CorrelationConfig = refineConfig(CorrelationBase, studyProblems);
 registerConfig('correlation', CorrelationConfig, 'symtele run correlation: sharpness / curvature vs validation loss (Table 1)');
-
 registerPreflight(
   'correlation',
   outputsPreflight((c: CorrelationConfig, flags) => [
@@ -106,6 +105,7 @@ registerPreflight(
     { field: '--json', path: flags.json as string | undefined, kind: 'file' },
   ]),
 );
+
 /** The `--json` output of the study. */
 export interface CorrelationSummary {
   dataset: string;

@@ -154,8 +154,8 @@ export const DisplacementConfig = withDefaults(
 );
 export type DisplacementConfig = t.TypeOf<typeof DisplacementConfig>;
 registerConfig('displacement', DisplacementConfig, 'symtele run displacement: expected displacement of the minimum vs curvature (Figure 8)');
-
 registerPreflight('displacement', outDirPreflight);
+
 export interface DisplacementCurve {
   curve: CurveKind;
   /** Per radius: E dist / r at each kappa. */

@@ -48,67 +48,55 @@ export const REFERENCE_CURVE_LR: Record<DatasetName, { increase: number; decreas
   cifar10: { increase: 2e-1, decrease: 5e-2 },
 };
 
-/** Checks across fields, each at its field; part of decoding. */
-function studyProblems(cfg: { epochs: number; teleportEpoch: number; teleport: { batchSize: number }; dataset: { trainSize: number } }): Array<{ path: string; message: string }> {
-  const out: Array<{ path: string; message: string }> = [];
-  if (cfg.teleportEpoch >= cfg.epochs) out.push({ path: 'teleportEpoch', message: `expected an epoch below epochs (${cfg.epochs}), got ${cfg.teleportEpoch}` });
-  // each teleport batch is an independent draw without replacement (batches may overlap)
-  if (cfg.teleport.batchSize > cfg.dataset.trainSize) {
-    out.push({ path: 'teleport.batchSize', message: `expected at most dataset.trainSize (${cfg.dataset.trainSize}), got ${cfg.teleport.batchSize}` });
-  }
-  return out;
-}
-
-export const TeleportGeneralizationConfig = withDefaults(
-  refineConfig(
-    strict(
-      {
-        ...STUDY_PROPS,
-        epochs: PositiveInt,
-        /** Teleport before this epoch (0-based), i.e. after `teleportEpoch` epochs of SGD. */
-        teleportEpoch: NonNegativeInt,
-        batchSize: PositiveInt,
-        runs: PositiveInt,
-        arms: arrayOf(oneOf(ARMS), { min: 1 }),
-        teleport: withDefaults(
-          strict({
-            batches: PositiveInt,
-            batchSize: PositiveInt,
-            lr: PositiveNumber,
-            sharpnessSteps: NonNegativeInt,
-            curvatureSteps: NonNegativeInt,
-            /** Bound each group step lr·G to this Frobenius norm (curvature is very nonlinear in g). */
-            stepNorm: optional(PositiveNumber),
-            kind: ActionKind,
-            sharpness: withDefaults(strict({ displacements: arrayOf(Finite, { min: 1 }), directions: PositiveInt }), {
-              displacements: PAPER_DISPLACEMENTS,
-              directions: 200,
-            }),
-            curvature: withDefaults(strict({ curves: PositiveInt, layer: optional(NonNegativeInt) }), { curves: 1 }),
-            /**
-             * How psi is changed: 'ascent' (ours, after the paper's text: gradient steps on psi over
-             * every layer's group element, `curvatureSteps` per batch) or 'curve' (the reference:
-             * one step t = ±curveLr·kappa'(0) along exp(tM)·w per batch, a fresh M on the last hidden layer).
-             */
-            curvatureMode: oneOf(['ascent', 'curve']),
-            /** Step sizes of the curve mode; default per dataset (the reference's). */
-            curveLr: optional(strict({ increase: PositiveNumber, decrease: PositiveNumber })),
-            /** Ours: clip each curve step to ||t M||_F <= curveStepNorm (default: unbounded, as the reference). */
-            curveStepNorm: optional(PositiveNumber),
+const TeleportGeneralizationBase = withDefaults(
+  strict(
+    {
+      ...STUDY_PROPS,
+      epochs: PositiveInt,
+      /** Teleport before this epoch (0-based), i.e. after `teleportEpoch` epochs of SGD. */
+      teleportEpoch: NonNegativeInt,
+      batchSize: PositiveInt,
+      runs: PositiveInt,
+      arms: arrayOf(oneOf(ARMS), { min: 1 }),
+      teleport: withDefaults(
+        strict({
+          batches: PositiveInt,
+          batchSize: PositiveInt,
+          lr: PositiveNumber,
+          sharpnessSteps: NonNegativeInt,
+          curvatureSteps: NonNegativeInt,
+          /** Bound each group step lr·G to this Frobenius norm (curvature is very nonlinear in g). */
+          stepNorm: optional(PositiveNumber),
+          kind: ActionKind,
+          sharpness: withDefaults(strict({ displacements: arrayOf(Finite, { min: 1 }), directions: PositiveInt }), {
+            displacements: PAPER_DISPLACEMENTS,
+            directions: 200,
           }),
-          { batches: 5, batchSize: 2000, lr: 0.05, sharpnessSteps: 10, curvatureSteps: 1, kind: 'pinv', sharpness: {}, curvature: {}, curvatureMode: 'ascent' },
-        ),
-      },
-      'TeleportGeneralizationConfig',
-    ),
-    studyProblems,
+          curvature: withDefaults(strict({ curves: PositiveInt, layer: optional(NonNegativeInt) }), { curves: 1 }),
+          /**
+           * How psi is changed: 'ascent' (ours, after the paper's text: gradient steps on psi over
+           * every layer's group element, `curvatureSteps` per batch) or 'curve' (the reference:
+           * one step t = ±curveLr·kappa'(0) along exp(tM)·w per batch, a fresh M on the last hidden layer).
+           */
+          curvatureMode: oneOf(['ascent', 'curve']),
+          /** Step sizes of the curve mode; default per dataset (the reference's). */
+          curveLr: optional(strict({ increase: PositiveNumber, decrease: PositiveNumber })),
+          /** Ours: clip each curve step to ||t M||_F <= curveStepNorm (default: unbounded, as the reference). */
+          curveStepNorm: optional(PositiveNumber),
+        }),
+        { batches: 5, batchSize: 2000, lr: 0.05, sharpnessSteps: 10, curvatureSteps: 1, kind: 'pinv', sharpness: {}, curvature: {}, curvatureMode: 'ascent' },
+      ),
+    },
+    'TeleportGeneralizationConfig',
   ),
   { seed: 0, out: 'results/teleport-generalization', dataset: {}, epochs: 40, teleportEpoch: 20, batchSize: 20, runs: 5, arms: [...ARMS], teleport: {} },
 );
-export type TeleportGeneralizationConfig = t.TypeOf<typeof TeleportGeneralizationConfig>;
+export type TeleportGeneralizationConfig = t.TypeOf<typeof TeleportGeneralizationBase>;
+/** The study config; its checks across fields (studyProblems) are part of decoding. */
+export const TeleportGeneralizationConfig = refineConfig(TeleportGeneralizationBase, studyProblems);
 registerConfig('teleport-generalization', TeleportGeneralizationConfig, 'symtele run teleport-generalization: Figure 4');
-
 registerPreflight('teleport-generalization', outDirPreflight);
+
 export interface ArmResult {
   arm: Arm;
   /** [run][epoch]: epochs 1..E. */
@@ -137,6 +125,17 @@ export interface TeleportGeneralizationResult {
   config: TeleportGeneralizationConfig;
   dims: number[];
   arms: ArmResult[];
+}
+
+/** Checks across fields, each at its field; part of decoding. */
+function studyProblems(cfg: TeleportGeneralizationConfig): Array<{ path: string; message: string }> {
+  const out: Array<{ path: string; message: string }> = [];
+  if (cfg.teleportEpoch >= cfg.epochs) out.push({ path: 'teleportEpoch', message: `expected an epoch below epochs (${cfg.epochs}), got ${cfg.teleportEpoch}` });
+  // each teleport batch is an independent draw without replacement (batches may overlap)
+  if (cfg.teleport.batchSize > cfg.dataset.trainSize) {
+    out.push({ path: 'teleport.batchSize', message: `expected at most dataset.trainSize (${cfg.dataset.trainSize}), got ${cfg.teleport.batchSize}` });
+  }
+  return out;
 }
 
 /** The checks of decoding, for a config built in code: a ConfigError listing every problem. */

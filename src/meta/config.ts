@@ -17,7 +17,6 @@ import {
   deepMerge,
   ConfigError,
   isPlainObject,
-  entriesAtMost,
   problemAt,
   reportErrors,
   withChecks,
@@ -254,6 +253,22 @@ function resolveEntries(entries: readonly unknown[], recipe: Recipe, c: t.Contex
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup !== undefined) errors.push({ value: entries, context: at, message: `label "${dup}" used twice (give one a "label")` });
   return errors.length > 0 ? E.left(errors) : E.right(out);
+}
+
+/**
+ * The entries of a list field (raw `values`, at `at` under `c`) above a bound set by another
+ * field (raw `bound`, named `boundName`): `tableSteps[3]: 200 is beyond heldout.steps 100`.
+ * Nothing when either is invalid: their own codecs report that.
+ */
+function entriesAtMost(
+  c: t.Context,
+  at: ReadonlyArray<readonly [string, t.Mixed]>,
+  values: unknown,
+  bound: unknown,
+  boundName: string,
+): t.ValidationError[] {
+  if (!at[at.length - 1]![1].is(values) || !Array.isArray(values) || typeof bound !== 'number' || !Number.isFinite(bound)) return [];
+  return values.flatMap((v: number, i) => (v > bound ? [problemAt(c, [...at, [String(i), t.number]], `${v} is beyond ${boundName} ${bound}`, v)] : []));
 }
 
 /** The problems of an experiment beyond its shape (see MetaExperimentCodec), from its raw input. */

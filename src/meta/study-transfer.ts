@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { arrayOf, decodeOrThrow, entriesAtMost, isPlainObject, withChecks, NonEmptyString, numberIn, oneOf, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
+import { arrayOf, decodeOrThrow, refineConfig, NonEmptyString, numberIn, oneOf, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
 import { OutDir, Seed } from '../config/common.js';
 import { outputsPreflight } from '../config/preflight.js';
 import { registerConfig, registerPreflight } from '../config/registry.js';
@@ -45,52 +45,43 @@ const LabelledTask = strict(
   'LabelledTask',
 );
 
-/** Table steps within the evaluated steps (a step beyond would print NaN). */
-const tableStepProblems = (u: unknown, c: t.Context): t.Errors => {
-  const e = isPlainObject(u) && isPlainObject(u.eval) ? u.eval : {};
-  return entriesAtMost(c, [['eval', t.UnknownRecord], ['tableSteps', t.array(t.number)]], e.tableSteps, PositiveInt.is(e.steps) ? e.steps : undefined, 'eval.steps');
-};
-
-export const TransferStudyConfig = withDefaults(
-  withChecks(
-    strict(
-      {
-        seed: Seed,
-        /** Units, summary.md and results.json. */
-        out: OutDir,
-        /** Trained meta-parameters (kept out of the repository). */
-        checkpointDir: OutDir,
-        metaSeeds: arrayOf(Seed, { min: 1, name: 'metaSeeds' }),
-        train: strict({
-          tasks: arrayOf(TaskConfig, { min: 1, name: 'train.tasks' }),
-          /** Training problems (one epoch; each batch from one member of the mix). */
-          trajectories: PositiveInt,
-          batch: PositiveInt,
-          trajectoryLength: PositiveInt,
-          unroll: PositiveInt,
-          lrUpdate: PositiveNumber,
-          lrTele: PositiveNumber,
-          /** Per-module global-norm clip of the meta-gradient (0: none). */
-          clip: NonNegativeNumber,
-          /** Cosine decay of the meta learning rates to lrFloor x lr ('constant': none). */
-          lrSchedule: oneOf(['constant', 'cosine']),
-          lrFloor: numberIn({ gt: 0, le: 1 }),
-        }),
-        update: CoordinatewiseConfig,
-        tele: LearnedTeleportConfig,
-        eval: strict({
-          tasks: arrayOf(LabelledTask, { min: 1, name: 'eval.tasks' }),
-          valTrajectories: PositiveInt,
-          heldoutTrajectories: PositiveInt,
-          steps: PositiveInt,
-          tableSteps: arrayOf(PositiveInt, { min: 1, name: 'eval.tableSteps' }),
-        }),
-        /** Learning-rate grids of the hand-designed baselines (tuned per eval task on 'val'). */
-        baselines: strict({ sgd: arrayOf(PositiveNumber), momentum: arrayOf(PositiveNumber), adam: arrayOf(PositiveNumber) }),
-      },
-      'TransferStudy',
-    ),
-    tableStepProblems,
+const TransferStudyBase = withDefaults(
+  strict(
+    {
+      seed: Seed,
+      /** Units, summary.md and results.json. */
+      out: OutDir,
+      /** Trained meta-parameters (kept out of the repository). */
+      checkpointDir: OutDir,
+      metaSeeds: arrayOf(Seed, { min: 1, name: 'metaSeeds' }),
+      train: strict({
+        tasks: arrayOf(TaskConfig, { min: 1, name: 'train.tasks' }),
+        /** Training problems (one epoch; each batch from one member of the mix). */
+        trajectories: PositiveInt,
+        batch: PositiveInt,
+        trajectoryLength: PositiveInt,
+        unroll: PositiveInt,
+        lrUpdate: PositiveNumber,
+        lrTele: PositiveNumber,
+        /** Per-module global-norm clip of the meta-gradient (0: none). */
+        clip: NonNegativeNumber,
+        /** Cosine decay of the meta learning rates to lrFloor x lr ('constant': none). */
+        lrSchedule: oneOf(['constant', 'cosine']),
+        lrFloor: numberIn({ gt: 0, le: 1 }),
+      }),
+      update: CoordinatewiseConfig,
+      tele: LearnedTeleportConfig,
+      eval: strict({
+        tasks: arrayOf(LabelledTask, { min: 1, name: 'eval.tasks' }),
+        valTrajectories: PositiveInt,
+        heldoutTrajectories: PositiveInt,
+        steps: PositiveInt,
+        tableSteps: arrayOf(PositiveInt, { min: 1, name: 'eval.tableSteps' }),
+      }),
+      /** Learning-rate grids of the hand-designed baselines (tuned per eval task on 'val'). */
+      baselines: strict({ sgd: arrayOf(PositiveNumber), momentum: arrayOf(PositiveNumber), adam: arrayOf(PositiveNumber) }),
+    },
+    'TransferStudy',
   ),
   {
     seed: 0,
@@ -103,7 +94,11 @@ export const TransferStudyConfig = withDefaults(
     eval: { valTrajectories: 8, heldoutTrajectories: 16, steps: 100, tableSteps: [10, 30, 100] },
   },
 );
-export type TransferStudyConfig = t.TypeOf<typeof TransferStudyConfig>;
+export type TransferStudyConfig = t.TypeOf<typeof TransferStudyBase>;
+/** The study config; its table steps are within the evaluated steps (a step beyond would print NaN). */
+export const TransferStudyConfig = refineConfig(TransferStudyBase, (c) =>
+  c.eval.tableSteps.flatMap((s, i) => (s > c.eval.steps ? [{ path: `eval.tableSteps.${i}`, message: `${s} is beyond eval.steps ${c.eval.steps}` }] : [])),
+);
 registerConfig('transfer', TransferStudyConfig, 'symtele run transfer: learned optimizers meta-trained on regression, evaluated on unseen tasks');
 registerPreflight(
   'transfer',

@@ -167,8 +167,8 @@ export const MnistConfig: t.Type<MnistConfig, unknown, unknown> = withDefaults(
   MNIST_DEFAULTS as unknown as DeepPartial<t.OutputOf<typeof MnistShape>>,
 );
 registerConfig('optimizers-mnist', MnistConfig, 'symtele run optimizers-mnist: optimizers with/without teleport on MNIST (Fig. 5, 13)');
-
 registerPreflight('optimizers-mnist', outDirPreflight);
+
 // ---------------------------------------------------------------------------------------------
 // teleport-integration (Figure 12)
 

@@ -46,8 +46,8 @@ export const TeleportRunConfig = withDefaults(
 );
 export type TeleportRunConfig = t.TypeOf<typeof TeleportRunConfig>;
 registerConfig('teleport', TeleportRunConfig, 'symtele teleport: a teleport on a generated or saved MLP');
-
 registerPreflight('teleport', outDirPreflight);
+
 interface Problem {
   ws: tf.Tensor2D[];
   x: tf.Tensor2D;
