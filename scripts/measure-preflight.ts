@@ -9,7 +9,9 @@ import { MetaExperimentCodec, resolveAll } from '../src/meta/config.js';
 import { evaluateAll, runSpec } from '../src/meta/run.js';
 import { buildRunParts } from '../src/meta/build.js';
 import { runTrajectory } from '../src/meta/train.js';
+import { disposeMeta } from '../src/meta/params.js';
 import { stream } from '../src/rng/index.js';
+import { isLearned } from '../src/meta/variant.js';
 import * as E from 'fp-ts/lib/Either.js';
 
 const gc = (globalThis as { gc?: () => void }).gc!;
@@ -31,20 +33,23 @@ const all = resolveAll(full, 'x');
 if (E.isLeft(all)) throw all.left;
 for (const rv of all.right) {
   const parts = buildRunParts(runSpec(rv, full));
-  const meta = rv.variant.update || rv.variant.tele ? parts.learned.init(stream(0, 'meta-init'), (() => { const t = parts.family.sample(0, 'train', [0]); const s = { paramShapes: t.paramShapes, symmetry: t.symmetry }; t.dispose(); return s; })()) : {};
+  const one = parts.family.sample(0, 'train', [0]);
+  const meta = isLearned(rv.variant) ? parts.learned.init(stream(0, 'meta-init'), { paramShapes: one.paramShapes, symmetry: one.symmetry }) : {};
+  one.dispose();
   for (const B of [16, 64]) {
     const task = parts.family.sample(0, 'heldout', Array.from({ length: B }, (_, i) => i));
     const steps = 20;
     runTrajectory(parts.learned, meta, task, 2); // warm-up
     const t0 = performance.now();
-    let peak = 0;
-    const prof = await tf.profile(() => { runTrajectory(parts.learned, meta, task, steps); });
-    peak = prof.peakBytes - tf.memory().numBytes;
+    const prof = await tf.profile(() => {
+      runTrajectory(parts.learned, meta, task, steps);
+    });
+    const peak = prof.peakBytes - tf.memory().numBytes;
     const seconds = (performance.now() - t0) / 1000;
     const held = tf.memory().numBytes;
     task.dispose();
     const taskBytes = held - tf.memory().numBytes;
     console.log(JSON.stringify({ variant: rv.label, B, secondsPerTrajectoryStep: seconds / (B * steps), peakStepBytesPerProblem: peak / B, taskBytesPerProblem: taskBytes / B }));
   }
-  tf.dispose(Object.values(meta).flatMap((m) => Object.values(m as Record<string, tf.Tensor>)));
+  disposeMeta(meta);
 }
