@@ -1,4 +1,5 @@
 // Run the CLI (src/cli/main.ts through tsx) in a child process from the repository root.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -25,4 +26,9 @@ export function symtele(args: string[], env: Record<string, string | undefined> 
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Assert that `text` (e.g. a command's stderr) contains every one of `lines`. */
+export function assertIncludesAll(text: string, lines: readonly string[]): void {
+  for (const l of lines) assert.ok(text.includes(l), `missing "${l}" in:\n${text}`);
 }
