@@ -217,7 +217,8 @@ export interface ResolvedVariant {
 function resolveEntry(entry: unknown, recipe: Recipe, c: t.Context): E.Either<t.Errors, ResolvedVariant> | null {
   if (!isPlainObject(entry) || !VariantEntryCodec.props.name.is(entry.name)) return null;
   const name = entry.name;
-  const p = preset(name, VariantEntryCodec.props.recipe.is(entry.recipe) && entry.recipe !== undefined ? entry.recipe : recipe);
+  const own = entry.recipe;
+  const p = preset(name, typeof own === 'string' && (RECIPES as readonly string[]).includes(own) ? (own as Recipe) : recipe);
   const label = typeof entry.label === 'string' ? entry.label : name;
   const override = (key: 'variant' | 'train') => (isPlainObject(entry[key]) ? entry[key] : {});
   const vRaw = deepMerge({ ...p.variant, name: label }, override('variant'));
@@ -255,22 +256,6 @@ function resolveEntries(entries: readonly unknown[], recipe: Recipe, c: t.Contex
   return errors.length > 0 ? E.left(errors) : E.right(out);
 }
 
-/**
- * The entries of a list field (raw `values`, at `at` under `c`) above a bound set by another
- * field (raw `bound`, named `boundName`): `tableSteps[3]: 200 is beyond heldout.steps 100`.
- * Nothing when either is invalid: their own codecs report that.
- */
-function entriesAtMost(
-  c: t.Context,
-  at: ReadonlyArray<readonly [string, t.Mixed]>,
-  values: unknown,
-  bound: unknown,
-  boundName: string,
-): t.ValidationError[] {
-  if (!at[at.length - 1]![1].is(values) || !Array.isArray(values) || typeof bound !== 'number' || !Number.isFinite(bound)) return [];
-  return values.flatMap((v: number, i) => (v > bound ? [problemAt(c, [...at, [String(i), t.number]], `${v} is beyond ${boundName} ${bound}`, v)] : []));
-}
-
 /** The problems of an experiment beyond its shape (see MetaExperimentCodec), from its raw input. */
 function experimentProblems(u: unknown, c: t.Context): t.Errors {
   if (!isPlainObject(u)) return [];
@@ -280,8 +265,14 @@ function experimentProblems(u: unknown, c: t.Context): t.Errors {
     const r = resolveEntries(u.variants, recipe, c);
     if (E.isLeft(r)) errors.push(...r.left);
   }
-  const heldout = MetaShape.props.heldout.is(u.heldout) ? u.heldout : undefined;
-  errors.push(...entriesAtMost(c, [['tableSteps', MetaShape.props.tableSteps]], u.tableSteps, heldout?.steps, 'heldout.steps'));
+  // table steps within the held-out steps (a step beyond printed NaN)
+  const steps = MetaShape.props.heldout.is(u.heldout) ? u.heldout.steps : undefined;
+  if (steps !== undefined && MetaShape.props.tableSteps.is(u.tableSteps)) {
+    const at = t.appendContext(c, 'tableSteps', MetaShape.props.tableSteps, u.tableSteps);
+    u.tableSteps.forEach((s, i) => {
+      if (s > steps) errors.push(problemAt(at, [[String(i), t.number]], `${s} is beyond heldout.steps ${steps}`, s));
+    });
+  }
   return errors;
 }
 

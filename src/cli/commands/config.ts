@@ -42,7 +42,8 @@ export function register(program: Command): void {
         const kind = kindOrThrow(opts.kind);
         const overrides = setOverrides(opts.set);
         const decoded = await loadConfigOrExit(kind.codec, file, overrides);
-        // the checks the kind's command runs before any work (paths, sizes): the same verdict
+        // loadConfigOrExit ran the kind's preflight, as its command does (exit 2 on problems);
+        // run again here for its notes (the size estimate)
         const notes = kind.preflight?.(decoded, file);
         const text = `${JSON.stringify(kind.codec.encode(decoded), null, 2)}\n`;
         if (opts.write !== undefined) {
