@@ -219,8 +219,8 @@ describe('study settings', () => {
 
   test('config: metrics.epoch must be a saved epoch; snapshots before the last', () => {
     const base = { dataset: { name: 'mnist', trainSize: 200 }, dims: [784, 4, 3, 10], epochs: 3, models: 2, sharpness: { samples: 50 }, curvature: { samples: 20 } };
-    assert.throws(() => checkStudyConfig(decodeOrThrow(CorrelationConfig, { ...base, metrics: { epoch: 2 } })), /metrics.epoch 2/);
-    assert.throws(() => checkStudyConfig(decodeOrThrow(CorrelationConfig, { ...base, snapshots: [3] })), /snapshots/);
+    assert.throws(() => checkStudyConfig(decodeOrThrow(CorrelationConfig, { ...base, metrics: { epoch: 2 } })), /metrics\.epoch: expected 3 or one of snapshots \[\] .*got 2/);
+    assert.throws(() => checkStudyConfig(decodeOrThrow(CorrelationConfig, { ...base, snapshots: [3] })), /snapshots: expected epochs before the last \(3\), got 3/);
     assert.throws(() => decodeOrThrow(CorrelationConfig, { ...base, metrics: { mode: 'exact' } }), /mode/);
     checkStudyConfig(decodeOrThrow(CorrelationConfig, { ...base, snapshots: [2], metrics: { epoch: 2, mode: 'reference' } }));
   });

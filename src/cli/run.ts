@@ -29,6 +29,7 @@ import type * as t from 'io-ts';
 import { initBackend, type BackendName, type Job } from '../backend/index.js';
 import { ConfigError, decodeConfig, deepMerge, readJsonFile } from '../config/codec.js';
 import { INTERRUPTED_EXIT, Interrupted } from '../meta/interrupt.js';
+import { preflightOf } from '../config/registry.js';
 
 export const EXIT_ERROR = 1;
 export const EXIT_INVALID_CONFIG = 2;
@@ -94,13 +95,15 @@ export function runCommand<Args extends unknown[]>(
 /**
  * Read the config file (if any; several are merged deeply, each over the ones before it), merge
  * `overrides` over it (deeply; `undefined` values are ignored, so unset flags can be passed as
- * they are), decode, and return the complete config. Any problem is printed and the process
- * exits with code 2.
+ * they are), decode, run the codec's registered preflight (given `flags`, the options that name
+ * outputs), and return the complete config. Any problem is printed and the process exits with
+ * code 2.
  */
 export async function loadConfigOrExit<A, O>(
   codec: t.Type<A, O, unknown>,
   path: string | readonly string[] | undefined,
   overrides?: unknown,
+  flags?: Readonly<Record<string, unknown>>,
 ): Promise<A> {
   const paths = path === undefined ? [] : typeof path === 'string' ? [path] : path;
   let raw: unknown = {};
@@ -109,8 +112,15 @@ export async function loadConfigOrExit<A, O>(
     if (E.isLeft(read)) exitWithError(read.left);
     raw = deepMerge(raw, read.right);
   }
-  const decoded = decodeConfig(codec, deepMerge(raw, overrides), paths.length > 0 ? paths.join(' + ') : 'from flags');
+  const source = paths.length > 0 ? paths.join(' + ') : 'from flags';
+  const decoded = decodeConfig(codec, deepMerge(raw, overrides), source);
   if (E.isLeft(decoded)) exitWithError(decoded.left);
+  // the checks `config check` runs too (output paths, sizes), before any work
+  try {
+    preflightOf(codec)?.(decoded.right, source, flags);
+  } catch (e) {
+    exitWithError(e);
+  }
   return decoded.right;
 }
 

@@ -215,6 +215,20 @@ export function oneOf<const L extends readonly [string, ...string[]]>(
   return t.keyof(keys, name);
 }
 
+/**
+ * `null` or a value of `codec`; a bad value reports `codec`'s own problems at their paths
+ * (a plain t.union would report one "expected X or null" for the whole object).
+ */
+export function nullable<C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, t.OutputOf<C> | null, unknown> {
+  const n = new t.Type<t.TypeOf<C> | null, t.OutputOf<C> | null, unknown>(
+    `${codec.name} | null`,
+    (u): u is t.TypeOf<C> | null => u === null || codec.is(u),
+    (u, c) => (u === null ? t.success(null) : codec.validate(u, c)),
+    (a) => (a === null ? null : codec.encode(a)),
+  );
+  return describeAs(n, `${describe(codec)} or null`);
+}
+
 const ARRAYS = new WeakSet<t.Decoder<any, any>>();
 
 /** An array with optional bounds on its length. */
@@ -471,6 +485,73 @@ export function withDefaults<C extends t.Mixed>(
   );
   WITH_DEFAULTS.set(wrapped, codec);
   return describeAs(wrapped, describe(codec));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks across fields: problems a shape cannot state (one field against another, nested
+// configs resolved against presets), listed together with the shape's own.
+
+/**
+ * A codec that also runs `check` on its input, whether the shape's own validation passed or
+ * not, so every problem at every depth is listed in one pass. `check` returns problems made
+ * with `problemAt` (or another codec's errors decoded under `c`); the value decodes only when
+ * there are none.
+ */
+export function withChecks<C extends t.Mixed>(
+  codec: C,
+  check: (u: unknown, c: t.Context) => t.Errors,
+): t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown> {
+  const checked = new t.Type<t.TypeOf<C>, t.OutputOf<C>, unknown>(
+    codec.name,
+    (u): u is t.TypeOf<C> => codec.is(u) && check(u, [{ key: '', type: codec, actual: u }]).length === 0,
+    (u, c) => {
+      const r = codec.validate(u, c);
+      const more = check(u, c);
+      if (more.length === 0) return r;
+      return t.failures(E.isLeft(r) ? [...r.left, ...more] : [...more]);
+    },
+    codec.encode,
+  );
+  return describeAs(checked, describe(codec));
+}
+
+/**
+ * A codec that, once `shape` decodes, also reports `problems` of the decoded value (checks
+ * across fields), each at its dotted path (`optimizers.0.teleport.epoch`). Use `withChecks`
+ * instead where the checks must run even when the shape does not decode.
+ */
+export function refineConfig<A, O>(shape: t.Type<A, O, unknown>, problems: (a: A) => Array<{ path: string; message: string }>): t.Type<A, O, unknown> {
+  return describeAs(
+    new t.Type<A, O, unknown>(
+      shape.name,
+      (u): u is A => shape.is(u) && problems(u as A).length === 0,
+      (u, c) =>
+        E.chain((a: A): t.Validation<A> => {
+          const found = problems(a);
+          if (found.length === 0) return t.success(a);
+          return t.failures(
+            found.map(({ path, message }) => {
+              let ctx = c;
+              let at: unknown = a; // the decoded value: defaults included
+              for (const key of path.split('.')) {
+                at = (at as Record<string, unknown> | undefined)?.[key];
+                ctx = t.appendContext(ctx, key, Array.isArray(at) ? t.array(t.unknown) : t.unknown, at);
+              }
+              return { value: at, context: ctx, message };
+            }),
+          );
+        })(shape.validate(u, c) as t.Validation<A>),
+      shape.encode,
+    ),
+    describe(shape),
+  );
+}
+
+/** A problem at `c` extended by `keys` (each with the codec found there, for the path's look). */
+export function problemAt(c: t.Context, keys: ReadonlyArray<readonly [string, t.Decoder<any, any>]>, message: string, value?: unknown): t.ValidationError {
+  let context = c;
+  for (const [key, type] of keys) context = t.appendContext(context, key, type, undefined);
+  return { value, context, message };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,9 +13,21 @@ export interface RegisteredConfig {
   readonly name: string;
   readonly codec: t.Type<any, any, unknown>;
   readonly description: string;
+  /** The checks its command runs after decoding, before any work (see registerPreflight). */
+  readonly preflight?: Preflight<any>;
 }
 
+/**
+ * Checks of a decoded config that its command runs before any work (output paths, estimated
+ * sizes): throws a ConfigError listing every problem, else returns notes for `config check`
+ * (e.g. the estimate). `flags`: the command's options that name outputs (e.g. `json`).
+ * `loadConfigOrExit` (src/cli/run.ts) runs it for every command that loads a registered codec,
+ * and `config check` runs it without flags, so both give one verdict.
+ */
+export type Preflight<A> = (value: A, source: string, flags?: Readonly<Record<string, unknown>>) => string;
+
 const REGISTRY = new Map<string, RegisteredConfig>();
+const PREFLIGHTS = new Map<string, Preflight<any>>();
 
 /** Register a codec under a name; registering the same codec twice is allowed, a different one is not. */
 export function registerConfig<A, O>(name: string, codec: t.Type<A, O, unknown>, description = ''): void {
@@ -26,9 +38,21 @@ export function registerConfig<A, O>(name: string, codec: t.Type<A, O, unknown>,
   REGISTRY.set(name, { name, codec, description });
 }
 
+/** Register the preflight of a config kind (next to the checks, which may live apart from the codec). */
+export function registerPreflight<A>(name: string, preflight: Preflight<A>): void {
+  PREFLIGHTS.set(name, preflight);
+}
+
+/** The preflight registered for this codec, if any. */
+export function preflightOf(codec: t.Decoder<any, any>): Preflight<any> | undefined {
+  for (const c of REGISTRY.values()) if (c.codec === codec) return PREFLIGHTS.get(c.name);
+  return undefined;
+}
+
 /** The registered config of that name, if any. */
 export function getConfig(name: string): RegisteredConfig | undefined {
-  return REGISTRY.get(name);
+  const c = REGISTRY.get(name);
+  return c && { ...c, preflight: PREFLIGHTS.get(name) };
 }
 
 /** Every registered config, sorted by name. */

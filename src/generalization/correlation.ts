@@ -19,8 +19,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, Finite, arrayOf } from '../config/codec.js';
-import { registerConfig } from '../config/registry.js';
+import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, Finite, arrayOf, refineConfig } from '../config/codec.js';
+import { registerConfig, registerPreflight } from '../config/registry.js';
+import { outputsPreflight, throwProblems } from '../config/preflight.js';
 import { optimizer } from '../optim/index.js';
 import { stream } from '../rng/index.js';
 import { PAPER_DISPLACEMENTS, randomDirections, randomLieAlgebra } from '../symmetry/metrics.js';
@@ -34,7 +35,7 @@ import { STUDY_PROPS } from './data.js';
 import { studySharpness, studyCurvature } from './metrics.js';
 import { pearson, bootstrapPearson } from './stats.js';
 
-export const CorrelationConfig = withDefaults(
+const CorrelationBase = withDefaults(
   strict(
     {
       ...STUDY_PROPS,
@@ -93,8 +94,17 @@ export const CorrelationConfig = withDefaults(
     bootstrap: 2000,
   },
 );
-export type CorrelationConfig = t.TypeOf<typeof CorrelationConfig>;
+export type CorrelationConfig = t.TypeOf<typeof CorrelationBase>;
+/** The study config; its checks across fields (studyProblems) are part of decoding. */
+export const CorrelationConfig = refineConfig(CorrelationBase, studyProblems);
 registerConfig('correlation', CorrelationConfig, 'symtele run correlation: sharpness / curvature vs validation loss (Table 1)');
+registerPreflight(
+  'correlation',
+  outputsPreflight((c: CorrelationConfig, flags) => [
+    { field: 'out', path: c.out, kind: 'dir' },
+    { field: '--json', path: flags.json as string | undefined, kind: 'file' },
+  ]),
+);
 
 /** The `--json` output of the study. */
 export interface CorrelationSummary {
@@ -145,28 +155,36 @@ export const modelsDir = (cfg: CorrelationConfig, epoch = cfg.epochs) => path.jo
 /** The epoch the metrics measure. */
 export const metricEpoch = (cfg: CorrelationConfig) => cfg.metrics.epoch ?? cfg.epochs;
 
-/** Checks that need the data or the model shape, before anything runs. */
-export function checkStudyConfig(cfg: CorrelationConfig): void {
+/** Checks across fields (the model shape, the dataset size), each at its field; part of decoding. */
+function studyProblems(cfg: CorrelationConfig): Array<{ path: string; message: string }> {
+  const out: Array<{ path: string; message: string }> = [];
   const { dims } = resolveStudy(cfg);
   const layer = cfg.curvature.layer;
-  if (layer > dims.length - 3) throw new Error(`curvature.layer ${layer}: the network ${dims.join('-')} has hidden layers 0..${dims.length - 3}`);
-  if (cfg.curvature.samples > dims[layer]!) {
-    throw new Error(
-      `curvature.samples ${cfg.curvature.samples} exceeds the input width ${dims[layer]} of hidden layer ${layer}: the inverse action needs h^+ h = I`,
-    );
+  if (layer > dims.length - 3) out.push({ path: 'curvature.layer', message: `expected a hidden layer of ${dims.join('-')} (0..${dims.length - 3}), got ${layer}` });
+  else if (cfg.curvature.samples > dims[layer]!) {
+    out.push({
+      path: 'curvature.samples',
+      message: `expected at most the input width ${dims[layer]} of hidden layer ${layer} (the inverse action needs h^+ h = I), got ${cfg.curvature.samples}`,
+    });
   }
-  if (cfg.sharpness.samples > cfg.dataset.trainSize || cfg.curvature.samples > cfg.dataset.trainSize || cfg.reference.batchSize > cfg.dataset.trainSize) {
-    throw new Error(`metric samples exceed dataset.trainSize ${cfg.dataset.trainSize}`);
+  for (const [path, n] of [['sharpness.samples', cfg.sharpness.samples], ['curvature.samples', cfg.curvature.samples], ['reference.batchSize', cfg.reference.batchSize]] as const) {
+    if (n > cfg.dataset.trainSize) out.push({ path, message: `expected at most dataset.trainSize ${cfg.dataset.trainSize}, got ${n}` });
   }
   const bad = cfg.snapshots.find((e) => e >= cfg.epochs);
-  if (bad !== undefined) throw new Error(`snapshots: epoch ${bad} is not before the last epoch ${cfg.epochs}`);
+  if (bad !== undefined) out.push({ path: 'snapshots', message: `expected epochs before the last (${cfg.epochs}), got ${bad}` });
   const e = metricEpoch(cfg);
   if (e !== cfg.epochs && !cfg.snapshots.includes(e)) {
-    throw new Error(`metrics.epoch ${e}: no checkpoints after that epoch; expected ${cfg.epochs} or one of snapshots [${cfg.snapshots.join(', ')}]`);
+    out.push({ path: 'metrics.epoch', message: `expected ${cfg.epochs} or one of snapshots [${cfg.snapshots.join(', ')}] (no checkpoints after other epochs), got ${e}` });
   }
   if (cfg.metrics.mode === 'reference' && cfg.reference.batchSize > dims[0]!) {
-    throw new Error(`reference.batchSize ${cfg.reference.batchSize} exceeds the input width ${dims[0]}: the inverse action on hidden layer 0 needs x^+ x = I`);
+    out.push({ path: 'reference.batchSize', message: `expected at most the input width ${dims[0]} (the inverse action on hidden layer 0 needs x^+ x = I), got ${cfg.reference.batchSize}` });
   }
+  return out;
+}
+
+/** The checks of decoding, for a config built in code: a ConfigError listing every problem. */
+export function checkStudyConfig(cfg: CorrelationConfig): void {
+  throwProblems('correlation config', studyProblems(cfg));
 }
 
 export interface StudyHooks {

@@ -14,7 +14,8 @@
 import * as t from 'io-ts';
 import { strict, withDefaults, arrayOf, PositiveInt, PositiveNumber, NonNegativeNumber, oneOf } from '../config/codec.js';
 import { OutDir, Seed } from '../config/common.js';
-import { registerConfig } from '../config/registry.js';
+import { registerConfig, registerPreflight } from '../config/registry.js';
+import { outDirPreflight } from '../config/preflight.js';
 import type { Stream } from '../rng/index.js';
 
 export const CURVES = ['parabola', 'circle'] as const;
@@ -153,6 +154,7 @@ export const DisplacementConfig = withDefaults(
 );
 export type DisplacementConfig = t.TypeOf<typeof DisplacementConfig>;
 registerConfig('displacement', DisplacementConfig, 'symtele run displacement: expected displacement of the minimum vs curvature (Figure 8)');
+registerPreflight('displacement', outDirPreflight);
 
 export interface DisplacementCurve {
   curve: CurveKind;

@@ -11,9 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf } from '../config/codec.js';
+import { strict, withDefaults, optional, oneOf, PositiveInt, NonNegativeInt, PositiveNumber, Finite, arrayOf, refineConfig } from '../config/codec.js';
 import { ActionKind } from '../config/common.js';
-import { registerConfig } from '../config/registry.js';
+import { registerConfig, registerPreflight } from '../config/registry.js';
+import { outDirPreflight, throwProblems } from '../config/preflight.js';
 import type { DatasetName } from '../data/types.js';
 import { optimizer } from '../optim/index.js';
 import { stream } from '../rng/index.js';
@@ -47,7 +48,7 @@ export const REFERENCE_CURVE_LR: Record<DatasetName, { increase: number; decreas
   cifar10: { increase: 2e-1, decrease: 5e-2 },
 };
 
-export const TeleportGeneralizationConfig = withDefaults(
+const TeleportGeneralizationBase = withDefaults(
   strict(
     {
       ...STUDY_PROPS,
@@ -90,8 +91,11 @@ export const TeleportGeneralizationConfig = withDefaults(
   ),
   { seed: 0, out: 'results/teleport-generalization', dataset: {}, epochs: 40, teleportEpoch: 20, batchSize: 20, runs: 5, arms: [...ARMS], teleport: {} },
 );
-export type TeleportGeneralizationConfig = t.TypeOf<typeof TeleportGeneralizationConfig>;
+export type TeleportGeneralizationConfig = t.TypeOf<typeof TeleportGeneralizationBase>;
+/** The study config; its checks across fields (studyProblems) are part of decoding. */
+export const TeleportGeneralizationConfig = refineConfig(TeleportGeneralizationBase, studyProblems);
 registerConfig('teleport-generalization', TeleportGeneralizationConfig, 'symtele run teleport-generalization: Figure 4');
+registerPreflight('teleport-generalization', outDirPreflight);
 
 export interface ArmResult {
   arm: Arm;
@@ -123,10 +127,20 @@ export interface TeleportGeneralizationResult {
   arms: ArmResult[];
 }
 
-function checkConfig(cfg: TeleportGeneralizationConfig): void {
-  if (cfg.teleportEpoch >= cfg.epochs) throw new Error(`teleportEpoch ${cfg.teleportEpoch} must be below epochs ${cfg.epochs}`);
+/** Checks across fields, each at its field; part of decoding. */
+function studyProblems(cfg: TeleportGeneralizationConfig): Array<{ path: string; message: string }> {
+  const out: Array<{ path: string; message: string }> = [];
+  if (cfg.teleportEpoch >= cfg.epochs) out.push({ path: 'teleportEpoch', message: `expected an epoch below epochs (${cfg.epochs}), got ${cfg.teleportEpoch}` });
   // each teleport batch is an independent draw without replacement (batches may overlap)
-  if (cfg.teleport.batchSize > cfg.dataset.trainSize) throw new Error(`teleport.batchSize ${cfg.teleport.batchSize} exceeds dataset.trainSize ${cfg.dataset.trainSize}`);
+  if (cfg.teleport.batchSize > cfg.dataset.trainSize) {
+    out.push({ path: 'teleport.batchSize', message: `expected at most dataset.trainSize (${cfg.dataset.trainSize}), got ${cfg.teleport.batchSize}` });
+  }
+  return out;
+}
+
+/** The checks of decoding, for a config built in code: a ConfigError listing every problem. */
+function checkConfig(cfg: TeleportGeneralizationConfig): void {
+  throwProblems('teleport-generalization config', studyProblems(cfg));
 }
 
 /** Teleport model `run` of `state` as the arm says; returns its new weights and what changed. */

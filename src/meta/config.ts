@@ -15,8 +15,11 @@ import {
   numberIn,
   arrayOf,
   deepMerge,
-  decodeConfig,
   ConfigError,
+  isPlainObject,
+  problemAt,
+  reportErrors,
+  withChecks,
 } from '../config/codec.js';
 import { Backend, Seed, OutDir } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
@@ -43,32 +46,40 @@ export const VariantEntryCodec = strict(
 );
 export type VariantEntry = t.TypeOf<typeof VariantEntryCodec>;
 
+const MetaShape = strict(
+  {
+    backend: optional(Backend),
+    /** Seed of the problems (training, validation and held-out streams). */
+    seed: Seed,
+    /** Meta-training seeds: each learned variant is trained once per seed. */
+    metaSeeds: arrayOf(Seed, { min: 1 }),
+    /** The inner problems (a tagged union on `kind`). */
+    task: TaskConfig,
+    heldout: strict({ trajectories: PositiveInt, steps: PositiveInt }, 'Heldout'),
+    /** Recipe of entries that do not name one. */
+    recipe: oneOf(RECIPES),
+    variants: arrayOf(VariantEntryCodec, { min: 1 }),
+    logdir: OutDir,
+    checkpointDir: OutDir,
+    /** Write a resumable checkpoint every this many batches (0: only at the end). */
+    checkpointEvery: NonNegativeInt,
+    /** Summary table steps. */
+    tableSteps: arrayOf(NonNegativeInt, { min: 1 }),
+    /** Histograms every this many windows (0: never). */
+    histogramEvery: NonNegativeInt,
+    fractionTrain: optional(numberIn({ gt: 0, le: 1 })),
+  },
+  'MetaExperiment',
+);
+
+/**
+ * The experiment config. Beyond its shape, decoding resolves every variant entry against its
+ * preset (so a bad override inside a variant is listed with the top-level problems, at its
+ * path: `variants[2].train.batch`), checks warm starts and labels across variants, and keeps
+ * `tableSteps` within `heldout.steps`.
+ */
 export const MetaExperimentCodec = withDefaults(
-  strict(
-    {
-      backend: optional(Backend),
-      /** Seed of the problems (training, validation and held-out streams). */
-      seed: Seed,
-      /** Meta-training seeds: each learned variant is trained once per seed. */
-      metaSeeds: arrayOf(Seed, { min: 1 }),
-      /** The inner problems (a tagged union on `kind`). */
-      task: TaskConfig,
-      heldout: strict({ trajectories: PositiveInt, steps: PositiveInt }, 'Heldout'),
-      /** Recipe of entries that do not name one. */
-      recipe: oneOf(RECIPES),
-      variants: arrayOf(VariantEntryCodec, { min: 1 }),
-      logdir: OutDir,
-      checkpointDir: OutDir,
-      /** Write a resumable checkpoint every this many batches (0: only at the end). */
-      checkpointEvery: NonNegativeInt,
-      /** Summary table steps. */
-      tableSteps: arrayOf(NonNegativeInt, { min: 1 }),
-      /** Histograms every this many windows (0: never). */
-      histogramEvery: NonNegativeInt,
-      fractionTrain: optional(numberIn({ gt: 0, le: 1 })),
-    },
-    'MetaExperiment',
-  ),
+  withChecks(MetaShape, (u, c) => experimentProblems(u, c)),
   {
     seed: 0,
     metaSeeds: [0],
@@ -198,33 +209,84 @@ export interface ResolvedVariant {
   train: TrainConfig;
 }
 
-/** Preset + overrides, decoded strictly: an invalid override is a ConfigError naming its path. */
-export function resolveVariant(entry: VariantEntry, exp: MetaExperiment, source: string, index: number): E.Either<ConfigError, ResolvedVariant> {
-  const p = preset(entry.name, entry.recipe ?? exp.recipe);
-  const where = `${source}: variants[${index}]`;
-  const label = entry.label ?? entry.name;
-  const v = decodeConfig(VariantCodec, deepMerge({ ...p.variant, name: label }, entry.variant ?? {}), `${where}.variant`);
-  if (E.isLeft(v)) return v;
-  const tr = decodeConfig(TrainCodec, deepMerge(p.train, entry.train ?? {}), `${where}.train`);
-  if (E.isLeft(tr)) return tr;
-  return E.right({ label, name: entry.name, variant: v.right as VariantConfig, train: tr.right as TrainConfig });
+/**
+ * Preset + overrides of one entry (raw or decoded), decoded strictly under context `c` (the
+ * entry's place in the experiment): the problems name their full path, e.g.
+ * `variants[2].train.batch`. Entries without a valid name have no preset: the shape reports them.
+ */
+function resolveEntry(entry: unknown, recipe: Recipe, c: t.Context): E.Either<t.Errors, ResolvedVariant> | null {
+  if (!isPlainObject(entry) || !VariantEntryCodec.props.name.is(entry.name)) return null;
+  const name = entry.name;
+  const own = entry.recipe;
+  const p = preset(name, typeof own === 'string' && (RECIPES as readonly string[]).includes(own) ? (own as Recipe) : recipe);
+  const label = typeof entry.label === 'string' ? entry.label : name;
+  const override = (key: 'variant' | 'train') => (isPlainObject(entry[key]) ? entry[key] : {});
+  const vRaw = deepMerge({ ...p.variant, name: label }, override('variant'));
+  const trRaw = deepMerge(p.train, override('train'));
+  const v = VariantCodec.validate(vRaw, t.appendContext(c, 'variant', VariantCodec, vRaw));
+  const tr = TrainCodec.validate(trRaw, t.appendContext(c, 'train', TrainCodec, trRaw));
+  const errors = [...(E.isLeft(v) ? v.left : []), ...(E.isLeft(tr) ? tr.left : [])];
+  if (E.isLeft(v) || E.isLeft(tr)) return E.left(errors);
+  return E.right({ label, name, variant: v.right as VariantConfig, train: tr.right as TrainConfig });
 }
 
-export function resolveAll(exp: MetaExperiment, source: string): E.Either<ConfigError, ResolvedVariant[]> {
+/**
+ * Every variant entry resolved, or every problem of every entry and across entries (warm
+ * starts, labels), each at its path under `c` (the experiment's context).
+ */
+function resolveEntries(entries: readonly unknown[], recipe: Recipe, c: t.Context): E.Either<t.Errors, ResolvedVariant[]> {
+  const variantsCodec = MetaShape.props.variants;
+  const at = t.appendContext(c, 'variants', variantsCodec, entries);
+  const errors: t.ValidationError[] = [];
   const out: ResolvedVariant[] = [];
-  for (let i = 0; i < exp.variants.length; i++) {
-    const r = resolveVariant(exp.variants[i], exp, source, i);
-    if (E.isLeft(r)) return r;
-    out.push(r.right);
-  }
-  for (let i = 0; i < out.length; i++) {
+  entries.forEach((entry, i) => {
+    const r = resolveEntry(entry, recipe, t.appendContext(at, String(i), VariantEntryCodec, entry));
+    if (r !== null && E.isLeft(r)) errors.push(...r.left);
+    else if (r !== null) out.push(r.right);
+  });
+  // checks across entries need them all (an entry without a valid name is the shape's problem)
+  if (out.length < entries.length) return E.left(errors);
+  out.forEach((_, i) => {
     const problem = warmStartProblem(out, i);
-    if (problem) return E.left(new ConfigError(source, [`variants[${i}].train.warmStart: ${problem}`]));
-  }
+    if (problem) errors.push(problemAt(at, [[String(i), VariantEntryCodec], ['train', TrainCodec], ['warmStart', TrainCodec.props.warmStart]], problem));
+  });
   const labels = out.map((r) => r.label);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (dup) return E.left(new ConfigError(source, [`variants: label "${dup}" used twice (give one a "label")`]));
-  return E.right(out);
+  if (dup !== undefined) errors.push({ value: entries, context: at, message: `label "${dup}" used twice (give one a "label")` });
+  return errors.length > 0 ? E.left(errors) : E.right(out);
+}
+
+/** The problems of an experiment beyond its shape (see MetaExperimentCodec), from its raw input. */
+function experimentProblems(u: unknown, c: t.Context): t.Errors {
+  if (!isPlainObject(u)) return [];
+  const errors: t.ValidationError[] = [];
+  if (Array.isArray(u.variants)) {
+    const recipe = MetaShape.props.recipe.is(u.recipe) ? u.recipe : 'tuned';
+    const r = resolveEntries(u.variants, recipe, c);
+    if (E.isLeft(r)) errors.push(...r.left);
+  }
+  // table steps within the held-out steps (a step beyond printed NaN)
+  const steps = MetaShape.props.heldout.is(u.heldout) ? u.heldout.steps : undefined;
+  if (steps !== undefined && MetaShape.props.tableSteps.is(u.tableSteps)) {
+    const at = t.appendContext(c, 'tableSteps', MetaShape.props.tableSteps, u.tableSteps);
+    u.tableSteps.forEach((s, i) => {
+      if (s > steps) errors.push(problemAt(at, [[String(i), t.number]], `${s} is beyond heldout.steps ${steps}`, s));
+    });
+  }
+  return errors;
+}
+
+/** The variants of a decoded experiment with presets and overrides applied; a bad entry is a ConfigError naming its path. */
+export function resolveAll(exp: MetaExperiment, source: string): E.Either<ConfigError, ResolvedVariant[]> {
+  const r = resolveEntries(exp.variants, exp.recipe, [{ key: '', type: MetaExperimentCodec, actual: exp }]);
+  return E.isLeft(r) ? E.left(new ConfigError(source, reportErrors(r.left))) : r;
+}
+
+/** The experiment's variants with presets and overrides applied; a bad entry throws its ConfigError. */
+export function resolveOrThrow(exp: MetaExperiment, source: string): ResolvedVariant[] {
+  const r = resolveAll(exp, source);
+  if (E.isLeft(r)) throw r.left;
+  return r.right;
 }
 
 /** Why entry i's warm start cannot work (it must name an earlier variant with the same update LSTM), or null. */

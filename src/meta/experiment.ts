@@ -2,8 +2,7 @@
 // meta-seed, evaluate all on the same held-out trajectories, and write the table, JSON, plot
 // and TensorBoard curves. The CLI (`symtele meta`, `npm start`) only parses flags and calls these.
 import path from 'node:path';
-import * as E from 'fp-ts/lib/Either.js';
-import { resolveAll, type MetaExperiment, type ResolvedVariant } from './config.js';
+import { resolveOrThrow, type MetaExperiment, type ResolvedVariant } from './config.js';
 import { trainVariant, evaluateAll, logHeldout, loadTrained, type TrainRunOptions } from './run.js';
 import { totalBatches } from './train.js';
 import { lockDir, type DirLock } from './dir-lock.js';
@@ -35,12 +34,6 @@ export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shard
   log?: (line: string) => void;
 }
 
-/** The experiment's variants with presets and overrides applied; a bad entry throws its ConfigError. */
-export function resolveOrThrow(exp: MetaExperiment, source: string): ResolvedVariant[] {
-  const r = resolveAll(exp, source);
-  if (E.isLeft(r)) throw r.left;
-  return r.right;
-}
 
 /** Write the table, JSON, plot and TensorBoard curves of held-out results. */
 export async function report(exp: MetaExperiment, results: EvalResults, json: string | undefined, log: (l: string) => void): Promise<void> {

@@ -15,8 +15,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { arrayOf, decodeOrThrow, NonEmptyString, numberIn, oneOf, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
+import { arrayOf, decodeOrThrow, refineConfig, NonEmptyString, numberIn, oneOf, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
 import { OutDir, Seed } from '../config/common.js';
+import { outputsPreflight } from '../config/preflight.js';
+import { registerConfig, registerPreflight } from '../config/registry.js';
 import { writeJsonAtomic } from '../logging/atomic.js';
 import { optimizer as handOptimizer } from '../optim/hand.js';
 import type { Optimizer } from '../optim/types.js';
@@ -43,7 +45,7 @@ const LabelledTask = strict(
   'LabelledTask',
 );
 
-export const TransferStudyConfig = withDefaults(
+const TransferStudyBase = withDefaults(
   strict(
     {
       seed: Seed,
@@ -92,7 +94,19 @@ export const TransferStudyConfig = withDefaults(
     eval: { valTrajectories: 8, heldoutTrajectories: 16, steps: 100, tableSteps: [10, 30, 100] },
   },
 );
-export type TransferStudyConfig = t.TypeOf<typeof TransferStudyConfig>;
+export type TransferStudyConfig = t.TypeOf<typeof TransferStudyBase>;
+/** The study config; its table steps are within the evaluated steps (a step beyond would print NaN). */
+export const TransferStudyConfig = refineConfig(TransferStudyBase, (c) =>
+  c.eval.tableSteps.flatMap((s, i) => (s > c.eval.steps ? [{ path: `eval.tableSteps.${i}`, message: `${s} is beyond eval.steps ${c.eval.steps}` }] : [])),
+);
+registerConfig('transfer', TransferStudyConfig, 'symtele run transfer: learned optimizers meta-trained on regression, evaluated on unseen tasks');
+registerPreflight(
+  'transfer',
+  outputsPreflight((c: TransferStudyConfig) => [
+    { field: 'out', path: c.out, kind: 'dir' },
+    { field: 'checkpointDir', path: c.checkpointDir, kind: 'dir' },
+  ]),
+);
 
 export type Variant = 'LSTM(coord)' | 'LSTM(coord)+tele';
 export const VARIANTS: readonly Variant[] = ['LSTM(coord)', 'LSTM(coord)+tele'];

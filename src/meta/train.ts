@@ -10,7 +10,7 @@ import { SingularMatrixError } from '../ops/linalg.js';
 import type { Split, Task, TaskFamily } from '../tasks/task.js';
 import { combineEstimates, disposeEstimate } from './estimator.js';
 import { EstimatorConfig } from './estimators/registry.js';
-import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict } from '../config/codec.js';
+import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict, nullable } from '../config/codec.js';
 import { Seed } from '../config/common.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { disposeOuter, learnerStep, outerInit, type OuterStates } from './learner.js';
@@ -18,8 +18,6 @@ import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
 import { shardIds, type ShardPool } from './shards.js';
 import { yieldToEventLoop } from './interrupt.js';
 import { disposeTrajectories, innerStep, startTrajectories, trajectoryTensors, windows as windowLengths, type Trajectories } from './truncated.js';
-
-const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
 
 export const TrainCodec = strict(
   {

@@ -11,11 +11,9 @@
 //   w_{t+1} = w_t - lr grad_t               (GD)
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { NonNegativeNumber, oneOf, PositiveInt, PositiveNumber, strict } from '../config/codec.js';
+import { NonNegativeNumber, oneOf, PositiveInt, PositiveNumber, strict, nullable } from '../config/codec.js';
 
 export const VARIANT_NAMES = ['GD', 'LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
-
-const nullable = <C extends t.Mixed>(c: C) => t.union([c, t.null]);
 
 export const PreprocessCodec = strict(
   {

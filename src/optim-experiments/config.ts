@@ -11,22 +11,21 @@
  *     decodeConfig(MnistConfig, fileContents, 'experiments/fig5-reference.json');
  */
 import * as t from 'io-ts';
-import * as E from 'fp-ts/lib/Either.js';
 import {
   arrayOf,
-  describe,
-  describeAs,
   NonEmptyString,
   NonNegativeInt,
   oneOf,
   optional,
   PositiveInt,
+  refineConfig,
   strict,
   withDefaults,
   type DeepPartial,
 } from '../config/codec.js';
 import { Backend, LayerDims, LeakyReluSlope, OutDir, Seed, DEFAULT_LEAKY_RELU_SLOPE } from '../config/common.js';
-import { registerConfig } from '../config/registry.js';
+import { registerConfig, registerPreflight } from '../config/registry.js';
+import { outDirPreflight } from '../config/preflight.js';
 import { DatasetConfig } from '../data/config.js';
 import { OptimizerConfig } from '../optim/config.js';
 import { TeleportSettings } from '../teleport/config.js';
@@ -161,34 +160,6 @@ function mnistProblems(c: MnistConfig): Array<{ path: string; message: string }>
   return out;
 }
 
-/** A codec that, once `shape` decodes, also reports `problems` (each at its dotted path). */
-function refineConfig<A, O>(shape: t.Type<A, O, unknown>, problems: (a: A) => Array<{ path: string; message: string }>): t.Type<A, O, unknown> {
-  return describeAs(
-    new t.Type<A, O, unknown>(
-      shape.name,
-      (u): u is A => shape.is(u) && problems(u as A).length === 0,
-      (u, c) =>
-        E.chain((a: A): t.Validation<A> => {
-          const found = problems(a);
-          if (found.length === 0) return t.success(a);
-          return t.failures(
-            found.map(({ path, message }) => {
-              let ctx = c;
-              let at: unknown = u;
-              for (const key of path.split('.')) {
-                at = (at as Record<string, unknown> | undefined)?.[key];
-                ctx = t.appendContext(ctx, key, Array.isArray(at) ? t.array(t.unknown) : t.unknown, at);
-              }
-              return { value: at, context: ctx, message };
-            }),
-          );
-        })(shape.validate(u, c) as t.Validation<A>),
-      shape.encode,
-    ),
-    describe(shape),
-  );
-}
-
 const MnistChecked = refineConfig(MnistShape, mnistProblems);
 
 export const MnistConfig: t.Type<MnistConfig, unknown, unknown> = withDefaults(
@@ -196,6 +167,7 @@ export const MnistConfig: t.Type<MnistConfig, unknown, unknown> = withDefaults(
   MNIST_DEFAULTS as unknown as DeepPartial<t.OutputOf<typeof MnistShape>>,
 );
 registerConfig('optimizers-mnist', MnistConfig, 'symtele run optimizers-mnist: optimizers with/without teleport on MNIST (Fig. 5, 13)');
+registerPreflight('optimizers-mnist', outDirPreflight);
 
 // ---------------------------------------------------------------------------------------------
 // teleport-integration (Figure 12)
@@ -281,3 +253,5 @@ export const IntegrationConfig: t.Type<IntegrationConfig, unknown, unknown> = wi
   INTEGRATION_DEFAULTS as DeepPartial<t.OutputOf<typeof IntegrationShape>>,
 );
 registerConfig('teleport-integration', IntegrationConfig, 'symtele run teleport-integration: momentum and AdaGrad with teleport (Fig. 12)');
+
+registerPreflight('teleport-integration', outDirPreflight);

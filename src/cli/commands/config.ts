@@ -43,13 +43,16 @@ export function register(program: Command): void {
         const kind = kindOrThrow(opts.kind);
         const overrides = setOverrides(opts.set);
         const decoded = await loadConfigOrExit(kind.codec, file, overrides);
+        // loadConfigOrExit ran the kind's preflight, as its command does (exit 2 on problems);
+        // run again here for its notes (the size estimate)
+        const notes = kind.preflight?.(decoded, file);
         const text = `${JSON.stringify(kind.codec.encode(decoded), null, 2)}\n`;
         if (opts.write !== undefined) {
           await mkdir(dirname(opts.write), { recursive: true });
           await writeFile(opts.write, text);
         }
         process.stdout.write(text);
-        process.stderr.write(`${file}: valid ${kind.name} config\n`);
+        process.stderr.write(`${file}: valid ${kind.name} config\n${notes ? `${notes}\n` : ''}`);
       }),
     );
 

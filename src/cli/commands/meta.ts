@@ -9,7 +9,8 @@ import { addPoolOptions, poolOptions, positiveInt, type PoolFlags } from './_poo
 import { createShardPool, defaultWorkers } from '../../meta/workers/index.js';
 import { windows } from '../../meta/train.js';
 import { isLearned } from '../../meta/variant.js';
-import { MetaExperimentCodec, resolveAll, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
+import { MetaExperimentCodec, resolveOrThrow, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
+import '../../meta/preflight.js'; // registers the checks loadConfigOrExit runs
 import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, type ExperimentOptions } from '../../meta/experiment.js';
 import type { EvalResults } from '../../meta/report.js';
 import { stopOnSignals, type StopFlag } from '../../meta/interrupt.js';
@@ -30,12 +31,6 @@ interface MetaOptions extends PoolFlags {
 const say = (quiet?: boolean) => (line: string) => {
   if (!quiet) process.stderr.write(`[meta] ${line}\n`);
 };
-
-function resolveOrExit(exp: MetaExperiment, source: string): ResolvedVariant[] {
-  const r = resolveAll(exp, source);
-  if (E.isLeft(r)) exitWithError(r.left);
-  return r.right;
-}
 
 /** Library options from the flags; --workers / --redis choose where shard estimates are computed. */
 function libOptions(opts: MetaOptions): ExperimentOptions {
@@ -80,18 +75,20 @@ function metaJob(resolved: readonly ResolvedVariant[]): Job {
 
 /**
  * A command action: build the config from the presets' layers (defaults, --preset or the
- * default preset experiments/meta-default.json, --config), validate it (exit 2 on problems),
- * start the backend, run. `symtele main`, `meta train` and `meta eval` all come through here.
+ * default preset experiments/meta-default.json, --config), validate it and run the preflight
+ * of `config check --kind meta` (output paths, estimated sizes; exit 2 on problems), start the
+ * backend, run. `symtele main`, `meta train` and `meta eval` (`train` false) all come through here.
  */
-export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: MetaOptions) => Promise<unknown>) =>
+export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: MetaOptions) => Promise<unknown>, train = true) =>
   runCommand(async (opts: MetaOptions, cmd: Command) => {
     const files = configLayers('meta', 'default', opts);
     if (E.isLeft(files)) exitWithError(files.left);
     const source = files.right.join(' + ') || 'defaults';
-    const decoded = await loadConfigOrExit(MetaExperimentCodec, files.right);
     if (opts.resume && opts.fresh) throw new Error('--resume and --fresh exclude each other');
-    const exp = typeof opts.resume === 'string' ? { ...decoded, checkpointDir: opts.resume } : decoded;
-    const resolved = resolveOrExit(exp, source);
+    // --resume <dir> is the run's checkpointDir: the output checks see it too
+    const over = typeof opts.resume === 'string' ? { checkpointDir: opts.resume } : undefined;
+    const exp = await loadConfigOrExit(MetaExperimentCodec, files.right, over, { train, json: opts.json });
+    const resolved = resolveOrThrow(exp, source);
     poolOptions(opts); // bad worker flags are errors before any work
     await useBackend(cmd, exp.backend, metaJob(resolved));
     const stop = stopOnSignals(say(false));
@@ -128,5 +125,5 @@ export function register(program: Command): void {
     .option('--json <file>', 'write the held-out results as JSON here')
     .option('--checkpoints <dirs>', 'checkpoint roots, comma-separated, searched in order per unit (default: the config checkpointDir); runs trained in parallel each have their own')
     .option('--quiet', 'no progress lines')
-    .action(withExperiment(evaluateFromCheckpoints));
+    .action(withExperiment(evaluateFromCheckpoints, false));
 }

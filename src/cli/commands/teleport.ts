@@ -8,7 +8,8 @@ import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
 import { strict, withDefaults, optional, PositiveInt, oneOf } from '../../config/codec.js';
 import { Backend, Seed, OutDir, MlpSpec } from '../../config/common.js';
-import { registerConfig } from '../../config/registry.js';
+import { registerConfig, registerPreflight } from '../../config/registry.js';
+import { outDirPreflight } from '../../config/preflight.js';
 import { TeleportSettings, teleportOptions } from '../../teleport/config.js';
 import { teleport } from '../../teleport/teleport.js';
 import { gradNormSq, mlpLoss } from '../../nn/mlp.js';
@@ -45,6 +46,7 @@ export const TeleportRunConfig = withDefaults(
 );
 export type TeleportRunConfig = t.TypeOf<typeof TeleportRunConfig>;
 registerConfig('teleport', TeleportRunConfig, 'symtele teleport: a teleport on a generated or saved MLP');
+registerPreflight('teleport', outDirPreflight);
 
 interface Problem {
   ws: tf.Tensor2D[];

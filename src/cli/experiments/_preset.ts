@@ -78,15 +78,16 @@ export function configLayers(experiment: string, defaultPreset: string, o: Prese
   return E.isLeft(file) ? file : E.right([file.right, ...config]);
 }
 
-/** The experiment's config: defaults, preset, --config file, then `overrides` (flags); exits 2 on any problem. */
+/** The experiment's config: defaults, preset, --config file, then `overrides` (flags); its preflight sees `flags`; exits 2 on any problem. */
 export async function loadPresetConfigOrExit<A, O>(
   codec: t.Type<A, O, unknown>,
   experiment: string,
   defaultPreset: string,
   o: PresetOptions,
   overrides?: unknown,
+  flags?: Readonly<Record<string, unknown>>,
 ): Promise<A> {
   const files = configLayers(experiment, defaultPreset, o);
   if (E.isLeft(files)) exitWithError(files.left);
-  return loadConfigOrExit(codec, files.right, overrides);
+  return loadConfigOrExit(codec, files.right, overrides, flags);
 }

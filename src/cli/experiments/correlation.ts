@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CorrelationConfig, runCorrelation, checkStudyConfig } from '../../generalization/correlation.js';
+import { CorrelationConfig, runCorrelation } from '../../generalization/correlation.js';
 import { savedModels } from '../../train/checkpoint.js';
 import { runCommand, useBackend } from '../run.js';
 import { loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from './_preset.js';
@@ -43,8 +43,7 @@ export function register(run: Command): void {
         const cfg = await loadPresetConfigOrExit(CorrelationConfig, EXPERIMENT, RUN_DEFAULT_PRESET, o, {
           ...studyOverrides(EXPERIMENT, o, cmd),
           metrics,
-        });
-        checkStudyConfig(cfg);
+        }, { json: o.json });
         const dir = path.join(cfg.out, 'models');
         if (!o.resume && !o.metricsOnly && fs.existsSync(dir) && savedModels(dir, cfg.models).length > 0) {
           throw new Error(`${dir} already holds trained models: pass --resume to continue that study, --metrics-only to recompute the metrics, or choose another --out`);

@@ -1,11 +1,11 @@
 // A worker thread that meta-trains one unit (learned variant x meta-seed) of a study: its own
 // tfjs backend, its own checkpoint directory and logs, exactly what `trainVariant` does in the
 // main thread, so a study gives the same numbers however many units train at once. Progress
-// lines go back through a MessagePort; a stop request comes in through a shared flag.
+// lines go back through a MessagePort; a stop request comes in through a shared flag. It imports
+// nothing that loads the plot's native addon (under tsx that breaks a worker thread's loader).
 import type { MessagePort } from 'node:worker_threads';
 import { initBackend } from '../../backend/index.js';
-import type { MetaExperiment } from '../config.js';
-import { resolveOrThrow } from '../experiment.js';
+import { resolveOrThrow, type MetaExperiment } from '../config.js';
 import { Interrupted, type StopFlag } from '../interrupt.js';
 import { disposeMeta } from '../params.js';
 import { loadTrained, trainVariant } from '../run.js';
