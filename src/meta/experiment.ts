@@ -11,6 +11,7 @@ import { Interrupted, yieldToEventLoop } from './interrupt.js';
 import { hasCheckpoint } from './checkpoint.js';
 import { checkpointDirOf } from './paths.js';
 import { unitPool } from './jobs/unit-job.js';
+import { preflightMeta } from './preflight.js';
 import { summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
 import { isLearned } from './variant.js';
 import { disposeMeta, type MetaParams } from './params.js';
@@ -67,6 +68,7 @@ function lockRun(exp: MetaExperiment): DirLock[] {
  */
 export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts: ExperimentOptions): Promise<EvalResults> {
   const log = opts.log ?? (() => {});
+  preflightMeta(exp, source, { json: opts.json }); // the checks of `config check`, before any work
   const resolved = resolveOrThrow(exp, source);
   const learned = resolved.filter((rv) => isLearned(rv.variant));
   const jobs = opts.jobs ?? 1;
@@ -150,6 +152,7 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
 /** Evaluate trained variants read from checkpoints. */
 export async function evaluateFromCheckpoints(exp: MetaExperiment, source: string, opts: ExperimentOptions): Promise<EvalResults> {
   const log = opts.log ?? (() => {});
+  preflightMeta(exp, source, { json: opts.json, train: false });
   const resolved = resolveOrThrow(exp, source);
   const metas = new Map<string, MetaParams>();
   for (const rv of resolved) {
