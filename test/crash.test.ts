@@ -175,6 +175,13 @@ test('two runs never share a run directory: the second is refused naming the hol
     logs.release();
     // and nothing was left locked by the refused runs
     lockDir(exp.checkpointDir).release();
+    // a damaged lock (an empty file) and a temporary of a writer killed before it linked the lock
+    // do not block the next run, even at once
+    fs.writeFileSync(path.join(exp.checkpointDir, '.lock'), '');
+    fs.writeFileSync(path.join(exp.checkpointDir, '.lock.0123abcd.tmp'), '{"pid":');
+    const l = lockDir(exp.checkpointDir);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(exp.checkpointDir, '.lock'), 'utf8')).pid, process.pid);
+    l.release();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -44,7 +44,7 @@ const openSync = real.openSync as Fn;
   fdPaths.set(fd, String(a[0]));
   return fd;
 };
-for (const name of ['writeSync', 'writeFileSync', 'appendFileSync', 'renameSync', 'rmSync', 'unlinkSync', 'rmdirSync', 'mkdirSync', 'truncateSync', 'ftruncateSync', 'fsyncSync', 'fdatasyncSync'] as const) {
+for (const name of ['writeSync', 'writeFileSync', 'appendFileSync', 'renameSync', 'linkSync', 'symlinkSync', 'rmSync', 'unlinkSync', 'rmdirSync', 'mkdirSync', 'truncateSync', 'ftruncateSync', 'fsyncSync', 'fdatasyncSync'] as const) {
   wrap(name);
 }
 syncBuiltinESMExports();

@@ -1,7 +1,9 @@
 // A lock so that two processes never write the same checkpoint directory: a `.lock` file
-// created exclusively, holding the owner's pid and host. A lock whose pid is dead on this host
-// is stale and is taken over; a live one (or one from another host, which cannot be checked)
-// is an error naming the directory and the holder.
+// holding the owner's pid and host, created whole (written to a temporary file, then hard-linked
+// to the lock's name, which fails if it exists): a process killed while taking it never leaves
+// a half-written lock. A lock whose pid is dead on this host is stale and is taken over; a live
+// one (or one from another host, which cannot be checked) is an error naming the directory and
+// the holder.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,12 +50,30 @@ function readLock(file: string): LockInfo | null {
   }
 }
 
-/** A lock file written moments ago may be unreadable only because its writer is mid-write. */
-function fresh(file: string): boolean {
+/** Create `file` holding `info`, whole, unless it exists (then false). */
+function createWhole(file: string, info: LockInfo): boolean {
+  const tmp = `${file}.${info.nonce}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(info));
   try {
-    return Date.now() - fs.statSync(file).mtimeMs < 2000;
-  } catch {
-    return false;
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Temporaries of processes that died between writing a lock and linking it. */
+function sweepTemporaries(dir: string): void {
+  for (const f of fs.readdirSync(dir)) {
+    if (!/^\.lock\.[0-9a-f]+\.tmp$/.test(f)) continue;
+    try {
+      if (Date.now() - fs.statSync(path.join(dir, f)).mtimeMs > 60_000) fs.rmSync(path.join(dir, f), { force: true });
+    } catch {
+      // removed meanwhile
+    }
   }
 }
 
@@ -63,21 +83,19 @@ export function lockDir(dir: string): DirLock {
   const file = path.join(dir, LOCK_FILE);
   const me: LockInfo = { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, JSON.stringify(me), { flag: 'wx' });
+    if (createWhole(file, me)) {
+      sweepTemporaries(dir);
       const release = () => {
         if (readLock(file)?.nonce === me.nonce) fs.rmSync(file, { force: true });
         process.removeListener('exit', release);
       };
       process.on('exit', release);
       return { dir, release };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = readLock(file);
-    if (!holder && fresh(file)) throw new Error(`${dir}: another process is taking the lock ${LOCK_FILE} right now`);
     if (holder && (holder.host !== me.host || alive(holder.pid))) throw new DirLockedError(dir, holder);
-    // stale (its pid is dead) or unreadable: move it aside, then check we moved what we judged
+    // stale (its pid is dead) or unreadable (damaged: locks are created whole): move it aside,
+    // then check we moved what we judged
     const aside = `${file}.stale.${me.nonce}`;
     try {
       fs.renameSync(file, aside);
@@ -85,10 +103,10 @@ export function lockDir(dir: string): DirLock {
       continue; // someone else moved it first
     }
     const moved = readLock(aside);
-    if (holder && moved?.nonce !== holder.nonce) {
+    if (moved && moved.nonce !== holder?.nonce) {
       // a fresh lock was taken between our read and the rename: put it back
       fs.renameSync(aside, file);
-      throw new DirLockedError(dir, moved ?? holder);
+      throw new DirLockedError(dir, moved);
     }
     fs.rmSync(aside, { force: true });
   }
