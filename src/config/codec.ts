@@ -520,8 +520,13 @@ export function withChecks<C extends t.Mixed>(
  * across fields), each at its dotted path (`optimizers.0.teleport.epoch`). Use `withChecks`
  * instead where the checks must run even when the shape does not decode.
  */
+const refinedShapes = new WeakMap<t.Decoder<unknown, unknown>, t.Decoder<unknown, unknown>>();
+
+/** The shape a `refineConfig` codec checks further (undefined for other codecs): for walkers of fields. */
+export const refinedShape = (codec: t.Decoder<unknown, unknown>): t.Decoder<unknown, unknown> | undefined => refinedShapes.get(codec);
+
 export function refineConfig<A, O>(shape: t.Type<A, O, unknown>, problems: (a: A) => Array<{ path: string; message: string }>): t.Type<A, O, unknown> {
-  return describeAs(
+  const refined = describeAs(
     new t.Type<A, O, unknown>(
       shape.name,
       (u): u is A => shape.is(u) && problems(u as A).length === 0,
@@ -545,6 +550,8 @@ export function refineConfig<A, O>(shape: t.Type<A, O, unknown>, problems: (a: A
     ),
     describe(shape),
   );
+  refinedShapes.set(refined, shape);
+  return refined;
 }
 
 /** A problem at `c` extended by `keys` (each with the codec found there, for the path's look). */

@@ -1,7 +1,7 @@
 // The optional fields a config's defaults leave out: `symtele config defaults` lists them with
 // what they expect and what their absence means, so that no field of a config stays hidden.
 import type * as t from 'io-ts';
-import { OptionalType, StrictObjectType, describe, isPlainObject, withoutDefaults } from './codec.js';
+import { OptionalType, StrictObjectType, describe, isPlainObject, refinedShape, withoutDefaults } from './codec.js';
 
 export interface OptionalField {
   /** Dotted path of the field ("dataset.testSize"). */
@@ -14,7 +14,7 @@ export interface OptionalField {
 
 /** Every optional field absent from `value` (a decoded config), at any depth of plain objects. */
 export function absentOptionalFields(codec: t.Decoder<any, any>, value: unknown, path = ''): OptionalField[] {
-  const inner = withoutDefaults(codec);
+  const inner = withoutDefaults(codec) ?? refinedShape(codec);
   if (inner !== undefined) return absentOptionalFields(inner, value, path);
   if (codec instanceof OptionalType) return value === undefined ? [] : absentOptionalFields(codec.inner, value, path);
   if (!(codec instanceof StrictObjectType) || !isPlainObject(value)) return [];
