@@ -1,6 +1,7 @@
 // Bench section "faults": the crash soak (src/faults/soak.ts) at size: N = 50 injected SIGKILLs
-// per run kind (one learned variant; a study of two), each run resumed until it finishes and
-// compared with the uninterrupted run. Figures: faults injected, runs finished and recovered.
+// per run kind (one learned variant; a study of two; the study with its units on 2 threads),
+// each run resumed until it finishes and compared with the uninterrupted run. Figures: faults
+// injected, runs finished and recovered.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,11 +14,12 @@ export const section: Section = {
   async run({ quick }) {
     const faults = quick ? 4 : 50;
     const out: Figures = {};
-    for (const [name, config] of [['single', FAULT_SINGLE], ['study', FAULT_STUDY]] as const) {
+    const kinds = [['single', FAULT_SINGLE, []], ['study', FAULT_STUDY, []], ['studyJobs2', FAULT_STUDY, ['--jobs', '2']]] as const;
+    for (const [name, config, args] of kinds) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-faults-'));
       const t0 = performance.now();
       try {
-        const r = soak({ config, dir, faults, seed: 7, log: (l) => process.stdout.write(`  ${name}: ${l}\n`) });
+        const r = soak({ config, dir, faults, seed: 7, args: [...args], log: (l) => process.stdout.write(`  ${name}: ${l}\n`) });
         out[name] = { ...r, seconds: (performance.now() - t0) / 1000 };
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
