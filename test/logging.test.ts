@@ -235,19 +235,21 @@ test('JSONL writer appends one object per line', () => {
   w.scalar('loss', 0.5, 1);
   w.scalar('loss', NaN, 2);
   w.write({ event: 'teleport', step: 10, cost: [1, 2] });
+  w.write({ val: { score: Infinity, steps: [-Infinity, 1] } }); // non-finite anywhere: strings, not null
   w.close();
   const w2 = createJsonlWriter(file); // appends by default
   w2.scalar('acc', 0.9, 3);
   w2.close();
   const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
-  assert.equal(lines.length, 4);
+  assert.equal(lines.length, 5);
   const recs = readJsonl(file);
-  assert.deepEqual(recs.slice(0, 3), [
+  assert.deepEqual(recs.slice(0, 4), [
     { step: 1, tag: 'loss', value: 0.5, wallTime: 1_700_000_000.5 },
     { step: 2, tag: 'loss', value: 'NaN', wallTime: 1_700_000_000.5 },
     { event: 'teleport', step: 10, cost: [1, 2] },
+    { val: { score: 'Infinity', steps: ['-Infinity', 1] } },
   ]);
-  assert.equal((recs[3] as { tag: string }).tag, 'acc');
+  assert.equal((recs[4] as { tag: string }).tag, 'acc');
 });
 
 test('writeFileAtomic replaces content and leaves no temporary files', () => {

@@ -3,8 +3,9 @@
  *
  * Scalars are written as `{"step", "tag", "value", "wallTime"}` (wallTime in seconds since the
  * epoch, like TensorBoard's wall_time); any other JSON-serialisable object can be written with
- * `write`. Non-finite numbers have no JSON form: `value` is written as the strings "NaN",
- * "Infinity" or "-Infinity" so that a diverged run stays visible in the log.
+ * `write`. Non-finite numbers have no JSON form: anywhere in a record they are written as the
+ * strings "NaN", "Infinity" or "-Infinity" (JSON.stringify would write null), so that a diverged
+ * run stays visible in the log.
  *
  * Lines are buffered and appended synchronously when the buffer grows, on `flush()`, on
  * `close()` and when the process exits.
@@ -88,7 +89,7 @@ export function createJsonlWriter(file: string, options: JsonlWriterOptions = {}
 
     write(record) {
       if (buf.closed) throw new Error(`JSONL writer for "${target}" is closed`);
-      const line = JSON.stringify(record);
+      const line = JSON.stringify(record, (_key, v: unknown) => (typeof v === 'number' ? encodeNumber(v) : v));
       if (typeof line !== 'string' || !line.startsWith('{')) {
         throw new Error(`JSONL record must be a JSON object, got ${line}`);
       }

@@ -126,7 +126,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       writer?.scalar(`val/loss_step_${s}`, steps[s], b);
     }
     if (writer && exp.histogramEvery > 0) histogramStats(writer, v.record, b);
-    logs.jsonl.write({ batch: b, val: { score: finite(v.score), best: finite(st.bestValLoss), lossAtStep: mapFinite(steps) } });
+    logs.jsonl.write({ batch: b, val: { score: v.score, best: st.bestValLoss, lossAtStep: steps } });
     logs.commit(); // a validation point survives a crash (a resume cuts back to its checkpoint and redoes it)
     const note = Number.isFinite(v.score) ? '' : ' (a validation trajectory diverged: its loss overflowed float32; this meta-parameter state is never kept as best)';
     log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch`);
@@ -164,7 +164,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
         for (const [g, n] of Object.entries(w.gradNorms)) writer?.scalar(`meta/grad_norm_${g}`, n, step);
         writer?.scalar('train/loss_window_start', w.meanLoss[0], step);
       }
-      logs.jsonl.write({ batch: st.batchesDone, seconds: r.seconds, windows: r.windows.map((w) => ({ window: w.window, metaLoss: finite(w.metaLoss), skipped: w.skipped })) });
+      logs.jsonl.write({ batch: st.batchesDone, seconds: r.seconds, windows: r.windows.map((w) => ({ window: w.window, metaLoss: w.metaLoss, skipped: w.skipped })) });
       const b = st.batchesDone;
       if (train.evalEvery > 0 && (b % train.evalEvery === 0 || b === total)) validateAndLog(r.seconds);
       if (exp.checkpointEvery > 0 && b % exp.checkpointEvery === 0 && b < total) checkpoint();
@@ -185,10 +185,6 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     lock.release();
   }
 }
-
-/** JSON has no Infinity or NaN: they are written as strings, so a diverged value stays visible. */
-const finite = (x: number): number | string => (Number.isFinite(x) ? x : String(x));
-const mapFinite = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, finite(v)]));
 
 /** Meta-parameters to evaluate, read from checkpoints (best if validated, else last). */
 export function loadTrained(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, root = exp.checkpointDir): MetaParams {
