@@ -33,7 +33,8 @@ export interface DirLock {
 
 const LOCK_FILE = '.lock';
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs on this host (EPERM: it runs, as another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -93,7 +94,7 @@ export function lockDir(dir: string): DirLock {
       return { dir, release };
     }
     const holder = readLock(file);
-    if (holder && (holder.host !== me.host || alive(holder.pid))) throw new DirLockedError(dir, holder);
+    if (holder && (holder.host !== me.host || pidAlive(holder.pid))) throw new DirLockedError(dir, holder);
     // stale (its pid is dead) or unreadable (damaged: locks are created whole): move it aside,
     // then check we moved what we judged
     const aside = `${file}.stale.${me.nonce}`;

@@ -33,6 +33,7 @@ import {
   type WindowResult,
 } from './redis-protocol.js';
 import type { WorkerShardPool } from './threads.js';
+import { pidAlive } from '../dir-lock.js';
 
 export interface RedisPoolOptions {
   redis: string;
@@ -69,15 +70,6 @@ interface Chain {
   results: Map<number, Promise<Done>>;
   next: number;
   busy: boolean;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export async function redisShards(opts: RedisPoolOptions): Promise<RedisShardPool> {
