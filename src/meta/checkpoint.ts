@@ -53,7 +53,6 @@ export interface CheckpointConfig {
   task: TaskConfig;
 }
 
-
 interface Manifest {
   format: string;
   version: number;
@@ -152,25 +151,17 @@ export interface SaveOptions {
 }
 
 /**
- * Write a new slot for `st`. Tensors are streamed to the slot's tensors.bin one at a time
- * (hashing as they go): a full-size host copy of every tensor at once would add ~100 MB to peak
- * memory. Returns the committed slot's path.
+ * The files of a slot, in `tmp`: tensors streamed to tensors.bin one at a time (hashing as they
+ * go; a full-size host copy of every tensor at once would add ~100 MB to peak memory), then the
+ * manifest. `st` holds the counters, `kept` the tensors to store.
  */
-export function saveCheckpoint(dir: string, st: MetaTrainState, config: CheckpointConfig, opts: SaveOptions = {}): string {
-  fs.mkdirSync(dir, { recursive: true });
-  const slot = path.join(dir, slotName(st.batchesDone));
-  const tmp = `${slot}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
-  const final = opts.final ?? false;
-  const bestIsMeta = !final && bestEqualsMeta(st);
-  const kept: MetaTrainState = final ? { ...st, meta: st.bestMeta ?? st.meta, outer: {}, bestMeta: null } : st;
+function writeSlot(tmp: string, st: MetaTrainState, kept: MetaTrainState, withBest: boolean, config: CheckpointConfig, extra: Pick<Manifest, 'bestIsMeta' | 'final' | 'logs'>): void {
   const hash = createHash('sha256');
   const tensors: WireEntry[] = [];
   let off = 0;
   const fd = fs.openSync(path.join(tmp, 'tensors.bin'), 'w');
   try {
-    for (const [name, t] of collect(kept, !bestIsMeta)) {
+    for (const [name, t] of collect(kept, withBest)) {
       const bytes = hostBytes(t);
       fs.writeSync(fd, bytes);
       hash.update(bytes);
@@ -194,11 +185,27 @@ export function saveCheckpoint(dir: string, st: MetaTrainState, config: Checkpoi
     tensors,
     bytes: off * 4,
     sha256: hash.digest('hex'),
-    bestIsMeta,
-    final,
-    logs: opts.logs ?? [],
+    ...extra,
   };
   writeJsonAtomic(path.join(tmp, 'manifest.json'), manifest);
+}
+
+/** Write and commit a new slot for `st`; returns its path. */
+export function saveCheckpoint(dir: string, st: MetaTrainState, config: CheckpointConfig, opts: SaveOptions = {}): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const slot = path.join(dir, slotName(st.batchesDone));
+  const tmp = `${slot}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  const final = opts.final ?? false;
+  const bestIsMeta = !final && bestEqualsMeta(st);
+  const kept: MetaTrainState = final ? { ...st, meta: st.bestMeta ?? st.meta, outer: {}, bestMeta: null } : st;
+  try {
+    writeSlot(tmp, st, kept, !bestIsMeta, config, { bestIsMeta, final, logs: opts.logs ?? [] });
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true }); // a failed write (a full disk) leaves nothing
+    throw e;
+  }
   // The commit point. A slot of the same batch (a run resumed from an older slot redoes it)
   // is moved aside first: a rename cannot replace a non-empty directory.
   removeAtomic(slot);
