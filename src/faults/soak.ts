@@ -132,6 +132,15 @@ export function soak(o: SoakOptions): SoakResult {
 
   const result: SoakResult = { faults: 0, recovered: 0, runs: 0, processes: 1, problems: [] };
   const faulty = configFor('faulty');
+  // a faulted run that got to its end: compared with the uninterrupted one
+  const finished = (c: Child, what: string) => {
+    check(c, what);
+    result.runs++;
+    const diff = compareRuns(ref, runRecord(path.join(o.dir, 'faulty', 'logs')));
+    if (diff.length === 0) result.recovered++;
+    else result.problems.push(`run ${result.runs}: ${diff.join('; ')}`);
+    log(`run ${result.runs} finished after ${result.faults} faults in all: ${diff.length === 0 ? 'equal to the uninterrupted run' : diff.join('; ')}`);
+  };
   let fresh = true;
   while (result.faults < o.faults) {
     const inSlots = result.faults % 2 === 1;
@@ -144,23 +153,13 @@ export function soak(o: SoakOptions): SoakResult {
       result.faults++;
       continue;
     }
-    check(c, 'a resumed run');
-    result.runs++;
-    const diff = compareRuns(ref, runRecord(path.join(o.dir, 'faulty', 'logs')));
-    if (diff.length === 0) result.recovered++;
-    else result.problems.push(`run ${result.runs}: ${diff.join('; ')}`);
-    log(`run ${result.runs} finished after ${result.faults} faults in all: ${diff.length === 0 ? 'equal to the uninterrupted run' : diff.join('; ')}`);
+    finished(c, 'a resumed run');
     fresh = true;
   }
   // the last run, resumed without faults
   if (!fresh) {
-    const c = runChild(cli, preload, faulty, ['--resume', ...(o.args ?? [])], {}, countFile, timeoutMs);
     result.processes++;
-    check(c, 'the last resumed run');
-    result.runs++;
-    const diff = compareRuns(ref, runRecord(path.join(o.dir, 'faulty', 'logs')));
-    if (diff.length === 0) result.recovered++;
-    else result.problems.push(`run ${result.runs}: ${diff.join('; ')}`);
+    finished(runChild(cli, preload, faulty, ['--resume', ...(o.args ?? [])], {}, countFile, timeoutMs), 'the last resumed run');
   }
   return result;
 }
