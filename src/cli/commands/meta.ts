@@ -91,12 +91,10 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     const resolved = resolveOrThrow(exp, source);
     poolOptions(opts); // bad worker flags are errors before any work
     await useBackend(cmd, exp.backend, metaJob(resolved));
+    // kept on a failure until the process exits: a second signal in that moment still exits 130
     const stop = stopOnSignals(say(false));
-    try {
-      await job(exp, source, { ...opts, stop });
-    } finally {
-      stop.dispose();
-    }
+    await job(exp, source, { ...opts, stop });
+    stop.dispose();
   });
 
 /** --resume / --fresh: what a run does with an earlier run in its checkpoint directory. */
