@@ -207,6 +207,31 @@ test('a window with the on-device inverse reads the host twice (meta-loss, mean 
   t.dispose();
 });
 
+test('a window transposes each LSTM weight once for its input gradients, whatever its length', async () => {
+  const t = family.sample(0, 'train', [0, 1]);
+  const v = tiny('LSTM(update,tele)');
+  const l = paperLearned(v);
+  const meta = metaInit(v, 3);
+  const weightShapes = new Set(Object.values(meta).flatMap((m) => Object.entries(m).filter(([k]) => /\.(wx|wh|w)$/.test(k)).map(([, w]) => JSON.stringify(w.shape))));
+  const transposesOf = async (length: number) => {
+    const e = tbptt(l, 'log');
+    const st = e.init(meta, t, { seed: 0, batch: 0, ids: [0, 1] });
+    let out: ReturnType<typeof e.estimate> | undefined;
+    const info = await tf.profile(() => {
+      out = e.estimate(meta, t, st, length);
+    });
+    e.dispose(out!.state);
+    disposeMeta(out!.estimate.grads);
+    return info.kernels.filter((k) => k.name === 'Transpose' && weightShapes.has(JSON.stringify(k.inputShapes[0]))).length;
+  };
+  const n2 = await transposesOf(2);
+  const n6 = await transposesOf(6);
+  assert.ok(n2 > 0, 'the backward pass needs w^T');
+  assert.equal(n6, n2, `weight transposes: ${n2} in a 2-step window, ${n6} in a 6-step one`);
+  disposeMeta(meta);
+  t.dispose();
+});
+
 test('closed-form inner gradients equal tf.grads of the MLP loss', () => {
   const b = sampleRegression(task, 0, 'train', [0, 1]);
   tf.tidy(() => {

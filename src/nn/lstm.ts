@@ -105,6 +105,7 @@ export class WeightGradSink {
   readonly taps: Record<string, tf.Scalar> = {};
   private readonly xs = new Map<string, tf.Tensor[]>();
   private readonly dys = new Map<string, tf.Tensor[]>();
+  private readonly wts = new Map<string, tf.Tensor2D>();
 
   constructor(readonly names: readonly string[]) {
     for (const n of names) this.taps[n] = tf.keep(tf.scalar(0));
@@ -118,6 +119,22 @@ export class WeightGradSink {
     };
     push(this.xs, x);
     push(this.dys, dy);
+  }
+
+  /**
+   * w^T of a weight, made once per sink. The weights are constant while a sink lives (one
+   * window), and the input gradient dy w^T of every step then reuses one operand: on wasm its
+   * packed XNNPACK copy is cached by buffer, so a product at B = 4 with a [300, 1200] weight
+   * takes 0.2 ms instead of 4.5 ms for a fresh transpose (measured); on every backend the
+   * per-step transpose of the weight is gone.
+   */
+  transposed(name: string, w: tf.Tensor): tf.Tensor2D {
+    let t = this.wts.get(name);
+    if (t === undefined || t.isDisposed) {
+      t = tf.keep(tf.transpose(w as tf.Tensor2D));
+      this.wts.set(name, t);
+    }
+    return t;
   }
 
   /** The accumulated gradient of each weight (zeros for a weight no step used). */
@@ -137,6 +154,8 @@ export class WeightGradSink {
     for (const m of [this.xs, this.dys]) for (const l of m.values()) tf.dispose(l);
     this.xs.clear();
     this.dys.clear();
+    tf.dispose([...this.wts.values()]);
+    this.wts.clear();
     tf.dispose(Object.values(this.taps));
   }
 }
@@ -152,12 +171,7 @@ function linearDeferred(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, name: string, 
       value: tf.add(tf.matMul(xi, w as tf.Tensor2D), bi),
       gradFunc: (dy: tf.Tensor2D, [xs]: tf.Tensor2D[]) => {
         sink.record(name, xs, dy);
-        let dx: tf.Tensor;
-        if (inputGrad) {
-          const wt = tf.transpose(w);
-          dx = tf.matMul(dy, wt as tf.Tensor2D);
-          wt.dispose();
-        } else dx = tf.zerosLike(xs);
+        const dx = inputGrad ? tf.matMul(dy, sink.transposed(name, w)) : tf.zerosLike(xs);
         return [dx, tf.sum(dy, 0), tf.zerosLike(_tap)];
       },
     };
