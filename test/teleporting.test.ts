@@ -47,6 +47,19 @@ function setup(seed: number) {
   return { ws: p.ws.map((w) => tf.tensor2d(w)) as tf.Tensor[], x: tf.tensor2d(p.x), y: tf.tensor2d(p.y) };
 }
 
+/** n steps of the wrapped optimizer without its teleports (to stand where one is due). */
+function plainSteps(opt: ReturnType<typeof withTeleport>, params: tf.Tensor[], n: number, grads: (ps: tf.Tensor[]) => tf.Tensor[]) {
+  let inner = opt.inner.init(params);
+  for (let i = 0; i < n; i++) {
+    const g = grads(params);
+    const r = opt.inner.step(params, g, inner);
+    tf.dispose([...params, ...g]);
+    disposeTeleportingState({ inner, steps: i, teleports: 0, lastTeleportStep: -1 });
+    ({ params, state: inner } = r);
+  }
+  return { params, state: { inner, steps: n, teleports: 0, lastTeleportStep: -1 } };
+}
+
 test('state policies: transport pushes momentum forward, keep leaves it, reset starts afresh', () => {
   for (const policy of ['transport', 'keep', 'reset'] as const) {
     const { ws, x, y } = setup(2);
@@ -56,10 +69,8 @@ test('state policies: transport pushes momentum forward, keep leaves it, reset s
       teleport: { objective: 'gradNorm', steps: 2, lr: 1e-3, loss: 'mse', kind: 'pinv' },
       state: policy,
     });
-    let params = ws.map((w) => tf.clone(w));
-    let state = opt.init(params);
     const grads = (ps: tf.Tensor[]) => mlpGrads(ps, x, y, { loss: 'mse' });
-    for (let i = 0; i < 3; i++) ({ params, state } = stepWithTeleport(opt, params, state, grads));
+    const { params, state } = plainSteps(opt, ws.map((w) => tf.clone(w)), 3, grads);
     assert.ok(opt.due(state));
     const before = state.inner.slots.momentumBuffer!.map((b) => Array.from(b.dataSync()));
     const t = opt.teleport(params, state);
@@ -84,10 +95,8 @@ test('adagradNorm teleports with the optimizer\'s own accumulator and raises ||g
     data: () => [{ x, target: y }],
     teleport: { objective: 'adagradNorm', steps: 3, lr: 7.5e-3, stepNorm: 0.01, loss: 'mse', kind: 'pinv' },
   });
-  let params = ws.map((w) => tf.clone(w));
-  let state = opt.init(params);
   const grads = (ps: tf.Tensor[]) => mlpGrads(ps, x, y, { loss: 'mse' });
-  for (let i = 0; i < 4; i++) ({ params, state } = stepWithTeleport(opt, params, state, grads));
+  const { params, state } = plainSteps(opt, ws.map((w) => tf.clone(w)), 4, grads);
   const acc = state.inner.slots.sum!;
   const normA = (ps: tf.Tensor[]) => tf.tidy(() => adagradNormSq(ps, x, y, acc, { loss: 'mse', eps: 1e-10 }).dataSync()[0]);
   const t = opt.teleport(params, state);
@@ -117,8 +126,76 @@ test('training with periodic teleports keeps tf.memory().numTensors flat', () =>
     if (r.event) events++;
     counts.push(tf.memory().numTensors);
   }
-  assert.equal(events, 5);
+  // after steps 5, 10, ..., 30: the one due before a step 31 runs at the end of step 30
+  assert.equal(events, 6);
   assert.equal(new Set(counts.slice(1)).size, 1, `numTensors over steps: ${counts}`);
   tf.dispose([...params, ...ws, x, y]);
   disposeTeleportingState(state);
+});
+
+test('teleports run inside step when due: a loop of plain steps equals teleporting by hand before each gradient', () => {
+  const { ws, x, y } = setup(5);
+  const grads = (ps: tf.Tensor[]) => mlpGrads(ps, x, y, { loss: 'mse' });
+  for (const state of ['transport', 'reset'] as const) {
+    const make = () =>
+      withTeleport(optimizer({ name: 'momentum', lr: 1e-3, momentum: 0.9 }), {
+        at: [0, 2],
+        every: 4,
+        data: () => [{ x, target: y }],
+        teleport: { objective: 'gradNorm', steps: 2, lr: 1e-4, stepNorm: 0.01, loss: 'mse', kind: 'pinv' },
+        state,
+      });
+    // by hand: due() and teleport() before every gradient (the schedule's own definition)
+    const hand = make();
+    let p1 = ws.map((w) => tf.clone(w));
+    let s1 = hand.init(p1);
+    const handAt: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      if (hand.due(s1)) {
+        handAt.push(s1.steps);
+        const t = hand.teleport(p1, s1);
+        tf.dispose(p1);
+        disposeTeleportingState(s1);
+        ({ params: p1, state: s1 } = t);
+      }
+      const g = grads(p1);
+      const r = hand.inner.step(p1, g, s1.inner);
+      tf.dispose([...p1, ...g]);
+      disposeTeleportingState(s1);
+      p1 = r.params;
+      s1 = { ...s1, inner: r.state, steps: s1.steps + 1 };
+    }
+    // inside step: stepWithTeleport for the teleport before step 0, then plain steps only
+    const inStep = make();
+    let p2 = ws.map((w) => tf.clone(w));
+    let s2 = inStep.init(p2);
+    const stepAt: number[] = [];
+    const n0 = tf.memory().numTensors;
+    for (let i = 0; i < 10; i++) {
+      if (i === 0) {
+        const r = stepWithTeleport(inStep, p2, s2, grads);
+        ({ params: p2, state: s2 } = r);
+        stepAt.push(r.event!.atStep);
+        continue;
+      }
+      const g = grads(p2);
+      const before = s2.teleports;
+      const r = inStep.step(p2, g, s2);
+      tf.dispose([...p2, ...g]);
+      disposeTeleportingState(s2);
+      ({ params: p2, state: s2 } = r);
+      if (s2.teleports > before) stepAt.push(s2.lastEvent!.atStep);
+      if (i === 1) assert.equal(tf.memory().numTensors, n0, 'a step that teleports leaves no tensors behind');
+    }
+    // steps 0, 2 (at), 4, 8 (every); the one due before step 12 is after this loop
+    assert.deepEqual(handAt, [0, 2, 4, 8]);
+    assert.deepEqual(stepAt, [0, 2, 4, 8]);
+    const a = p1.flatMap((t) => Array.from(t.dataSync()));
+    const b = p2.flatMap((t) => Array.from(t.dataSync()));
+    assert.deepEqual(b, a, `${state}: the two loops give the same parameters`);
+    tf.dispose([...p1, ...p2]);
+    disposeTeleportingState(s1);
+    disposeTeleportingState(s2);
+  }
+  tf.dispose([...ws, x, y]);
 });

@@ -228,7 +228,7 @@ export function teleportStep(state: ClassifierState<OptimizerState>, ctx: Telepo
         state: arm === 'teleport' ? 'transport' : 'keep',
       });
       try {
-        const r = opt.teleport(ws, { inner: st, teleports: 0, lastTeleportStep: -1 });
+        const r = opt.teleport(ws, { inner: st, steps: st.step, teleports: 0, lastTeleportStep: -1 });
         newParams[b] = r.params as tf.Tensor2D[];
         newStates[b] = r.state.inner;
         const e = r.event;

@@ -8,13 +8,16 @@
  *     });
  *     let state = opt.init(params);
  *     for (...) {
- *       if (opt.due(state)) ({ params, state } = opt.teleport(params, state));   // before the gradient
  *       const grads = ...gradient at params...;
- *       ({ params, state } = opt.step(params, grads, state));
+ *       ({ params, state } = opt.step(params, grads, state));   // teleports inside when due
  *     }
  *
  * A teleport is due before the gradient of the next step is computed, so the step that
- * follows uses the gradient at the teleported point. `stepWithTeleport` does exactly that.
+ * follows uses the gradient at the teleported point. `step` runs the update and then, when a
+ * teleport is due before the next step, the teleport: a loop that only calls `step` gets every
+ * scheduled teleport but one scheduled before the very first step (`at: [0]`), which no step
+ * can run before its gradient exists. `stepWithTeleport` runs that one too (the same numbers
+ * otherwise); `due` and `teleport` stay available for loops that teleport by hand.
  *
  * What happens to the state (`state` policy):
  * - 'transport' (default): first-moment buffers (SGD/RMSprop momentum, Adam's exp_avg,
@@ -63,10 +66,14 @@ export interface TeleportEvent {
 
 export interface TeleportingState {
   inner: OptimizerState;
+  /** Steps done so far (the schedule's clock: a reset restarts the inner optimizer's own count). */
+  steps: number;
   /** Teleports done so far. */
   teleports: number;
   /** The step count at which the last teleport ran (-1: none), so a due check is idempotent. */
   lastTeleportStep: number;
+  /** What the last teleport did (absent before the first). */
+  lastEvent?: TeleportEvent;
 }
 
 export interface TeleportingOptimizer extends Optimizer<TeleportingState> {
@@ -88,7 +95,7 @@ export function withTeleport(opt: HandOptimizer, policy: TeleportPolicy): Telepo
   const at = new Set(policy.at ?? []);
 
   const due = (s: TeleportingState) => {
-    const k = s.inner.step;
+    const k = s.steps;
     if (s.lastTeleportStep === k) return false;
     return at.has(k) || (policy.every !== undefined && k > 0 && k % policy.every === 0);
   };
@@ -118,7 +125,7 @@ export function withTeleport(opt: HandOptimizer, policy: TeleportPolicy): Telepo
       });
     }
     const event: TeleportEvent = {
-      atStep: s.inner.step,
+      atStep: s.steps,
       seconds,
       objectiveBefore: r.objectiveBefore,
       objectiveAfter: r.objectiveAfter,
@@ -128,17 +135,26 @@ export function withTeleport(opt: HandOptimizer, policy: TeleportPolicy): Telepo
       distanceFromIdentity: r.distanceFromIdentity,
     };
     if (statePolicy === 'reset') tf.dispose(r.tangents.flat());
-    return { params: r.weights as tf.Tensor[], state: { inner, teleports: s.teleports + 1, lastTeleportStep: s.inner.step }, event };
+    return { params: r.weights as tf.Tensor[], state: { inner, steps: s.steps, teleports: s.teleports + 1, lastTeleportStep: s.steps, lastEvent: event }, event };
   };
 
   return {
     name: `${opt.name}+teleport`,
     inner: opt,
     policy,
-    init: (params) => ({ inner: opt.init(params), teleports: 0, lastTeleportStep: -1 }),
+    init: (params) => ({ inner: opt.init(params), steps: 0, teleports: 0, lastTeleportStep: -1 }),
     step: (params, grads, s) => {
       const r = opt.step(params, grads, s.inner);
-      return { params: r.params, state: { ...s, inner: r.state } };
+      const stepped: TeleportingState = { ...s, inner: r.state, steps: s.steps + 1 };
+      if (!due(stepped)) return { params: r.params, state: stepped };
+      // the update's outputs are intermediate here: the caller gets the teleported ones
+      try {
+        const t = doTeleport(r.params, stepped);
+        return { params: t.params, state: t.state };
+      } finally {
+        tf.dispose(r.params);
+        disposeState(r.state);
+      }
     },
     due,
     teleport: doTeleport,
@@ -151,9 +167,10 @@ export function disposeTeleportingState(s: TeleportingState): void {
 }
 
 /**
- * One training step with teleportation: teleport first when one is due, then take the
- * gradient at the (possibly teleported) parameters and step. Disposes the superseded params
- * and state; returns the teleport event when one ran.
+ * One training step with teleportation: teleport first when one is due (only a teleport before
+ * the first step is still due here: `step` runs the others at the end of the step before), then
+ * take the gradient at the (possibly teleported) parameters and step. Disposes the superseded
+ * params and state; returns the event of a teleport that ran in this call.
  */
 export function stepWithTeleport(
   opt: TeleportingOptimizer,
@@ -172,5 +189,6 @@ export function stepWithTeleport(
   const next = opt.step(params, grads, state);
   tf.dispose([...params, ...grads]);
   disposeTeleportingState(state);
+  if (next.state.teleports > state.teleports + (event ? 1 : 0)) event = next.state.lastEvent;
   return { ...next, event };
 }
