@@ -405,6 +405,30 @@ const tinyResolved = (): ResolvedVariant[] => [
   { label: 'LSTM(update,tele)', name: 'LSTM(update,tele)', variant: tiny('LSTM(update,tele)'), train: tinyTrain({ trajectories: 9, epochs: 2 }) },
 ];
 
+test('a unit whose shard pool fails to start frees its state and releases its lock', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
+  try {
+    const exp = tinyExperiment(root);
+    const rv = tinyResolved()[1];
+    const n0 = tf.memory().numTensors;
+    await assert.rejects(
+      trainVariant(rv, exp, 0, {
+        tensorboard: false,
+        pool: () => {
+          throw new Error('no workers today');
+        },
+      }),
+      /no workers today/,
+    );
+    assert.equal(tf.memory().numTensors, n0, 'the initial meta-state is freed');
+    // the directory is free again: the same unit trains in this process
+    const tv = await trainVariant(rv, exp, 0, { tensorboard: false, stopAfterBatches: 1 });
+    disposeMeta(tv.meta);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 for (const estimator of [{ kind: 'tbptt' }, { kind: 'pes', sigma: 0.01, pairs: 1 }] as const) {
   test(`resume after a stop gives the same numbers as an uninterrupted run (${estimator.kind})`, async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));

@@ -105,46 +105,50 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     lock.release();
     throw e;
   }
-  const pool = opts.pool ? await opts.pool(spec, train) : localShards(parts);
-  const total = totalBatches(train);
-  const logs: UnitLogs = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false);
-  const writer = logs.tb;
-  if (logMarks === null) writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', 0);
-  const t0 = performance.now();
-  let trajectories = 0;
-  let ran = 0;
-  const windowsPerBatch = Math.ceil(train.trajectoryLength / train.unroll);
-  const validateAndLog = (seconds: number) => {
-    const b = st.batchesDone;
-    const v = validate(st, parts.learned, parts.family, train);
-    st = v.state;
-    writer?.scalar('val/score_mean_log_loss', v.score, b);
-    const steps: Record<string, number> = {};
-    for (const s of exp.tableSteps) {
-      const row = v.record.loss[Math.min(s, v.record.loss.length - 1)];
-      steps[s] = row.reduce((p, q) => p + q, 0) / row.length;
-      writer?.scalar(`val/loss_step_${s}`, steps[s], b);
-    }
-    if (writer && exp.histogramEvery > 0) histogramStats(writer, v.record, b);
-    logs.jsonl.write({ batch: b, val: { score: v.score, best: st.bestValLoss, lossAtStep: steps } });
-    logs.commit(); // a validation point survives a crash (a resume cuts back to its checkpoint and redoes it)
-    const note = Number.isFinite(v.score) ? '' : ' (a validation trajectory diverged: its loss overflowed float32; this meta-parameter state is never kept as best)';
-    log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch`);
-    // A batch that diverged part-way can leave meta-parameters whose validation trajectories
-    // overflow: training on from there rarely recovers, so go back to the best validated ones.
-    if (!Number.isFinite(v.score) && st.bestMeta) {
-      st = rollbackToBest(st);
-      log(`${who}: validation diverged at batch ${b}: back to the best validated meta-parameters (outer optimizer state reset)`);
-    }
-  };
-  let savedAt = compacted ? st.batchesDone : -1;
-  const checkpoint = (final = false) => {
-    if (savedAt === st.batchesDone) return;
-    saveCheckpoint(dir, st, ckptConfig, { logs: logs.commit(), final: final && !opts.fullFinalCheckpoint });
-    savedAt = st.batchesDone;
-  };
-  let interrupted: NodeJS.Signals | null = null;
+  // from here on a failure (a pool that does not start, logs that cannot open) still frees the
+  // state and releases the lock
+  let poolRef: ShardPool | undefined;
+  let logsRef: UnitLogs | undefined;
   try {
+    const pool = (poolRef = opts.pool ? await opts.pool(spec, train) : localShards(parts));
+    const total = totalBatches(train);
+    const logs: UnitLogs = (logsRef = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false));
+    const writer = logs.tb;
+    if (logMarks === null) writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', 0);
+    const t0 = performance.now();
+    let trajectories = 0;
+    let ran = 0;
+    const windowsPerBatch = Math.ceil(train.trajectoryLength / train.unroll);
+    const validateAndLog = (seconds: number) => {
+      const b = st.batchesDone;
+      const v = validate(st, parts.learned, parts.family, train);
+      st = v.state;
+      writer?.scalar('val/score_mean_log_loss', v.score, b);
+      const steps: Record<string, number> = {};
+      for (const s of exp.tableSteps) {
+        const row = v.record.loss[Math.min(s, v.record.loss.length - 1)];
+        steps[s] = row.reduce((p, q) => p + q, 0) / row.length;
+        writer?.scalar(`val/loss_step_${s}`, steps[s], b);
+      }
+      if (writer && exp.histogramEvery > 0) histogramStats(writer, v.record, b);
+      logs.jsonl.write({ batch: b, val: { score: v.score, best: st.bestValLoss, lossAtStep: steps } });
+      logs.commit(); // a validation point survives a crash (a resume cuts back to its checkpoint and redoes it)
+      const note = Number.isFinite(v.score) ? '' : ' (a validation trajectory diverged: its loss overflowed float32; this meta-parameter state is never kept as best)';
+      log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch`);
+      // A batch that diverged part-way can leave meta-parameters whose validation trajectories
+      // overflow: training on from there rarely recovers, so go back to the best validated ones.
+      if (!Number.isFinite(v.score) && st.bestMeta) {
+        st = rollbackToBest(st);
+        log(`${who}: validation diverged at batch ${b}: back to the best validated meta-parameters (outer optimizer state reset)`);
+      }
+    };
+    let savedAt = compacted ? st.batchesDone : -1;
+    const checkpoint = (final = false) => {
+      if (savedAt === st.batchesDone) return;
+      saveCheckpoint(dir, st, ckptConfig, { logs: logs.commit(), final: final && !opts.fullFinalCheckpoint });
+      savedAt = st.batchesDone;
+    };
+    let interrupted: NodeJS.Signals | null = null;
     // a warm start is a candidate too: the kept optimizer is never worse on validation than its start
     if (train.warmStart !== null && train.evalEvery > 0 && st.batchesDone === 0) validateAndLog(0);
     while (st.batchesDone < total) {
@@ -180,8 +184,8 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     return { label: rv.label, metaSeed, meta, seconds, trajectories, finished };
   } finally {
     disposeTrainState(st);
-    logs.close();
-    await pool.close();
+    logsRef?.close();
+    await poolRef?.close();
     lock.release();
   }
 }
