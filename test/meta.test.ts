@@ -7,12 +7,12 @@ import * as tf from '@tensorflow/tfjs';
 import * as E from 'fp-ts/lib/Either.js';
 import { initBackend } from '../src/backend/index.js';
 import { testBackend } from './helpers/backend.js';
-import { groupAction } from '../src/symmetry/action.js';
+import { groupAction, rescaleFrobenius } from '../src/symmetry/action.js';
 import { mlpGrads, mlpLoss, gradNormSq } from '../src/nn/mlp.js';
 import { stream } from '../src/rng/index.js';
 import { sampleRegression, lossAndGrads, disposeBatch, regressionFamily, teleportTwoLayer, gradNormAscent } from '../src/tasks/regression.js';
 import type { TaskConfig } from '../src/tasks/registry.js';
-import { rescaleT, type VariantConfig } from '../src/meta/variant.js';
+import type { VariantConfig } from '../src/meta/variant.js';
 import { paperLearned } from '../src/meta/learned/paper.js';
 import { buildRunParts, paperRunSpec } from '../src/meta/build.js';
 import { localShards, shardIds } from '../src/meta/shards.js';
@@ -129,7 +129,7 @@ test('regression of depth 3: closed-form gradients equal autodiff; the inverse a
     }
     const sym = t.symmetry!;
     assert.deepEqual(sym.groupSizes, [6, 7]);
-    const gs = sym.groupSizes.map((n, m) => tf.add(tf.eye(n, n, [2]), rescaleT(tf.randomUniform([2, n, n], -1, 1, 'float32', 3 + m) as tf.Tensor3D, 0.05)) as tf.Tensor3D);
+    const gs = sym.groupSizes.map((n, m) => tf.add(tf.eye(n, n, [2]), rescaleFrobenius(tf.randomUniform([2, n, n], -1, 1, 'float32', 3 + m) as tf.Tensor3D, 0.05)) as tf.Tensor3D);
     const moved = sym.act(ws, gs, 0);
     const l0 = loss.dataSync();
     const l1 = t.loss(moved, 0).dataSync();
@@ -251,7 +251,7 @@ test('closed-form inner gradients equal tf.grads of the MLP loss', () => {
 test('specialised two-layer inverse action equals groupAction(kind: inverse)', () => {
   const b = sampleRegression(task, 0, 'heldout', [0, 1, 2]);
   tf.tidy(() => {
-    const t = rescaleT(tf.randomUniform([3, DIM, DIM], -1, 1, 'float32', 5) as tf.Tensor3D, 0.05);
+    const t = rescaleFrobenius(tf.randomUniform([3, DIM, DIM], -1, 1, 'float32', 5) as tf.Tensor3D, 0.05);
     const g = tf.add(tf.eye(DIM, DIM, [3]), t) as tf.Tensor3D;
     const mine = teleportTwoLayer(b.ws, g, b.x, b.xInv, 0.1);
     const ref = groupAction(b.ws, b.x, [g], { kind: 'inverse', slope: 0.1 });

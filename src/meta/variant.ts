@@ -122,9 +122,3 @@ export function logitOfLr(lr: number, h: LrHeadConfig): number {
   return Math.log(f / (1 - f));
 }
 
-/** Rescale each T of [B, d, d] to Frobenius norm `norm`. */
-export function rescaleT(t: tf.Tensor3D, norm: number): tf.Tensor3D {
-  const n = tf.sqrt(tf.add(tf.sum(tf.square(t), [1, 2], true), 1e-30));
-  return tf.mul(t, tf.div(norm, n)) as tf.Tensor3D;
-}
-

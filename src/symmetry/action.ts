@@ -85,11 +85,14 @@ export function expGroup(m: tf.Tensor, t: number | tf.Scalar = 1): tf.Tensor {
   return expm(tf.mul(m, t));
 }
 
-/** Rescale T to the given Frobenius norm (per problem when batched). */
-export function rescaleFrobenius(t: tf.Tensor, norm: number): tf.Tensor {
+/**
+ * Rescale T to the given Frobenius norm (per problem when batched: [B, n, n]). The 1e-30 under
+ * the root keeps a zero T zero and the map differentiable there (meta-gradients flow through it).
+ */
+export function rescaleFrobenius<T extends tf.Tensor>(t: T, norm: number): T {
   const axes = t.rank === 3 ? [1, 2] : undefined;
-  const n = tf.sqrt(tf.sum(tf.square(t), axes, true));
-  return tf.mul(t, tf.div(norm, tf.maximum(n, 1e-30)));
+  const n = tf.sqrt(tf.add(tf.sum(tf.square(t), axes, true), 1e-30));
+  return tf.mul(t, tf.div(norm, n)) as T;
 }
 
 export interface ActionReport {

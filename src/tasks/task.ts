@@ -3,6 +3,7 @@
 // tensor has a leading [B]). A task that knows its parameter-space symmetry exposes it, so a
 // teleporting optimizer (hand-designed or learned) can act on any task of that kind.
 import * as tf from '@tensorflow/tfjs';
+import { rescaleFrobenius } from '../symmetry/action.js';
 
 export type Split = 'train' | 'val' | 'heldout';
 
@@ -31,8 +32,8 @@ export interface TaskSymmetry {
   directions(params: readonly tf.Tensor[], grads: readonly tf.Tensor[], step: number): tf.Tensor3D[][];
 }
 
-/** Per-problem unit Frobenius norm of [B, n, n] directions (the 1e-30 keeps a zero direction zero). */
-export const unitDirection = (d: tf.Tensor): tf.Tensor3D => tf.div(d, tf.sqrt(tf.add(tf.sum(tf.square(d), [1, 2], true), 1e-30))) as tf.Tensor3D;
+/** Per-problem unit Frobenius norm of [B, n, n] directions (a zero direction stays zero). */
+export const unitDirection = (d: tf.Tensor): tf.Tensor3D => rescaleFrobenius(d as tf.Tensor3D, 1);
 
 /** B problems of one family, advanced in lockstep. Owns its tensors until `dispose`. */
 export interface Task {

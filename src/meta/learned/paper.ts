@@ -16,7 +16,8 @@ import type { Optimizer } from '../../optim/types.js';
 import type { Stream } from '../../rng/index.js';
 import type { Task } from '../../tasks/task.js';
 import type { MetaParams } from '../params.js';
-import { logitOfLr, preprocess, rescaleT, type TeleModuleConfig, type VariantConfig } from '../variant.js';
+import { logitOfLr, preprocess, type TeleModuleConfig, type VariantConfig } from '../variant.js';
+import { rescaleFrobenius } from '../../symmetry/action.js';
 import type { LearnedOptimizer, LearnedState, Sinks, StepStats, TaskShape } from './learned.js';
 
 
@@ -96,9 +97,9 @@ function groupElements(
       const c = tf.reshape(tf.slice(heads.c, [0, m], [B, 1]), [B, 1, 1]);
       raw = tf.add(raw, tf.mul(c, dirs[m][directionIndex])) as tf.Tensor3D;
     }
-    if (!t.learnedMagnitude) return rescaleT(raw, t.magnitude);
+    if (!t.learnedMagnitude) return rescaleFrobenius(raw, t.magnitude);
     const size = tf.reshape(tf.sigmoid(tf.slice(heads.m, [0, m], [B, 1])), [B, 1, 1]);
-    return tf.mul(rescaleT(raw, t.magnitude), size) as tf.Tensor3D;
+    return tf.mul(rescaleFrobenius(raw, t.magnitude), size) as tf.Tensor3D;
   });
   const dist = tf.sqrt(tf.addN(ts.map((x) => tf.sum(tf.square(x), [1, 2])))) as tf.Tensor1D;
   return { ts, dist };
