@@ -7,7 +7,7 @@ import { preset, type Recipe } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
 import { buildRunParts, paperRunSpec } from '../meta/build.js';
 import { localShards } from '../meta/shards.js';
-import { sampleRegression, lossAndGrads, disposeBatch, DEFAULT_REGRESSION, PAPER_REGRESSION_TASK } from '../tasks/regression.js';
+import { regressionFamily, PAPER_REGRESSION_TASK } from '../tasks/regression.js';
 
 
 const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
@@ -52,26 +52,26 @@ export async function metaTrainThroughput(
 
 /** Milliseconds of one gradient-descent step (loss, gradient, update) of one 20x20 problem, wall and CPU. */
 export function gdStepMs(steps = 2000): { wall: number; cpu: number } {
-  const b = sampleRegression(DEFAULT_REGRESSION, 0, 'heldout', [0]);
-  let ws = b.ws;
-  const step = () => {
+  const task = regressionFamily(PAPER_REGRESSION_TASK).sample(0, 'heldout', [0]);
+  let ws = task.init();
+  const step = (i: number) => {
     const next = tf.tidy(() => {
-      const { grads } = lossAndGrads(ws, b.x, b.y, DEFAULT_REGRESSION.slope);
-      return [tf.sub(ws[0], tf.mul(1e-5, grads[0])), tf.sub(ws[1], tf.mul(1e-5, grads[1]))] as [tf.Tensor3D, tf.Tensor3D];
+      const { grads } = task.lossAndGrads(ws, i);
+      return ws.map((w, k) => tf.sub(w, tf.mul(1e-5, grads[k])));
     });
-    if (ws !== b.ws) tf.dispose(ws);
+    tf.dispose(ws);
     ws = next;
   };
-  for (let i = 0; i < 50; i++) step();
+  for (let i = 0; i < 50; i++) step(i);
   ws[0].dataSync();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  for (let i = 0; i < steps; i++) step();
+  for (let i = 0; i < steps; i++) step(i);
   ws[0].dataSync();
   const ms = (performance.now() - t0) / steps;
   const cpu = process.cpuUsage(cpu0);
-  if (ws !== b.ws) tf.dispose(ws);
-  disposeBatch(b);
+  tf.dispose(ws);
+  task.dispose();
   return { wall: ms, cpu: (cpu.user + cpu.system) / 1e3 / steps };
 }
 

@@ -21,55 +21,12 @@ export type { Split };
  */
 export type SeedScheme = 'stream' | 'reference';
 
-export interface RegressionSpec {
-  /** Width d: W1, W2, X, Y are d x d. */
-  dim: number;
-  slope: number;
-  seedScheme: SeedScheme;
-}
-
-export const DEFAULT_REGRESSION: RegressionSpec = { dim: 20, slope: DEFAULT_SLOPE, seedScheme: 'stream' };
-
-/** A batch of B problems: ws = [W1, W2] each [B, d, d]; x, y, xInv [B, d, d]. */
-export interface RegressionBatch {
-  ws: [tf.Tensor3D, tf.Tensor3D];
-  x: tf.Tensor3D;
-  y: tf.Tensor3D;
-  /** X^-1, computed once per trajectory in float64 (the inverse action needs it). */
-  xInv: tf.Tensor3D;
-  size: number;
-}
-
-function trajectoryStream(spec: Pick<RegressionSpec, 'seedScheme'>, seed: number, split: Split, n: number) {
+function trajectoryStream(spec: Pick<RegressionFamilySpec, 'seedScheme'>, seed: number, split: Split, n: number) {
   if (spec.seedScheme === 'reference') {
     const base = n * n * 12345;
     return stream(split === 'train' ? base - 1 : split === 'heldout' ? base : base + 1);
   }
   return stream(seed, split, n);
-}
-
-/** Sample the problems with indices `ns` of a split; draws W1, W2, X, Y in the reference order. */
-export function sampleRegression(spec: RegressionSpec, seed: number, split: Split, ns: readonly number[]): RegressionBatch {
-  const d = spec.dim;
-  const dd = d * d;
-  const B = ns.length;
-  const w1 = new Float32Array(B * dd), w2 = new Float32Array(B * dd);
-  const x = new Float32Array(B * dd), y = new Float32Array(B * dd), xi = new Float32Array(B * dd);
-  ns.forEach((n, b) => {
-    const r = trajectoryStream(spec, seed, split, n);
-    w1.set(r.uniformArray(dd), b * dd);
-    w2.set(r.uniformArray(dd), b * dd);
-    const xb = r.uniformArray(dd);
-    x.set(xb, b * dd);
-    y.set(r.uniformArray(dd), b * dd);
-    xi.set(inv64(mat64(d, d, xb)).data, b * dd);
-  });
-  const t = (a: Float32Array) => tf.tensor3d(a, [B, d, d]);
-  return { ws: [t(w1), t(w2)], x: t(x), y: t(y), xInv: t(xi), size: B };
-}
-
-export function disposeBatch(b: RegressionBatch): void {
-  tf.dispose([...b.ws, b.x, b.y, b.xInv]);
 }
 
 /**
@@ -105,7 +62,7 @@ export function regressionLoss(ws: readonly [tf.Tensor3D, tf.Tensor3D], x: tf.Te
 // ---------------------------------------------------------------------------------------------
 // The task family: the paper's problem generalised to any widths [d_0, ..., d_L] (depth L),
 // k samples and LeakyReLU slope; a GL(d_m) element acts on every hidden layer m. With
-// widths [20, 20, 20] and k = 20 it draws exactly the problems of `sampleRegression`.
+// widths [20, 20, 20] and k = 20 it is the paper's problem (PAPER_REGRESSION_TASK).
 
 export interface RegressionFamilySpec {
   /** Layer widths d_0 (input) .. d_L (output); W_i is [d_i, d_{i-1}]. */
@@ -198,7 +155,7 @@ function regressionAct(
 
 /**
  * Problems of the family as one batched Task. Draw order per problem: W_1 .. W_L, X, Y, each
- * uniform in [0, 1) (the reference init), so the paper's shape reproduces `sampleRegression`.
+ * uniform in [0, 1) (the reference init; its draw order for W1, W2, X, Y).
  */
 export function regressionFamily(spec: RegressionFamilySpec): TaskFamily {
   const { widths, samples: k, slope } = spec;
