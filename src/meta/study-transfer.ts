@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as t from 'io-ts';
 import * as tf from '@tensorflow/tfjs';
-import { arrayOf, decodeOrThrow, refineConfig, NonEmptyString, numberIn, oneOf, optional, NonNegativeNumber, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
+import { arrayOf, decodeOrThrow, refineConfig, NonEmptyString, optional, PositiveInt, PositiveNumber, strict, withDefaults } from '../config/codec.js';
 import { OutDir, Seed } from '../config/common.js';
 import { outputsPreflight } from '../config/preflight.js';
 import { registerConfig, registerPreflight } from '../config/registry.js';
@@ -31,7 +31,7 @@ import { makeLearned } from './learned/registry.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { makeEstimator } from './estimators/registry.js';
 import { localShards } from './shards.js';
-import { disposeTrainState, evaluate, initTrainState, totalBatches, trainBatch, type TrainConfig, type TrajectoryRecord } from './train.js';
+import { disposeTrainState, evaluate, initTrainState, totalBatches, trainBatch, TrainCodec, type TrainConfig, type TrajectoryRecord } from './train.js';
 import { LearnedTeleportConfig } from './learned/teleport.js';
 import { disposeMeta, type MetaParams } from './params.js';
 
@@ -45,6 +45,15 @@ const LabelledTask = strict(
   'LabelledTask',
 );
 
+/**
+ * The trainer's fields a study sets (TrainCodec's own codecs, bounds and docs); the rest are fixed
+ * by the study (one epoch over `trajectories` problems, each batch from one member of the mix;
+ * log loss weighting; truncated backprop; no validation during training).
+ */
+const STUDY_TRAIN_FIELDS = ['trajectories', 'batch', 'trajectoryLength', 'unroll', 'lrUpdate', 'lrTele', 'clip', 'lrSchedule', 'lrFloor'] as const;
+type StudyTrainField = (typeof STUDY_TRAIN_FIELDS)[number];
+const studyTrainProps = Object.fromEntries(STUDY_TRAIN_FIELDS.map((k) => [k, TrainCodec.props[k]])) as Pick<typeof TrainCodec.props, StudyTrainField>;
+
 const TransferStudyBase = withDefaults(
   strict(
     {
@@ -54,21 +63,7 @@ const TransferStudyBase = withDefaults(
       /** Trained meta-parameters (kept out of the repository). */
       checkpointDir: OutDir,
       metaSeeds: arrayOf(Seed, { min: 1, name: 'metaSeeds' }),
-      train: strict({
-        tasks: arrayOf(TaskConfig, { min: 1, name: 'train.tasks' }),
-        /** Training problems (one epoch; each batch from one member of the mix). */
-        trajectories: PositiveInt,
-        batch: PositiveInt,
-        trajectoryLength: PositiveInt,
-        unroll: PositiveInt,
-        lrUpdate: PositiveNumber,
-        lrTele: PositiveNumber,
-        /** Per-module global-norm clip of the meta-gradient (0: none). */
-        clip: NonNegativeNumber,
-        /** Cosine decay of the meta learning rates to lrFloor x lr ('constant': none). */
-        lrSchedule: oneOf(['constant', 'cosine']),
-        lrFloor: numberIn({ gt: 0, le: 1 }),
-      }),
+      train: strict({ tasks: arrayOf(TaskConfig, { min: 1, name: 'train.tasks' }), ...studyTrainProps }),
       update: CoordinatewiseConfig,
       tele: LearnedTeleportConfig,
       eval: strict({
@@ -213,17 +208,9 @@ export interface TrainLog {
 
 /** The trainer's config for one meta-seed (its problems and meta-init derive from the seed). */
 export const trainConfigOf = (c: TransferStudyConfig, metaSeed: number): TrainConfig => ({
+  ...(Object.fromEntries(STUDY_TRAIN_FIELDS.map((k) => [k, c.train[k]])) as Pick<TrainConfig, StudyTrainField>),
   seed: c.seed + metaSeed * 1000003,
-  trajectories: c.train.trajectories,
   epochs: 1,
-  trajectoryLength: c.train.trajectoryLength,
-  unroll: c.train.unroll,
-  batch: c.train.batch,
-  lrTele: c.train.lrTele,
-  lrUpdate: c.train.lrUpdate,
-  lrSchedule: c.train.lrSchedule,
-  lrFloor: c.train.lrFloor,
-  clip: c.train.clip,
   lossWeighting: 'log',
   estimator: { kind: 'tbptt' },
   evalEvery: 0,
