@@ -18,8 +18,13 @@ import { TOY_PARTS } from '../src/meta/workers/parts.js';
 import { createShardPool } from '../src/meta/workers/index.js';
 import { buildRunParts, type RunSpec } from '../src/meta/build.js';
 import { paperConfig } from '../src/meta/learned/registry.js';
-import { preset } from '../src/meta/config.js';
-import { initTrainState, trainBatch, disposeTrainState } from '../src/meta/train.js';
+import { initTrainState, trainBatch, disposeTrainState, type ShardLog } from '../src/meta/train.js';
+import { workerLine, workerStats } from '../src/meta/worker-stats.js';
+import { trainVariant } from '../src/meta/run.js';
+import { MetaExperimentCodec, preset, type ResolvedVariant } from '../src/meta/config.js';
+import { decodeOrThrow } from '../src/config/codec.js';
+import { eventFiles, readEventFile } from '../src/logging/tensorboard.js';
+import { unitLogDirOf } from '../src/meta/paths.js';
 import { flattenMeta } from '../src/meta/params.js';
 import type { TaskConfig } from '../src/tasks/registry.js';
 import { threadShards } from '../src/meta/workers/threads.js';
@@ -107,34 +112,102 @@ function tinyRun(trajectoryLength = 6, unroll = 3) {
   return { spec, train, parts: buildRunParts(spec) };
 }
 
-/** `batches` batches of the learner (trainBatch) on `pool`: final meta-parameters and window losses. */
+/**
+ * `batches` batches of the learner (trainBatch) on `pool`: final meta-parameters and window
+ * losses (the numbers), and where each shard's window ran (`shards`, worker pools only).
+ */
 async function trainBatches(pool: ShardPool, parts: ReturnType<typeof buildRunParts>, train: ReturnType<typeof tinyRun>['train'], batches: number, shards = 2) {
   let st = initTrainState(parts.learned, parts.family, train);
   const losses: number[] = [];
+  const logs: ShardLog[][] = [];
   for (let b = 0; b < batches; b++) {
     const r = await trainBatch(st, train, pool, shards);
     st = r.state;
     losses.push(...r.windows.map((w) => w.metaLoss));
+    logs.push(...r.windows.map((w) => w.shards ?? []));
   }
   const out = Object.fromEntries(Object.entries(flattenMeta(st.meta)).map(([k, v]) => [k, Array.from(v.dataSync())]));
   disposeTrainState(st);
-  return { out, losses };
+  return { numbers: { out, losses }, shards: logs };
 }
 
 test('thread pool with the real parts: LSTM(update,tele) on a tiny regression task, 2 threads equal one process', async (t) => {
   const { spec, parts, train } = tinyRun();
   const batchOn = (pool: ShardPool, shards: number) => trainBatches(pool, parts, train, 1, shards);
-  const local2 = await batchOn(localShards(parts), 2);
-  const local1 = await batchOn(localShards(parts), 1);
+  const local2r = await batchOn(localShards(parts), 2);
+  const local1 = (await batchOn(localShards(parts), 1)).numbers;
+  const local2 = local2r.numbers;
+  assert.ok(local2r.shards.every((s) => s.length === 0), 'in this process: no worker figures');
   const pool = await createShardPool({ workers: 2, spec });
   try {
-    const threads = await batchOn(pool, 2);
+    const threadsr = await batchOn(pool, 2);
+    const threads = threadsr.numbers;
     assert.deepEqual(threads, local2, 'the same 2 shards in 2 threads and in this process');
+    // every window: one figure per shard, from two distinct threads, timed, 2 trajectories each
+    for (const w of threadsr.shards) {
+      assert.equal(w.length, 2);
+      assert.ok(w.every((s) => /^thread \d+$/.test(s.worker) && s.seconds > 0 && s.trajectories === 2), JSON.stringify(w));
+      assert.notEqual(w[0].worker, w[1].worker);
+    }
+    const stats = workerStats(
+      threadsr.shards.map((shards) => ({ batch: 0, window: 0, metaLoss: 0, gradNorms: {}, meanLoss: [0, 0, 0], skipped: false, shards })),
+      train.trajectoryLength,
+    );
+    assert.equal(stats.size, 2);
+    for (const s of stats.values()) assert.ok(s.trajectoriesPerSecond > 0 && s.estimates === threadsr.shards.length && s.maxStaleness === undefined);
     const d = Math.max(...Object.keys(local1.out).flatMap((k) => local1.out[k].map((v, i) => Math.abs(v - threads.out[k][i]) / Math.max(1e-3, Math.abs(v)))));
     t.diagnostic(`2 shards vs 1 shard after one batch: max relative difference of the meta-parameters ${d.toExponential(2)}`);
     assert.ok(d <= 1e-4, `2 shards vs 1: ${d}`);
   } finally {
     await pool.close();
+  }
+});
+
+test('workerStats: per worker, trajectories per second of its own compute and its largest staleness', () => {
+  const w = (meanLoss: number[], shards: ShardLog[]) => ({ batch: 0, window: 0, metaLoss: 0, gradNorms: {}, meanLoss, skipped: false, shards });
+  const stats = workerStats(
+    [
+      w([1, 1], [{ worker: 'a', trajectories: 4, seconds: 2, staleness: 0 }, { worker: 'b', trajectories: 4, seconds: 1, staleness: 1 }]),
+      w([1, 1, 1, 1], [{ worker: 'a', trajectories: 4, seconds: 2, staleness: 2 }]),
+      w([1], []),
+    ],
+    8,
+  );
+  // a: 4 x 2/8 + 4 x 4/8 = 3 trajectories in 4 s; b: 1 trajectory in 1 s
+  assert.deepEqual([...stats], [
+    ['a', { trajectoriesPerSecond: 0.75, estimates: 2, maxStaleness: 2 }],
+    ['b', { trajectoriesPerSecond: 1, estimates: 1, maxStaleness: 1 }],
+  ]);
+  assert.equal(workerLine(stats), 'a 0.75/s (stale <= 2), b 1.00/s (stale <= 1)');
+});
+
+test('a unit trained on worker threads logs TensorBoard scalars and a progress figure per worker', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-workers-'));
+  const { spec, train } = tinyRun();
+  const p = preset('LSTM(update,tele)', 'tuned');
+  const exp = decodeOrThrow(MetaExperimentCodec, {
+    seed: 1,
+    metaSeeds: [0],
+    heldout: { trajectories: 2, steps: 6 },
+    tableSteps: [1, 6],
+    variants: [{ name: 'LSTM(update,tele)' }],
+    task: spec.task,
+    logdir: path.join(root, 'logs'),
+    checkpointDir: path.join(root, 'ckpt'),
+    checkpointEvery: 0,
+  });
+  const rv: ResolvedVariant = { label: 'LSTM(update,tele)', name: 'LSTM(update,tele)', variant: { ...p.variant, update: { ...p.variant.update!, hidden: 8 }, tele: { ...p.variant.tele!, hidden: 4 } }, train: { ...train, trajectories: 8, evalEvery: 1, valTrajectories: 2, valSteps: 6 } };
+  const lines: string[] = [];
+  try {
+    const tv = await trainVariant(rv, exp, 0, { pool: (s) => createShardPool({ workers: 2, spec: s }), shards: 2, log: (l) => lines.push(l) });
+    disposeMeta(tv.meta);
+    const [file] = eventFiles(unitLogDirOf(exp.logdir, rv.label, 0));
+    const tags = new Set(readEventFile(file).flatMap((e) => e.values.map((v) => v.tag)));
+    const perWorker = [...tags].filter((t) => /^workers\/thread-\d+\/trajectories_per_second$/.test(t));
+    assert.equal(perWorker.length, 2, `worker tags: ${[...tags].filter((t) => t.startsWith('workers/'))}`);
+    assert.ok(lines.some((l) => /workers: thread \d+ [\d.]+\/s, thread \d+ [\d.]+\/s/.test(l)), lines.join('\n'));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });
 
@@ -235,7 +308,8 @@ test('redis: kill -9 a worker process mid-job; meta-training completes with the 
     stop = true;
     await watcher;
     assert.ok(killed, 'no worker was killed mid-job');
-    assert.deepEqual(got, reference);
+    assert.deepEqual(got.numbers, reference.numbers);
+    assert.ok(got.shards.flat().every((s) => s.staleness === 0 && s.seconds > 0), 'synchronous: every estimate fresh, and timed');
     assert.match(logs.join(''), /replayed \d+ window/, 'the surviving worker rebuilt the shard by replay');
   } finally {
     stop = true;

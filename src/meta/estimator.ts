@@ -29,6 +29,12 @@ export interface Estimate {
   meanLoss: number[];
   /** false when a trajectory diverged (non-finite loss or a singular group element): grads are zeros then. */
   finite: boolean;
+  /** Seconds the shard's window took where it ran (set by ShardRunner). */
+  seconds?: number;
+  /** Who computed it, when not this process (a worker thread, a Redis worker). */
+  worker?: string;
+  /** Meta-parameter versions behind the learner's newest when it was computed (Redis asynchronous mode). */
+  staleness?: number;
 }
 
 export interface GradientEstimator<S = unknown> {

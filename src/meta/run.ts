@@ -21,11 +21,13 @@ import {
   type MetaTrainState,
   type TrainConfig,
   type TrajectoryRecord,
+  type WindowLog,
 } from './train.js';
+import { workerLine, workerStats } from './worker-stats.js';
 import { lockDir } from './dir-lock.js';
 import { isLearned } from './variant.js';
 import { Interrupted, yieldToEventLoop, type StopFlag } from './interrupt.js';
-import { checkpointDirOf, heldoutLogDirOf, unitLogDirOf } from './paths.js';
+import { checkpointDirOf, heldoutLogDirOf, slug, unitLogDirOf } from './paths.js';
 import { openUnitLogs, type UnitLogs } from './unit-logs.js';
 
 export interface TrainRunOptions {
@@ -119,6 +121,8 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     let trajectories = 0;
     let ran = 0;
     const windowsPerBatch = Math.ceil(train.trajectoryLength / train.unroll);
+    // windows since the last validation line, for its per-worker figures
+    const sinceValidation: WindowLog[] = [];
     const validateAndLog = (seconds: number) => {
       const b = st.batchesDone;
       const v = validate(st, parts.learned, parts.family, train);
@@ -134,7 +138,9 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       logs.jsonl.write({ batch: b, val: { score: v.score, best: st.bestValLoss, lossAtStep: steps } });
       logs.commit(); // a validation point survives a crash (a resume cuts back to its checkpoint and redoes it)
       const note = Number.isFinite(v.score) ? '' : ' (a validation trajectory diverged: its loss overflowed float32; this meta-parameter state is never kept as best)';
-      log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch`);
+      const workers = workerStats(sinceValidation.splice(0), train.trajectoryLength);
+    const perWorker = workers.size > 0 ? `; workers: ${workerLine(workers)}` : '';
+    log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch${perWorker}`);
       // A batch that diverged part-way can leave meta-parameters whose validation trajectories
       // overflow: training on from there rarely recovers, so go back to the best validated ones.
       if (!Number.isFinite(v.score) && st.bestMeta) {
@@ -167,8 +173,19 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
         writer?.scalar('meta/window_loss', w.metaLoss, step);
         for (const [g, n] of Object.entries(w.gradNorms)) writer?.scalar(`meta/grad_norm_${g}`, n, step);
         writer?.scalar('train/loss_window_start', w.meanLoss[0], step);
+        for (const [worker, s] of workerStats([w], train.trajectoryLength)) {
+          writer?.scalar(`workers/${slug(worker)}/trajectories_per_second`, s.trajectoriesPerSecond, step);
+          if (s.maxStaleness !== undefined) writer?.scalar(`workers/${slug(worker)}/staleness`, s.maxStaleness, step);
+        }
       }
-      logs.jsonl.write({ batch: st.batchesDone, seconds: r.seconds, windows: r.windows.map((w) => ({ window: w.window, metaLoss: w.metaLoss, skipped: w.skipped })) });
+      sinceValidation.push(...r.windows);
+      const workers = workerStats(r.windows, train.trajectoryLength);
+      logs.jsonl.write({
+        batch: st.batchesDone,
+        seconds: r.seconds,
+        windows: r.windows.map((w) => ({ window: w.window, metaLoss: w.metaLoss, skipped: w.skipped })),
+        ...(workers.size > 0 ? { workers: Object.fromEntries(workers) } : {}),
+      });
       const b = st.batchesDone;
       if (train.evalEvery > 0 && (b % train.evalEvery === 0 || b === total)) validateAndLog(r.seconds);
       if (exp.checkpointEvery > 0 && b % exp.checkpointEvery === 0 && b < total) checkpoint();

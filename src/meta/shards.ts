@@ -58,9 +58,10 @@ export class ShardRunner {
 
   window(meta: MetaParams, length: number): Estimate[] {
     return this.shards.map((s) => {
+      const t0 = performance.now();
       const r = this.parts.estimator.estimate(meta, s.task, s.state, length);
       s.state = r.state;
-      return r.estimate;
+      return { ...r.estimate, seconds: (performance.now() - t0) / 1000 };
     });
   }
 

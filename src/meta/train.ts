@@ -8,7 +8,7 @@ import * as t from 'io-ts';
 import { stream, restoreStream, type Stream, type StreamState } from '../rng/index.js';
 import { SingularMatrixError } from '../ops/linalg.js';
 import type { Split, Task, TaskFamily } from '../tasks/task.js';
-import { combineEstimates, disposeEstimate } from './estimator.js';
+import { combineEstimates, disposeEstimate, type Estimate } from './estimator.js';
 import { EstimatorConfig } from './estimators/registry.js';
 import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict, nullable } from '../config/codec.js';
 import { Seed } from '../config/common.js';
@@ -152,7 +152,21 @@ export interface WindowLog {
   /** Mean loss over the batch before each step of the window. */
   meanLoss: number[];
   skipped: boolean;
+  /** Where each shard's estimate was computed (worker pools only), in shard order. */
+  shards?: ShardLog[];
 }
+
+export interface ShardLog {
+  worker: string;
+  /** Trajectories of the shard. */
+  trajectories: number;
+  /** Seconds of the shard's window where it ran. */
+  seconds: number;
+  staleness?: number;
+}
+
+const shardLogOf = (e: Estimate): ShardLog[] =>
+  e.worker === undefined ? [] : [{ worker: e.worker, trajectories: e.weight, seconds: e.seconds ?? NaN, ...(e.staleness !== undefined ? { staleness: e.staleness } : {}) }];
 
 export interface BatchResult {
   state: MetaTrainState;
@@ -187,6 +201,7 @@ export async function trainBatch(st: MetaTrainState, c: TrainConfig, pool: Shard
     for (let wi = 0; wi < sched.length; wi++) {
       const parts = await pool.window(meta, st.batchesDone * sched.length + wi, sched[wi]);
       const est = combineEstimates(parts);
+      const shardLogs = parts.flatMap(shardLogOf);
       parts.forEach(disposeEstimate);
       const f = lrFactor(c, (st.batchesDone + wi / sched.length) / total);
       const r = learnerStep(meta, outer, est, (mod) => f * moduleLr(c, mod), c.clip);
@@ -194,7 +209,15 @@ export async function trainBatch(st: MetaTrainState, c: TrainConfig, pool: Shard
       meta = r.meta;
       outer = r.outer;
       if (!r.applied) skipped++;
-      logs.push({ batch: st.batchesDone, window: wi, metaLoss: est.metaLoss, gradNorms: r.applied ? r.norms : {}, meanLoss: est.meanLoss, skipped: !r.applied });
+      logs.push({
+        batch: st.batchesDone,
+        window: wi,
+        metaLoss: est.metaLoss,
+        gradNorms: r.applied ? r.norms : {},
+        meanLoss: est.meanLoss,
+        skipped: !r.applied,
+        ...(shardLogs.length > 0 ? { shards: shardLogs } : {}),
+      });
       // A diverged trajectory batch cannot teach anything more: stop its unroll.
       if (!r.applied) break;
       await yieldToEventLoop(); // a signal (stop after this batch, or exit now) is seen within a window

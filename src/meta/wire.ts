@@ -54,20 +54,19 @@ export const encodeMeta = (m: MetaParams): WireTensors => encodeTensors(flattenM
 export const decodeMeta = (w: WireTensors, where = 'wire'): MetaParams => unflattenMeta(decodeTensors(w, where));
 
 /** An estimate on the wire: its gradients as tensors, the rest as JSON. */
-export interface WireEstimate {
+export interface WireEstimate extends Omit<Estimate, 'grads'> {
   grads: WireTensors;
-  weight: number;
-  metaLoss: number;
-  meanLoss: number[];
-  finite: boolean;
 }
 
+/** The JSON fields of an estimate (everything but its gradients). */
+const infoOf = ({ grads: _g, ...info }: Estimate | WireEstimate): Omit<Estimate, 'grads'> => ({ ...info, meanLoss: info.meanLoss.slice() });
+
 export function encodeEstimate(e: Estimate): WireEstimate {
-  return { grads: encodeMeta(e.grads), weight: e.weight, metaLoss: e.metaLoss, meanLoss: e.meanLoss.slice(), finite: e.finite };
+  return { ...infoOf(e), grads: encodeMeta(e.grads) };
 }
 
 export function decodeEstimate(w: WireEstimate, where = 'wire'): Estimate {
-  return { grads: decodeMeta(w.grads, where), weight: w.weight, metaLoss: w.metaLoss, meanLoss: w.meanLoss, finite: w.finite };
+  return { ...infoOf(w), grads: decodeMeta(w.grads, where) };
 }
 
 const MAGIC = 0x53594d57; // "SYMW"
@@ -110,11 +109,9 @@ export function unpackWire(buf: Buffer, where = 'wire'): { wire: WireTensors; ex
   return { wire: { layout: header.layout, data }, extra: revive(header.extra) };
 }
 
-export const packEstimate = (e: WireEstimate): Buffer =>
-  packWire(e.grads, { weight: e.weight, metaLoss: e.metaLoss, meanLoss: e.meanLoss, finite: e.finite });
+export const packEstimate = (e: WireEstimate): Buffer => packWire(e.grads, infoOf(e));
 
 export function unpackEstimate(buf: Buffer, where = 'wire'): WireEstimate {
   const { wire, extra } = unpackWire(buf, where);
-  const x = extra as Omit<WireEstimate, 'grads'>;
-  return { grads: wire, weight: x.weight, metaLoss: x.metaLoss, meanLoss: x.meanLoss, finite: x.finite };
+  return { ...(extra as Omit<WireEstimate, 'grads'>), grads: wire };
 }

@@ -199,7 +199,7 @@ export async function redisShards(opts: RedisPoolOptions): Promise<RedisShardPoo
       const done = await Promise.all(b.chains.map((c) => c.results.get(w)!));
       lastStale = done.map((d) => version - (versionOf.get(d.ref) ?? version));
       for (const c of b.chains) c.results.delete(w);
-      return done.map((d, s) => decodeEstimate(d.est, `estimate of shard ${s}`));
+      return done.map((d, s) => ({ ...decodeEstimate(d.est, `estimate of shard ${s}`), staleness: lastStale[s] }));
     },
     async end() {
       const b = batch;

@@ -125,7 +125,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     st!.refs.push(ref);
     st!.lengths.push(d.lengths[w]);
     const key = k.estimate(d.run, d.batch, d.shard, w, ref);
-    await redis.set(key, packEstimate(est), 'PX', 3_600_000);
+    await redis.set(key, packEstimate({ ...est, worker: id }), 'PX', 3_600_000);
     windows++;
     replayed += rep;
     return { key, ref, replayed: rep, worker: id };

@@ -4,6 +4,7 @@
 // worker process computes here too, one slot per shard it holds, so that its main thread stays
 // free to renew its leases and job locks while a window computes.
 import * as tf from '@tensorflow/tfjs';
+import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { initBackend } from '../../backend/index.js';
 import { disposeEstimate, type ShardContext } from '../estimator.js';
@@ -62,7 +63,7 @@ export default async function handle(req: ThreadRequest): Promise<unknown> {
         return null;
       }
       const out: WireEstimate[] = es.map((e) => {
-        const w = encodeEstimate(e);
+        const w = encodeEstimate({ ...e, worker: e.worker ?? `thread ${threadId}` });
         for (const g of Object.values(e.grads)) tf.dispose(Object.values(g));
         return w;
       });
