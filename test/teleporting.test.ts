@@ -199,3 +199,21 @@ test('teleports run inside step when due: a loop of plain steps equals teleporti
   }
   tf.dispose([...ws, x, y]);
 });
+
+test('stepWithTeleport reports the teleport of its step, also when one ran before the gradient and another after the update', () => {
+  const { ws, x, y } = setup(6);
+  const grads = (ps: tf.Tensor[]) => mlpGrads(ps, x, y, { loss: 'mse' });
+  const opt = withTeleport(optimizer({ name: 'sgd', lr: 1e-3 }), {
+    at: [0, 1],
+    data: () => [{ x, target: y }],
+    teleport: { objective: 'gradNorm', steps: 1, lr: 1e-4, stepNorm: 0.01, loss: 'mse', kind: 'pinv' },
+  });
+  let params = ws.map((w) => tf.clone(w));
+  let state = opt.init(params);
+  const r = stepWithTeleport(opt, params, state, grads);
+  ({ params, state } = r);
+  assert.equal(state.teleports, 2, 'before step 0 and before step 1');
+  assert.equal(r.event?.atStep, 1, 'the latest teleport of the call');
+  tf.dispose([...params, ...ws, x, y]);
+  disposeTeleportingState(state);
+});

@@ -189,6 +189,7 @@ export function stepWithTeleport(
   const next = opt.step(params, grads, state);
   tf.dispose([...params, ...grads]);
   disposeTeleportingState(state);
-  if (next.state.teleports > state.teleports + (event ? 1 : 0)) event = next.state.lastEvent;
+  // `state` is already past a teleport that ran above; one more inside `step` is the latest event
+  if (next.state.teleports > state.teleports) event = next.state.lastEvent;
   return { ...next, event };
 }
