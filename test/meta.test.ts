@@ -598,11 +598,11 @@ test('rollbackToBest restores the best validated meta-parameters with fresh Adam
   disposeTrainState(back);
 });
 
-test('a diverged validation sends training back to the best validated meta-parameters', async () => {
+test('a diverged validation sends training back to the best validated meta-parameters (or, with divergedValidation "continue", it goes on)', async () => {
   // a meta learning rate of 30 makes LSTM(update)'s validation overflow at batch 5 (measured)
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
+  const train = { trajectories: 8, batch: 2, epochs: 2, trajectoryLength: 8, unroll: 4, evalEvery: 1, valTrajectories: 2, lrUpdate: 30, clip: 0, lrSchedule: 'constant' };
   try {
-    const train = { trajectories: 8, batch: 2, epochs: 2, trajectoryLength: 8, unroll: 4, evalEvery: 1, valTrajectories: 2, lrUpdate: 30, clip: 0, lrSchedule: 'constant' };
     const exp = decodeOrThrow(MetaExperimentCodec, {
       seed: 1,
       task: { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' },
@@ -629,6 +629,31 @@ test('a diverged validation sends training back to the best validated meta-param
     disposeTrainState(ck.state);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
+  }
+  const root2 = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
+  try {
+    const exp = decodeOrThrow(MetaExperimentCodec, {
+      seed: 1,
+      task: { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' },
+      heldout: { trajectories: 2, steps: 6 },
+      variants: [{ name: 'LSTM(update)', variant: { update: { hidden: 4 } }, train: { ...train, divergedValidation: 'continue' } }],
+      logdir: path.join(root2, 'logs'),
+      checkpointDir: path.join(root2, 'ckpt'),
+      checkpointEvery: 1,
+      tableSteps: [1, 6],
+    });
+    const r = resolveAll(exp, 'test');
+    assert.ok(E.isRight(r));
+    const lines: string[] = [];
+    const tv = await trainVariant(r.right[0], exp, 0, { stopAfterBatches: 5, tensorboard: false, fullFinalCheckpoint: true, log: (l) => lines.push(l) });
+    disposeMeta(tv.meta);
+    assert.ok(lines.some((l) => /batch 5\/8 val Infinity/.test(l)), lines.join('\n'));
+    assert.ok(!lines.some((l) => /back to the best/.test(l)), lines.join('\n'));
+    const ck = loadCheckpoint(checkpointDirOf(exp.checkpointDir, r.right[0].label, 0), null);
+    assert.ok(ck.state.outer.update.step > 0, 'the outer moments are kept');
+    disposeTrainState(ck.state);
+  } finally {
+    fs.rmSync(root2, { recursive: true, force: true });
   }
 });
 

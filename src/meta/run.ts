@@ -139,11 +139,11 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       logs.commit(); // a validation point survives a crash (a resume cuts back to its checkpoint and redoes it)
       const note = Number.isFinite(v.score) ? '' : ' (a validation trajectory diverged: its loss overflowed float32; this meta-parameter state is never kept as best)';
       const workers = workerStats(sinceValidation.splice(0), train.trajectoryLength);
-    const perWorker = workers.size > 0 ? `; workers: ${workerLine(workers)}` : '';
-    log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch${perWorker}`);
+      const perWorker = workers.size > 0 ? `; workers: ${workerLine(workers)}` : '';
+      log(`${who}: batch ${b}/${total} val ${v.score.toFixed(3)}${note} (best ${st.bestValLoss.toFixed(3)}) ${seconds.toFixed(1)}s/batch${perWorker}`);
       // A batch that diverged part-way can leave meta-parameters whose validation trajectories
       // overflow: training on from there rarely recovers, so go back to the best validated ones.
-      if (!Number.isFinite(v.score) && st.bestMeta) {
+      if (!Number.isFinite(v.score) && st.bestMeta && train.divergedValidation !== 'continue') {
         st = rollbackToBest(st);
         log(`${who}: validation diverged at batch ${b}: back to the best validated meta-parameters (outer optimizer state reset)`);
       }

@@ -10,7 +10,7 @@ import { SingularMatrixError } from '../ops/linalg.js';
 import type { Split, Task, TaskFamily } from '../tasks/task.js';
 import { combineEstimates, disposeEstimate, type Estimate } from './estimator.js';
 import { EstimatorConfig } from './estimators/registry.js';
-import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict, nullable } from '../config/codec.js';
+import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict, nullable, optional } from '../config/codec.js';
 import { Seed } from '../config/common.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { disposeOuter, learnerStep, outerInit, type OuterStates } from './learner.js';
@@ -54,6 +54,12 @@ export const TrainCodec = strict(
      * starts this one (a warm start: learn to update first, then to teleport); null = from scratch.
      */
     warmStart: nullable(t.string),
+    /**
+     * When a validation's trajectories overflow float32: 'rollback' to the best validated
+     * meta-parameters with fresh outer moments, or 'continue' from where training is (that state
+     * is never kept as best; what the code did before 2026-11-30).
+     */
+    divergedValidation: optional(oneOf(['rollback', 'continue']), "'rollback'"),
   },
   'MetaTrain',
 );
