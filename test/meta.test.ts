@@ -598,11 +598,14 @@ test('rollbackToBest restores the best validated meta-parameters with fresh Adam
   disposeTrainState(back);
 });
 
-test('a diverged validation sends training back to the best validated meta-parameters (or, with divergedValidation "continue", it goes on)', async () => {
-  // a meta learning rate of 30 makes LSTM(update)'s validation overflow at batch 5 (measured)
+/**
+ * LSTM(update) at a meta learning rate of 30, whose validation overflows at batch 5 (measured),
+ * trained for 5 batches with `divergedValidation`; its log lines and last checkpoint.
+ */
+async function overflowingRun(divergedValidation: 'rollback' | 'continue') {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
-  const train = { trajectories: 8, batch: 2, epochs: 2, trajectoryLength: 8, unroll: 4, evalEvery: 1, valTrajectories: 2, lrUpdate: 30, clip: 0, lrSchedule: 'constant' };
   try {
+    const train = { trajectories: 8, batch: 2, epochs: 2, trajectoryLength: 8, unroll: 4, evalEvery: 1, valTrajectories: 2, lrUpdate: 30, clip: 0, lrSchedule: 'constant', divergedValidation };
     const exp = decodeOrThrow(MetaExperimentCodec, {
       seed: 1,
       task: { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' },
@@ -619,42 +622,28 @@ test('a diverged validation sends training back to the best validated meta-param
     const lines: string[] = [];
     const tv = await trainVariant(rv, exp, 0, { stopAfterBatches: 5, tensorboard: false, fullFinalCheckpoint: true, log: (l) => lines.push(l) });
     disposeMeta(tv.meta);
-    assert.ok(lines.some((l) => /batch 5\/8 val Infinity \(a validation trajectory diverged/.test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => /validation diverged at batch 5: back to the best/.test(l)), lines.join('\n'));
-    // the state after batch 5 is the best one again, with fresh outer moments
-    const ck = loadCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, 0), null);
-    assert.equal(ck.state.batchesDone, 5);
-    for (const [k, x] of Object.entries(ck.state.meta.update)) assert.deepEqual(Array.from(x.dataSync()), Array.from(ck.state.bestMeta!.update[k].dataSync()), k);
-    assert.equal(ck.state.outer.update.step, 0);
-    disposeTrainState(ck.state);
+    return { lines, ck: loadCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, 0), null) };
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
-  const root2 = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
-  try {
-    const exp = decodeOrThrow(MetaExperimentCodec, {
-      seed: 1,
-      task: { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' },
-      heldout: { trajectories: 2, steps: 6 },
-      variants: [{ name: 'LSTM(update)', variant: { update: { hidden: 4 } }, train: { ...train, divergedValidation: 'continue' } }],
-      logdir: path.join(root2, 'logs'),
-      checkpointDir: path.join(root2, 'ckpt'),
-      checkpointEvery: 1,
-      tableSteps: [1, 6],
-    });
-    const r = resolveAll(exp, 'test');
-    assert.ok(E.isRight(r));
-    const lines: string[] = [];
-    const tv = await trainVariant(r.right[0], exp, 0, { stopAfterBatches: 5, tensorboard: false, fullFinalCheckpoint: true, log: (l) => lines.push(l) });
-    disposeMeta(tv.meta);
-    assert.ok(lines.some((l) => /batch 5\/8 val Infinity/.test(l)), lines.join('\n'));
-    assert.ok(!lines.some((l) => /back to the best/.test(l)), lines.join('\n'));
-    const ck = loadCheckpoint(checkpointDirOf(exp.checkpointDir, r.right[0].label, 0), null);
-    assert.ok(ck.state.outer.update.step > 0, 'the outer moments are kept');
-    disposeTrainState(ck.state);
-  } finally {
-    fs.rmSync(root2, { recursive: true, force: true });
-  }
+}
+
+test('a diverged validation sends training back to the best validated meta-parameters (or, with divergedValidation "continue", it goes on)', async () => {
+  const back = await overflowingRun('rollback');
+  assert.ok(back.lines.some((l) => /batch 5\/8 val Infinity \(a validation trajectory diverged/.test(l)), back.lines.join('\n'));
+  assert.ok(back.lines.some((l) => /validation diverged at batch 5: back to the best/.test(l)), back.lines.join('\n'));
+  // the state after batch 5 is the best one again, with fresh outer moments
+  const st = back.ck.state;
+  assert.equal(st.batchesDone, 5);
+  for (const [k, x] of Object.entries(st.meta.update)) assert.deepEqual(Array.from(x.dataSync()), Array.from(st.bestMeta!.update[k].dataSync()), k);
+  assert.equal(st.outer.update.step, 0);
+  disposeTrainState(st);
+
+  const on = await overflowingRun('continue');
+  assert.ok(on.lines.some((l) => /batch 5\/8 val Infinity/.test(l)), on.lines.join('\n'));
+  assert.ok(!on.lines.some((l) => /back to the best/.test(l)), on.lines.join('\n'));
+  assert.ok(on.ck.state.outer.update.step > 0, 'the outer moments are kept');
+  disposeTrainState(on.ck.state);
 });
 
 test('meta learning-rate schedule: constant is 1; cosine decays monotonically from 1 to the floor', () => {
