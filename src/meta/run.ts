@@ -178,7 +178,8 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
           if (s.maxStaleness !== undefined) writer?.scalar(`workers/${slug(worker)}/staleness`, s.maxStaleness, step);
         }
       }
-      sinceValidation.push(...r.windows);
+      // only a run that validates prints progress lines (without, the list would grow all run)
+      if (train.evalEvery > 0) sinceValidation.push(...r.windows);
       const workers = workerStats(r.windows, train.trajectoryLength);
       logs.jsonl.write({
         batch: st.batchesDone,
