@@ -63,7 +63,7 @@ export default async function handle(req: ThreadRequest): Promise<unknown> {
         return null;
       }
       const out: WireEstimate[] = es.map((e) => {
-        const w = encodeEstimate({ ...e, worker: e.worker ?? `thread ${threadId}` });
+        const w = encodeEstimate({ ...e, worker: `thread ${threadId}` }); // a Redis worker relabels it with its id
         for (const g of Object.values(e.grads)) tf.dispose(Object.values(g));
         return w;
       });
