@@ -15,6 +15,9 @@ import { initClassifier, modelTensors, disposeClassifier } from '../src/train/cl
 import { loadDataset } from '../src/data/index.js';
 import { stream } from '../src/rng/index.js';
 import { pinv } from '../src/ops/linalg.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 before(async () => {
   await initBackend('wasm');
@@ -208,4 +211,42 @@ test("a run with hiddenUpdate 'reference' trains every arm and records its telep
   assert.equal(tele!.runs[0]!.teleports.length, 2);
   assert.ok(teleReset!.runs.every((q) => q.teleports.every((e) => e.objectiveAfter > e.objectiveBefore * 0.9)));
   assert.deepEqual(rnd!.runs[1]!.teleports.map((e) => e.distanceFromIdentity), teleReset!.runs[1]!.teleports.map((e) => e.distanceFromIdentity));
+});
+
+test('a run killed after any epoch resumes at its last finished epoch and gives the uninterrupted numbers; no leaks', () => {
+  // Adam: two lockstep groups (the random arm's source, teleport-reset, is in the second); the
+  // teleports fall in epoch 1, after the first interruption
+  const cfg = tiny({ epochs: 3, optimizers: [{ optimizer: { name: 'adam', lr: 1e-3 }, teleport: { epoch: 1, count: 2, batchSize: 40, settings: { steps: 2, lr: 5e-2 } } }] });
+  const ds = data();
+  const dirs = [mkdtempSync(path.join(tmpdir(), 'lockstep-')), mkdtempSync(path.join(tmpdir(), 'lockstep-'))];
+  const trained: string[] = [];
+  const hooks = (dir: string, killAt = Infinity) => {
+    let saves = 0;
+    return {
+      log: (s: string) => void (/epoch \d/.test(s) && trained.push(s)),
+      lockstep: (_o: unknown, arms: readonly string[]) => ({ file: path.join(dir, `${arms.join('+')}.bin`), key: 'k' }),
+      save: () => {
+        if (++saves === killAt) throw new Error('killed');
+      },
+    };
+  };
+  const n0 = tf.memory().numTensors;
+  const whole = runOptimizersMnist(cfg, ds, hooks(dirs[0]!));
+  // killed after group 1's epoch 1, then after group 2's epoch 2, then run to the end
+  assert.throws(() => runOptimizersMnist(cfg, ds, hooks(dirs[1]!, 1)), /killed/);
+  assert.throws(() => runOptimizersMnist(cfg, ds, hooks(dirs[1]!, 4)), /killed/);
+  trained.length = 0;
+  const resumed = runOptimizersMnist(cfg, ds, hooks(dirs[1]!));
+  assert.deepEqual(trained.map((s) => s.replace(/ \(.*/, '')), ['adam lr 0.001 [teleport-reset, reset, random] epoch 3/3'], 'the last run trained only the missing epoch');
+  assert.equal(tf.memory().numTensors, n0, 'no leaked tensors');
+  const nums = (r: typeof whole) =>
+    r.optimizers[0]!.arms.flatMap((a) => a.runs.map((q) => ({ arm: a.arm, train: q.trainLoss, test: q.testLoss, teleports: q.teleports.map(({ seconds: _, ...t }) => t) })));
+  assert.deepEqual(nums(resumed), nums(whole));
+  assert.equal(resumed.optimizers[0]!.epochs, 3);
+  assert.ok(nums(whole).some((r) => r.teleports.length === 2), 'the teleports ran');
+  // another config (key) does not resume from these files: it runs from the start
+  const other = runOptimizersMnist({ ...cfg, epochs: 1 }, ds, { lockstep: (_o, arms) => ({ file: path.join(dirs[1]!, `${arms.join('+')}.bin`), key: 'other' }) });
+  assert.equal(other.optimizers[0]!.epochs, 1);
+  assert.deepEqual(nums(other).map((r) => r.train), nums(whole).map((r) => r.train.slice(0, 1)));
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
 });

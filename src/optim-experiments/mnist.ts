@@ -28,6 +28,7 @@ import { stream } from '../rng/index.js';
 import { initClassifier, modelTensors, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState } from '../train/classifier.js';
 import type { Arm, MnistConfig, MnistOptimizer } from './config.js';
 import { referenceTeleport } from './reference-teleport.js';
+import { loadLockstep, saveLockstep } from './lockstep-checkpoint.js';
 
 /** One teleport (or random move) of one run. */
 export interface TeleportRecord {
@@ -285,12 +286,18 @@ function runGroup(
   arms: readonly Arm[],
   distances: Map<number, number[][]>,
   onEpoch: (epoch: number, arms: ArmResult[]) => void,
+  resumeFrom?: LockstepFile,
 ): ArmResult[] {
   const inner = optimizer(o.optimizer);
   const ids = Array.from({ length: cfg.runs }, (_, i) => i);
   const slots: Slot[] = arms.flatMap((arm) => ids.map((run) => ({ arm, run })));
   const models = slots.map((s) => ids[s.run]!);
-  const runs: RunRecord[] = slots.map((s) => ({ model: ids[s.run]!, trainLoss: [], testLoss: [], epochSeconds: [], teleportSeconds: 0, teleports: [] }));
+  const resumed = resumeFrom ? loadLockstep<RunRecord>(resumeFrom.file, resumeFrom.key) : undefined;
+  if (resumed && (resumed.runs.length !== slots.length || resumed.state.models.some((m, b) => m !== models[b]))) {
+    throw new Error(`${resumeFrom!.file}: holds models [${resumed.state.models}], this lockstep runs [${models}]`);
+  }
+  const runs: RunRecord[] = resumed?.runs ?? slots.map((s) => ({ model: ids[s.run]!, trainLoss: [], testLoss: [], epochSeconds: [], teleportSeconds: 0, teleports: [] }));
+  for (const [model, perK] of resumed?.distances ?? []) distances.set(model, perK);
   const results: ArmResult[] = arms.map((arm) => ({ arm, runs: runs.filter((_, b) => slots[b]!.arm === arm) }));
   const ctx: TeleportContext = {
     cfg,
@@ -301,11 +308,11 @@ function runGroup(
     distances,
     sourceArm: randomSource(cfg.arms),
     records: runs.map((r) => r.teleports),
-    seconds: slots.map(() => 0),
+    seconds: resumed?.teleportSeconds ?? slots.map(() => 0),
   };
   const acting = slots.some((s) => s.arm !== 'none');
   let hookSeconds = 0;
-  const state0 = initClassifier({ dims: cfg.dims, models, seed: cfg.seed }, inner);
+  const state0 = resumed?.state ?? initClassifier({ dims: cfg.dims, models, seed: cfg.seed }, inner);
   try {
     const { state } = trainClassifier(state0, {
       optimizer: inner,
@@ -323,7 +330,7 @@ function runGroup(
           hookSeconds += (performance.now() - t0) / 1000;
           return next;
         },
-        afterEpoch: (record) => {
+        afterEpoch: (record, state) => {
           const stepSeconds = (record.seconds - hookSeconds) / slots.length;
           hookSeconds = 0;
           runs.forEach((run, b) => {
@@ -332,6 +339,7 @@ function runGroup(
             run.epochSeconds.push(stepSeconds);
             run.teleportSeconds = ctx.seconds[b]!;
           });
+          if (resumeFrom) saveLockstep(resumeFrom.file, resumeFrom.key, { state, runs, teleportSeconds: ctx.seconds, distances: [...distances] });
           onEpoch(record.epoch, results);
         },
       },
@@ -350,6 +358,17 @@ export interface RunHooks {
   load?: (o: MnistOptimizer) => OptimizerResult | undefined;
   /** Called after every epoch with the partial result (for saving as it goes). */
   save?: (r: OptimizerResult) => void;
+  /**
+   * Where a lockstep group of an optimizer keeps its state after every epoch, and resumes from
+   * (see lockstep-checkpoint.ts); without it an interrupted optimizer starts over.
+   */
+  lockstep?: (o: MnistOptimizer, arms: readonly Arm[]) => LockstepFile;
+}
+
+/** A lockstep group's state file and the key of the config it belongs to. */
+export interface LockstepFile {
+  file: string;
+  key: string;
 }
 
 /** One optimizer: its arms, in one or two lockstep groups. */
@@ -367,7 +386,7 @@ export function runOptimizer(cfg: MnistConfig, ds: Pick<Dataset, 'train' | 'test
     const res = runGroup(cfg, ds, o, group, distances, (epoch, partial) => {
       log(`${optimizerLabel(o.optimizer)} [${group.join(', ')}] epoch ${epoch + 1}/${cfg.epochs} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       hooks.save?.(snapshot(partial, false));
-    });
+    }, hooks.lockstep?.(o, group));
     done.push(...res);
     const diverged = res.find((r) => r.diverged);
     if (diverged) log(`${optimizerLabel(o.optimizer)} [${group.join(', ')}]: ${diverged.diverged}`);

@@ -1,8 +1,9 @@
 // `symtele run optimizers-mnist`: AdaGrad, momentum, RMSProp and Adam on MNIST or
 // Fashion-MNIST, each in paired arms (no teleport, teleport, teleport with reset, reset only,
-// random move; paper Figures 5 and 13, Appendix G.2). Resumable: each optimizer's result is
-// saved after every epoch under <out>/runs/, and a finished one is reused by a rerun with the
-// same config.
+// random move; paper Figures 5 and 13, Appendix G.2). Resumable at the last finished epoch:
+// each optimizer's result and each lockstep group's weights and optimizer states are saved
+// after every epoch under <out>/runs/; a rerun with the same config continues from there and
+// reuses finished optimizers.
 import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -69,6 +70,8 @@ export function register(run: Command): void {
         const res = runOptimizersMnist(config, ds, {
           log,
           load,
+          // each lockstep group's weights and optimizer states after every epoch: a rerun resumes there
+          lockstep: (o, arms) => ({ file: path.join(config.out, 'runs', `${slug(optimizerLabel(o.optimizer))}.${arms.join('+')}.lockstep.bin`), key: runKey(config, o) }),
           save: (r) => {
             const o = config.optimizers.find((q) => q.optimizer === r.optimizer)!;
             writeJsonAtomic(file(o), { key: runKey(config, o), result: r });
