@@ -17,7 +17,8 @@ import { initTrainState, disposeTrainState, type MetaTrainState } from '../src/m
 import { buildRunParts } from '../src/meta/build.js';
 import { runSpec } from '../src/meta/run.js';
 import { checkpointDirOf } from '../src/meta/paths.js';
-import { loadCheckpoint, saveCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, CheckpointError, hasCheckpoint, importSlot, newestSlot } from '../src/meta/checkpoint.js';
+import { packSlot, unpackSlot } from '../src/meta/jobs/redis-units.js';
 import { cloneMeta, disposeMeta, mapMeta, metaTensors } from '../src/meta/params.js';
 import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
 import { StudyError } from '../src/meta/study.js';
@@ -47,6 +48,32 @@ function unitState(exp: MetaExperiment) {
 }
 
 const bytesOf = (st: MetaTrainState) => metaTensors(st.meta).map((t) => Array.from(t.dataSync()));
+
+test("a unit's checkpoint moves between machines (a Redis unit job's result): packed, committed elsewhere, loads the same; damaged bytes refused", () => {
+  const dir = tmp();
+  try {
+    const { cfg, st } = unitState(experiment(FAULT_SINGLE, dir));
+    const here = path.join(dir, 'here'), there = path.join(dir, 'there');
+    assert.equal(newestSlot(here), null);
+    saveCheckpoint(here, { ...st, batchesDone: 1 }, cfg);
+    saveCheckpoint(here, { ...st, batchesDone: 2 }, cfg);
+    const files = unpackSlot(packSlot(newestSlot(here)!), 'test');
+    assert.equal(files.slot, 'ckpt-00000002');
+    const bad = Buffer.from(files.tensors);
+    bad[0] ^= 1;
+    assert.throws(() => importSlot(there, { ...files, tensors: bad }), /do not match their SHA-256/);
+    assert.equal(hasCheckpoint(there), false, 'nothing committed from damaged bytes');
+    importSlot(there, files);
+    const a = loadCheckpoint(here, cfg), b = loadCheckpoint(there, cfg);
+    assert.equal(b.state.batchesDone, 2);
+    assert.deepEqual(bytesOf(b.state), bytesOf(a.state));
+    assert.equal(importSlot(here, files), path.join(here, 'ckpt-00000002'), 'a slot already there is kept');
+    [a, b].forEach((r) => disposeTrainState(r.state));
+    disposeTrainState(st);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('checkpoint slots: the newest K are kept, a damaged or unfinished one is skipped for the one before, with a message', () => {
   const dir = tmp();

@@ -33,6 +33,10 @@ import { BULL_PREFIX, redisOptions, shardQueueName } from '../src/meta/workers/r
 import { buildToyParts, initToyMeta } from '../src/meta/workers/toy.js';
 import { poolOptions } from '../src/cli/commands/_pool.js';
 import { redisMissing, startRedis } from '../src/meta/workers/redis-server.js';
+import { trainAndEvaluate } from '../src/meta/experiment.js';
+import { Interrupted } from '../src/meta/interrupt.js';
+import { FAULT_STUDY } from '../src/faults/configs.js';
+import { compareRuns, runRecord } from '../src/faults/soak.js';
 
 await initBackend('wasm');
 
@@ -403,4 +407,43 @@ test('learner flags: --workers/--redis/--staleness become pool options, checked 
   assert.throws(() => poolOptions({ staleness: 2 }), /--staleness needs --redis/);
   assert.throws(() => poolOptions({ redis: 'ftp://h' }), /redis:\/\//);
   assert.throws(() => poolOptions({ redis: 'redis://h', workers: 0 }), /at least one shard/);
+});
+
+test("redis units: a study's units as jobs for Redis workers; the learner stopped and resumed, the worker training a unit killed -9 and replaced; results and logs equal one run in-process", { skip: skipRedis || false, timeout: 400_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-units-'));
+  const exp = (d: string) => decodeOrThrow(MetaExperimentCodec, { ...FAULT_STUDY, logdir: path.join(dir, d, 'logs'), checkpointDir: path.join(dir, d, 'ckpt') });
+  const one = exp('one');
+  await trainAndEvaluate(one, 'test', { log: () => {} });
+  const server = await startRedis();
+  const workers = startWorkers(server.url, 1, 'builtin');
+  const units = { redis: server.url, queue: 'symtele' };
+  const progress = (l: string) => /^\[[^\]]+\] /.test(l); // a line of a unit training on a worker
+  try {
+    const two = exp('two');
+    // the learner stops at the first progress line; its units go on on the worker
+    let asked = false;
+    const stop = { get requested() { return asked ? ('SIGTERM' as const) : null; } };
+    await assert.rejects(trainAndEvaluate(two, 'test', { units, stop, log: (l) => void (asked ||= progress(l)) }), (e: Error) => e instanceof Interrupted);
+    // resumed: at the next progress line the worker is killed mid-unit and another one started
+    let killed = false;
+    const r = await trainAndEvaluate(two, 'test', {
+      units,
+      start: 'resume',
+      log: (l) => {
+        if (killed || !progress(l)) return;
+        killed = true;
+        workers[0]!.kill('SIGKILL');
+        workers.push(...startWorkers(server.url, 1, 'builtin'));
+      },
+    });
+    assert.ok(killed, 'a worker was killed mid-unit');
+    assert.deepEqual(compareRuns(runRecord(one.logdir), runRecord(two.logdir)), []);
+    assert.ok(Object.keys(r.variants).length >= 3);
+    // --units is --redis's: an error before any work without it
+    await assert.rejects(trainAndEvaluate(exp('three'), 'test', { units, jobs: 2 }), /do not combine with --jobs/);
+  } finally {
+    await stopAll(workers);
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { fsyncDir, removeAtomic, sweepTrash, writeJsonAtomic } from '../logging/atomic.js';
+import { fsyncDir, removeAtomic, sweepTrash, writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
 import type { Params } from '../nn/lstm.js';
@@ -230,6 +230,53 @@ function candidates(dir: string): string[] {
 }
 
 export const hasCheckpoint = (dir: string): boolean => candidates(dir).length > 0;
+
+/** A committed slot's two files, to move a checkpoint between machines (a Redis unit job's result). */
+export interface SlotFiles {
+  /** The slot's directory name (ckpt-<batch>). */
+  slot: string;
+  manifest: string;
+  tensors: Buffer;
+}
+
+/** The newest committed slot of `dir`, or null when there is none. */
+export function newestSlot(dir: string): SlotFiles | null {
+  const [slot] = slots(dir);
+  if (!slot) return null;
+  return { slot: path.basename(slot), manifest: fs.readFileSync(path.join(slot, 'manifest.json'), 'utf8'), tensors: fs.readFileSync(path.join(slot, 'tensors.bin')) };
+}
+
+/**
+ * Commit `f` as a slot of `dir` (as saveCheckpoint commits one: written aside, renamed into
+ * place), after checking its bytes against the manifest's SHA-256. A slot of that name already
+ * there (the files came from this machine) is left as it is. Returns the slot's path.
+ */
+export function importSlot(dir: string, f: SlotFiles): string {
+  if (!SLOT.test(f.slot)) throw new CheckpointError(dir, `"${f.slot}" is not a slot name (ckpt-<batch>)`);
+  const slot = path.join(dir, f.slot);
+  if (fs.existsSync(path.join(slot, 'manifest.json'))) return slot;
+  let m: Manifest;
+  try {
+    m = JSON.parse(f.manifest) as Manifest;
+  } catch (e) {
+    throw new CheckpointError(slot, `the imported manifest is corrupt: ${(e as Error).message}`);
+  }
+  if (createHash('sha256').update(f.tensors).digest('hex') !== m.sha256) throw new CheckpointError(slot, 'the imported tensors do not match their SHA-256');
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${slot}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  try {
+    writeFileAtomic(path.join(tmp, 'tensors.bin'), f.tensors);
+    writeFileAtomic(path.join(tmp, 'manifest.json'), f.manifest);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  fs.renameSync(tmp, slot);
+  fsyncDir(dir);
+  return slot;
+}
 
 export interface LoadedCheckpoint {
   state: MetaTrainState;

@@ -11,6 +11,7 @@ import { Interrupted, yieldToEventLoop } from './interrupt.js';
 import { hasCheckpoint } from './checkpoint.js';
 import { checkpointDirOf } from './paths.js';
 import { unitPool } from './jobs/unit-job.js';
+import { redisUnitPool } from './jobs/redis-units.js';
 import { preflightMeta } from './preflight.js';
 import { summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
 import { isLearned } from './variant.js';
@@ -23,6 +24,11 @@ export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shard
    * (default 1: one after the other in this thread). The results do not depend on it.
    */
   jobs?: number;
+  /**
+   * Units as jobs on a Redis queue (`<queue>-units`), trained by `symtele worker` processes on
+   * any machine; this process queues them, waits, and evaluates (see jobs/redis-units.ts).
+   */
+  units?: { redis: string; queue: string };
   json?: string;
   /**
    * What to do with an earlier run in the config's checkpointDir: `new` (default) refuses one,
@@ -74,12 +80,13 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
   const jobs = opts.jobs ?? 1;
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected a positive integer, got ${jobs}`);
   if (jobs > 1 && (opts.pool || (opts.shards ?? 1) > 1)) throw new Error('jobs > 1 trains whole units on threads: it does not combine with gradient workers (--workers, --redis)');
+  if (opts.units && (jobs > 1 || opts.pool)) throw new Error('units on Redis workers train whole units there: they do not combine with --jobs or gradient workers');
   const locks = lockRun(exp);
   const metas = new Map<string, MetaParams>();
   try {
     const planned = learned.flatMap((rv) => exp.metaSeeds.map((metaSeed) => ({ label: rv.label, metaSeed, batches: totalBatches(rv.train) })));
     const study = openStudy(exp, planned, opts.start ?? 'new', log);
-    const pool = jobs > 1 ? unitPool(jobs, opts.stop) : null;
+    const pool = opts.units ? await redisUnitPool({ ...opts.units, stop: opts.stop }) : jobs > 1 ? unitPool(jobs, opts.stop) : null;
     const started = new Map<string, Promise<void>>();
     const key = (label: string, s: number) => `${label}#${s}`;
     // each unit runs once; one warm-started from another starts after it
@@ -100,7 +107,7 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
       study.update(rv.label, s, { state: 'running' });
       let seconds: number, trajectories: number;
       if (pool) {
-        const r = await pool.run({ exp, source, label: rv.label, metaSeed: s, resume }, log);
+        const r = await pool.run({ exp, source, label: rv.label, metaSeed: s, resume, runId: study.runId }, log);
         if (r.interrupted) throw new Interrupted(r.interrupted, r.where ?? `in ${rv.label} seed ${s}`);
         ({ seconds, trajectories } = r);
       } else {

@@ -5,6 +5,7 @@
 // results are those of an uninterrupted run. Written atomically at every change of state.
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { removeAtomic, sweepTrash, writeJsonAtomic } from '../logging/atomic.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { hasCheckpoint } from './checkpoint.js';
@@ -35,6 +36,8 @@ export interface StudyManifest {
   config: MetaExperiment;
   units: StudyUnit[];
   evaluated: boolean;
+  /** Names this run (kept on resume, new on a fresh start): the jobs of its units on a Redis queue. */
+  runId?: string;
 }
 
 /** How a run treats an earlier run in its directory. */
@@ -49,6 +52,7 @@ export class StudyError extends Error {
 
 export interface Study {
   readonly root: string;
+  readonly runId: string;
   readonly units: readonly StudyUnit[];
   unit(label: string, metaSeed: number): StudyUnit;
   /** Change a unit and write the manifest. */
@@ -125,7 +129,9 @@ export function openStudy(
     else if (mode === 'resume') log(`nothing to resume in ${root}: starting the run`);
     units = planned.map((u) => ({ ...u, state: 'pending' }));
   }
-  const manifest: StudyManifest = { format: STUDY_FORMAT, version: STUDY_VERSION, config: exp, units, evaluated: earlier?.evaluated ?? false };
+  const kept = earlier && mode === 'resume' ? earlier : null;
+  const runId = kept?.runId ?? randomBytes(8).toString('hex');
+  const manifest: StudyManifest = { format: STUDY_FORMAT, version: STUDY_VERSION, config: exp, units, evaluated: kept?.evaluated ?? false, runId };
   const save = () => writeJsonAtomic(file(root), manifest);
   save();
   const unit = (label: string, metaSeed: number) => {
@@ -135,6 +141,7 @@ export function openStudy(
   };
   return {
     root,
+    runId,
     units,
     unit,
     update(label, metaSeed, patch) {

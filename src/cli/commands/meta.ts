@@ -6,7 +6,8 @@ import { runCommand, loadConfigOrExit, useBackend, exitWithError } from '../run.
 import { configLayers, presetHelp } from '../experiments/_preset.js';
 import type { Job } from '../../backend/index.js';
 import { addPoolOptions, poolOptions, positiveInt, type PoolFlags } from './_pool.js';
-import { createShardPool, defaultWorkers } from '../../meta/workers/index.js';
+import { InvalidArgumentError } from 'commander';
+import { createShardPool, defaultWorkers, DEFAULT_QUEUE } from '../../meta/workers/index.js';
 import { windows } from '../../meta/train.js';
 import { isLearned } from '../../meta/variant.js';
 import { MetaExperimentCodec, resolveOrThrow, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
@@ -23,6 +24,7 @@ interface MetaOptions extends PoolFlags {
   resume?: string | boolean;
   fresh?: boolean;
   jobs?: number;
+  units?: boolean;
   stop?: StopFlag;
   checkpoints?: string;
   quiet?: boolean;
@@ -36,15 +38,19 @@ const say = (quiet?: boolean) => (line: string) => {
 function libOptions(opts: MetaOptions): ExperimentOptions {
   const po = poolOptions(opts);
   const inProcess = po.redis === undefined && po.workers === 0;
-  return {
+  const base: ExperimentOptions = {
     json: opts.json,
     start: opts.resume ? 'resume' : opts.fresh ? 'fresh' : 'new',
     jobs: opts.jobs,
     stop: opts.stop,
     checkpoints: opts.checkpoints?.split(',').filter((d) => d !== ''),
     log: say(opts.quiet),
-    ...(inProcess ? {} : { pool: (spec, train) => createShardPool({ ...po, spec, schedule: windows(train) }), shards: po.workers }),
   };
+  if (opts.units) {
+    if (po.redis === undefined) throw new InvalidArgumentError('--units needs --redis (the queue the workers take units from).');
+    return { ...base, units: { redis: po.redis, queue: po.queue ?? DEFAULT_QUEUE } };
+  }
+  return { ...base, ...(inProcess ? {} : { pool: (spec, train) => createShardPool({ ...po, spec, schedule: windows(train) }), shards: po.workers }) };
 }
 
 /** Train every learned variant for every meta-seed, then evaluate all on held-out problems. */
@@ -102,7 +108,8 @@ export const runDirOptions = (c: Command) =>
   c
     .option('--resume [dir]', 'finish the run in the checkpoint directory (default: the config checkpointDir), skipping what is done; starts it if there is none')
     .option('--fresh', 'remove the earlier run in the checkpoint directory (checkpoints and logs of its units) and start over')
-    .option('--jobs <n>', `units (variant x meta-seed) trained at once, each on its own thread; the results do not depend on it (cores here: ${defaultWorkers()})`, positiveInt, 1);
+    .option('--jobs <n>', `units (variant x meta-seed) trained at once, each on its own thread; the results do not depend on it (cores here: ${defaultWorkers()})`, positiveInt, 1)
+    .option('--units', 'with --redis: queue whole units (variant x meta-seed) as jobs for `symtele worker` processes on any machine, instead of gradient windows; evaluates here when all are done');
 
 const presetOption = (c: Command) =>
   c

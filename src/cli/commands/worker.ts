@@ -1,9 +1,11 @@
-// `symtele worker --redis redis://host:6379`: a gradient worker for learners that meta-train
-// through Redis (`meta train --redis ...`). Runs until interrupted.
+// `symtele worker --redis redis://host:6379`: a worker for learners that meta-train through
+// Redis: gradient windows (`meta train --redis ...`) and whole units of a study (`meta train
+// --redis ... --units`). Runs until interrupted.
 import { InvalidArgumentError, type Command } from 'commander';
 import { BUILTIN_PARTS, DEFAULT_QUEUE, TOY_PARTS, startRedisWorker, type PartsSource } from '../../meta/workers/index.js';
 import { checkQueueName, probeRedis, redisOptions } from '../../meta/workers/redis-protocol.js';
 import { runCommand, useBackend } from '../run.js';
+import { startUnitWorker } from '../../meta/jobs/redis-unit-worker.js';
 
 function parseParts(v: string): PartsSource {
   if (v === 'builtin') return BUILTIN_PARTS;
@@ -22,7 +24,7 @@ function parseMs(v: string): number {
 export function register(program: Command): void {
   program
     .command('worker')
-    .description('compute meta-gradient windows for a learner that trains through Redis')
+    .description('compute meta-gradient windows, or train whole units, for a learner that trains through Redis')
     .requiredOption('--redis <url>', 'Redis server, e.g. redis://host:6379')
     .option('--queue <name>', 'queue name (the learner\'s --queue)', DEFAULT_QUEUE)
     .option('--parts <how>', 'how to build the task family and estimator: builtin, toy or <module-url>#<export>', 'builtin')
@@ -47,15 +49,16 @@ export function register(program: Command): void {
           timings,
           log: (line) => process.stderr.write(`worker ${process.pid}: ${line}\n`),
         });
-        process.stderr.write(`worker ${w.id}: serving queue "${opts.queue}" on ${opts.redis}\n`);
+        const units = await startUnitWorker({ redis: opts.redis, queue: opts.queue, timings, log: (line) => process.stderr.write(`worker ${process.pid}: ${line}\n`) });
+        process.stderr.write(`worker ${w.id}: serving queue "${opts.queue}" (gradient windows and whole units) on ${opts.redis}\n`);
         await new Promise<void>((resolve) => {
           const stop = () => resolve();
           process.once('SIGINT', stop);
           process.once('SIGTERM', stop);
         });
         const s = w.stats();
-        await w.close();
-        process.stderr.write(`worker ${w.id}: stopped after ${s.windows} window(s), ${s.replayed} replayed\n`);
+        await Promise.all([w.close(), units.close()]);
+        process.stderr.write(`worker ${w.id}: stopped after ${s.windows} window(s), ${s.replayed} replayed, ${units.units()} unit(s)\n`);
       }),
     );
 }

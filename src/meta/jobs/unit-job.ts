@@ -15,6 +15,8 @@ export interface UnitJob {
   metaSeed: number;
   /** Continue from the unit's checkpoint. */
   resume: boolean;
+  /** The study's run id (names the unit's job on a Redis queue). */
+  runId?: string;
   backend: string;
   /** Int32 flag: 0 none, else the code of the signal that asked to stop. */
   stop: SharedArrayBuffer;
@@ -29,6 +31,8 @@ export interface UnitJobResult {
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 export const signalOf = (code: number): NodeJS.Signals | null => (code > 0 ? SIGNALS[code - 1] : null);
+/** The stop flag's value for a signal. */
+export const signalCode = (s: NodeJS.Signals): number => SIGNALS.indexOf(s) + 1;
 
 export interface UnitPool {
   run(job: Omit<UnitJob, 'stop' | 'backend'>, log: (line: string) => void): Promise<UnitJobResult>;
@@ -43,7 +47,7 @@ export function unitPool(jobs: number, stop: StopFlag | undefined): UnitPool {
   // signals are handled by the main thread; the threads poll this flag between batches
   const relay = setInterval(() => {
     const s = stop?.requested;
-    if (s) Atomics.store(view, 0, SIGNALS.indexOf(s) + 1);
+    if (s) Atomics.store(view, 0, signalCode(s));
   }, 50);
   relay.unref();
   const backend = tf.getBackend();
