@@ -383,6 +383,14 @@ test('full second-order meta-gradient matches a central finite difference of a 3
   assert.notEqual(fo.analytic, analytic);
 });
 
+test("teleport before the update (tele.order 'before'): second-order meta-gradient matches a central finite difference; the trajectory differs from 'after'", () => {
+  const v = fdVariant(true);
+  const before = { ...v, tele: { ...v.tele!, order: 'before' as const } };
+  const { fd, analytic } = directional(before, 3, 1e-2);
+  assert.ok(Math.abs(fd - analytic) <= 5e-3 * Math.abs(analytic), `FD ${fd} vs analytic ${analytic}`);
+  assert.notEqual(analytic, directional(v, 3, 1e-2).analytic);
+});
+
 function tinyExperiment(root: string) {
   return decodeOrThrow(MetaExperimentCodec, {
     seed: 1,

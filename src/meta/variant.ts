@@ -11,7 +11,7 @@
 //   w_{t+1} = w_t - lr grad_t               (GD)
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { NonNegativeNumber, oneOf, PositiveInt, PositiveNumber, strict, nullable } from '../config/codec.js';
+import { NonNegativeNumber, oneOf, optional, PositiveInt, PositiveNumber, strict, nullable } from '../config/codec.js';
 
 export const VARIANT_NAMES = ['GD', 'LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
 
@@ -83,6 +83,14 @@ export const TeleCodec = strict(
     direction: oneOf(['none', 'w2', 'gradNorm']),
     /** true: ||T|| = magnitude * sigmoid(z_t) from an extra head (the teleport can fade out); false: fixed. */
     learnedMagnitude: t.boolean,
+    /**
+     * 'after' (the paper's eq. 18): w_{t+1} = g_t . (w_t + f_t), g_t chosen from the gradient at
+     * w_t but applied after the update. 'before' (ours): w_{t+1} = g_t . w_t + f_t with f_t from
+     * the gradient at g_t . w_t: the group element acts on the point whose gradient chose it
+     * (its ascent direction is that point's), the update sees the teleported gradient from the
+     * first step on; one more inner gradient per step.
+     */
+    order: optional(oneOf(['after', 'before']), "'after'"),
   },
   'TeleModule',
 );

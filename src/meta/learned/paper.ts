@@ -4,7 +4,8 @@
 //   update module  (LSTM m1):  f_t = outputScale * head(LSTM1(pre(grad_t))) - eta_t grad_t
 //   step-size head (on m2):    f_t = -eta_t grad_t, eta_t in [min, max]     (no update module)
 //   teleport module (LSTM m2): T_t per hidden layer, rescaled, g_t = I + T_t
-//   w_{t+1} = g_t . (w_t + f_t)    (the task's group action)
+//   w_{t+1} = g_t . (w_t + f_t)    (the task's group action; or, tele.order 'before',
+//   w_{t+1} = g_t . w_t + f_t with f_t from the gradient at g_t . w_t)
 //
 // The whole-vector LSTMs size themselves by the task's parameter count, so trained
 // meta-parameters apply to problems of that shape only (./coordinatewise.ts does not).
@@ -144,9 +145,10 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             const next = params.map((w, i) => tf.sub(w, tf.mul(c.lr, rawGrads[i])));
             return { params: next, state: { ...st, step: st.step + 1, tensors: [] } };
           }
-          const grads = c.secondOrder ? rawGrads : rawGrads.map((g) => stopGradient(g));
-          const gflat = flat(grads);
-          const features = preprocess(gflat, c.preprocess);
+          const detach = (gs: readonly tf.Tensor[]) => (c.secondOrder ? [...gs] : gs.map((g) => stopGradient(g)));
+          let grads = detach(rawGrads);
+          let gflat = flat(grads);
+          let features = preprocess(gflat, c.preprocess);
           let ws: tf.Tensor[] = [...params];
           let update = st.update;
           let tele = st.tele;
@@ -155,6 +157,33 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             const r = lstmStep(meta.tele, specs.tele, features, st.tele, '', !c.secondOrder, sinks.tele);
             tele = r.state;
             teleHeads = r.heads;
+          }
+          // g_t from the gradient at w_t, applied to `at`: w_t ('before') or w_t + f_t ('after')
+          const teleport = (at: readonly tf.Tensor[]): tf.Tensor[] => {
+            const sym = task.symmetry!;
+            const dirs =
+              dirIndex >= 0 ? sym.directions(params, grads, st.step).map((l) => l.map((d) => (c.secondOrder ? d : stopGradient(d)))) : null;
+            const { ts, dist } = groupElements(c.tele!, teleHeads!, dirs, groups, dirIndex);
+            const B = ts[0].shape[0];
+            const gs = ts.map((t, m) => tf.add(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D);
+            stats.teleDist = dist;
+            // 'linear': the reference's first-order stand-in W (I - T) for W g^-1; 'device': an
+            // on-device Newton-Schulz inverse (the task's own is a float64 host inverse)
+            const tc = c.tele!;
+            const inverses =
+              tc.action === 'linear'
+                ? ts.map((t, m) => tf.sub(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D)
+                : tc.inverse === 'device'
+                  ? gs.map((g) => invNearIdentity(g, { maxNorm: tc.magnitude }) as tf.Tensor3D)
+                  : undefined;
+            return sym.act(at, gs, st.step, inverses);
+          };
+          const before = c.tele?.order === 'before';
+          if (before && teleHeads) {
+            ws = teleport(ws);
+            grads = detach(task.lossAndGrads(ws, st.step).grads);
+            gflat = flat(grads);
+            features = preprocess(gflat, c.preprocess);
           }
           if (c.update && specs.update && st.update) {
             const u = c.update;
@@ -182,25 +211,7 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             const e = eta.reshape([-1, ...grads[0].shape.slice(1).map(() => 1)]);
             ws = ws.map((w, i) => tf.sub(w, tf.mul(e, grads[i])));
           }
-          if (c.tele && teleHeads) {
-            const sym = task.symmetry!;
-            const dirs =
-              dirIndex >= 0 ? sym.directions(params, grads, st.step).map((l) => l.map((d) => (c.secondOrder ? d : stopGradient(d)))) : null;
-            const { ts, dist } = groupElements(c.tele, teleHeads, dirs, groups, dirIndex);
-            const B = ts[0].shape[0];
-            const gs = ts.map((t, m) => tf.add(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D);
-            stats.teleDist = dist;
-            // 'linear': the reference's first-order stand-in W (I - T) for W g^-1; 'device': an
-            // on-device Newton-Schulz inverse (the task's own is a float64 host inverse)
-            const tc = c.tele;
-            const inverses =
-              tc.action === 'linear'
-                ? ts.map((t, m) => tf.sub(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D)
-                : tc.inverse === 'device'
-                  ? gs.map((g) => invNearIdentity(g, { maxNorm: tc.magnitude }) as tf.Tensor3D)
-                  : undefined;
-            ws = sym.act(ws, gs, st.step, inverses);
-          }
+          if (!before && teleHeads) ws = teleport(ws);
           const tensors = [...(update ? lstmStateTensors(update) : []), ...(tele ? lstmStateTensors(tele) : [])];
           return { params: ws, state: { step: st.step + 1, update, tele, tensors, stats } };
         },
