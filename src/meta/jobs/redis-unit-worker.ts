@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import * as tf from '@tensorflow/tfjs';
 import { Piscina } from 'piscina';
@@ -14,7 +14,7 @@ import { resolveOrThrow } from '../config.js';
 import { hasCheckpoint, importSlot, newestSlot } from '../checkpoint.js';
 import { checkpointDirOf } from '../paths.js';
 import { siblingUrl } from '../workers/parts.js';
-import { BULL_PREFIX, DEFAULT_TIMINGS, checkQueueName, probeRedis, redisOptions, type RedisTimings } from '../workers/redis-protocol.js';
+import { DEFAULT_TIMINGS, checkQueueName, probeRedis, redisOptions, workerOptions, type RedisTimings } from '../workers/redis-protocol.js';
 import { signalCode, type UnitJob, type UnitJobResult } from './unit-job.js';
 import { SLOT_TTL_MS, packSlot, slotKey, unitQueueName, unpackSlot, type RedisUnitJob, type RedisUnitResult } from './redis-units.js';
 
@@ -78,16 +78,7 @@ export async function startUnitWorker(o: UnitWorkerOptions): Promise<UnitWorkerH
     return { seconds: r.seconds, trajectories: r.trajectories, worker: id, slot: slot.slot };
   }
 
-  const worker = new Worker<RedisUnitJob, RedisUnitResult>(unitQueueName(queue), train, {
-    connection: redisOptions(o.redis) as unknown as ConnectionOptions,
-    prefix: BULL_PREFIX,
-    name: id,
-    concurrency: 1,
-    lockDuration: t.lockMs,
-    stalledInterval: t.stalledIntervalMs,
-    // a dead worker's unit is not a failed unit: it is handed on however often that happens
-    maxStalledCount: 1000,
-  });
+  const worker = new Worker<RedisUnitJob, RedisUnitResult>(unitQueueName(queue), train, workerOptions(o.redis, id, t));
   worker.on('error', (e) => log(`units: ${e.message}`));
   return {
     id,

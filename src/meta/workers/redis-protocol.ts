@@ -10,6 +10,7 @@
 // carries: every window is a deterministic function of (run spec, batch, shard ids, the
 // versions and lengths of the windows before it), so nothing is lost and a synchronous run
 // gives the same numbers as an uninterrupted one.
+import type { ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 
 export interface RedisTimings {
@@ -63,6 +64,21 @@ export const shardQueueName = (queue: string, k: number): string => `${queue}-sh
 
 /** BullMQ's key prefix for our queues. */
 export const BULL_PREFIX = 'symtele-bull';
+
+/**
+ * Options of a BullMQ Worker of ours: one job at a time, named by the worker's id, our lock
+ * timings; a dead worker's job is not a failed job, so it is handed on however often that
+ * happens (BullMQ's stalled-job check).
+ */
+export const workerOptions = (url: string, id: string, t: RedisTimings) => ({
+  connection: redisOptions(url) as unknown as ConnectionOptions,
+  prefix: BULL_PREFIX,
+  name: id,
+  concurrency: 1,
+  lockDuration: t.lockMs,
+  stalledInterval: t.stalledIntervalMs,
+  maxStalledCount: 1000,
+});
 
 export function checkQueueName(queue: string): string {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queue)) throw new Error(`queue: expected 1-64 letters, digits, '_', '.' or '-', got "${queue}"`);

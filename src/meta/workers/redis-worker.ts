@@ -4,7 +4,7 @@
 // that its state does not match (a shard taken over from a dead worker, or a new run).
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import * as tf from '@tensorflow/tfjs';
 import { Piscina } from 'piscina';
@@ -12,7 +12,6 @@ import { packEstimate, unpackWire, type WireEstimate, type WireTensors } from '.
 import { siblingUrl, type PartsSource } from './parts.js';
 import type { ThreadRequest } from './thread-worker.js';
 import {
-  BULL_PREFIX,
   DEFAULT_TIMINGS,
   RELEASE_LEASE,
   RENEW_LEASE,
@@ -21,6 +20,7 @@ import {
   keys,
   redisOptions,
   shardQueueName,
+  workerOptions,
   type RedisTimings,
   type WindowJob,
   type WindowResult,
@@ -132,15 +132,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   }
 
   function consume(shard: number): void {
-    const worker = new Worker<WindowJob, WindowResult>(shardQueueName(queue, shard), runJob, {
-      connection: conn as unknown as ConnectionOptions,
-      prefix: BULL_PREFIX,
-      name: id,
-      concurrency: 1,
-      lockDuration: t.lockMs,
-      stalledInterval: t.stalledIntervalMs,
-      maxStalledCount: 1000,
-    });
+    const worker = new Worker<WindowJob, WindowResult>(shardQueueName(queue, shard), runJob, workerOptions(opts.redis, id, t));
     worker.on('error', (e) => log(`shard ${shard}: ${e.message}`));
     consumers.set(shard, worker);
     log(`took shard ${shard}`);
