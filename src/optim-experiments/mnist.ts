@@ -28,7 +28,7 @@ import { stream } from '../rng/index.js';
 import { initClassifier, modelTensors, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState } from '../train/classifier.js';
 import type { Arm, MnistConfig, MnistOptimizer } from './config.js';
 import { referenceTeleport } from './reference-teleport.js';
-import { loadLockstep, saveLockstep } from './lockstep-checkpoint.js';
+import { loadLockstep, saveLockstep } from '../train/classifier-checkpoint.js';
 
 /** One teleport (or random move) of one run. */
 export interface TeleportRecord {
@@ -278,6 +278,16 @@ export function teleportStep(state: ClassifierState<OptimizerState>, ctx: Telepo
   return { params, opt, epoch: state.epoch, models: state.models };
 }
 
+/** What a lockstep group keeps beside its tensors from one epoch to the next (resume). */
+interface GroupProgress {
+  /** The run records of the group's slots, in slot order. */
+  runs: RunRecord[];
+  /** Teleport seconds per slot. */
+  teleportSeconds: number[];
+  /** ||g - I|| per layer of the random arm's source teleports: [model, per k, per layer]. */
+  distances: Array<[number, number[][]]>;
+}
+
 /** Train one lockstep group of arms; calls `onEpoch` with the arms' runs after each epoch. */
 function runGroup(
   cfg: MnistConfig,
@@ -292,9 +302,10 @@ function runGroup(
   const ids = Array.from({ length: cfg.runs }, (_, i) => i);
   const slots: Slot[] = arms.flatMap((arm) => ids.map((run) => ({ arm, run })));
   const models = slots.map((s) => ids[s.run]!);
-  const resumed = resumeFrom ? loadLockstep<RunRecord>(resumeFrom.file, resumeFrom.key) : undefined;
-  if (resumed && (resumed.runs.length !== slots.length || resumed.state.models.some((m, b) => m !== models[b]))) {
-    throw new Error(`${resumeFrom!.file}: holds models [${resumed.state.models}], this lockstep runs [${models}]`);
+  const saved = resumeFrom ? loadLockstep<GroupProgress>(resumeFrom.file, resumeFrom.key) : undefined;
+  const resumed = saved?.progress;
+  if (saved && (resumed!.runs.length !== slots.length || saved.state.models.some((m, b) => m !== models[b]))) {
+    throw new Error(`${resumeFrom!.file}: holds models [${saved.state.models}], this lockstep runs [${models}]`);
   }
   const runs: RunRecord[] = resumed?.runs ?? slots.map((s) => ({ model: ids[s.run]!, trainLoss: [], testLoss: [], epochSeconds: [], teleportSeconds: 0, teleports: [] }));
   for (const [model, perK] of resumed?.distances ?? []) distances.set(model, perK);
@@ -312,7 +323,7 @@ function runGroup(
   };
   const acting = slots.some((s) => s.arm !== 'none');
   let hookSeconds = 0;
-  const state0 = resumed?.state ?? initClassifier({ dims: cfg.dims, models, seed: cfg.seed }, inner);
+  const state0 = saved?.state ?? initClassifier({ dims: cfg.dims, models, seed: cfg.seed }, inner);
   try {
     const { state } = trainClassifier(state0, {
       optimizer: inner,
@@ -339,7 +350,7 @@ function runGroup(
             run.epochSeconds.push(stepSeconds);
             run.teleportSeconds = ctx.seconds[b]!;
           });
-          if (resumeFrom) saveLockstep(resumeFrom.file, resumeFrom.key, { state, runs, teleportSeconds: ctx.seconds, distances: [...distances] });
+          if (resumeFrom) saveLockstep<GroupProgress>(resumeFrom.file, resumeFrom.key, state, { runs, teleportSeconds: ctx.seconds, distances: [...distances] });
           onEpoch(record.epoch, results);
         },
       },
@@ -360,7 +371,7 @@ export interface RunHooks {
   save?: (r: OptimizerResult) => void;
   /**
    * Where a lockstep group of an optimizer keeps its state after every epoch, and resumes from
-   * (see lockstep-checkpoint.ts); without it an interrupted optimizer starts over.
+   * (see train/classifier-checkpoint.ts); without it an interrupted optimizer starts over.
    */
   lockstep?: (o: MnistOptimizer, arms: readonly Arm[]) => LockstepFile;
 }

@@ -1,0 +1,72 @@
+/**
+ * The state of a lockstep of classifiers (`ClassifierState` with a hand-designed optimizer's
+ * state) in one file, with whatever progress record the experiment keeps beside it (JSON): a
+ * run killed at any moment resumes from the last file and gives the same numbers as an
+ * uninterrupted one, since the batch order depends only on (seed, model, epoch).
+ *
+ * Format: the wire bytes of `meta/wire.ts` (named float32 tensors + a JSON header), written
+ * atomically; the header carries a key of the config that produced it, and a file of another
+ * config is not resumed from.
+ */
+import fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../logging/atomic.js';
+import { encodeTensors, decodeTensors, packWire, unpackWire } from '../meta/wire.js';
+import { SLOTS, type OptimizerState, type SlotName } from '../optim/state.js';
+import type { ClassifierState } from './classifier.js';
+import type { Params } from '../nn/lstm.js';
+
+const FORMAT = 'symtele-lockstep';
+
+interface Header<P> {
+  format: typeof FORMAT;
+  key: string;
+  epoch: number;
+  models: number[];
+  step: number;
+  layers: number;
+  progress: P;
+}
+
+export interface SavedLockstep<P> {
+  state: ClassifierState<OptimizerState>;
+  progress: P;
+}
+
+function named(state: ClassifierState<OptimizerState>): Params {
+  const out: Params = {};
+  state.params.forEach((p, i) => (out[`param/${i}`] = p));
+  for (const [slot, ts] of Object.entries(state.opt.slots)) ts!.forEach((t, i) => (out[`${slot}/${i}`] = t));
+  return out;
+}
+
+/** Write the lockstep's state and progress (atomic: a kill leaves the previous file or this one). */
+export function saveLockstep<P>(file: string, key: string, state: ClassifierState<OptimizerState>, progress: P): void {
+  const header: Header<P> = { format: FORMAT, key, epoch: state.epoch, models: [...state.models], step: state.opt.step, layers: state.params.length, progress };
+  writeFileAtomic(file, packWire(encodeTensors(named(state)), header));
+}
+
+/**
+ * The lockstep in `file` (new tensors, owned by the caller), or undefined when there is none or
+ * it was written for another config (`key`). A damaged file is an error naming it.
+ */
+export function loadLockstep<P>(file: string, key: string): SavedLockstep<P> | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const { wire, extra } = unpackWire(fs.readFileSync(file), file);
+  const h = extra as Header<P>;
+  if (h?.format !== FORMAT) throw new Error(`${file}: not a ${FORMAT} file`);
+  if (h.key !== key) return undefined;
+  const t = decodeTensors(wire, file);
+  const get = (name: string) => {
+    const x = t[name];
+    if (!x) throw new Error(`${file}: no tensor "${name}"`);
+    return x;
+  };
+  const params = Array.from({ length: h.layers }, (_, i) => get(`param/${i}`) as tf.Tensor3D);
+  const slots: { [K in SlotName]?: tf.Tensor[] } = {};
+  for (const slot of Object.keys(SLOTS) as SlotName[]) if (t[`${slot}/0`]) slots[slot] = params.map((_, i) => get(`${slot}/${i}`));
+  // the first version of the format kept the progress fields in the header itself
+  const { format: _f, key: _k, epoch: _e, models: _m, step: _s, layers: _l, ...inline } = h;
+  const progress = 'progress' in h ? h.progress : (inline as unknown as P);
+  return { state: { params, opt: { step: h.step, slots }, epoch: h.epoch, models: h.models }, progress };
+}
