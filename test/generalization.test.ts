@@ -13,6 +13,7 @@ import { curvature } from '../src/symmetry/curve.js';
 import { studySharpness, studyCurvature } from '../src/generalization/metrics.js';
 import { pearson, quantile, bootstrapPearson } from '../src/generalization/stats.js';
 import { CorrelationConfig, runCorrelation } from '../src/generalization/correlation.js';
+import { TeleportGeneralizationConfig, runTeleportGeneralization } from '../src/generalization/teleport-generalization.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
@@ -120,4 +121,43 @@ describe('correlation study resume', () => {
     await assert.rejects(runCorrelation(decodeOrThrow(CorrelationConfig, { ...base, lr: 0.1, out: path.join(root, 'b') }), quiet), /other settings/);
     fs.rmSync(root, { recursive: true, force: true });
   });
+});
+
+test('Figure 4 run: killed before and after the teleport, resumed, it ends with the numbers of an uninterrupted run; no leaks', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-fig4-'));
+  const cfg = (out: string) =>
+    decodeOrThrow(TeleportGeneralizationConfig, {
+      out: path.join(root, out),
+      dataset: { name: 'mnist', trainSize: 200, testSize: 100 },
+      epochs: 4,
+      teleportEpoch: 2,
+      batchSize: 20,
+      runs: 2,
+      arms: ['none', 'sharpness-up', 'curvature-down'],
+      teleport: { batches: 1, batchSize: 50, sharpnessSteps: 1, curvatureSteps: 1, sharpness: { directions: 2 } },
+    });
+  const quiet = { log: () => {} };
+  try {
+    const n0 = tf.memory().numTensors;
+    const whole = await runTeleportGeneralization(cfg('whole'), quiet);
+    const epochs: string[] = [];
+    const killAt = (phase: string, epoch: number) => ({
+      ...quiet,
+      afterEpoch: (p: string, e: number) => {
+        epochs.push(`${p} ${e}`);
+        if (p === phase && e === epoch) throw new Error('killed');
+      },
+    });
+    await assert.rejects(runTeleportGeneralization(cfg('cut'), killAt('before-teleport', 0)), /killed/);
+    await assert.rejects(runTeleportGeneralization(cfg('cut'), killAt('after-teleport', 2)), /killed/);
+    epochs.length = 0;
+    const resumed = await runTeleportGeneralization(cfg('cut'), killAt('none', -1));
+    assert.deepEqual(epochs, ['after-teleport 3'], 'the last run trained only the missing epoch');
+    assert.equal(tf.memory().numTensors, n0, 'no leaked tensors');
+    const nums = (r: typeof whole) => r.arms.map((a) => ({ arm: a.arm, train: a.trainLoss, validation: a.validationLoss, jump: a.jump.map(({ seconds: _, ...j }) => j) }));
+    assert.deepEqual(nums(resumed), nums(whole));
+    assert.equal(whole.arms[0]!.trainLoss[0]!.length, 4);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -23,6 +23,7 @@ import { teleport } from '../teleport/teleport.js';
 import { createSummaryWriter, writeJsonAtomic } from '../logging/index.js';
 import { savePlot, meanStd, bandSeries, type Series } from '../report/plot.js';
 import { initClassifier, trainClassifier, modelTensors, type ClassifierState, type EpochRecord } from '../train/classifier.js';
+import { loadLockstep, saveLockstep } from '../train/classifier-checkpoint.js';
 import { evaluateLoss } from '../train/evaluate.js';
 import { loadStudyData, sampleColumns } from './data.js';
 import { STUDY_PROPS } from './data.js';
@@ -181,10 +182,29 @@ function teleportArm(
   return { weights: r.weights, objectiveBefore: r.objectiveBefore, objectiveAfter: r.objectiveAfter };
 }
 
-export async function runTeleportGeneralization(
-  cfg: TeleportGeneralizationConfig,
-  hooks: { log?: (s: string) => void } = {},
-): Promise<TeleportGeneralizationResult> {
+/** What the run keeps beside the weights after the teleport (the second phase's resume file). */
+interface AfterTeleport {
+  /** Epoch records before the teleport, and after it so far. */
+  first: EpochRecord[];
+  second: EpochRecord[];
+  before: { validation: number[]; train: number[] };
+  jumps: ArmResult['jump'][];
+}
+
+export interface TeleportGeneralizationHooks {
+  log?: (s: string) => void;
+  /** After each epoch of either phase, once its state is saved (tests stop a run here). */
+  afterEpoch?: (phase: 'before-teleport' | 'after-teleport', epoch: number) => void;
+}
+
+/**
+ * Train, teleport every run as each arm says, and continue all arms to `epochs`. Resumable: after
+ * every epoch the lockstep's weights and the records so far are saved in `out`
+ * (before-teleport.lockstep.bin, then after-teleport.lockstep.bin, written right after the
+ * teleports), and a rerun of the same config continues from the last one with the numbers of an
+ * uninterrupted run.
+ */
+export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfig, hooks: TeleportGeneralizationHooks = {}): Promise<TeleportGeneralizationResult> {
   const log = hooks.log ?? ((s: string) => process.stdout.write(s + '\n'));
   checkConfig(cfg);
   const name = cfg.dataset.name;
@@ -195,61 +215,95 @@ export async function runTeleportGeneralization(
   const runs = [...Array(cfg.runs).keys()];
   const common = { optimizer: opt, data: split, batchSize: cfg.batchSize, seed: cfg.seed };
   fs.mkdirSync(cfg.out, { recursive: true });
+  const key = JSON.stringify({ ...cfg, out: null, dims });
+  const beforeFile = path.join(cfg.out, 'before-teleport.lockstep.bin');
+  const afterFile = path.join(cfg.out, 'after-teleport.lockstep.bin');
+  const saving = (phase: 'before-teleport' | 'after-teleport', file: string, progress: (rec: EpochRecord) => unknown) => ({
+    afterEpoch: (rec: EpochRecord, st: ClassifierState<OptimizerState>) => {
+      saveLockstep(file, key, st, progress(rec));
+      hooks.afterEpoch?.(phase, rec.epoch);
+    },
+  });
 
-  // 1. the shared first epochs
-  log(`${name}: training ${cfg.runs} runs for ${cfg.teleportEpoch} epochs before the teleport`);
-  const first = trainClassifier(initClassifier({ dims, models: runs, seed: cfg.seed }, opt), { ...common, epochs: cfg.teleportEpoch });
-  const before = { validation: evaluateLoss(first.state.params, data.test), train: evaluateLoss(first.state.params, data.train) };
-
-  // 2. teleport each run as each arm says
-  const armWeights: tf.Tensor2D[][][] = [];
-  const jumps: ArmResult['jump'][] = [];
-  for (const arm of cfg.arms) {
-    const perRun: tf.Tensor2D[][] = [];
-    const armJumps: ArmResult['jump'] = [];
-    for (const run of runs) {
-      const dataRng = stream(cfg.seed, 'teleport-generalization', 'data', run);
-      const batches = Array.from({ length: cfg.teleport.batches }, () => sampleColumns(data.train, cfg.teleport.batchSize, dataRng));
-      const ws = modelTensors(first.state.params, run);
-      const t0 = performance.now();
-      const r = teleportArm(cfg, arm, ws, batches, run);
-      const seconds = (performance.now() - t0) / 1000;
-      tf.dispose([...ws, ...batches.flatMap((b) => [b.x, b.y])]);
-      const stacked = r.weights.map((w) => tf.expandDims(w, 0) as tf.Tensor3D);
-      const validationAfter = evaluateLoss(stacked, data.test)[0]!;
-      const trainAfter = evaluateLoss(stacked, data.train)[0]!;
-      tf.dispose(stacked);
-      armJumps.push({
-        validationBefore: before.validation[run]!,
-        validationAfter,
-        trainBefore: before.train[run]!,
-        trainAfter,
-        objectiveBefore: r.objectiveBefore,
-        objectiveAfter: r.objectiveAfter,
-        seconds,
-        ...(r.curveSteps ? { curveSteps: r.curveSteps } : {}),
-      });
-      perRun.push(r.weights);
-      if (arm !== 'none') log(`  ${arm} run ${run}: objective ${r.objectiveBefore.toPrecision(4)} -> ${r.objectiveAfter.toPrecision(4)}, validation loss ${before.validation[run]!.toFixed(4)} -> ${validationAfter.toFixed(4)} (${seconds.toFixed(1)} s)`);
-    }
-    armWeights.push(perRun);
-    jumps.push(armJumps);
+  const resumed = loadLockstep<AfterTeleport>(afterFile, key);
+  let forked: ClassifierState<OptimizerState>;
+  let progress: AfterTeleport;
+  if (resumed) {
+    log(`${name}: resuming after the teleport at epoch ${resumed.state.epoch} (${afterFile})`);
+    ({ state: forked, progress } = resumed);
+  } else {
+    ({ forked, progress } = trainAndTeleport());
+    saveLockstep(afterFile, key, forked, progress);
   }
 
-  // 3. continue all arms × runs in lockstep (each keeps its run's batch order)
+  /** Phases 1 and 2: the shared first epochs (resumable), then the teleports. */
+  function trainAndTeleport(): { forked: ClassifierState<OptimizerState>; progress: AfterTeleport } {
+    // 1. the shared first epochs
+    const early = loadLockstep<{ history: EpochRecord[] }>(beforeFile, key);
+    const history = early?.progress.history ?? [];
+    log(`${name}: training ${cfg.runs} runs for ${cfg.teleportEpoch} epochs before the teleport${early ? ` (resuming at epoch ${early.state.epoch})` : ''}`);
+    const first = trainClassifier(early?.state ?? initClassifier({ dims, models: runs, seed: cfg.seed }, opt), {
+      ...common,
+      epochs: cfg.teleportEpoch,
+      hooks: saving('before-teleport', beforeFile, (rec) => (history.push(rec), { history })),
+    });
+    const before = { validation: evaluateLoss(first.state.params, data.test), train: evaluateLoss(first.state.params, data.train) };
+
+    // 2. teleport each run as each arm says
+    const armWeights: tf.Tensor2D[][][] = [];
+    const jumps: ArmResult['jump'][] = [];
+    for (const arm of cfg.arms) {
+      const perRun: tf.Tensor2D[][] = [];
+      const armJumps: ArmResult['jump'] = [];
+      for (const run of runs) {
+        const dataRng = stream(cfg.seed, 'teleport-generalization', 'data', run);
+        const batches = Array.from({ length: cfg.teleport.batches }, () => sampleColumns(data.train, cfg.teleport.batchSize, dataRng));
+        const ws = modelTensors(first.state.params, run);
+        const t0 = performance.now();
+        const r = teleportArm(cfg, arm, ws, batches, run);
+        const seconds = (performance.now() - t0) / 1000;
+        tf.dispose([...ws, ...batches.flatMap((b) => [b.x, b.y])]);
+        const stacked = r.weights.map((w) => tf.expandDims(w, 0) as tf.Tensor3D);
+        const validationAfter = evaluateLoss(stacked, data.test)[0]!;
+        const trainAfter = evaluateLoss(stacked, data.train)[0]!;
+        tf.dispose(stacked);
+        armJumps.push({
+          validationBefore: before.validation[run]!,
+          validationAfter,
+          trainBefore: before.train[run]!,
+          trainAfter,
+          objectiveBefore: r.objectiveBefore,
+          objectiveAfter: r.objectiveAfter,
+          seconds,
+          ...(r.curveSteps ? { curveSteps: r.curveSteps } : {}),
+        });
+        perRun.push(r.weights);
+        if (arm !== 'none') log(`  ${arm} run ${run}: objective ${r.objectiveBefore.toPrecision(4)} -> ${r.objectiveAfter.toPrecision(4)}, validation loss ${before.validation[run]!.toFixed(4)} -> ${validationAfter.toFixed(4)} (${seconds.toFixed(1)} s)`);
+      }
+      armWeights.push(perRun);
+      jumps.push(armJumps);
+    }
+
+    // the arms × runs lockstep of phase 3 (each keeps its run's batch order)
+    const params = dims
+      .slice(0, -1)
+      .map((_, i) => tf.tidy(() => tf.concat(armWeights.flatMap((perRun) => perRun.map((ws) => tf.expandDims(ws[i]!, 0)))) as tf.Tensor3D));
+    tf.dispose(armWeights.flat(2));
+    tf.dispose(first.state.params);
+    return { forked: { params, opt: opt.init(params), epoch: cfg.teleportEpoch, models: cfg.arms.flatMap(() => runs) }, progress: { first: history, second: [], before, jumps } };
+  }
+
+  // 3. continue all arms × runs in lockstep to the end (resumable)
   const A = cfg.arms.length;
-  const params = dims.slice(0, -1).map((_, i) => tf.concat(armWeights.flatMap((perRun) => perRun.map((ws) => tf.expandDims(ws[i]!, 0)))) as tf.Tensor3D);
-  tf.dispose(armWeights.flat(2));
-  const forked: ClassifierState<OptimizerState> = { params, opt: opt.init(params), epoch: cfg.teleportEpoch, models: cfg.arms.flatMap(() => runs) };
-  tf.dispose(first.state.params);
+  const { jumps } = progress;
   log(`${name}: continuing ${A} arms × ${cfg.runs} runs to epoch ${cfg.epochs}`);
-  const second = trainClassifier(forked, { ...common, epochs: cfg.epochs });
+  const second = trainClassifier(forked, { ...common, epochs: cfg.epochs, hooks: saving('after-teleport', afterFile, (rec) => (progress.second.push(rec), progress)) });
   tf.dispose(second.state.params);
 
-  const curve = (h: EpochRecord[], key: 'trainLoss' | 'testLoss', idx: number) => h.map((r) => r[key][idx]!);
+  const curve = (h: EpochRecord[], field: 'trainLoss' | 'testLoss', idx: number) => h.map((r) => r[field][idx]!);
   const arms: ArmResult[] = cfg.arms.map((arm, a) => {
-    const trainLoss = runs.map((r) => [...curve(first.history, 'trainLoss', r), ...curve(second.history, 'trainLoss', a * cfg.runs + r)]);
-    const validationLoss = runs.map((r) => [...curve(first.history, 'testLoss', r), ...curve(second.history, 'testLoss', a * cfg.runs + r)]);
+    const trainLoss = runs.map((r) => [...curve(progress.first, 'trainLoss', r), ...curve(progress.second, 'trainLoss', a * cfg.runs + r)]);
+    const validationLoss = runs.map((r) => [...curve(progress.first, 'testLoss', r), ...curve(progress.second, 'testLoss', a * cfg.runs + r)]);
     const finals = validationLoss.map((v) => v.at(-1)!);
     const mean = finals.reduce((x, y) => x + y, 0) / finals.length;
     const std = Math.sqrt(finals.reduce((x, y) => x + (y - mean) ** 2, 0) / finals.length);
