@@ -447,3 +447,10 @@ test("redis units: a study's units as jobs for Redis workers; the learner stoppe
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('meta train --units without --redis: a clear error before the backend starts (exit 1)', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'meta', 'train', '--units'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /--units needs --redis/);
+  assert.doesNotMatch(r.stderr, /backend:/, 'no backend was started');
+});

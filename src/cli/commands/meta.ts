@@ -34,6 +34,13 @@ const say = (quiet?: boolean) => (line: string) => {
   if (!quiet) process.stderr.write(`[meta] ${line}\n`);
 };
 
+/** --units: the Redis queue whole units go to (an error without --redis). */
+function unitQueue(opts: MetaOptions): { redis: string; queue: string } | undefined {
+  if (!opts.units) return undefined;
+  if (opts.redis === undefined) throw new InvalidArgumentError('--units needs --redis (the queue the workers take units from).');
+  return { redis: opts.redis, queue: opts.queue ?? DEFAULT_QUEUE };
+}
+
 /** Library options from the flags; --workers / --redis choose where shard estimates are computed. */
 function libOptions(opts: MetaOptions): ExperimentOptions {
   const po = poolOptions(opts);
@@ -46,10 +53,8 @@ function libOptions(opts: MetaOptions): ExperimentOptions {
     checkpoints: opts.checkpoints?.split(',').filter((d) => d !== ''),
     log: say(opts.quiet),
   };
-  if (opts.units) {
-    if (po.redis === undefined) throw new InvalidArgumentError('--units needs --redis (the queue the workers take units from).');
-    return { ...base, units: { redis: po.redis, queue: po.queue ?? DEFAULT_QUEUE } };
-  }
+  const units = unitQueue(opts);
+  if (units) return { ...base, units };
   return { ...base, ...(inProcess ? {} : { pool: (spec, train) => createShardPool({ ...po, spec, schedule: windows(train) }), shards: po.workers }) };
 }
 
@@ -96,6 +101,7 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     const exp = await loadConfigOrExit(MetaExperimentCodec, files.right, over, { train, json: opts.json });
     const resolved = resolveOrThrow(exp, source);
     poolOptions(opts); // bad worker flags are errors before any work
+    unitQueue(opts);
     await useBackend(cmd, exp.backend, metaJob(resolved));
     // kept on a failure until the process exits: a second signal in that moment still exits 130
     const stop = stopOnSignals(say(false));
