@@ -7,7 +7,7 @@
 // under the meta-parameters the learner passes for window w. Asynchronous mode (staleness s):
 // each shard runs ahead by up to s windows under the newest meta-parameters published when its
 // window starts, as a learned_optimization-style async learner does; an estimate is then at
-// most s versions stale, and `staleness()` says by how much each one was.
+// most s versions stale, and each estimate's `staleness` says by how much.
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
@@ -54,8 +54,6 @@ export interface RedisPoolOptions {
 export interface RedisShardPool extends WorkerShardPool {
   /** Run id (the prefix of its Redis keys). */
   readonly run: string;
-  /** For the last window's estimates, in shard order: learner version minus the version used. */
-  staleness(): number[];
 }
 
 interface Done {
@@ -128,7 +126,6 @@ export async function redisShards(opts: RedisPoolOptions): Promise<RedisShardPoo
   }
 
   let batch: { spec: BatchSpec; chains: Chain[]; asked: number; lengths: number[]; latest: string; version: number } | null = null;
-  let lastStale: number[] = [];
 
   function launch(s: number, c: Chain, w: number, ref: string, length: number): void {
     const b = batch!;
@@ -176,7 +173,6 @@ export async function redisShards(opts: RedisPoolOptions): Promise<RedisShardPoo
   const pool: RedisShardPool = {
     workers: opts.shards,
     run,
-    staleness: () => lastStale.slice(),
     async begin(spec: BatchSpec, meta: MetaParams) {
       if (batch) await pool.end();
       if (spec.shards.length > opts.shards) throw new Error(`batch ${spec.batch}: ${spec.shards.length} shards, the pool has queues for ${opts.shards}`);
@@ -197,9 +193,9 @@ export async function redisShards(opts: RedisPoolOptions): Promise<RedisShardPoo
       b.asked++;
       b.chains.forEach((_, s) => pump(s));
       const done = await Promise.all(b.chains.map((c) => c.results.get(w)!));
-      lastStale = done.map((d) => version - (versionOf.get(d.ref) ?? version));
+      const behind = done.map((d) => version - (versionOf.get(d.ref) ?? version));
       for (const c of b.chains) c.results.delete(w);
-      return done.map((d, s) => ({ ...decodeEstimate(d.est, `estimate of shard ${s}`), staleness: lastStale[s] }));
+      return done.map((d, s) => ({ ...decodeEstimate(d.est, `estimate of shard ${s}`), staleness: behind[s] }));
     },
     async end() {
       const b = batch;
