@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../logging/atomic.js';
 import { encodeTensors, decodeTensors, packWire, unpackWire } from '../meta/wire.js';
-import { SLOTS, type OptimizerState, type SlotName } from '../optim/state.js';
+import { SLOTS, stateEntries, type OptimizerState, type SlotName } from '../optim/state.js';
 import type { ClassifierState } from './classifier.js';
 import type { Params } from '../nn/lstm.js';
 
@@ -36,7 +36,7 @@ export interface SavedLockstep<P> {
 function named(state: ClassifierState<OptimizerState>): Params {
   const out: Params = {};
   state.params.forEach((p, i) => (out[`param/${i}`] = p));
-  for (const [slot, ts] of Object.entries(state.opt.slots)) ts!.forEach((t, i) => (out[`${slot}/${i}`] = t));
+  for (const { slot, index, tensor } of stateEntries(state.opt)) out[`${slot}/${index}`] = tensor;
   return out;
 }
 

@@ -42,14 +42,15 @@ export function register(program: Command): void {
           ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
           ...(opts.lockMs ? { lockMs: opts.lockMs, stalledIntervalMs: Math.max(100, Math.floor(opts.lockMs / 3)) } : {}),
         };
+        const log = (line: string) => process.stderr.write(`worker ${process.pid}: ${line}\n`);
         const w = await startRedisWorker({
           redis: opts.redis,
           queue: opts.queue,
           parts,
           timings,
-          log: (line) => process.stderr.write(`worker ${process.pid}: ${line}\n`),
+          log,
         });
-        const units = await startUnitWorker({ redis: opts.redis, queue: opts.queue, timings, log: (line) => process.stderr.write(`worker ${process.pid}: ${line}\n`) });
+        const units = await startUnitWorker({ redis: opts.redis, queue: opts.queue, timings, log });
         process.stderr.write(`worker ${w.id}: serving queue "${opts.queue}" (gradient windows and whole units) on ${opts.redis}\n`);
         await new Promise<void>((resolve) => {
           const stop = () => resolve();

@@ -16,6 +16,7 @@ import type { MetaExperiment } from '../config.js';
 import type { StopFlag } from '../interrupt.js';
 import { importSlot, type SlotFiles } from '../checkpoint.js';
 import { checkpointDirOf } from '../paths.js';
+import { packWire, unpackWire } from '../wire.js';
 import { BULL_PREFIX, checkQueueName, probeRedis, redisOptions } from '../workers/redis-protocol.js';
 import type { UnitJobResult, UnitPool } from './unit-job.js';
 
@@ -45,19 +46,20 @@ export interface RedisUnitResult {
   slot: string;
 }
 
-/** A slot's files as one Redis value: a 4-byte header length, JSON {slot, manifest}, the tensors. */
+/** A slot's files as one Redis value: wire bytes (wire.ts) of tensors.bin, the slot name and manifest in the header. */
 export function packSlot(f: SlotFiles): Buffer {
-  const header = Buffer.from(JSON.stringify({ slot: f.slot, manifest: f.manifest }), 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(header.length, 0);
-  return Buffer.concat([len, header, f.tensors]);
+  if (f.tensors.byteLength % 4 !== 0) throw new Error(`${f.slot}: tensors.bin has ${f.tensors.byteLength} bytes, not whole float32s`);
+  const n = f.tensors.byteLength / 4;
+  const data = new Float32Array(n);
+  Buffer.from(data.buffer).set(f.tensors);
+  return packWire({ layout: [{ name: 'tensors.bin', shape: [n], offset: 0, length: n }], data }, { slot: f.slot, manifest: f.manifest });
 }
 
 export function unpackSlot(buf: Buffer, where: string): SlotFiles {
-  const n = buf.length >= 4 ? buf.readUInt32LE(0) : -1;
-  if (n < 0 || 4 + n > buf.length) throw new Error(`${where}: not a packed checkpoint slot`);
-  const { slot, manifest } = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as { slot: string; manifest: string };
-  return { slot, manifest, tensors: buf.subarray(4 + n) };
+  const { wire, extra } = unpackWire(buf, where);
+  const { slot, manifest } = (extra ?? {}) as { slot?: unknown; manifest?: unknown };
+  if (typeof slot !== 'string' || typeof manifest !== 'string') throw new Error(`${where}: not a packed checkpoint slot`);
+  return { slot, manifest, tensors: Buffer.from(wire.data.buffer, wire.data.byteOffset, wire.data.byteLength) };
 }
 
 export interface RedisUnitPoolOptions {
@@ -111,8 +113,9 @@ export async function redisUnitPool(o: RedisUnitPoolOptions): Promise<UnitPool> 
         const outcome = await Promise.race([finished, stop.signal.then((signal) => ({ signal }))]).finally(stop.cancel);
         if ('signal' in outcome) return { seconds: 0, trajectories: 0, interrupted: outcome.signal, where: `waiting for ${who} on a Redis worker (it goes on there; --resume waits for it again)` };
         const r = outcome.r;
-        const buf = await redis.getBuffer(slotKey(o.queue, job.runId, job.label, job.metaSeed));
-        if (buf === null) throw new Error(`${who}: trained by ${r.worker}, but its checkpoint is gone from Redis (${slotKey(o.queue, job.runId, job.label, job.metaSeed)})`);
+        const key = slotKey(o.queue, job.runId, job.label, job.metaSeed);
+        const buf = await redis.getBuffer(key);
+        if (buf === null) throw new Error(`${who}: trained by ${r.worker}, but its checkpoint is gone from Redis (${key})`);
         importSlot(checkpointDirOf(job.exp.checkpointDir, job.label, job.metaSeed), unpackSlot(buf, `${who}'s checkpoint`));
         log(`${who}: trained by worker ${r.worker}`);
         return { seconds: r.seconds, trajectories: r.trajectories, interrupted: null };
