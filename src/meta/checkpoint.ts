@@ -14,7 +14,7 @@ import { fsyncDir, removeAtomic, sweepTrash, writeFileAtomic, writeJsonAtomic } 
 import { firstDifference, pick } from '../config/diff.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
 import type { Params } from '../nn/lstm.js';
-import type { SlotName } from '../optim/state.js';
+import { namedState, stateFromNamed } from '../optim/state.js';
 import type { TaskConfig } from '../tasks/registry.js';
 import type { OuterStates } from './learner.js';
 import { cloneMeta, flattenMeta, unflattenMeta, type MetaParams } from './params.js';
@@ -77,25 +77,12 @@ interface Manifest {
 
 /** Outer states as "module/slot/name" tensors (slot tensors are aligned with the sorted names). */
 function flattenOuter(o: OuterStates, meta: MetaParams): Params {
-  const out: Params = {};
-  for (const [mod, s] of Object.entries(o)) {
-    const names = Object.keys(meta[mod]).sort();
-    for (const [slot, ts] of Object.entries(s.slots)) ts!.forEach((t, i) => (out[`${mod}/${slot}/${names[i]}`] = t));
-  }
-  return out;
+  return Object.assign({}, ...Object.entries(o).map(([mod, s]) => namedState(s, Object.keys(meta[mod]).sort(), `${mod}/`)));
 }
 
 function unflattenOuter(p: Params, steps: Record<string, number>, meta: MetaParams): OuterStates {
   const out: OuterStates = {};
-  for (const mod of Object.keys(meta)) {
-    const names = Object.keys(meta[mod]).sort();
-    const slots: { [K in SlotName]?: tf.Tensor[] } = {};
-    for (const key of Object.keys(p).filter((k) => k.startsWith(`${mod}/`))) {
-      const slot = key.split('/')[1] as SlotName;
-      slots[slot] ??= names.map((n) => p[`${mod}/${slot}/${n}`]);
-    }
-    out[mod] = { step: steps[mod] ?? 0, slots };
-  }
+  for (const mod of Object.keys(meta)) out[mod] = stateFromNamed(p, Object.keys(meta[mod]).sort(), steps[mod] ?? 0, `${mod}/`);
   return out;
 }
 

@@ -66,6 +66,30 @@ export function stateEntries(state: OptimizerState): Array<SlotRef & { tensor: t
 }
 
 /**
+ * A state's tensors by name for a checkpoint: `<prefix><slot>/<names[i]>`, `names` one per
+ * parameter (their indices, or the parameters' own names). `stateFromNamed` reads them back.
+ */
+export function namedState(state: OptimizerState, names: readonly string[], prefix = ''): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const { slot, index, tensor } of stateEntries(state)) out[`${prefix}${slot}/${names[index]}`] = tensor;
+  return out;
+}
+
+/** The state of `step` whose tensors `namedState` wrote into `t` (its slots are those found). */
+export function stateFromNamed(t: Readonly<Record<string, tf.Tensor>>, names: readonly string[], step: number, prefix = '', where = 'checkpoint'): OptimizerState {
+  const slots: { [K in SlotName]?: tf.Tensor[] } = {};
+  for (const slot of Object.keys(SLOTS) as SlotName[]) {
+    if (!t[`${prefix}${slot}/${names[0]}`]) continue;
+    slots[slot] = names.map((n) => {
+      const x = t[`${prefix}${slot}/${n}`];
+      if (!x) throw new Error(`${where}: no tensor "${prefix}${slot}/${n}"`);
+      return x;
+    });
+  }
+  return { step, slots };
+}
+
+/**
  * A new state with every tensor replaced by `f(tensor, {slot, index})` and the same step.
  * Pure: nothing is disposed, the input state stays valid. `index` is the parameter's position,
  * so `f` can apply a layer's group element; `SLOTS[slot].moment` tells first-moment buffers

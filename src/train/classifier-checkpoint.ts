@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../logging/atomic.js';
 import { encodeTensors, decodeTensors, packWire, unpackWire } from '../meta/wire.js';
-import { SLOTS, stateEntries, type OptimizerState, type SlotName } from '../optim/state.js';
+import { namedState, stateFromNamed, type OptimizerState } from '../optim/state.js';
 import type { ClassifierState } from './classifier.js';
 import type { Params } from '../nn/lstm.js';
 
@@ -36,8 +36,7 @@ export interface SavedLockstep<P> {
 function named(state: ClassifierState<OptimizerState>): Params {
   const out: Params = {};
   state.params.forEach((p, i) => (out[`param/${i}`] = p));
-  for (const { slot, index, tensor } of stateEntries(state.opt)) out[`${slot}/${index}`] = tensor;
-  return out;
+  return { ...out, ...namedState(state.opt, state.params.map((_, i) => String(i))) };
 }
 
 /** Write the lockstep's state and progress (atomic: a kill leaves the previous file or this one). */
@@ -63,10 +62,9 @@ export function loadLockstep<P>(file: string, key: string): SavedLockstep<P> | u
     return x;
   };
   const params = Array.from({ length: h.layers }, (_, i) => get(`param/${i}`) as tf.Tensor3D);
-  const slots: { [K in SlotName]?: tf.Tensor[] } = {};
-  for (const slot of Object.keys(SLOTS) as SlotName[]) if (t[`${slot}/0`]) slots[slot] = params.map((_, i) => get(`${slot}/${i}`));
+  const opt = stateFromNamed(t, params.map((_, i) => String(i)), h.step, '', file);
   // the first version of the format kept the progress fields in the header itself
   const { format: _f, key: _k, epoch: _e, models: _m, step: _s, layers: _l, ...inline } = h;
   const progress = 'progress' in h ? h.progress : (inline as unknown as P);
-  return { state: { params, opt: { step: h.step, slots }, epoch: h.epoch, models: h.models }, progress };
+  return { state: { params, opt, epoch: h.epoch, models: h.models }, progress };
 }
