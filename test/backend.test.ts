@@ -10,7 +10,7 @@ import { speedTableOf } from '../src/bench/speed-table.js';
 
 const TABLE: SpeedTable = {
   source: 'test',
-  speedup: { tensorflow: { metaTrain: { '1': 0.4, '16': 1.6, '64': 2.5 }, gdStep: 0.2, classifierEpoch: 1.1 } },
+  speedup: { tensorflow: { metaTrain: { '1': 0.4, '16': 1.6, '64': 2.5 }, gdStep: 0.2, classifierEpoch: { '1': 1.1, '25': 2.4 } } },
 };
 
 test('auto picks a native backend only where it measured at least MARGIN times wasm', () => {
@@ -20,6 +20,8 @@ test('auto picks a native backend only where it measured at least MARGIN times w
   assert.equal(chooseBackend(both, { kind: 'gdStep' }, TABLE), 'wasm');
   assert.ok(1.1 < MARGIN);
   assert.equal(chooseBackend(both, { kind: 'classifierEpoch' }, TABLE), 'wasm', 'a speed-up within the margin stays on wasm');
+  assert.equal(chooseBackend(both, { kind: 'classifierEpoch', batch: 10 }, TABLE), 'wasm', 'a lockstep of 10 takes the 1-model figure');
+  assert.equal(chooseBackend(both, { kind: 'classifierEpoch', batch: 25 }, TABLE), 'tensorflow', 'a lockstep of 25 models');
   assert.equal(chooseBackend(both, { kind: 'teleport' }, TABLE), 'wasm', 'not measured: wasm');
   assert.equal(chooseBackend(both, undefined, TABLE), 'wasm', 'no job: wasm');
   assert.equal(chooseBackend(['wasm'] as const, { kind: 'metaTrain', batch: 64 }, TABLE), 'wasm', 'not installed: wasm');
@@ -44,12 +46,12 @@ test('the committed speed table holds positive speed-ups and says where they cam
 });
 
 test('the bench turns figures into speed-ups: throughputs divide native / wasm, times wasm / native', () => {
-  const fig = (tps: number, gd: number, epoch: number, tele: number) => ({
+  const fig = (tps: number, gd: number, step: number, tele: number) => ({
     meta: { metaTrainTrajectoriesPerSecondByBatch: { 'LSTM(update,tele)': { '1': tps, '16': 2 * tps } }, gdStepMs: gd },
-    optim: { sgdEpochSeconds50k: epoch, teleportPaperSeconds: tele },
+    optim: { lockstepByModels: { '1': { stepMs: step, stepCpuMs: step }, '25': { stepMs: 4 * step, stepCpuMs: 8 * step } }, teleportPaperSeconds: tele },
   });
   const t = speedTableOf({ wasm: fig(1, 0.1, 10, 4), tensorflow: fig(0.5, 0.4, 5, 2), cpu: fig(0.1, 1, 100, 40) }, { date: 'd', node: 'v' });
-  assert.deepEqual(t.speedup, { tensorflow: { metaTrain: { '1': 0.5, '16': 0.5 }, gdStep: 0.25, classifierEpoch: 2, teleport: 2 } });
+  assert.deepEqual(t.speedup, { tensorflow: { metaTrain: { '1': 0.5, '16': 0.5 }, gdStep: 0.25, classifierEpoch: { '1': 2, '25': 2 }, teleport: 2 } });
   assert.throws(() => speedTableOf({ tensorflow: fig(1, 1, 1, 1) }, { date: 'd', node: 'v' }), /wasm/);
 });
 

@@ -11,14 +11,14 @@ export type JobKind = 'metaTrain' | 'gdStep' | 'classifierEpoch' | 'teleport';
 
 export interface Job {
   kind: JobKind;
-  /** Meta-training: trajectories per batch (B). */
+  /** Meta-training: trajectories per batch (B); a classifier epoch: models trained in lockstep. */
   batch?: number;
 }
 
 export const JOB_LABELS: Record<JobKind, string> = {
   metaTrain: 'meta-training LSTM(update,tele)',
   gdStep: 'GD step of the 20x20 problem',
-  classifierEpoch: 'MNIST classifier epoch',
+  classifierEpoch: 'MNIST classifier lockstep epoch',
   teleport: 'MNIST teleport',
 };
 
@@ -27,9 +27,9 @@ export const MARGIN = 1.2;
 
 /**
  * The measured speed-up of `backend` over wasm for a job, or undefined where not measured.
- * Meta-training is measured at a few batch sizes: a batch between them takes the figure of
- * the largest measured batch not above it (the speed-up grows with B), and a batch below
- * every measured one has no figure.
+ * Meta-training and classifier lockstep epochs are measured at a few batch sizes (trajectories,
+ * models): a batch between them takes the figure of the largest measured batch not above it
+ * (the speed-up grows with the batch), and a batch below every measured one has no figure.
  */
 export function measuredSpeedup(backend: string, job: Job, table: SpeedTable = SPEED_TABLE): number | undefined {
   const row = table.speedup[backend];

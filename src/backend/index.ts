@@ -173,9 +173,9 @@ export function autoReport(): Record<string, string> {
     return `${pick}${s === undefined ? ' (tensorflow not measured)' : ` (tensorflow measured x${s} of wasm; needs x${MARGIN})`}`;
   };
   for (const kind of Object.keys(JOB_LABELS) as JobKind[]) {
-    if (kind === 'metaTrain') {
-      for (const batch of [1, 16, 64]) out[`auto: ${JOB_LABELS[kind]} B=${batch}`] = show({ kind, batch });
-    } else out[`auto: ${JOB_LABELS[kind]}`] = show({ kind });
+    const batches = kind === 'metaTrain' ? [1, 16, 64] : kind === 'classifierEpoch' ? [1, 10, 25, 100] : null;
+    if (batches) for (const batch of batches) out[`auto: ${JOB_LABELS[kind]} B=${batch}`] = show({ kind, batch });
+    else out[`auto: ${JOB_LABELS[kind]}`] = show({ kind });
   }
   return out;
 }

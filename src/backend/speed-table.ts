@@ -2,28 +2,33 @@
 // and job kind: its measured throughput divided by wasm's (the smaller of the wall-clock and
 // the CPU-time ratio), measured side by side in one run
 // (meta-training LSTM(update,tele) per batch size B, one GD step of the 20x20 problem, an SGD
-// epoch of the MNIST classifier 784-16-10-10, the paper's MNIST teleport). `--backend auto`
+// step of a lockstep of MNIST classifiers 784-16-10-10 per number of models, the paper's MNIST teleport). `--backend auto`
 // (src/backend/auto.ts) reads it.
 
 export interface SpeedTable {
   /** Where and when the figures were measured. */
   source: string;
-  /** backend -> job kind -> speed-up over wasm (meta-training: per batch size). */
+  /** backend -> job kind -> speed-up over wasm (meta-training: per batch size; classifier epochs: per lockstep size). */
   speedup: Record<string, Partial<Record<'metaTrain' | 'gdStep' | 'classifierEpoch' | 'teleport', number | Record<string, number>>>>;
 }
 
 export const SPEED_TABLE: SpeedTable = {
-  "source": "npm run bench -- --write-table, 2026-11-30T09:24:23.708Z, node v20.20.2, 2 CPUs, load average about 16 during the run",
+  "source": "npm run bench -- --write-table, 2026-11-30T20:52:05.995Z, node v20.20.2, 2 CPUs, load average 6.4 at the end",
   "speedup": {
     "tensorflow": {
       "metaTrain": {
-        "1": 0.921,
-        "16": 1.063,
-        "64": 2.085
+        "1": 1.034,
+        "16": 1.252,
+        "64": 1.536
       },
-      "gdStep": 0.249,
-      "classifierEpoch": 0.362,
-      "teleport": 0.866
+      "gdStep": 0.231,
+      "classifierEpoch": {
+        "1": 0.394,
+        "10": 1.348,
+        "25": 2.983,
+        "100": 4.591
+      },
+      "teleport": 0.619
     }
   }
 };

@@ -4,14 +4,69 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, batches } from '../data/index.js';
 import { optimizer, disposeState } from '../optim/index.js';
-import { mlpGrads } from '../nn/mlp.js';
+import { classificationLossAndGrads, mlpGrads, mlpLoss } from '../nn/mlp.js';
 import { stream } from '../rng/index.js';
-import { initWeights } from '../train/classifier.js';
+import { initClassifier, initWeights, trainEpoch, disposeClassifier } from '../train/classifier.js';
+import type { Split } from '../data/types.js';
 import { teleport } from '../teleport/teleport.js';
 import { teleportBatches } from '../optim-experiments/mnist.js';
 import type { Section } from './run.js';
 
 const DIMS = [784, 16, 10, 10];
+
+/**
+ * The lockstep trainer of Figures 5 / 4 and Table 1 (`trainEpoch`, 784-16-10-10, batch 20, SGD)
+ * per lockstep size: wall and CPU ms per step of all its models (the backend choice for these
+ * experiments depends on it: wasm's batched matMul grows faster than linearly in the models).
+ */
+function lockstepStep(train: Split, models: number, steps: number): { stepMs: number; stepCpuMs: number } {
+  const opt = optimizer({ name: 'sgd', lr: 0.01 });
+  const split: Split = { ...train, n: steps * 20 };
+  const once = () => {
+    const state = initClassifier({ dims: DIMS, models: Array.from({ length: models }, (_, i) => i), seed: 0 }, opt);
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    const r = trainEpoch(state, { optimizer: opt, data: { train: split, test: split }, batchSize: 20, seed: 0 });
+    const c = process.cpuUsage(cpu);
+    const out = { stepMs: (performance.now() - t) / steps, stepCpuMs: (c.user + c.system) / 1e3 / steps };
+    disposeClassifier(r.state, disposeState);
+    return out;
+  };
+  once(); // warm-up
+  return once();
+}
+
+/** The closed-form gradient step the trainer uses against the tf.grads tape it used before (forward twice). */
+function gradientPaths(train: Split, models: number, steps: number): { tapeMs: number; closedMs: number } {
+  const ws = initClassifier({ dims: DIMS, models: Array.from({ length: models }, (_, i) => i), seed: 0 }, optimizer({ name: 'sgd', lr: 0.01 })).params;
+  const x = tf.tensor3d(train.x.subarray(0, models * 784 * 20), [models, 784, 20]);
+  const y = tf.tensor2d(train.y.subarray(0, models * 20), [models, 20], 'int32');
+  const o = { loss: 'ce' as const };
+  const time = (f: () => tf.Tensor[]): number => {
+    tf.dispose(tf.tidy(f));
+    const t = performance.now();
+    for (let i = 0; i < steps; i++) tf.dispose(tf.tidy(() => { const g = f(); g[0]!.dataSync(); return g; }));
+    return (performance.now() - t) / steps;
+  };
+  const tapeMs = time(() => [mlpLoss(ws, x, y, o), ...tf.grads((...w: tf.Tensor[]) => tf.sum(mlpLoss(w, x, y, o)))(ws)]);
+  const closedMs = time(() => { const r = classificationLossAndGrads(ws, x, y, 0.1); return [r.loss, ...r.grads]; });
+  tf.dispose([...ws, x, y]);
+  return { tapeMs, closedMs };
+}
+
+/** Lockstep sizes measured (the speed table's classifierEpoch keys). */
+export const LOCKSTEP_MODELS = [1, 10, 25, 100] as const;
+
+function lockstepFigures(train: Split, quick: boolean) {
+  const steps = quick ? 10 : 50;
+  const byModels: Record<string, { stepMs: number; stepCpuMs: number; epochSeconds50k: number }> = {};
+  for (const m of quick ? [1, 25] : LOCKSTEP_MODELS) {
+    const r = lockstepStep(train, m, steps);
+    byModels[m] = { ...r, epochSeconds50k: (r.stepMs * 2500) / 1000 };
+  }
+  const g = gradientPaths(train, 25, steps);
+  return { lockstepByModels: byModels, lockstep25GradTapeMs: g.tapeMs, lockstep25GradClosedMs: g.closedMs, lockstep25GradTapeOverClosed: g.tapeMs / g.closedMs };
+}
 
 export const section: Section = {
   name: 'optim',
@@ -55,7 +110,9 @@ export const section: Section = {
 
     tf.dispose([...ws, ...tb.flatMap((b) => [b.x, b.target])]);
     disposeState(state);
+    const lockstep = lockstepFigures(ds.train, quick);
     return {
+      ...lockstep,
       sgdStepsPerSecond: 1000 / stepMs,
       sgdStepMs: stepMs,
       sgdEpochSeconds50k: epochSeconds,

@@ -48,11 +48,18 @@ export function speedTableOf(byBackend: Record<string, Figures>, meta: { date: s
     }
     const gd = lower(ratio(get(f, 'meta', 'gdStepMs'), get(wasm, 'meta', 'gdStepMs'), false), ratio(get(f, 'meta', 'gdStepCpuMs'), get(wasm, 'meta', 'gdStepCpuMs'), false));
     if (gd !== undefined) row.gdStep = gd;
-    const epoch = lower(
-      ratio(get(f, 'optim', 'sgdEpochSeconds50k'), get(wasm, 'optim', 'sgdEpochSeconds50k'), false),
-      ratio(get(f, 'optim', 'sgdEpochCpuSeconds50k'), get(wasm, 'optim', 'sgdEpochCpuSeconds50k'), false),
-    );
-    if (epoch !== undefined) row.classifierEpoch = epoch;
+    const lockstep = get(f, 'optim', 'lockstepByModels') as Record<string, unknown> | undefined;
+    if (lockstep) {
+      const m: Record<string, number> = {};
+      for (const models of Object.keys(lockstep)) {
+        const r = lower(
+          ratio(get(f, 'optim', 'lockstepByModels', models, 'stepMs'), get(wasm, 'optim', 'lockstepByModels', models, 'stepMs'), false),
+          ratio(get(f, 'optim', 'lockstepByModels', models, 'stepCpuMs'), get(wasm, 'optim', 'lockstepByModels', models, 'stepCpuMs'), false),
+        );
+        if (r !== undefined) m[models] = r;
+      }
+      if (Object.keys(m).length > 0) row.classifierEpoch = m;
+    }
     const tele = ratio(get(f, 'optim', 'teleportPaperSeconds'), get(wasm, 'optim', 'teleportPaperSeconds'), false);
     if (tele !== undefined) row.teleport = tele;
     speedup[b] = row;
@@ -68,13 +75,13 @@ export function writeSpeedTable(file: string, table: SpeedTable): void {
 // and job kind: its measured throughput divided by wasm's (the smaller of the wall-clock and
 // the CPU-time ratio), measured side by side in one run
 // (meta-training LSTM(update,tele) per batch size B, one GD step of the 20x20 problem, an SGD
-// epoch of the MNIST classifier 784-16-10-10, the paper's MNIST teleport). \`--backend auto\`
+// step of a lockstep of MNIST classifiers 784-16-10-10 per number of models, the paper's MNIST teleport). \`--backend auto\`
 // (src/backend/auto.ts) reads it.
 
 export interface SpeedTable {
   /** Where and when the figures were measured. */
   source: string;
-  /** backend -> job kind -> speed-up over wasm (meta-training: per batch size). */
+  /** backend -> job kind -> speed-up over wasm (meta-training: per batch size; classifier epochs: per lockstep size). */
   speedup: Record<string, Partial<Record<'metaTrain' | 'gdStep' | 'classifierEpoch' | 'teleport', number | Record<string, number>>>>;
 }
 

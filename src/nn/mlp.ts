@@ -3,7 +3,7 @@
 // problems adds a leading dimension to every tensor ([B, d_{i+1}, d_i], [B, d_0, k], ...);
 // losses are then returned per problem, shape [B].
 import * as tf from '@tensorflow/tfjs';
-import { leakyRelu, crossEntropy, DEFAULT_SLOPE } from '../ops/activations.js';
+import { leakyRelu, crossEntropy, softmax, DEFAULT_SLOPE } from '../ops/activations.js';
 
 export type LossKind = 'mse' | 'ce';
 
@@ -20,6 +20,7 @@ export const resolveMlpOptions = (o: MlpOptions = {}): Required<MlpOptions> => (
 });
 
 const matMul = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
+const matMulT = (a: tf.Tensor, b: tf.Tensor, ta = false, tb = false) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb);
 
 /** Activations entering each layer: inputs[i] is the input of ws[i] (inputs[0] = x). */
 export function layerInputs(ws: readonly tf.Tensor[], x: tf.Tensor, slope = DEFAULT_SLOPE): tf.Tensor[] {
@@ -63,4 +64,49 @@ export function sumSquares(ts: readonly tf.Tensor[]): tf.Tensor {
 /** ||dL/dW||^2 summed over layers: a scalar, or [B] for a batch. Differentiable (2nd order). */
 export function gradNormSq(ws: readonly tf.Tensor[], x: tf.Tensor, target: tf.Tensor, opts?: MlpOptions): tf.Scalar {
   return sumSquares(mlpGrads(ws, x, target, opts)) as tf.Scalar;
+}
+
+/**
+ * Mean cross-entropy [B] of the MLPs on x [B, d_0, k] against labels y [B, k] int32, and its
+ * partial derivatives by backpropagation in closed form:
+ *   D_L = (softmax(f) - onehot(y)) / k,  dW_i = D_i h_i^T,  D_{i-1} = s'(W_{i-1} h_{i-1}) * W_i^T D_i.
+ * Built from matMul, the second-order-safe softmax and constant masks: differentiable again, so a
+ * meta-gradient flows through it without a nested tf.grads.
+ */
+export function classificationLossAndGrads(
+  ws: readonly tf.Tensor[],
+  x: tf.Tensor3D,
+  y: tf.Tensor2D,
+  slope: number,
+): { loss: tf.Tensor1D; grads: tf.Tensor3D[] } {
+  const L = ws.length;
+  const hs: tf.Tensor[] = [x];
+  const masks: tf.Tensor[] = [];
+  for (let i = 0; i < L - 1; i++) {
+    const pre = matMulT(ws[i]!, hs[i]!);
+    masks.push(tf.step(pre, slope)); // constant: zero gradient, as the derivative of LeakyReLU should be
+    hs.push(tf.mul(pre, masks[i]!));
+  }
+  const logits = matMulT(ws[L - 1]!, hs[L - 1]!);
+  const [, classes, k] = logits.shape as [number, number, number];
+  const loss = crossEntropy(logits, y) as tf.Tensor1D;
+  // cast oneHot's int32 result: its float32 dtype option returns the int bits on wasm (1 -> 1.4e-45)
+  const onehot = tf.transpose(tf.cast(tf.oneHot(tf.cast(y, 'int32'), classes), 'float32'), [0, 2, 1]);
+  let d: tf.Tensor = tf.div(tf.sub(softmax(logits, 1), onehot), k);
+  const grads: tf.Tensor3D[] = new Array(L);
+  for (let i = L - 1; i >= 0; i--) {
+    grads[i] = matMulT(d, hs[i]!, false, true) as tf.Tensor3D;
+    if (i > 0) d = tf.mul(masks[i - 1]!, matMulT(ws[i]!, d, true, false));
+  }
+  return { loss, grads };
+}
+
+/** The loss alone, [B]. */
+export function classificationLoss(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.Tensor2D, slope: number): tf.Tensor1D {
+  let h: tf.Tensor = x;
+  for (let i = 0; i < ws.length - 1; i++) {
+    const pre = matMulT(ws[i]!, h);
+    h = tf.mul(pre, tf.step(pre, slope));
+  }
+  return crossEntropy(matMulT(ws[ws.length - 1]!, h), y) as tf.Tensor1D;
 }

@@ -136,6 +136,10 @@ const scalar = (t: tf.Tensor) => {
   return v;
 };
 
+/** Models in the largest lockstep the config trains (what the backend choice depends on). */
+export const largestLockstep = (cfg: Pick<MnistConfig, 'optimizers' | 'arms' | 'runs'>): number =>
+  Math.max(...cfg.optimizers.flatMap((o) => lockstepGroups(o.optimizer, cfg.arms).map((g) => g.length))) * cfg.runs;
+
 /**
  * A random group element per hidden layer, I + R with R Gaussian rescaled to ||R||_F =
  * `distances[m]`, applied with the pinv action on the batch; returns the new weights and its record.

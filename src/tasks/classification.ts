@@ -35,8 +35,8 @@ import { registerConfig } from '../config/registry.js';
 import { loadDataset } from '../data/datasets.js';
 import { gatherColumns } from '../data/batches.js';
 import type { Split as DataSplit } from '../data/types.js';
-import { crossEntropy, softmax } from '../ops/activations.js';
-import { sumSquares } from '../nn/mlp.js';
+import { crossEntropy } from '../ops/activations.js';
+import { classificationLoss, classificationLossAndGrads, sumSquares } from '../nn/mlp.js';
 import { groupAction, identityPlus } from '../symmetry/action.js';
 import { initWeights, stackWeights } from '../train/classifier.js';
 import { batchedLogits } from '../train/evaluate.js';
@@ -179,51 +179,6 @@ const batchOfEpoch = (perm: Int32Array, step: number, k: number) => {
 // Loss and gradients
 
 const mm = (a: tf.Tensor, b: tf.Tensor, ta = false, tb = false) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb);
-
-/**
- * Mean cross-entropy [B] of the MLPs on x [B, d_0, k] against labels y [B, k] int32, and its
- * partial derivatives by backpropagation in closed form:
- *   D_L = (softmax(f) - onehot(y)) / k,  dW_i = D_i h_i^T,  D_{i-1} = s'(W_{i-1} h_{i-1}) * W_i^T D_i.
- * Built from matMul, the second-order-safe softmax and constant masks: differentiable again, so a
- * meta-gradient flows through it without a nested tf.grads.
- */
-export function classificationLossAndGrads(
-  ws: readonly tf.Tensor[],
-  x: tf.Tensor3D,
-  y: tf.Tensor2D,
-  slope: number,
-): { loss: tf.Tensor1D; grads: tf.Tensor3D[] } {
-  const L = ws.length;
-  const hs: tf.Tensor[] = [x];
-  const masks: tf.Tensor[] = [];
-  for (let i = 0; i < L - 1; i++) {
-    const pre = mm(ws[i]!, hs[i]!);
-    masks.push(tf.step(pre, slope)); // constant: zero gradient, as the derivative of LeakyReLU should be
-    hs.push(tf.mul(pre, masks[i]!));
-  }
-  const logits = mm(ws[L - 1]!, hs[L - 1]!);
-  const [, classes, k] = logits.shape as [number, number, number];
-  const loss = crossEntropy(logits, y) as tf.Tensor1D;
-  // cast oneHot's int32 result: its float32 dtype option returns the int bits on wasm (1 -> 1.4e-45)
-  const onehot = tf.transpose(tf.cast(tf.oneHot(tf.cast(y, 'int32'), classes), 'float32'), [0, 2, 1]);
-  let d: tf.Tensor = tf.div(tf.sub(softmax(logits, 1), onehot), k);
-  const grads: tf.Tensor3D[] = new Array(L);
-  for (let i = L - 1; i >= 0; i--) {
-    grads[i] = mm(d, hs[i]!, false, true) as tf.Tensor3D;
-    if (i > 0) d = tf.mul(masks[i - 1]!, mm(ws[i]!, d, true, false));
-  }
-  return { loss, grads };
-}
-
-/** The loss alone, [B]. */
-export function classificationLoss(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.Tensor2D, slope: number): tf.Tensor1D {
-  let h: tf.Tensor = x;
-  for (let i = 0; i < ws.length - 1; i++) {
-    const pre = mm(ws[i]!, h);
-    h = tf.mul(pre, tf.step(pre, slope));
-  }
-  return crossEntropy(mm(ws[ws.length - 1]!, h), y) as tf.Tensor1D;
-}
 
 /**
  * Raw d ||grad L(g.w)||^2 / dT_m at T = 0, g_m = I + T_m on every hidden layer m, the pinv action

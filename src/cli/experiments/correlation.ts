@@ -48,7 +48,8 @@ export function register(run: Command): void {
         if (!o.resume && !o.metricsOnly && fs.existsSync(dir) && savedModels(dir, cfg.models).length > 0) {
           throw new Error(`${dir} already holds trained models: pass --resume to continue that study, --metrics-only to recompute the metrics, or choose another --out`);
         }
-        await useBackend(cmd, cfg.backend);
+        // training is a lockstep epoch job; the metrics alone are not measured (wasm unless asked)
+        await useBackend(cmd, cfg.backend, o.metricsOnly ? undefined : { kind: 'classifierEpoch', batch: Math.min(cfg.group, cfg.models) });
         await runCorrelation(cfg, { json: o.json, stage: o.trainOnly ? 'train' : o.metricsOnly ? 'metrics' : 'all' });
       }),
     );

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runCommand, useBackend, globalOptions } from '../run.js';
 import { MnistConfig, type MnistOptimizer } from '../../optim-experiments/config.js';
-import { runOptimizersMnist, optimizerLabel, type OptimizerResult } from '../../optim-experiments/mnist.js';
+import { largestLockstep, runOptimizersMnist, optimizerLabel, type OptimizerResult } from '../../optim-experiments/mnist.js';
 import { mnistMarkdown, mnistSummary, writeMnistReport } from '../../optim-experiments/mnist-report.js';
 import { slug } from '../../optim-experiments/report.js';
 import { writeJsonAtomic } from '../../logging/atomic.js';
@@ -40,7 +40,7 @@ export function register(run: Command): void {
     .action(
       runCommand(async (opts: Options, cmd: Command) => {
         const config = await loadPresetConfigOrExit(MnistConfig, EXPERIMENT, RUN_DEFAULT_PRESET, opts, { out: opts.out, seed: globalOptions(cmd).seed });
-        await useBackend(cmd, config.backend, { kind: 'classifierEpoch' });
+        await useBackend(cmd, config.backend, { kind: 'classifierEpoch', batch: largestLockstep(config) });
         const log = (s: string) => process.stderr.write(`[optimizers-mnist] ${s}\n`);
         const t0 = performance.now();
         const { dir, trainSize, validationSize, testSize } = config.data;

@@ -18,7 +18,8 @@ export function register(run: Command): void {
   }).action(
     runCommand(async (o: StudyFlags, cmd: Command) => {
       const cfg = await loadPresetConfigOrExit(TeleportGeneralizationConfig, EXPERIMENT, RUN_DEFAULT_PRESET, o, studyOverrides(EXPERIMENT, o, cmd));
-      await useBackend(cmd, cfg.backend);
+      // the arms x runs lockstep after the teleport is the largest
+      await useBackend(cmd, cfg.backend, { kind: 'classifierEpoch', batch: cfg.arms.length * cfg.runs });
       await runTeleportGeneralization(cfg);
     }),
   );
