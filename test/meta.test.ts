@@ -27,7 +27,7 @@ import { MetaExperimentCodec, preset, resolveAll, type ResolvedVariant } from '.
 import { trainVariant, evaluateAll } from '../src/meta/run.js';
 import { checkpointDirOf } from '../src/meta/paths.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
-import { writeResultsJson } from '../src/meta/report.js';
+import { bestVsOthersTable, pairedAtStep, writeResultsJson, type EvalResults } from '../src/meta/report.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 import { countHostReads } from '../src/ops/host-reads.js';
 
@@ -538,6 +538,30 @@ test('corrupt or mismatched checkpoints are clear errors', () => {
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('paired held-out differences over problems and over meta-seeds, computed by hand', () => {
+  // step 1 of: A two meta-seeds x two problems, C the same seeds, GD one run per problem
+  const v = (metaSeed: (number | null)[], at1: number[]) => ({ loss: at1.map((x) => [100, x]), gradNormSq: [], time: [], metaSeed });
+  const r: EvalResults = {
+    variants: { A: v([0, 0, 1, 1], [1, 3, 2, 6]), C: v([0, 0, 1, 1], [0, 0, 1, 1]), GD: v([null, null], [1, 1]) },
+    heldout: { seed: 0, trajectories: 2, steps: 1, seedScheme: 'stream' },
+  };
+  const close = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-3, `${x} vs ${y}`);
+  const ag = pairedAtStep(r.variants.A!, r.variants.GD!, 1);
+  // over problems: per problem A's seed mean minus GD: [1.5 - 1, 4.5 - 1] = [0.5, 3.5]
+  assert.equal(ag.problems.n, 2);
+  close(ag.problems.mean, 2);
+  close(ag.problems.hi - ag.problems.mean, 12.706 * Math.sqrt(4.5) / Math.sqrt(2));
+  // over seeds: seed 0 mean(1 - 1, 3 - 1) = 1, seed 1 mean(2 - 1, 6 - 1) = 3
+  assert.equal(ag.seeds.n, 2);
+  close(ag.seeds.mean, 2);
+  close(ag.seeds.lo, 2 - 12.706);
+  const ac = pairedAtStep(r.variants.A!, r.variants.C!, 1);
+  close(ac.seeds.mean, 2.5); // seed 0: mean(1, 3) = 2, seed 1: mean(1, 5) = 3
+  const table = bestVsOthersTable(r, [1]);
+  assert.match(table, /\| 1 \| C \(0.5000\) \| A \| -2.500 /);
+  assert.match(table, /\| 1 \| C \(0.5000\) \| GD \| -0.5000 /);
 });
 
 test('held-out evaluation JSON: variants -> loss as runs x (steps + 1)', () => {

@@ -1,5 +1,6 @@
 /** Pearson correlation and its percentile bootstrap interval (pairs resampled with replacement). */
 import type { Stream } from '../rng/index.js';
+import { tInterval } from '../report/intervals.js';
 
 /** Pearson's r of paired samples; NaN when either has zero variance or fewer than 2 pairs. */
 export function pearson(x: readonly number[], y: readonly number[]): number {
@@ -59,20 +60,10 @@ export function bootstrapPearson(x: readonly number[], y: readonly number[], o: 
   return [quantile(rs, (1 - level) / 2), quantile(rs, (1 + level) / 2)];
 }
 
-/** Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (then the normal's). */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
-export const t975 = (df: number) => (df >= 1 && df <= 30 ? T975[df - 1]! : 1.96);
-
 /**
  * Mean of the paired differences a_i - b_i with its 95% t-interval (NaN bounds for one pair).
  */
 export function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; lo: number; hi: number; n: number } {
   if (a.length !== b.length) throw new Error(`pairedDifference: ${a.length} values against ${b.length}`);
-  const n = a.length;
-  const d = a.map((v, i) => v - b[i]!);
-  const mean = d.reduce((x, y) => x + y, 0) / n;
-  if (n < 2) return { mean, lo: NaN, hi: NaN, n };
-  const sd = Math.sqrt(d.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1));
-  const half = t975(n - 1) * sd / Math.sqrt(n);
-  return { mean, lo: mean - half, hi: mean + half, n };
+  return tInterval(a.map((v, i) => v - b[i]!));
 }

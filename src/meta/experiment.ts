@@ -13,7 +13,7 @@ import { checkpointDirOf } from './paths.js';
 import { unitPool } from './jobs/unit-job.js';
 import { redisUnitPool } from './jobs/redis-units.js';
 import { preflightMeta } from './preflight.js';
-import { summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
+import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
 import { isLearned } from './variant.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
@@ -46,8 +46,10 @@ export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shard
 export async function report(exp: MetaExperiment, results: EvalResults, json: string | undefined, log: (l: string) => void): Promise<void> {
   const table = summaryTable(results, exp.tableSteps);
   const seeds = perSeedTable(results, exp.tableSteps);
-  process.stdout.write(`\nHeld-out loss (mean ± std over runs)\n${table}\n\nPer meta-training seed (mean)\n${seeds}\n`);
-  writeFileAtomic(path.join(exp.logdir, 'summary.md'), `${table}\n\n${seeds}\n`);
+  const paired = bestVsOthersTable(results, exp.tableSteps);
+  const text = `Held-out loss (mean ± std over runs)\n${table}\n\nPer meta-training seed (mean)\n${seeds}\n\nThe best variant per step against the others (paired on the same problems)\n${paired}\n`;
+  process.stdout.write(`\n${text}`);
+  writeFileAtomic(path.join(exp.logdir, 'summary.md'), text);
   writeResultsJson(path.join(exp.logdir, 'results.json'), results);
   if (json) writeResultsJson(json, results);
   const files = await plotResults(path.join(exp.logdir, 'heldout-loss'), results);

@@ -2,6 +2,7 @@
 // and the log-scale loss plot, one line per variant.
 import { savePlot, bandSeries } from '../report/plot.js';
 import { writeJsonAtomic } from '../logging/atomic.js';
+import { tInterval, type Interval } from '../report/intervals.js';
 
 export interface VariantResult {
   /** runs × (steps + 1): loss before each step and after the last. */
@@ -56,6 +57,63 @@ export function perSeedTable(r: EvalResults, steps: readonly number[]): string {
     for (const s of seeds) {
       const rows = v.loss.filter((_, i) => v.metaSeed[i] === s);
       lines.push(`| ${name} | ${s ?? '-'} | ${steps.map((st) => fmt(stepStats(rows, st).mean)).join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** A variant's losses at `step`: per meta-seed (null for GD), the runs in held-out problem order. */
+function runsBySeed(v: VariantResult, step: number): Map<number | null, number[]> {
+  const out = new Map<number | null, number[]>();
+  v.loss.forEach((row, i) => {
+    const s = v.metaSeed[i] ?? null;
+    if (!out.has(s)) out.set(s, []);
+    out.get(s)!.push(row[step] ?? NaN);
+  });
+  return out;
+}
+
+const meanOf = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * The paired difference a - b of two variants' held-out losses at `step` (same problems), two
+ * ways: over problems (per problem, each variant's mean over its meta-seeds; does this trained
+ * optimizer do better on new problems?) and over meta-seeds (per seed, the mean over problems
+ * against the other's; does meta-training reliably give a better one?). A variant with one seed
+ * (GD) is compared with every seed of the other.
+ */
+export function pairedAtStep(a: VariantResult, b: VariantResult, step: number): { problems: Interval; seeds: Interval } {
+  const A = runsBySeed(a, step);
+  const B = runsBySeed(b, step);
+  const problems = Math.min(...[...A.values(), ...B.values()].map((r) => r.length));
+  const perProblem = (m: Map<number | null, number[]>, t: number) => meanOf([...m.values()].map((r) => r[t]!));
+  const overProblems = Array.from({ length: problems }, (_, t) => perProblem(A, t) - perProblem(B, t));
+  const seeds = [...new Set([...A.keys(), ...B.keys()])].filter((s) => s !== null);
+  const at = (m: Map<number | null, number[]>, s: number | null) => m.get(s) ?? (m.size === 1 ? [...m.values()][0] : undefined);
+  const overSeeds = (seeds.length > 0 ? seeds : [null]).map((s) => {
+    const x = at(A, s);
+    const y = at(B, s);
+    return x && y ? meanOf(x.slice(0, problems).map((v, t) => v - y[t]!)) : NaN;
+  });
+  return { problems: tInterval(overProblems), seeds: tInterval(overSeeds) };
+}
+
+const cell = (i: Interval) => `${fmt(i.mean)} [${fmt(i.lo)}, ${fmt(i.hi)}] (n ${i.n})`;
+
+/**
+ * Per step, the variant with the lowest mean and its paired difference to every other variant
+ * (negative: the best is ahead), with 95% t-intervals over held-out problems and over meta-seeds.
+ */
+export function bestVsOthersTable(r: EvalResults, steps: readonly number[]): string {
+  const lines = ['| step | best (mean) | against | best − other, over problems [95% t] | over meta-seeds [95% t] |', '|---|---|---|---|---|'];
+  const names = Object.keys(r.variants);
+  for (const step of steps) {
+    const means = names.map((n) => stepStats(r.variants[n]!.loss, step).mean);
+    const best = names[means.indexOf(Math.min(...means.map((m) => (Number.isFinite(m) ? m : Infinity))))]!;
+    for (const other of names) {
+      if (other === best) continue;
+      const d = pairedAtStep(r.variants[best]!, r.variants[other]!, step);
+      lines.push(`| ${step} | ${best} (${fmt(stepStats(r.variants[best]!.loss, step).mean)}) | ${other} | ${cell(d.problems)} | ${cell(d.seeds)} |`);
     }
   }
   return lines.join('\n');
