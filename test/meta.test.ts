@@ -630,6 +630,34 @@ test('rollbackToBest restores the best validated meta-parameters with fresh Adam
   disposeTrainState(back);
 });
 
+test('rollbackLrFactor: each rollback scales the meta learning rates from then on (the first Adam step after it by the factor)', async () => {
+  const v = tiny('LSTM(update)');
+  const c = tinyTrain({ evalEvery: 0, trajectories: 9 });
+  const st0 = init(v, c);
+  const best = mapMeta(st0.meta, (x) => tf.clone(x));
+  const moved = (await batch({ ...st0, bestMeta: best }, v, c)).state;
+  const half = rollbackToBest(moved, 0.5);
+  assert.equal(half.lrScale, 0.5);
+  const quarter = rollbackToBest({ ...half, bestMeta: mapMeta(best, (x) => tf.clone(x)) }, 0.5);
+  assert.equal(quarter.lrScale, 0.25, 'rollbacks compound');
+  // the first window's Adam step from the same point with fresh moments is ~lr * sign(g): at half
+  // the scale, every coordinate moves half as far
+  const stepOf = async (lrScale: number) => {
+    const s = { ...init(v, c), lrScale };
+    const before = mapMeta(s.meta, (x) => tf.clone(x));
+    const after = (await batch(s, v, { ...c, trajectoryLength: c.unroll })).state;
+    const d = Object.keys(before.update).map((k) => tf.tidy(() => tf.max(tf.abs(tf.sub(after.meta.update[k], before.update[k]))).dataSync()[0]));
+    disposeMeta(before);
+    disposeTrainState(after);
+    return d;
+  };
+  const full = await stepOf(1);
+  const halved = await stepOf(0.5);
+  full.forEach((x, i) => assert.ok(Math.abs(halved[i] / x - 0.5) < 0.01, `${halved[i]} / ${x}`));
+  disposeTrainState(quarter);
+  disposeMeta(best);
+});
+
 /**
  * LSTM(update) at a meta learning rate of 30, whose validation overflows at batch 5 (measured),
  * trained for 5 batches with `divergedValidation`; its log lines and last checkpoint.

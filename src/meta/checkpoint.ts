@@ -62,6 +62,8 @@ interface Manifest {
   outerSteps: Record<string, number>;
   bestValLoss: number | null;
   windowsSkipped: number;
+  /** The meta learning rates' scale after rollbacks (absent before it existed: 1). */
+  lrScale?: number;
   order: StreamState;
   perm: number[];
   tensors: WireEntry[];
@@ -167,6 +169,7 @@ function writeSlot(tmp: string, st: MetaTrainState, kept: MetaTrainState, withBe
     outerSteps: Object.fromEntries(Object.entries(kept.outer).map(([k, o]) => [k, o.step])),
     bestValLoss: Number.isFinite(st.bestValLoss) ? st.bestValLoss : null,
     windowsSkipped: st.windowsSkipped,
+    lrScale: st.lrScale,
     order: st.order.state(),
     perm: st.perm,
     tensors,
@@ -346,6 +349,7 @@ function loadSlot(dir: string, expected: CheckpointConfig | null): { state: Meta
     bestValLoss: m.bestValLoss ?? Infinity,
     bestMeta: m.bestIsMeta ? cloneMeta(meta) : Object.keys(groups.best).length ? unflattenMeta(groups.best) : null,
     windowsSkipped: m.windowsSkipped,
+    lrScale: m.lrScale ?? 1,
   };
   return { state, config: m.config, logs: m.logs ?? [], final: m.final ?? false };
 }

@@ -144,7 +144,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       // A batch that diverged part-way can leave meta-parameters whose validation trajectories
       // overflow: training on from there rarely recovers, so go back to the best validated ones.
       if (!Number.isFinite(v.score) && st.bestMeta && train.divergedValidation !== 'continue') {
-        st = rollbackToBest(st);
+        st = rollbackToBest(st, train.rollbackLrFactor);
         log(`${who}: validation diverged at batch ${b}: back to the best validated meta-parameters (outer optimizer state reset)`);
       }
     };
@@ -164,8 +164,9 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       ran++;
       if (r.windows.length > 0 && r.windows.every((w) => w.skipped)) {
         const back = st.bestMeta !== null;
-        st = rollbackToBest(st);
-        log(`${who}: batch ${st.batchesDone} diverged from its first window; ${back ? 'back to the best validated meta-parameters' : 'nothing validated to return to, kept going'}`);
+        st = rollbackToBest(st, train.rollbackLrFactor);
+        const lr = back && (train.rollbackLrFactor ?? 1) !== 1 ? ` (meta learning rates now x${+st.lrScale.toPrecision(3)})` : '';
+        log(`${who}: batch ${st.batchesDone} diverged from its first window; ${back ? `back to the best validated meta-parameters${lr}` : 'nothing validated to return to, kept going'}`);
       }
       trajectories += Math.min(train.batch, train.trajectories);
       for (const w of r.windows) {

@@ -60,6 +60,14 @@ export const TrainCodec = strict(
      * is never kept as best; what the code did before 2026-11-30).
      */
     divergedValidation: optional(oneOf(['rollback', 'continue']), "'rollback'"),
+    /**
+     * Each return to the best validated meta-parameters multiplies the meta learning rates by
+     * this from then on (1: unchanged, the behaviour before). The return resets the outer Adam
+     * moments, so its next step is a full-size sign step from the same point, which can diverge
+     * again: seen as a loop of one update and one diverged batch until the cosine schedule had
+     * lowered the rate (LSTM(update), meta-seeds 0 and 7, docs/meta.md).
+     */
+    rollbackLrFactor: optional(numberIn({ gt: 0, le: 1 }), '1'),
   },
   'MetaTrain',
 );
@@ -92,6 +100,8 @@ export interface MetaTrainState {
   bestValLoss: number;
   bestMeta: MetaParams | null;
   windowsSkipped: number;
+  /** Multiplies the meta learning rates: rollbackLrFactor^(returns to the best so far). */
+  lrScale: number;
 }
 
 export const batchesPerEpoch = (c: TrainConfig): number => Math.ceil(c.trajectories / c.batch);
@@ -147,6 +157,7 @@ export function initTrainState(learned: LearnedOptimizer, family: TaskFamily, c:
     bestValLoss: Infinity,
     bestMeta: null,
     windowsSkipped: 0,
+    lrScale: 1,
   };
 }
 
@@ -210,7 +221,7 @@ export async function trainBatch(st: MetaTrainState, c: TrainConfig, pool: Shard
       const shardLogs = parts.flatMap(shardLogOf);
       parts.forEach(disposeEstimate);
       const f = lrFactor(c, (st.batchesDone + wi / sched.length) / total);
-      const r = learnerStep(meta, outer, est, (mod) => f * moduleLr(c, mod), c.clip);
+      const r = learnerStep(meta, outer, est, (mod) => f * st.lrScale * moduleLr(c, mod), c.clip);
       disposeEstimate(est);
       meta = r.meta;
       outer = r.outer;
@@ -331,12 +342,12 @@ export function validate(st: MetaTrainState, learned: LearnedOptimizer, family: 
  * the rest of training (seen: the learned GD scale growing to e^2 x 3e-4). Return to the best
  * validated meta-parameters with fresh Adam moments instead. No-op before any validation.
  */
-export function rollbackToBest(st: MetaTrainState): MetaTrainState {
+export function rollbackToBest(st: MetaTrainState, lrFactor = 1): MetaTrainState {
   if (!st.bestMeta) return st;
   disposeMeta(st.meta);
   disposeOuter(st.outer);
   const meta = cloneMeta(st.bestMeta);
-  return { ...st, meta, outer: outerInit(meta) };
+  return { ...st, meta, outer: outerInit(meta), lrScale: st.lrScale * lrFactor };
 }
 
 export function disposeTrainState(st: MetaTrainState): void {
