@@ -3,6 +3,7 @@
 // 200, 10 ascent steps each, group lr 5e-2) against one epoch of 50,000 samples.
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, batches } from '../data/index.js';
+import { gatherColumns } from '../data/batches.js';
 import { optimizer, disposeState } from '../optim/index.js';
 import { classificationLossAndGrads, mlpGrads, mlpLoss } from '../nn/mlp.js';
 import { stream } from '../rng/index.js';
@@ -39,7 +40,10 @@ function lockstepStep(train: Split, models: number, steps: number): { stepMs: nu
 /** The closed-form gradient step the trainer uses against the tf.grads tape it used before (forward twice). */
 function gradientPaths(train: Split, models: number, steps: number): { tapeMs: number; closedMs: number } {
   const ws = initClassifier({ dims: DIMS, models: Array.from({ length: models }, (_, i) => i), seed: 0 }, optimizer({ name: 'sgd', lr: 0.01 })).params;
-  const x = tf.tensor3d(train.x.subarray(0, models * 784 * 20), [models, 784, 20]);
+  // model b's batch: samples 20b .. 20b + 19, a column each
+  const cols = new Float32Array(models * 784 * 20);
+  for (let b = 0; b < models; b++) cols.set(gatherColumns(train, Array.from({ length: 20 }, (_, i) => 20 * b + i)), b * 784 * 20);
+  const x = tf.tensor3d(cols, [models, 784, 20]);
   const y = tf.tensor2d(train.y.subarray(0, models * 20), [models, 20], 'int32');
   const o = { loss: 'ce' as const };
   const time = (f: () => tf.Tensor[]): number => {
@@ -55,7 +59,7 @@ function gradientPaths(train: Split, models: number, steps: number): { tapeMs: n
 }
 
 /** Lockstep sizes measured (the speed table's classifierEpoch keys). */
-export const LOCKSTEP_MODELS = [1, 10, 25, 100] as const;
+const LOCKSTEP_MODELS = [1, 10, 25, 100] as const;
 
 function lockstepFigures(train: Split, quick: boolean) {
   const steps = quick ? 10 : 50;

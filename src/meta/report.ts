@@ -108,8 +108,9 @@ export function bestVsOthersTable(r: EvalResults, steps: readonly number[]): str
   const lines = ['| step | best (mean) | against | best − other, over problems [95% t] | over meta-seeds [95% t] |', '|---|---|---|---|---|'];
   const names = Object.keys(r.variants);
   for (const step of steps) {
-    const means = names.map((n) => stepStats(r.variants[n]!.loss, step).mean);
-    const best = names[means.indexOf(Math.min(...means.map((m) => (Number.isFinite(m) ? m : Infinity))))]!;
+    const means = names.map((n) => stepStats(r.variants[n]!.loss, step).mean).map((m) => (Number.isFinite(m) ? m : Infinity));
+    const best = names[means.indexOf(Math.min(...means))]!;
+    if (!Number.isFinite(Math.min(...means))) continue; // every variant diverged by this step
     for (const other of names) {
       if (other === best) continue;
       const d = pairedAtStep(r.variants[best]!, r.variants[other]!, step);
