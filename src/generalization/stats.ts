@@ -65,5 +65,8 @@ export function bootstrapPearson(x: readonly number[], y: readonly number[], o: 
  */
 export function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; lo: number; hi: number; n: number } {
   if (a.length !== b.length) throw new Error(`pairedDifference: ${a.length} values against ${b.length}`);
-  return tInterval(a.map((v, i) => v - b[i]!));
+  const d = a.map((v, i) => v - b[i]!);
+  // a diverged run is reported, not dropped (tInterval skips non-finite values): no interval then
+  if (!d.every(Number.isFinite)) return { mean: d.reduce((x, y) => x + y, 0) / d.length, lo: NaN, hi: NaN, n: d.length };
+  return tInterval(d);
 }

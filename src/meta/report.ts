@@ -109,12 +109,13 @@ export function bestVsOthersTable(r: EvalResults, steps: readonly number[]): str
   const names = Object.keys(r.variants);
   for (const step of steps) {
     const means = names.map((n) => stepStats(r.variants[n]!.loss, step).mean).map((m) => (Number.isFinite(m) ? m : Infinity));
-    const best = names[means.indexOf(Math.min(...means))]!;
-    if (!Number.isFinite(Math.min(...means))) continue; // every variant diverged by this step
+    const min = Math.min(...means);
+    if (!Number.isFinite(min)) continue; // every variant diverged by this step
+    const best = names[means.indexOf(min)]!;
     for (const other of names) {
       if (other === best) continue;
       const d = pairedAtStep(r.variants[best]!, r.variants[other]!, step);
-      lines.push(`| ${step} | ${best} (${fmt(stepStats(r.variants[best]!.loss, step).mean)}) | ${other} | ${cell(d.problems)} | ${cell(d.seeds)} |`);
+      lines.push(`| ${step} | ${best} (${fmt(min)}) | ${other} | ${cell(d.problems)} | ${cell(d.seeds)} |`);
     }
   }
   return lines.join('\n');

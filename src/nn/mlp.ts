@@ -19,8 +19,7 @@ export const resolveMlpOptions = (o: MlpOptions = {}): Required<MlpOptions> => (
   slope: o.slope ?? DEFAULT_SLOPE,
 });
 
-const matMul = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
-const matMulT = (a: tf.Tensor, b: tf.Tensor, ta = false, tb = false) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb);
+const matMul = (a: tf.Tensor, b: tf.Tensor, ta = false, tb = false) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb);
 
 /** Activations entering each layer: inputs[i] is the input of ws[i] (inputs[0] = x). */
 export function layerInputs(ws: readonly tf.Tensor[], x: tf.Tensor, slope = DEFAULT_SLOPE): tf.Tensor[] {
@@ -83,11 +82,11 @@ export function classificationLossAndGrads(
   const hs: tf.Tensor[] = [x];
   const masks: tf.Tensor[] = [];
   for (let i = 0; i < L - 1; i++) {
-    const pre = matMulT(ws[i]!, hs[i]!);
+    const pre = matMul(ws[i]!, hs[i]!);
     masks.push(tf.step(pre, slope)); // constant: zero gradient, as the derivative of LeakyReLU should be
     hs.push(tf.mul(pre, masks[i]!));
   }
-  const logits = matMulT(ws[L - 1]!, hs[L - 1]!);
+  const logits = matMul(ws[L - 1]!, hs[L - 1]!);
   const [, classes, k] = logits.shape as [number, number, number];
   const loss = crossEntropy(logits, y) as tf.Tensor1D;
   // cast oneHot's int32 result: its float32 dtype option returns the int bits on wasm (1 -> 1.4e-45)
@@ -95,8 +94,8 @@ export function classificationLossAndGrads(
   let d: tf.Tensor = tf.div(tf.sub(softmax(logits, 1), onehot), k);
   const grads: tf.Tensor3D[] = new Array(L);
   for (let i = L - 1; i >= 0; i--) {
-    grads[i] = matMulT(d, hs[i]!, false, true) as tf.Tensor3D;
-    if (i > 0) d = tf.mul(masks[i - 1]!, matMulT(ws[i]!, d, true, false));
+    grads[i] = matMul(d, hs[i]!, false, true) as tf.Tensor3D;
+    if (i > 0) d = tf.mul(masks[i - 1]!, matMul(ws[i]!, d, true, false));
   }
   return { loss, grads };
 }
@@ -105,8 +104,8 @@ export function classificationLossAndGrads(
 export function classificationLoss(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.Tensor2D, slope: number): tf.Tensor1D {
   let h: tf.Tensor = x;
   for (let i = 0; i < ws.length - 1; i++) {
-    const pre = matMulT(ws[i]!, h);
+    const pre = matMul(ws[i]!, h);
     h = tf.mul(pre, tf.step(pre, slope));
   }
-  return crossEntropy(matMulT(ws[ws.length - 1]!, h), y) as tf.Tensor1D;
+  return crossEntropy(matMul(ws[ws.length - 1]!, h), y) as tf.Tensor1D;
 }
