@@ -49,11 +49,11 @@ fig4() {
 
 lane1() {
   fig5 mnist momentum; fig5 mnist rmsprop; fig5 fashion-mnist momentum; fig5 fashion-mnist rmsprop
-  table1 mnist; fig4 mnist ascent; fig4 mnist curve
+  fig4 mnist ascent; fig4 mnist curve; table1 mnist
 }
 lane2() {
   fig5 mnist adagrad; fig5 mnist adam; fig5 fashion-mnist adagrad; fig5 fashion-mnist adam
-  table1 fashion-mnist; fig4 fashion-mnist ascent; fig4 fashion-mnist curve
+  fig4 fashion-mnist ascent; fig4 fashion-mnist curve; table1 fashion-mnist
 }
 for l in $lanes; do "lane$l" & done
 wait

@@ -7,6 +7,7 @@ import { chooseBackend, measuredSpeedup, MARGIN } from '../src/backend/auto.js';
 import { SPEED_TABLE, type SpeedTable } from '../src/backend/speed-table.js';
 import { initBackend, installedBackends, resolveBackendName, BackendError } from '../src/backend/index.js';
 import { speedTableOf } from '../src/bench/speed-table.js';
+import { backendChange, checkResumeBackend } from '../src/backend/resume-check.js';
 
 const TABLE: SpeedTable = {
   source: 'test',
@@ -73,4 +74,12 @@ test('the default backend is auto (wasm for a job without figures); unknown name
   assert.deepEqual(installedBackends().slice(0, 2), ['wasm', 'cpu']);
   assert.equal(await initBackend('auto'), 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
+});
+
+test('a checkpoint from another backend is a change to report; the same backend, or none recorded, is not', async () => {
+  await initBackend('wasm');
+  assert.equal(backendChange('wasm'), undefined);
+  assert.equal(backendChange(undefined), undefined, 'checkpoints from before backends were recorded resume as before');
+  assert.match(backendChange('tensorflow') ?? '', /written on the tensorflow backend and this run is on wasm/);
+  assert.throws(() => checkResumeBackend('run.bin', 'cpu'), /^Error: run\.bin: cannot resume: .*--backend cpu/);
 });

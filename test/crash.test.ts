@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend/index.js';
+import { checkpointBackend } from '../src/backend/resume-check.js';
 import { testBackend } from './helpers/backend.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 import { MetaExperimentCodec, resolveAll, type MetaExperiment } from '../src/meta/config.js';
@@ -88,6 +89,7 @@ test('checkpoint slots: the newest K are kept, a damaged or unfinished one is sk
     let r = loadCheckpoint(ck, cfg);
     assert.equal(r.state.batchesDone, 3);
     assert.deepEqual(r.skipped, []);
+    assert.equal(r.backend, checkpointBackend(), 'a checkpoint records the backend that wrote it');
     disposeTrainState(r.state);
     // a damaged newest slot: the one before, and why
     const bin = path.join(ck, 'ckpt-00000003', 'tensors.bin');

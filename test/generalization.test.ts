@@ -110,7 +110,17 @@ describe('correlation study resume', () => {
       /killed/,
     );
     assert.equal(fs.readdirSync(path.join(root, 'b', 'models')).filter((f) => f.endsWith('.json')).length, 2);
-    const resumed = (await runCorrelation(cfgB, quiet))!;
+    // killed again in the middle of the second group: the next run redoes no finished epoch
+    const epochs: string[] = [];
+    const killAt = (epoch: number) => ({ ...quiet, afterEpoch: (ids: number[], e: number) => { epochs.push(`${ids.join('+')} ${e}`); if (e === epoch) throw new Error('killed'); } });
+    await assert.rejects(runCorrelation(cfgB, killAt(0)), /killed/);
+    // on another backend the group in flight is not resumed (its numbers would change)
+    await initBackend('cpu');
+    await assert.rejects(runCorrelation(cfgB, quiet), /written on the wasm backend and this run is on cpu.*--backend wasm/);
+    await initBackend('wasm');
+    const resumed = (await runCorrelation(cfgB, killAt(-1)))!;
+    assert.deepEqual(epochs, ['2+3 0', '2+3 1'], 'the resumed run trained only the missing epoch');
+    assert.equal(fs.existsSync(path.join(root, 'b', 'group.lockstep.bin')), false, 'the finished group leaves no in-flight file');
     assert.deepEqual(resumed.perModel, whole.perModel);
     assert.deepEqual(resumed.pearson, whole.pearson);
     assert.deepEqual(resumed.ci95, whole.ci95);

@@ -6,7 +6,11 @@ import { initBackend } from '../src/backend/index.js';
 import { optimizer } from '../src/optim/index.js';
 import { stream } from '../src/rng/index.js';
 import type { Split } from '../src/data/types.js';
-import { initClassifier, trainClassifier, modelWeights, DivergenceError, type ClassifierState } from '../src/train/classifier.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initClassifier, trainClassifier, modelWeights, disposeClassifier, DivergenceError, type ClassifierState } from '../src/train/classifier.js';
+import { saveLockstep, loadLockstep } from '../src/train/classifier-checkpoint.js';
 import type { OptimizerState } from '../src/optim/state.js';
 
 function synthetic(n: number, d: number, seed: number): Split {
@@ -84,5 +88,30 @@ describe('trainClassifier', () => {
       (e: unknown) => e instanceof DivergenceError && /diverged: .*model 0 .*lower the learning rate/.test((e as Error).message),
     );
     assert.equal(tf.memory().numTensors, n0);
+  });
+});
+
+describe('lockstep checkpoint', () => {
+  test('resumes on the backend that wrote it, refuses another (the numbers would change)', async () => {
+    await initBackend('wasm');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-lockstep-'));
+    const file = path.join(dir, 'a.lockstep.bin');
+    const opt = optimizer({ name: 'adam', lr: 0.01 });
+    const st = initClassifier({ dims, models: [0, 1], seed: 3 }, opt);
+    try {
+      saveLockstep(file, 'k', st, { note: 1 });
+      const back = loadLockstep<{ note: number }>(file, 'k')!;
+      assert.equal(back.progress.note, 1);
+      assert.deepEqual(back.state.params.map((p) => Array.from(p.dataSync())), st.params.map((p) => Array.from(p.dataSync())));
+      assert.deepEqual(Object.keys(back.state.opt.slots).sort(), Object.keys(st.opt.slots).sort());
+      disposeClassifier(back.state);
+      assert.equal(loadLockstep(file, 'other'), undefined, 'another config: not resumed');
+      await initBackend('cpu');
+      assert.throws(() => loadLockstep(file, 'k'), (e: Error) => e.message.includes(file) && /written on the wasm backend and this run is on cpu.*--backend wasm/.test(e.message));
+    } finally {
+      await initBackend('wasm');
+      disposeClassifier(st);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -29,6 +29,8 @@ import { createSummaryWriter, writeJsonAtomic, progress } from '../logging/index
 import { savePlot } from '../report/plot.js';
 import { initClassifier, trainClassifier, modelWeights, type EpochRecord } from '../train/classifier.js';
 import { saveModel, loadModel, savedModels, type ModelCheckpoint } from '../train/checkpoint.js';
+import { loadLockstep, saveLockstep } from '../train/classifier-checkpoint.js';
+import { checkpointBackend, checkResumeBackend } from '../backend/resume-check.js';
 import { loadStudyData, sampleColumns, STUDY_DEFAULTS, PAPER_TABLE1, REFERENCE_DISPLACEMENTS } from './data.js';
 import { referenceStudyMetrics } from './reference-metrics.js';
 import { STUDY_PROPS } from './data.js';
@@ -191,6 +193,8 @@ export interface StudyHooks {
   log?: (s: string) => void;
   /** Called after each group of models is checkpointed (tests stop a study here). */
   afterGroup?: (done: number[]) => void;
+  /** Called after each epoch of a group, once it is saved (tests stop a study mid-group here). */
+  afterEpoch?: (ids: number[], epoch: number) => void;
   progressMode?: 'auto' | 'bar' | 'lines' | 'quiet';
 }
 
@@ -203,9 +207,11 @@ export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {})
   // a model is done when its final checkpoint and every snapshot exist
   const done = savedModels(dir, cfg.models).filter((i) => cfg.snapshots.every((e) => savedModels(modelsDir(cfg, e), cfg.models).includes(i)));
   for (const id of done) {
-    if (loadModel(dir, id)!.fingerprint !== fingerprint) {
+    const c = loadModel(dir, id)!;
+    if (c.fingerprint !== fingerprint) {
       throw new Error(`${dir} holds models trained with other settings (model ${id}); use another --out or delete it`);
     }
+    checkResumeBackend(`${dir} model ${id}`, c.backend);
   }
   const todo = [...Array(cfg.models).keys()].filter((i) => !done.includes(i));
   if (todo.length === 0) return 0;
@@ -214,18 +220,25 @@ export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {})
   const opt = optimizer({ name: 'sgd', lr });
   const tb = createSummaryWriter(path.join(cfg.out, 'tb', 'training'));
   const bar = progress(`training ${cfg.dataset.name} models`, todo.length * cfg.epochs, { mode: hooks.progressMode });
+  const groupFile = path.join(cfg.out, 'group.lockstep.bin');
   let seconds = 0;
   try {
     for (let g = 0; g < todo.length; g += cfg.group) {
       const ids = todo.slice(g, g + cfg.group);
-      const state = initClassifier({ dims, models: ids, seed: cfg.seed, sameInit: cfg.vary === 'order' }, opt);
-      const history: EpochRecord[] = [];
+      // the group in flight is saved after every epoch: a kill loses at most one epoch
+      const key = JSON.stringify({ fingerprint, ids });
+      const inFlight = loadLockstep<{ history: EpochRecord[] }>(groupFile, key);
+      if (inFlight) log(`resuming models ${ids[0]}-${ids[ids.length - 1]} at epoch ${inFlight.state.epoch}`);
+      const state = inFlight?.state ?? initClassifier({ dims, models: ids, seed: cfg.seed, sameInit: cfg.vary === 'order' }, opt);
+      const history: EpochRecord[] = inFlight?.progress.history ?? [];
+      if (history.length > 0) bar.tick(ids.length * history.length);
+      const backend = checkpointBackend();
       const save = (d: string, params: readonly tf.Tensor[]) =>
         ids.forEach((id, b) => {
           const trainLoss = history.map((h) => h.trainLoss[b]!);
           const testLoss = history.map((h) => h.testLoss[b]!);
           const secs = history.map((h) => h.seconds / ids.length);
-          saveModel(d, { id, dims, fingerprint, trainLoss, testLoss, seconds: secs, weights: modelWeights(params, b) });
+          saveModel(d, { id, dims, fingerprint, backend, trainLoss, testLoss, seconds: secs, weights: modelWeights(params, b) });
         });
       const run = trainClassifier(state, {
         optimizer: opt,
@@ -238,16 +251,19 @@ export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {})
           afterEpoch: (r, st) => {
             history.push(r);
             if (cfg.snapshots.includes(r.epoch + 1)) save(modelsDir(cfg, r.epoch + 1), st.params);
+            saveLockstep(groupFile, key, st, { history });
+            hooks.afterEpoch?.(ids, r.epoch);
             bar.tick(ids.length, { loss: r.trainLoss[0]! });
           },
         },
       });
       ids.forEach((id, b) => {
-        run.history.forEach((h, e) => tb.scalar(`model${id}/train_loss`, h.trainLoss[b]!, e + 1));
-        run.history.forEach((h, e) => tb.scalar(`model${id}/validation_loss`, h.testLoss[b]!, e + 1));
+        history.forEach((h, e) => tb.scalar(`model${id}/train_loss`, h.trainLoss[b]!, e + 1));
+        history.forEach((h, e) => tb.scalar(`model${id}/validation_loss`, h.testLoss[b]!, e + 1));
       });
       save(dir, run.state.params);
-      seconds += run.history.reduce((a, h) => a + h.seconds, 0);
+      fs.rmSync(groupFile, { force: true });
+      seconds += history.reduce((a, h) => a + h.seconds, 0);
       tf.dispose(run.state.params);
       tb.flush();
       hooks.afterGroup?.(ids);

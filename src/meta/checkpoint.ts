@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
+import { checkpointBackend } from '../backend/resume-check.js';
 import { fsyncDir, removeAtomic, sweepTrash, writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
@@ -64,6 +65,8 @@ interface Manifest {
   windowsSkipped: number;
   /** The meta learning rates' scale after rollbacks (absent before it existed: 1). */
   lrScale?: number;
+  /** The backend that wrote it (absent before it was recorded). */
+  backend?: string;
   order: StreamState;
   perm: number[];
   tensors: WireEntry[];
@@ -170,6 +173,7 @@ function writeSlot(tmp: string, st: MetaTrainState, kept: MetaTrainState, withBe
     bestValLoss: Number.isFinite(st.bestValLoss) ? st.bestValLoss : null,
     windowsSkipped: st.windowsSkipped,
     lrScale: st.lrScale,
+    backend: checkpointBackend(),
     order: st.order.state(),
     perm: st.perm,
     tensors,
@@ -279,6 +283,8 @@ export interface LoadedCheckpoint {
   skipped: string[];
   /** A finished run's compact checkpoint: `state.meta` is what it keeps; no outer state to train on. */
   final: boolean;
+  /** The backend that wrote it (undefined for checkpoints from before it was recorded). */
+  backend: string | undefined;
 }
 
 /**
@@ -303,7 +309,7 @@ export function loadCheckpoint(dir: string, expected: CheckpointConfig | null): 
 
 class ConfigMismatch extends CheckpointError {}
 
-function loadSlot(dir: string, expected: CheckpointConfig | null): { state: MetaTrainState; config: CheckpointConfig; logs: LogMark[]; final: boolean } {
+function loadSlot(dir: string, expected: CheckpointConfig | null): Omit<LoadedCheckpoint, 'from' | 'skipped'> {
   const mpath = path.join(dir, 'manifest.json');
   if (!fs.existsSync(mpath)) throw new CheckpointError(dir, 'no manifest.json (an unfinished slot)');
   let m: Manifest;
@@ -351,5 +357,5 @@ function loadSlot(dir: string, expected: CheckpointConfig | null): { state: Meta
     windowsSkipped: m.windowsSkipped,
     lrScale: m.lrScale ?? 1,
   };
-  return { state, config: m.config, logs: m.logs ?? [], final: m.final ?? false };
+  return { state, config: m.config, logs: m.logs ?? [], final: m.final ?? false, backend: m.backend };
 }

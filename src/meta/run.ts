@@ -5,6 +5,7 @@ import path from 'node:path';
 import { removeAtomic, sweepTrash } from '../logging/atomic.js';
 import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.js';
 import { buildRunParts, paperRunSpec, type RunParts, type RunSpec } from './build.js';
+import { backendChange } from '../backend/resume-check.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig, type LogMark } from './checkpoint.js';
 import type { MetaExperiment, ResolvedVariant } from './config.js';
 import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
@@ -98,6 +99,9 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
       if (!hasCheckpoint(from)) throw new CheckpointError(from, 'nothing to resume (no checkpoint)');
       const ck = loadCheckpoint(from, ckptConfig);
       for (const why of ck.skipped) log(`${who}: skipped a damaged checkpoint: ${why}`);
+      // a unit may move between machines by design (a worker pool), so this is reported, not refused
+      const moved = backendChange(ck.backend);
+      if (moved !== undefined) log(`${who}: resuming on another backend: ${moved}`);
       st = ck.state;
       logMarks = ck.logs;
       compacted = ck.final;

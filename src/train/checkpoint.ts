@@ -12,6 +12,8 @@ export interface ModelCheckpoint {
   dims: number[];
   /** What produced the model (dataset, sizes, optimizer, seed): resume checks it matches. */
   fingerprint: string;
+  /** The backend that trained it (absent in checkpoints from before it was recorded). */
+  backend?: string;
   trainLoss: number[];
   testLoss: number[];
   seconds: number[];

@@ -6,10 +6,12 @@
  *
  * Format: the wire bytes of `meta/wire.ts` (named float32 tensors + a JSON header), written
  * atomically; the header carries a key of the config that produced it, and a file of another
- * config is not resumed from.
+ * config is not resumed from, and a file written on another backend is an error (see
+ * backend/resume-check.ts).
  */
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
+import { checkpointBackend, checkResumeBackend } from '../backend/resume-check.js';
 import { writeFileAtomic } from '../logging/atomic.js';
 import { encodeTensors, decodeTensors, packWire, unpackWire } from '../meta/wire.js';
 import { namedState, stateFromNamed, type OptimizerState } from '../optim/state.js';
@@ -25,6 +27,8 @@ interface Header<P> {
   models: number[];
   step: number;
   layers: number;
+  /** The backend that wrote it (absent in files from before it was recorded). */
+  backend?: string;
   progress: P;
 }
 
@@ -41,13 +45,14 @@ function named(state: ClassifierState<OptimizerState>): Params {
 
 /** Write the lockstep's state and progress (atomic: a kill leaves the previous file or this one). */
 export function saveLockstep<P>(file: string, key: string, state: ClassifierState<OptimizerState>, progress: P): void {
-  const header: Header<P> = { format: FORMAT, key, epoch: state.epoch, models: [...state.models], step: state.opt.step, layers: state.params.length, progress };
+  const header: Header<P> = { format: FORMAT, key, epoch: state.epoch, models: [...state.models], step: state.opt.step, layers: state.params.length, backend: checkpointBackend(), progress };
   writeFileAtomic(file, packWire(encodeTensors(named(state)), header));
 }
 
 /**
  * The lockstep in `file` (new tensors, owned by the caller), or undefined when there is none or
- * it was written for another config (`key`). A damaged file is an error naming it.
+ * it was written for another config (`key`). A damaged file, or one written on another
+ * backend, is an error naming it.
  */
 export function loadLockstep<P>(file: string, key: string): SavedLockstep<P> | undefined {
   if (!fs.existsSync(file)) return undefined;
@@ -55,6 +60,7 @@ export function loadLockstep<P>(file: string, key: string): SavedLockstep<P> | u
   const h = extra as Header<P>;
   if (h?.format !== FORMAT) throw new Error(`${file}: not a ${FORMAT} file`);
   if (h.key !== key) return undefined;
+  checkResumeBackend(file, h.backend);
   const t = decodeTensors(wire, file);
   const get = (name: string) => {
     const x = t[name];
@@ -64,7 +70,7 @@ export function loadLockstep<P>(file: string, key: string): SavedLockstep<P> | u
   const params = Array.from({ length: h.layers }, (_, i) => get(`param/${i}`) as tf.Tensor3D);
   const opt = stateFromNamed(t, params.map((_, i) => String(i)), h.step, '', file);
   // the first version of the format kept the progress fields in the header itself
-  const { format: _f, key: _k, epoch: _e, models: _m, step: _s, layers: _l, ...inline } = h;
+  const { format: _f, key: _k, epoch: _e, models: _m, step: _s, layers: _l, backend: _b, ...inline } = h;
   const progress = 'progress' in h ? h.progress : (inline as unknown as P);
   return { state: { params, opt, epoch: h.epoch, models: h.models }, progress };
 }
