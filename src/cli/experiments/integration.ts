@@ -30,7 +30,8 @@ export function register(run: Command): void {
           seed: globalOptions(cmd).seed,
           tuneGroupLr: opts.tuneGroupLr,
         });
-        await useBackend(cmd, config.backend, { kind: 'classifierEpoch' });
+        // full-batch GD steps of small regression MLPs, one model at a time: the gdStep figure
+        await useBackend(cmd, config.backend, { kind: 'gdStep' });
         const log = (s: string) => process.stderr.write(`[integration] ${s}\n`);
         const t0 = performance.now();
         const res = runIntegration(config, log);
