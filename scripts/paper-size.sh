@@ -49,11 +49,11 @@ fig4() {
 
 lane1() {
   fig5 mnist momentum; fig5 mnist rmsprop; fig5 fashion-mnist momentum; fig5 fashion-mnist rmsprop
-  fig4 mnist ascent; fig4 mnist curve; table1 mnist
+  table1 mnist; fig4 mnist ascent; fig4 mnist curve
 }
 lane2() {
   fig5 mnist adagrad; fig5 mnist adam; fig5 fashion-mnist adagrad; fig5 fashion-mnist adam
-  fig4 fashion-mnist ascent; fig4 fashion-mnist curve; table1 fashion-mnist
+  table1 fashion-mnist; fig4 fashion-mnist ascent; fig4 fashion-mnist curve
 }
 for l in $lanes; do "lane$l" & done
 wait

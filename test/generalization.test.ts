@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { stream } from '../src/rng/index.js';
-import { sharpness, randomDirections, randomLieAlgebra } from '../src/symmetry/metrics.js';
+import { sharpness, sharpnessTensor, sharpnessValueAndGrads, randomDirections, randomLieAlgebra } from '../src/symmetry/metrics.js';
 import { curvature } from '../src/symmetry/curve.js';
 import { studySharpness, studyCurvature } from '../src/generalization/metrics.js';
 import { pearson, quantile, bootstrapPearson } from '../src/generalization/stats.js';
@@ -52,7 +52,7 @@ describe('study metrics equal the toolkit', () => {
     await initBackend('wasm');
   });
 
-  test('sharpness (first-layer reuse, chunks of directions) = toolkit sharpness', () => {
+  test('study sharpness (chunks of 3 directions) = toolkit sharpness (one chunk)', () => {
     const r = stream(3, 'phi');
     const dims = [20, 6, 5, 4];
     const ws = dims.slice(0, -1).map((d, i) => tf.tensor2d(r.uniformArray(dims[i + 1]! * d, -0.5, 0.5), [dims[i + 1]!, d]));
@@ -64,6 +64,27 @@ describe('study metrics equal the toolkit', () => {
     const toolkit = sharpness(ws, x, y, { displacements, directions, loss: 'ce' });
     assert.ok(rel(ours, toolkit) < 1e-5, `${ours} vs ${toolkit}`);
     tf.dispose([...ws, x, y, directions]);
+  });
+
+  test('sharpness value and weight gradient piece by piece = one tape over every perturbation; no leaks', () => {
+    const r = stream(5, 'phi-grad');
+    const dims = [20, 6, 5, 4];
+    const ws = dims.slice(0, -1).map((d, i) => tf.tensor2d(r.uniformArray(dims[i + 1]! * d, -0.5, 0.5), [dims[i + 1]!, d]));
+    const x = tf.tensor2d(r.uniformArray(20 * 30), [20, 30]);
+    const y = tf.tensor1d(Int32Array.from({ length: 30 }, () => r.int(4)), 'int32');
+    const directions = randomDirections(ws, 7, r);
+    const opts = { displacements: [0.001, 0.05, 0.3], directions, loss: 'ce' as const };
+    const n0 = tf.memory().numTensors;
+    const pieces = sharpnessValueAndGrads(ws, x, y, { ...opts, chunk: 3 });
+    assert.equal(tf.memory().numTensors, n0 + 1 + ws.length, 'only the value and the gradients remain');
+    const tape = tf.tidy(() => tf.valueAndGrads((...w: tf.Tensor[]) => sharpnessTensor(w, x, y, opts))([...ws]));
+    assert.ok(rel(pieces.value.dataSync()[0]!, tape.value.dataSync()[0]!) < 1e-6);
+    pieces.grads.forEach((g, i) => {
+      const a = g.dataSync(), b = tape.grads[i]!.dataSync();
+      const scale = Math.max(...Array.from(b, Math.abs));
+      assert.ok(a.every((v, j) => Math.abs(v - b[j]!) <= 1e-5 * scale), `layer ${i}`);
+    });
+    tf.dispose([pieces.value, ...pieces.grads, tape.value, ...tape.grads, ...ws, x, y, directions]);
   });
 
   test('curvature (closed form, inverse action) = toolkit curvature', () => {

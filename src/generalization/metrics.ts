@@ -1,18 +1,17 @@
 /**
  * Sharpness phi (eq. 13) and curvature psi (eq. 14) of one trained model, fast enough for a
- * study of many models. Same values as the toolkit's `sharpness` / `curvature`
- * (src/symmetry), computed differently:
- * - phi: the first layer is linear in the perturbation, (W1 + t D1) x = W1 x + t (D1 x), so
- *   D1 x is computed once for all directions and reused for every displacement t; the rest
- *   of the network runs batched over the directions. This removes the dominant cost (the
- *   d0-wide first layer) for all but one displacement.
+ * study of many models:
+ * - phi: the toolkit's `sharpness` (src/symmetry/metrics.ts), which computes the first layer's
+ *   response to the directions once for every displacement, in chunks of directions.
  * - psi: the curve derivatives come from the closed form of the `inverse` action with one
  *   moving hidden layer (analyticCurveDerivatives) instead of nested automatic
- *   differentiation through expm and the pseudo-inverse.
+ *   differentiation through expm and the pseudo-inverse; same values as the toolkit's
+ *   `curvature`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { leakyRelu, crossEntropy, DEFAULT_SLOPE } from '../ops/activations.js';
-import { analyticCurveDerivatives, curvatureFromDerivatives, unflattenBatch } from '../symmetry/curve.js';
+import { DEFAULT_SLOPE } from '../ops/activations.js';
+import { sharpness } from '../symmetry/metrics.js';
+import { analyticCurveDerivatives, curvatureFromDerivatives } from '../symmetry/curve.js';
 
 export interface StudySharpnessOptions {
   displacements: readonly number[];
@@ -25,34 +24,7 @@ export interface StudySharpnessOptions {
 
 /** phi = mean over t, d of the mean cross-entropy of the model w + t d on (x, labels). */
 export function studySharpness(ws: readonly tf.Tensor2D[], x: tf.Tensor2D, labels: tf.Tensor1D, o: StudySharpnessOptions): number {
-  const slope = o.slope ?? DEFAULT_SLOPE;
-  const [D] = o.directions.shape;
-  const chunk = o.chunk ?? 100;
-  const k = x.shape[1];
-  let total = 0;
-  for (let s = 0; s < D; s += chunk) {
-    const c = Math.min(chunk, D - s);
-    total += tf.tidy(() => {
-      const dirs = tf.slice(o.directions, [s, 0], [c, -1]);
-      // split each direction into per-layer blocks [c, r, cols]
-      const blocks = unflattenBatch(dirs as tf.Tensor2D, ws);
-      const [d1, d0] = ws[0]!.shape;
-      const base = tf.matMul(ws[0]!, x); // [d1, k]
-      const lin = tf.reshape(tf.matMul(tf.reshape(blocks[0]!, [c * d1, d0]) as tf.Tensor2D, x), [c, d1, k]);
-      const y = tf.tile(tf.reshape(labels, [1, k]), [c, 1]);
-      let sum = 0;
-      for (const t of o.displacements) {
-        let h = tf.add(base, tf.mul(lin, t)) as tf.Tensor3D;
-        for (let i = 1; i < ws.length; i++) {
-          const wi = tf.add(ws[i]!, tf.mul(blocks[i]!, t)) as tf.Tensor3D;
-          h = tf.matMul(wi, leakyRelu(h, slope));
-        }
-        sum += tf.sum(crossEntropy(h, y)).dataSync()[0]!;
-      }
-      return sum;
-    });
-  }
-  return total / (D * o.displacements.length);
+  return sharpness(ws, x, labels, { displacements: [...o.displacements], directions: o.directions, slope: o.slope ?? DEFAULT_SLOPE, loss: 'ce', chunk: o.chunk ?? 100 });
 }
 
 /**

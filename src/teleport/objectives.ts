@@ -3,7 +3,7 @@
 // than the objective's own order): second order for the gradient norms, third for curvature.
 import * as tf from '@tensorflow/tfjs';
 import { gradNormSq, type MlpOptions } from '../nn/mlp.js';
-import { adagradNormSq, sharpnessTensor, psiTensor } from '../symmetry/metrics.js';
+import { adagradNormSq, sharpnessTensor, sharpnessValueAndGrads, psiTensor } from '../symmetry/metrics.js';
 import type { ActionOptions } from '../symmetry/action.js';
 
 export interface Batch {
@@ -11,8 +11,15 @@ export interface Batch {
   target: tf.Tensor;
 }
 
-/** A differentiable objective of the weights on a batch; the teleport moves it up or down. */
-export type Objective = (ws: readonly tf.Tensor[], batch: Batch) => tf.Scalar;
+/**
+ * A differentiable objective of the weights on a batch; the teleport moves it up or down. It
+ * may also give its value and gradient w.r.t. the weights directly (`weightGrads`), computed
+ * with bounded memory; the teleport then chains that gradient through the group action
+ * instead of taping the objective.
+ */
+export type Objective = ((ws: readonly tf.Tensor[], batch: Batch) => tf.Scalar) & {
+  weightGrads?: (ws: readonly tf.Tensor[], batch: Batch) => { value: tf.Scalar; grads: tf.Tensor[] };
+};
 
 export type ObjectiveName = 'gradNorm' | 'adagradNorm' | 'sharpness' | 'curvature';
 
@@ -30,11 +37,11 @@ export const adagradNormObjective =
   (ws, b) =>
     adagradNormSq(ws, b.x, b.target, accumulator, opts);
 
-/** Sharpness phi with fixed displacements and directions (eq. 13). */
-export const sharpnessObjective =
-  (opts: MlpOptions & { displacements: number[]; directions: tf.Tensor2D }): Objective =>
-  (ws, b) =>
-    sharpnessTensor(ws, b.x as tf.Tensor2D, b.target, opts);
+/** Sharpness phi with fixed displacements and directions (eq. 13); its gradient piece by piece. */
+export const sharpnessObjective = (opts: MlpOptions & { displacements: number[]; directions: tf.Tensor2D }): Objective =>
+  Object.assign((ws: readonly tf.Tensor[], b: Batch) => sharpnessTensor(ws, b.x as tf.Tensor2D, b.target, opts), {
+    weightGrads: (ws: readonly tf.Tensor[], b: Batch) => sharpnessValueAndGrads(ws, b.x as tf.Tensor2D, b.target, opts),
+  });
 
 /** Mean curvature psi over fixed curves exp(t M_i)·w (eq. 14). */
 export const curvatureObjective =

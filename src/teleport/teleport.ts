@@ -137,14 +137,22 @@ export function groupGradient(
 ): { value: tf.Scalar; grads: tf.Tensor2D[] } {
   const layers = opts.layers ?? [...Array(ws.length - 1).keys()];
   const zeros = layers.map((m) => tf.zeros([ws[m].shape[0], ws[m].shape[0]]) as tf.Tensor2D);
-  const value = (...ts: tf.Tensor[]) => {
+  const moved = (ts: readonly tf.Tensor[]) => {
     const gs = ws.slice(0, -1).map((_, m) => {
       const i = layers.indexOf(m);
       return i < 0 ? null : identityPlus(ts[i]);
     });
-    return objective(groupAction(ws, batch.x, gs, { kind: opts.kind, slope: opts.slope }), batch);
+    return groupAction(ws, batch.x, gs, { kind: opts.kind, slope: opts.slope });
   };
-  const res = tf.valueAndGrads(value)(zeros);
+  if (objective.weightGrads) {
+    // chain rule: G_m = d<(I + T)·w, dObj/dw'>/dT_m at T = 0, with dObj/dw' taken at w' = I·w
+    const at = tf.tidy(() => moved(zeros));
+    const { value, grads: dw } = objective.weightGrads(at, batch);
+    const grads = tf.grads((...ts: tf.Tensor[]) => tf.addN(moved(ts).map((w, i) => tf.sum(tf.mul(w, dw[i])))) as tf.Scalar)(zeros);
+    tf.dispose([...at, ...dw, ...zeros]);
+    return { value, grads: grads as tf.Tensor2D[] };
+  }
+  const res = tf.valueAndGrads((...ts: tf.Tensor[]) => objective(moved(ts), batch))(zeros);
   return { value: res.value as tf.Scalar, grads: res.grads as tf.Tensor2D[] };
 }
 
