@@ -1,10 +1,13 @@
 // Cost of one teleport (10 gradient-ascent steps on the group elements) against one epoch of
 // SGD on the MNIST-sized MLP 784-16-10-10 with batches of 20 (the paper: teleporting costs
-// less than an epoch). Synthetic data of MNIST's shape, so the figure needs no dataset.
+// less than an epoch), and one group step of Figure 4's sharpness teleport. Synthetic data of
+// MNIST's shape, so the figures need no dataset.
 import * as tf from '@tensorflow/tfjs';
 import { stream } from '../rng/index.js';
 import { mlpGrads } from '../nn/mlp.js';
-import { teleport } from '../teleport/teleport.js';
+import { teleport, groupGradient } from '../teleport/teleport.js';
+import { sharpnessObjective, type Objective } from '../teleport/objectives.js';
+import { sharpnessTensor, randomDirections, PAPER_DISPLACEMENTS } from '../symmetry/metrics.js';
 import type { Section } from './run.js';
 
 /** MNIST-like columns: 80% zero pixels, the rest uniform in [0, 1). */
@@ -57,8 +60,35 @@ export const section: Section = {
       teleportPaper8x200Seconds: eightBatches,
       teleportPaper8x200OverEpoch: eightBatches / epochSeconds,
     };
-    tf.dispose([...ws, batch.x, batch.y, ...tb.flatMap((b) => [b.x, b.y])]);
+
+    // one group step of Figure 4's φ teleport (the paper: 200 directions x 20 displacements on
+    // 2,000 samples; quick: 50 directions on 500), its gradient taped over every perturbation
+    // at once against accumulated piece by piece (what teleports use): time and tfjs's peak bytes
+    const D = quick ? 50 : 200;
+    const K = quick ? 500 : 2000;
+    const data = mnistShaped(K, 'phi');
+    const directions = randomDirections(ws, D, stream(0, 'bench', 'phi-dirs'));
+    const phi = { loss: 'ce' as const, displacements: PAPER_DISPLACEMENTS, directions };
+    const batchPhi = { x: data.x, target: data.y };
+    const oneTape: Objective = (w, b) => sharpnessTensor(w, b.x as tf.Tensor2D, b.target, phi);
+    const phiStep = async (objective: Objective) => {
+      const t = performance.now();
+      const p = await tf.profile(() => tf.tidy(() => void groupGradient(ws, batchPhi, objective).grads[0]!.dataSync()));
+      return { seconds: (performance.now() - t) / 1000, peakMiB: p.peakBytes / 2 ** 20 };
+    };
+    const tape = await phiStep(oneTape);
+    const pieces = await phiStep(sharpnessObjective(phi));
+    const phiFigures = {
+      phiStepSize: `${D} directions x ${PAPER_DISPLACEMENTS.length} displacements on ${K} samples`,
+      phiStepOneTapeSeconds: tape.seconds,
+      phiStepOneTapePeakMiB: tape.peakMiB,
+      phiStepPiecesSeconds: pieces.seconds,
+      phiStepPiecesPeakMiB: pieces.peakMiB,
+      phiStepPiecesSpeedup: tape.seconds / pieces.seconds,
+      phiStepPiecesMemoryRatio: tape.peakMiB / pieces.peakMiB,
+    };
+    tf.dispose([...ws, batch.x, batch.y, ...tb.flatMap((b) => [b.x, b.y]), data.x, data.y, directions]);
     ws = [];
-    return figures;
+    return { ...figures, ...phiFigures };
   },
 };
