@@ -52,13 +52,18 @@ describe('study metrics equal the toolkit', () => {
     await initBackend('wasm');
   });
 
-  test('study sharpness (chunks of 3 directions) = toolkit sharpness (one chunk)', () => {
-    const r = stream(3, 'phi');
+  /** A 20-6-5-4 network, 30 labelled samples and 7 random directions for phi. */
+  const phiCase = (seed: number, name: string) => {
+    const r = stream(seed, name);
     const dims = [20, 6, 5, 4];
     const ws = dims.slice(0, -1).map((d, i) => tf.tensor2d(r.uniformArray(dims[i + 1]! * d, -0.5, 0.5), [dims[i + 1]!, d]));
     const x = tf.tensor2d(r.uniformArray(20 * 30), [20, 30]);
     const y = tf.tensor1d(Int32Array.from({ length: 30 }, () => r.int(4)), 'int32');
-    const directions = randomDirections(ws, 7, r);
+    return { ws, x, y, directions: randomDirections(ws, 7, r) };
+  };
+
+  test('study sharpness (chunks of 3 directions) = toolkit sharpness (one chunk)', () => {
+    const { ws, x, y, directions } = phiCase(3, 'phi');
     const displacements = [0.001, 0.05, 0.3];
     const ours = studySharpness(ws, x, y, { displacements, directions, chunk: 3 });
     const toolkit = sharpness(ws, x, y, { displacements, directions, loss: 'ce' });
@@ -67,12 +72,7 @@ describe('study metrics equal the toolkit', () => {
   });
 
   test('sharpness value and weight gradient piece by piece = one tape over every perturbation; no leaks', () => {
-    const r = stream(5, 'phi-grad');
-    const dims = [20, 6, 5, 4];
-    const ws = dims.slice(0, -1).map((d, i) => tf.tensor2d(r.uniformArray(dims[i + 1]! * d, -0.5, 0.5), [dims[i + 1]!, d]));
-    const x = tf.tensor2d(r.uniformArray(20 * 30), [20, 30]);
-    const y = tf.tensor1d(Int32Array.from({ length: 30 }, () => r.int(4)), 'int32');
-    const directions = randomDirections(ws, 7, r);
+    const { ws, x, y, directions } = phiCase(5, 'phi-grad');
     const opts = { displacements: [0.001, 0.05, 0.3], directions, loss: 'ce' as const };
     const n0 = tf.memory().numTensors;
     const pieces = sharpnessValueAndGrads(ws, x, y, { ...opts, chunk: 3 });
