@@ -154,7 +154,7 @@ describe('correlation study resume', () => {
   });
 });
 
-test('Figure 4 run: killed before and after the teleport, resumed, it ends with the numbers of an uninterrupted run; no leaks', async () => {
+test('Figure 4 run: killed before, during and after the teleports, resumed, it ends with the numbers of an uninterrupted run; no leaks', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-fig4-'));
   const cfg = (out: string) =>
     decodeOrThrow(TeleportGeneralizationConfig, {
@@ -172,15 +172,23 @@ test('Figure 4 run: killed before and after the teleport, resumed, it ends with 
     const n0 = tf.memory().numTensors;
     const whole = await runTeleportGeneralization(cfg('whole'), quiet);
     const epochs: string[] = [];
-    const killAt = (phase: string, epoch: number) => ({
+    const teleports: string[] = [];
+    const killAt = (phase: string, epoch: number | string) => ({
       ...quiet,
       afterEpoch: (p: string, e: number) => {
         epochs.push(`${p} ${e}`);
         if (p === phase && e === epoch) throw new Error('killed');
       },
+      afterTeleport: (arm: string, run: number) => {
+        teleports.push(`${arm} ${run}`);
+        if (phase === 'teleport' && `${arm} ${run}` === epoch) throw new Error('killed');
+      },
     });
     await assert.rejects(runTeleportGeneralization(cfg('cut'), killAt('before-teleport', 0)), /killed/);
+    await assert.rejects(runTeleportGeneralization(cfg('cut'), killAt('teleport', 'sharpness-up 0')), /killed/);
+    teleports.length = 0;
     await assert.rejects(runTeleportGeneralization(cfg('cut'), killAt('after-teleport', 2)), /killed/);
+    assert.deepEqual(teleports, ['sharpness-up 1', 'curvature-down 0', 'curvature-down 1'], 'the teleports done before the kill were not redone');
     epochs.length = 0;
     const resumed = await runTeleportGeneralization(cfg('cut'), killAt('none', -1));
     assert.deepEqual(epochs, ['after-teleport 3'], 'the last run trained only the missing epoch');

@@ -27,7 +27,7 @@ import { loadLockstep, saveLockstep } from '../train/classifier-checkpoint.js';
 import { evaluateLoss } from '../train/evaluate.js';
 import { loadStudyData, sampleColumns } from './data.js';
 import { STUDY_PROPS } from './data.js';
-import type { OptimizerState } from '../optim/state.js';
+import { stateTensors, type OptimizerState } from '../optim/state.js';
 import { curveTeleport, type CurveStep } from './curve-teleport.js';
 import { pairedDifference } from './stats.js';
 
@@ -195,14 +195,19 @@ export interface TeleportGeneralizationHooks {
   log?: (s: string) => void;
   /** After each epoch of either phase, once its state is saved (tests stop a run here). */
   afterEpoch?: (phase: 'before-teleport' | 'after-teleport', epoch: number) => void;
+  /** After each (arm, run) teleport, once its result is saved. */
+  afterTeleport?: (arm: Arm, run: number) => void;
 }
 
 /**
  * Train, teleport every run as each arm says, and continue all arms to `epochs`. Resumable: after
  * every epoch the lockstep's weights and the records so far are saved in `out`
  * (before-teleport.lockstep.bin, then after-teleport.lockstep.bin, written right after the
- * teleports), and a rerun of the same config continues from the last one with the numbers of an
- * uninterrupted run.
+ * teleports), each (arm, run) teleport's weights and record as soon as it is done
+ * (teleports/<arm>-run<r>.bin: a φ teleport at the paper's size takes many minutes), and a rerun
+ * of the same config continues from the last one with the numbers of an uninterrupted run.
+ * The first phase's file is keyed by the settings that phase uses only, so runs that differ in
+ * the teleport or the epochs after it (ascent and curve mode, say) can start from a copy of it.
  */
 export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfig, hooks: TeleportGeneralizationHooks = {}): Promise<TeleportGeneralizationResult> {
   const log = hooks.log ?? ((s: string) => process.stdout.write(s + '\n'));
@@ -211,16 +216,19 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
   const dims = cfg.dims ?? FIG4_DIMS[name];
   const data = loadStudyData(cfg.dataset, cfg.seed);
   const split = { train: data.train, test: data.test };
-  const opt = optimizer({ name: 'sgd', lr: cfg.lr ?? FIG4_LR[name] });
+  const lr = cfg.lr ?? FIG4_LR[name];
+  const opt = optimizer({ name: 'sgd', lr });
   const runs = [...Array(cfg.runs).keys()];
   const common = { optimizer: opt, data: split, batchSize: cfg.batchSize, seed: cfg.seed };
   fs.mkdirSync(cfg.out, { recursive: true });
   const key = JSON.stringify({ ...cfg, out: null, dims });
+  const firstKey = JSON.stringify({ phase: 'before-teleport', seed: cfg.seed, dataset: cfg.dataset, dims, lr, batchSize: cfg.batchSize, runs: cfg.runs, epochs: cfg.teleportEpoch });
   const beforeFile = path.join(cfg.out, 'before-teleport.lockstep.bin');
   const afterFile = path.join(cfg.out, 'after-teleport.lockstep.bin');
+  const teleportFile = (arm: Arm, run: number) => path.join(cfg.out, 'teleports', `${arm}-run${run}.bin`);
   const saving = (phase: 'before-teleport' | 'after-teleport', file: string, progress: (rec: EpochRecord) => unknown) => ({
     afterEpoch: (rec: EpochRecord, st: ClassifierState<OptimizerState>) => {
-      saveLockstep(file, key, st, progress(rec));
+      saveLockstep(file, phase === 'before-teleport' ? firstKey : key, st, progress(rec));
       hooks.afterEpoch?.(phase, rec.epoch);
     },
   });
@@ -239,7 +247,7 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
   /** Phases 1 and 2: the shared first epochs (resumable), then the teleports. */
   function trainAndTeleport(): { forked: ClassifierState<OptimizerState>; progress: AfterTeleport } {
     // 1. the shared first epochs
-    const early = loadLockstep<{ history: EpochRecord[] }>(beforeFile, key);
+    const early = loadLockstep<{ history: EpochRecord[] }>(beforeFile, firstKey);
     const history = early?.progress.history ?? [];
     log(`${name}: training ${cfg.runs} runs for ${cfg.teleportEpoch} epochs before the teleport${early ? ` (resuming at epoch ${early.state.epoch})` : ''}`);
     const first = trainClassifier(early?.state ?? initClassifier({ dims, models: runs, seed: cfg.seed }, opt), {
@@ -252,36 +260,55 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
     // 2. teleport each run as each arm says
     const armWeights: tf.Tensor2D[][][] = [];
     const jumps: ArmResult['jump'][] = [];
-    for (const arm of cfg.arms) {
-      const perRun: tf.Tensor2D[][] = [];
-      const armJumps: ArmResult['jump'] = [];
-      for (const run of runs) {
-        const dataRng = stream(cfg.seed, 'teleport-generalization', 'data', run);
-        const batches = Array.from({ length: cfg.teleport.batches }, () => sampleColumns(data.train, cfg.teleport.batchSize, dataRng));
-        const ws = modelTensors(first.state.params, run);
-        const t0 = performance.now();
-        const r = teleportArm(cfg, arm, ws, batches, run);
-        const seconds = (performance.now() - t0) / 1000;
-        tf.dispose([...ws, ...batches.flatMap((b) => [b.x, b.y])]);
-        const stacked = r.weights.map((w) => tf.expandDims(w, 0) as tf.Tensor3D);
-        const validationAfter = evaluateLoss(stacked, data.test)[0]!;
-        const trainAfter = evaluateLoss(stacked, data.train)[0]!;
-        tf.dispose(stacked);
-        armJumps.push({
-          validationBefore: before.validation[run]!,
-          validationAfter,
-          trainBefore: before.train[run]!,
-          trainAfter,
-          objectiveBefore: r.objectiveBefore,
-          objectiveAfter: r.objectiveAfter,
-          seconds,
-          ...(r.curveSteps ? { curveSteps: r.curveSteps } : {}),
-        });
-        perRun.push(r.weights);
-        if (arm !== 'none') log(`  ${arm} run ${run}: objective ${r.objectiveBefore.toPrecision(4)} -> ${r.objectiveAfter.toPrecision(4)}, validation loss ${before.validation[run]!.toFixed(4)} -> ${validationAfter.toFixed(4)} (${seconds.toFixed(1)} s)`);
+    try {
+      for (const arm of cfg.arms) {
+        const perRun: tf.Tensor2D[][] = [];
+        armWeights.push(perRun);
+        const armJumps: ArmResult['jump'] = [];
+        for (const run of runs) {
+          const done = loadLockstep<ArmResult['jump'][number]>(teleportFile(arm, run), key);
+          if (done) {
+            perRun.push(done.state.params.map((p) => tf.squeeze(p, [0]) as tf.Tensor2D));
+            tf.dispose([...done.state.params, ...stateTensors(done.state.opt)]);
+            armJumps.push(done.progress);
+            continue;
+          }
+          const dataRng = stream(cfg.seed, 'teleport-generalization', 'data', run);
+          const batches = Array.from({ length: cfg.teleport.batches }, () => sampleColumns(data.train, cfg.teleport.batchSize, dataRng));
+          const ws = modelTensors(first.state.params, run);
+          const t0 = performance.now();
+          const r = teleportArm(cfg, arm, ws, batches, run);
+          const seconds = (performance.now() - t0) / 1000;
+          tf.dispose([...ws, ...batches.flatMap((b) => [b.x, b.y])]);
+          const stacked = r.weights.map((w) => tf.expandDims(w, 0) as tf.Tensor3D);
+          const validationAfter = evaluateLoss(stacked, data.test)[0]!;
+          const trainAfter = evaluateLoss(stacked, data.train)[0]!;
+          const jump = {
+            validationBefore: before.validation[run]!,
+            validationAfter,
+            trainBefore: before.train[run]!,
+            trainAfter,
+            objectiveBefore: r.objectiveBefore,
+            objectiveAfter: r.objectiveAfter,
+            seconds,
+            ...(r.curveSteps ? { curveSteps: r.curveSteps } : {}),
+          };
+          // one model's weights in the lockstep format (SGD: no optimizer state to speak of)
+          const one = { params: stacked, opt: opt.init(stacked), epoch: cfg.teleportEpoch, models: [run] };
+          fs.mkdirSync(path.dirname(teleportFile(arm, run)), { recursive: true });
+          saveLockstep(teleportFile(arm, run), key, one, jump);
+          tf.dispose([...stacked, ...stateTensors(one.opt)]);
+          armJumps.push(jump);
+          perRun.push(r.weights);
+          if (arm !== 'none') log(`  ${arm} run ${run}: objective ${r.objectiveBefore.toPrecision(4)} -> ${r.objectiveAfter.toPrecision(4)}, validation loss ${before.validation[run]!.toFixed(4)} -> ${validationAfter.toFixed(4)} (${seconds.toFixed(1)} s)`);
+          hooks.afterTeleport?.(arm, run);
+        }
+        jumps.push(armJumps);
       }
-      armWeights.push(perRun);
-      jumps.push(armJumps);
+    } catch (e) {
+      // a stop between teleports (the hook): what is done is on disk
+      tf.dispose([...armWeights.flat(2), ...first.state.params]);
+      throw e;
     }
 
     // the arms × runs lockstep of phase 3 (each keeps its run's batch order)
