@@ -191,4 +191,8 @@ for p in "${packages[@]}"; do
   stamp_of >"$pdir/.symtele-build"
   say "@tensorflow/$p: $(echo "$out" | tail -1)"
 done
-say "done; select it with --backend tensorflow or SYMTELE_BACKEND=tensorflow"
+if [ "$gpu" = 1 ]; then
+  say "done; select them with --backend tensorflow / tensorflow-gpu (or SYMTELE_BACKEND)"
+else
+  say "done; select it with --backend tensorflow or SYMTELE_BACKEND=tensorflow"
+fi

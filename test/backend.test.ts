@@ -1,6 +1,7 @@
 // Backend choice: `auto` from the measured speed table, the bench's table generator, and the
 // default when nothing is asked for.
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend, measuredSpeedup, MARGIN } from '../src/backend/auto.js';
@@ -83,3 +84,34 @@ test('a checkpoint from another backend is a change to report; the same backend,
   assert.match(backendChange('tensorflow') ?? '', /written on the tensorflow backend and this run is on wasm/);
   assert.throws(() => checkResumeBackend('run.bin', 'cpu'), /^Error: run\.bin: cannot resume: .*--backend cpu/);
 });
+
+// Each native backend in a process of its own: both packages register tfjs's "tensorflow"
+// backend, so one process can load only one of them.
+for (const name of ['tensorflow', 'tensorflow-gpu'] as const) {
+  const other = name === 'tensorflow' ? 'tensorflow-gpu' : 'tensorflow';
+  test(`${name} runs under its own name, which checkpoints record; a second native package is refused`, (t) => {
+    if (!installedBackends().includes(name)) return t.skip(`${name} is not built (npm run setup:native${name === 'tensorflow-gpu' ? ' -- --gpu' : ''})`);
+    const src = new URL('../src/backend/', import.meta.url).href;
+    const script = `
+      const { initBackend, currentBackend, installedBackends } = await import('${src}index.ts');
+      const { checkpointBackend, checkResumeBackend } = await import('${src}resume-check.ts');
+      const tf = await import('@tensorflow/tfjs');
+      const out = { init: await initBackend('${name}'), current: currentBackend(), checkpoint: checkpointBackend(), tfjs: tf.getBackend() };
+      out.product = Array.from(tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]])).dataSync());
+      try { checkResumeBackend('run.bin', '${other}'); out.resume = 'accepted'; } catch (e) { out.resume = e.message; }
+      if (installedBackends().includes('${other}')) {
+        try { await initBackend('${other}'); out.second = 'loaded'; } catch (e) { out.second = e.message; }
+      }
+      console.log(JSON.stringify(out));
+    `;
+    const stdout = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+    const r = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    assert.equal(r.init, name);
+    assert.equal(r.current, name);
+    assert.equal(r.checkpoint, name);
+    assert.equal(r.tfjs, 'tensorflow', "tfjs's own name of both native backends");
+    assert.deepEqual(r.product, [17, 39]);
+    assert.match(r.resume, new RegExp(`written on the ${other} backend and this run is on ${name}.*--backend ${other}`));
+    if (r.second !== undefined) assert.match(r.second, /one process runs only one of them/);
+  });
+}

@@ -93,6 +93,19 @@ test('config check: invalid config exits 2, lists every problem, writes nothing'
   }
 });
 
+test('run correlation refuses an output folder with a group in training unless --resume, before any work', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'symtele-corr-'));
+  try {
+    await writeFile(join(dir, 'group.lockstep.bin'), '');
+    const r = await symtele(['run', 'correlation', '--out', dir, '--backend', 'wasm']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /group\.lockstep\.bin holds a group of models in training: pass --resume/);
+    assert.equal(existsSync(join(dir, 'models')), false, 'nothing was trained');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('run <experiment> --preset: an unknown preset exits 2 naming it, the file expected and the presets there are', async () => {
   const r = await symtele(['run', 'correlation', '--preset', 'huge', '--out', join(tmpdir(), 'symtele-never')]);
   assert.equal(r.code, 2, r.stderr);

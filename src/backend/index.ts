@@ -112,9 +112,16 @@ async function importNative(name: NativeName): Promise<void> {
   }
 }
 
-/** Load a native package once per process (a failed load is retried on the next call). */
+/**
+ * Load a native package once per process (a failed load is retried on the next call). Both
+ * packages register their kernels as tfjs's `tensorflow` backend, so only one can be loaded.
+ */
 function loadNative(name: NativeName): Promise<void> {
   let p = nativeLoads.get(name);
+  const other = [...nativeLoads.keys()].find((n) => n !== name);
+  if (p === undefined && other !== undefined) {
+    return Promise.reject(new BackendError(`backend "${name}": this process has already loaded ${NATIVE[other]} (backend "${other}"); both register tfjs's "tensorflow" backend, so one process runs only one of them`));
+  }
   if (p === undefined) {
     p = importNative(name);
     p.catch(() => nativeLoads.delete(name));
@@ -188,8 +195,9 @@ export async function initBackend(explicit?: string, job?: Job): Promise<Backend
   const choice = resolveBackendName(explicit);
   const name = choice === 'auto' ? await autoBackend(job) : choice;
   if (isNative(name)) await loadNative(name);
-  const ok = await tf.setBackend(name);
+  const ok = await tf.setBackend(registryName(name));
   if (!ok) throw new BackendError(`backend "${name}" failed to initialise`);
+  chosen = name;
   await tf.ready();
   // The cpu backend prints an advert for tfjs-node on first use; the CLI already says which
   // backend runs and how to install the native ones.
@@ -198,10 +206,23 @@ export async function initBackend(explicit?: string, job?: Job): Promise<Backend
   return name;
 }
 
+/** tfjs's name of a backend: both native packages register theirs as `tensorflow`. */
+const registryName = (name: BackendName): string => (isNative(name) ? 'tensorflow' : name);
+let chosen: BackendName | undefined;
+
+/**
+ * The backend in use, by its symtele name (what checkpoints record and workers are started on):
+ * tf.getBackend() says `tensorflow` for tensorflow-gpu too.
+ */
+export function currentBackend(): string {
+  const now = tf.getBackend();
+  return chosen !== undefined && registryName(chosen) === now ? chosen : now;
+}
+
 export function backendInfo(): Record<string, string | number> {
   const mem = tf.memory();
   return {
-    backend: tf.getBackend(),
+    backend: currentBackend(),
     tfjs: tf.version_core,
     numTensors: mem.numTensors,
     numBytes: mem.numBytes,

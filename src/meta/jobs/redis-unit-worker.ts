@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import * as tf from '@tensorflow/tfjs';
+import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
 import { resolveOrThrow } from '../config.js';
 import { hasCheckpoint, importSlot, newestSlot } from '../checkpoint.js';
@@ -42,7 +42,7 @@ export async function startUnitWorker(o: UnitWorkerOptions): Promise<UnitWorkerH
   const thread = new Piscina({ filename: siblingUrl('./unit-worker.js', import.meta.url), minThreads: 0, maxThreads: 1, idleTimeout: 1000 });
   // set when this worker closes: the unit stops at its next batch, checkpointed
   const stop = new SharedArrayBuffer(4);
-  const backend = tf.getBackend();
+  const backend = currentBackend();
   let done = 0;
 
   async function train(job: Job<RedisUnitJob, RedisUnitResult>): Promise<RedisUnitResult> {

@@ -2,7 +2,7 @@
 // in its own thread (see unit-worker.ts); a unit warm-started from another waits for it. The
 // study manifest is written by the main thread only.
 import { MessageChannel } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
 import type { MetaExperiment } from '../config.js';
 import type { StopFlag } from '../interrupt.js';
@@ -50,7 +50,7 @@ export function unitPool(jobs: number, stop: StopFlag | undefined): UnitPool {
     if (s) Atomics.store(view, 0, signalCode(s));
   }, 50);
   relay.unref();
-  const backend = tf.getBackend();
+  const backend = currentBackend();
   return {
     async run(job, log) {
       const { port1, port2 } = new MessageChannel();

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import * as tf from '@tensorflow/tfjs';
+import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
 import { packEstimate, unpackWire, type WireEstimate, type WireTensors } from '../wire.js';
 import { siblingUrl, type PartsSource } from './parts.js';
@@ -66,7 +66,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   // windows compute in a thread of their own: this thread keeps renewing leases and job locks
   const thread = new Piscina({ filename: siblingUrl('./thread-worker.js', import.meta.url), minThreads: 1, maxThreads: 1, idleTimeout: Infinity });
   const call = (req: ThreadRequest) => thread.run(req);
-  const backend = tf.getBackend();
+  const backend = currentBackend();
   let currentRun: string | null = null;
   let windows = 0, replayed = 0, closing = false;
 

@@ -5,7 +5,7 @@
 // Estimates come back in shard order and the learner combines them in that order, so the
 // result does not depend on the number of threads for a fixed shard split.
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
+import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
 import type { Estimate } from '../estimator.js';
 import type { MetaParams } from '../params.js';
@@ -48,7 +48,7 @@ export async function threadShards(opts: ThreadPoolOptions): Promise<ThreadShard
     () => new Piscina({ filename, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, concurrentTasksPerWorker: 1 }),
   );
   const call = (t: number, req: ThreadRequest) => threads[t].run(req);
-  const backend = opts.backend ?? tf.getBackend();
+  const backend = opts.backend ?? currentBackend();
   try {
     await Promise.all(threads.map((_, t) => call(t, { op: 'init', backend, parts: opts.parts, spec: opts.spec })));
   } catch (e) {
