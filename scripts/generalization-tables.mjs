@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Markdown tables of the Table 1 study (r with bootstrap intervals per dataset, metric mode and
-// epoch) and of the Figure 4 curve-mode runs, from the results JSON files in a folder.
+// epoch) and of the Figure 4 runs, from the results JSON files in a folder.
 // Usage: node scripts/generalization-tables.mjs [dir]   (default docs/generalization/results)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,16 +31,24 @@ const fig4 = files.filter((f) => /^teleport-generalization-.*\.json$/.test(f)).m
 for (const r of fig4) {
   const c = r.config;
   console.log(`\n${c.dataset.name} ${r.dims.join('-')}, ${c.dataset.trainSize} training samples, teleport after epoch ${c.teleportEpoch} of ${c.epochs}, ${c.teleport.batches} batches of ${c.teleport.batchSize}, ${c.runs} runs`);
-  console.log('| arm | κ before → after (mean over steps taken) | steps moving κ the asked way | steps skipped | validation at teleport − none [95% t] | final validation − none [95% t] | final validation (mean ± std) |');
+  console.log('| arm | objective before → after (φ; ψ arms: κ, mean over the steps taken) | moved the asked way (φ: runs; κ: steps) | steps skipped | validation at teleport − none [95% t] | final validation − none [95% t] | final validation (mean ± std) |');
   console.log('|---|---|---|---|---|---|---|');
   for (const a of r.arms) {
     const steps = a.jump.flatMap((j) => j.curveSteps ?? []);
     const taken = steps.filter((s) => !s.skipped);
     const m = (f) => taken.reduce((x, s) => x + f(s), 0) / taken.length;
-    const kap = taken.length ? `${m((s) => s.kappaBefore).toPrecision(4)} → ${m((s) => s.kappaAfter).toPrecision(4)}` : '—';
     const p = (d) => (d ? `${sgn(d.mean)} [${sgn(d.lo)}, ${sgn(d.hi)}]` : '—');
-    const asked = taken.filter((s) => (a.arm.endsWith('up') ? s.kappaAfter > s.kappaBefore : s.kappaAfter < s.kappaBefore)).length;
-    const way = taken.length ? `${asked} of ${taken.length}` : '—';
+    const up = a.arm.endsWith('up');
+    const moved = (before, after) => (up ? after > before : after < before);
+    // the curve mode's steps each move their own curve's κ; the ascent mode's objective is per run
+    const perRun = a.jump.filter((j) => Number.isFinite(j.objectiveBefore) && !j.curveSteps);
+    const mj = (f) => perRun.reduce((x, j) => x + f(j), 0) / perRun.length;
+    const kap = taken.length
+      ? `${m((s) => s.kappaBefore).toPrecision(4)} → ${m((s) => s.kappaAfter).toPrecision(4)}`
+      : perRun.length ? `${mj((j) => j.objectiveBefore).toPrecision(4)} → ${mj((j) => j.objectiveAfter).toPrecision(4)}` : '—';
+    const way = taken.length
+      ? `${taken.filter((s) => moved(s.kappaBefore, s.kappaAfter)).length} of ${taken.length}`
+      : perRun.length ? `${perRun.filter((j) => moved(j.objectiveBefore, j.objectiveAfter)).length} of ${perRun.length} runs` : '—';
     console.log(`| ${a.arm} | ${kap} | ${way} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${p(a.paired?.atTeleport)} | ${p(a.paired?.final)} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
   }
 }
