@@ -35,7 +35,10 @@ test('SYMTELE_BACKEND chooses the backend when no flag is given', async () => {
 });
 
 test('a missing optional backend fails with exit 1 and the install command', async () => {
-  const r = await symtele(['info', '--backend', 'tensorflow-gpu']);
+  // an empty native folder: where setup:native has built it, the package is there
+  const empty = await mkdtemp(join(tmpdir(), 'symtele-native-'));
+  const r = await symtele(['info', '--backend', 'tensorflow-gpu'], { SYMTELE_NATIVE_DIR: empty });
+  await rm(empty, { recursive: true, force: true });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^symtele: /);
   assert.ok(r.stderr.includes('npm install @tensorflow/tfjs-node-gpu'), r.stderr);

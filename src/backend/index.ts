@@ -46,8 +46,14 @@ export function resolveBackendName(explicit?: string): BackendChoice {
 export type NativeName = keyof typeof NATIVE;
 export const isNative = (name: BackendName): name is NativeName => name in NATIVE;
 
-/** Where `npm run setup:native` installs the native packages: `.native/` in the package root. */
-const SETUP_NATIVE_DIR = new URL('../../.native/', import.meta.url);
+/**
+ * Where `npm run setup:native` installs the native packages: `.native/` in the package root,
+ * or the folder SYMTELE_NATIVE_DIR names (a build shared between checkouts).
+ */
+const setupNativeDir = (): URL => {
+  const dir = process.env.SYMTELE_NATIVE_DIR;
+  return dir ? pathToFileURL(dir.endsWith('/') ? dir : dir + '/') : new URL('../../.native/', import.meta.url);
+};
 
 /**
  * Whether an installed native package has its addon (lib/napi-v<N>/tfjs_binding.node). A
@@ -66,7 +72,7 @@ function hasAddon(pkgJson: string): boolean {
  */
 function resolveNative(pkg: string): { entry: string; addon: boolean } | undefined {
   const found: { entry: string; addon: boolean }[] = [];
-  for (const base of [import.meta.url, new URL('package.json', SETUP_NATIVE_DIR).href]) {
+  for (const base of [import.meta.url, new URL('package.json', setupNativeDir()).href]) {
     try {
       const req = createRequire(base);
       found.push({ entry: req.resolve(pkg), addon: hasAddon(req.resolve(`${pkg}/package.json`)) });
