@@ -4,7 +4,7 @@
 // Usage: node scripts/generalization-tables.mjs [dir]   (default docs/generalization/results)
 import fs from 'node:fs';
 import path from 'node:path';
-import { pearson, bootstrapPearson } from '../dist/generalization/stats.js';
+import { pearson, bootstrapPearson, pairedDifference } from '../dist/generalization/stats.js';
 import { stream } from '../dist/rng/index.js';
 
 const dir = process.argv[2] ?? 'docs/generalization/results';
@@ -31,8 +31,8 @@ const fig4 = files.filter((f) => /^teleport-generalization-.*\.json$/.test(f)).m
 for (const r of fig4) {
   const c = r.config;
   console.log(`\n${c.dataset.name} ${r.dims.join('-')}, ${c.dataset.trainSize} training samples, teleport after epoch ${c.teleportEpoch} of ${c.epochs}, ${c.teleport.batches} batches of ${c.teleport.batchSize}, ${c.runs} runs`);
-  console.log('| arm | objective before → after (φ; ψ arms: κ, mean over the steps taken) | moved the asked way (φ: runs; κ: steps) | steps skipped | validation at teleport − none [95% t] | final validation − none [95% t] | final validation (mean ± std) |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| arm | objective before → after (φ; ψ arms: κ, mean over the steps taken) | moved the asked way (φ: runs; κ: steps) | steps skipped | training loss at teleport − none [95% t] | validation at teleport − none [95% t] | one epoch later | final validation − none [95% t] | final validation (mean ± std) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const a of r.arms) {
     const steps = a.jump.flatMap((j) => j.curveSteps ?? []);
     const taken = steps.filter((s) => !s.skipped);
@@ -49,6 +49,10 @@ for (const r of fig4) {
     const way = taken.length
       ? `${taken.filter((s) => moved(s.kappaBefore, s.kappaAfter)).length} of ${taken.length}`
       : perRun.length ? `${perRun.filter((j) => moved(j.objectiveBefore, j.objectiveAfter)).length} of ${perRun.length} runs` : '—';
-    console.log(`| ${a.arm} | ${kap} | ${way} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${p(a.paired?.atTeleport)} | ${p(a.paired?.final)} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
+    const none = r.arms.find((x) => x.arm === 'none');
+    // the loss on the whole training set right after the teleport (the action keeps it only on the teleport batches)
+    const train = none && a !== none ? pairedDifference(a.jump.map((j) => j.trainAfter), none.jump.map((j) => j.trainAfter)) : undefined;
+    const next = none && a !== none ? pairedDifference(a.validationLoss.map((v) => v[c.teleportEpoch]), none.validationLoss.map((v) => v[c.teleportEpoch])) : undefined;
+    console.log(`| ${a.arm} | ${kap} | ${way} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${p(train)} | ${p(a.paired?.atTeleport)} | ${p(next)} | ${p(a.paired?.final)} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
   }
 }

@@ -388,6 +388,7 @@ async function writeOutputs(cfg: TeleportGeneralizationConfig, r: TeleportGenera
       const x = Array.from({ length: Math.max(...a[key].map((r) => r.length)) }, (_, e) => e + 1);
       return bandSeries(`${a.arm} ${key === 'trainLoss' ? 'train' : 'validation'}`, x, a[key], { dashed: key === 'validationLoss', unit: 'runs', xName: 'epoch' });
     });
+  const none = r.arms.find((a) => a.arm === 'none');
   for (const objective of ['sharpness', 'curvature']) {
     const arms = r.arms.filter((a) => a.arm === 'none' || a.arm.startsWith(objective));
     if (arms.length === 0) continue;
@@ -397,5 +398,27 @@ async function writeOutputs(cfg: TeleportGeneralizationConfig, r: TeleportGenera
       yLabel: 'loss',
       series: arms.flatMap(series),
     });
+    const moved = arms.filter((a) => a !== none);
+    if (!none || moved.length === 0) continue;
+    await savePlot(path.join(cfg.out, `teleport-${objective}-diff`), {
+      title: `${cfg.dataset.name}: arm − none, paired, 95% t (epoch ${cfg.teleportEpoch}: right after the teleport; solid train, dashed validation)`,
+      xLabel: 'epoch',
+      yLabel: 'Δ loss',
+      series: moved.flatMap((a) => differenceSeries(a, none, cfg.teleportEpoch)),
+    });
   }
+}
+
+/**
+ * The paired difference arm − none per epoch from the teleport on, train and validation, with
+ * 95% t-intervals; the first point is the loss right after the teleport (before any step).
+ */
+function differenceSeries(a: ArmResult, none: ArmResult, teleportEpoch: number): Series[] {
+  const epochs = Array.from({ length: a.validationLoss[0]!.length - teleportEpoch }, (_, i) => teleportEpoch + 1 + i);
+  return (['train', 'validation'] as const).map((which) => {
+    const curve = which === 'train' ? (x: ArmResult) => x.trainLoss : (x: ArmResult) => x.validationLoss;
+    const after = (x: ArmResult) => x.jump.map((j) => (which === 'train' ? j.trainAfter : j.validationAfter));
+    const at = [pairedDifference(after(a), after(none)), ...epochs.map((e) => pairedDifference(curve(a).map((v) => v[e - 1]!), curve(none).map((v) => v[e - 1]!)))];
+    return { name: `${a.arm} ${which}`, x: [teleportEpoch, ...epochs], y: at.map((d) => d.mean), lo: at.map((d) => d.lo), hi: at.map((d) => d.hi), dashed: which === 'validation' };
+  });
 }
