@@ -56,3 +56,32 @@ for (const r of fig4) {
     console.log(`| ${a.arm} | ${kap} | ${way} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${p(train)} | ${p(a.paired?.atTeleport)} | ${p(next)} | ${p(a.paired?.final)} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
   }
 }
+
+// Figure 4 runs that differ only in the seed, pooled: each run's paired difference to its own
+// 'none' arm, over every seed's runs
+const groups = new Map();
+for (const r of fig4) {
+  const { seed: _s, out: _o, ...rest } = r.config;
+  const key = JSON.stringify(rest);
+  groups.set(key, [...(groups.get(key) ?? []), r]);
+}
+for (const rs of groups.values()) {
+  if (rs.length < 2) continue;
+  const c = rs[0].config;
+  const seeds = rs.map((r) => r.config.seed);
+  const n = rs.reduce((x, r) => x + r.config.runs, 0);
+  console.log(`\n${c.dataset.name} ${rs[0].dims.join('-')}, ψ ${c.teleport.curvatureMode} mode, seeds ${seeds.join(', ')} pooled: ${n} paired runs`);
+  console.log('| arm | training loss at teleport − none [95% t] | validation at teleport − none [95% t] | one epoch later | final validation − none [95% t] |');
+  console.log('|---|---|---|---|---|');
+  const p = (d) => `${sgn(d.mean)} [${sgn(d.lo)}, ${sgn(d.hi)}]`;
+  for (const arm of rs[0].arms.map((a) => a.arm).filter((a) => a !== 'none')) {
+    const pick = (name, f) => rs.flatMap((r) => f(r.arms.find((a) => a.arm === name), r.config));
+    const cols = [
+      (a) => a.jump.map((j) => j.trainAfter),
+      (a) => a.jump.map((j) => j.validationAfter),
+      (a, cfg) => a.validationLoss.map((v) => v[cfg.teleportEpoch]),
+      (a) => a.validationLoss.map((v) => v.at(-1)),
+    ].map((f) => p(pairedDifference(pick(arm, f), pick('none', f))));
+    console.log(`| ${arm} | ${cols.join(' | ')} |`);
+  }
+}
