@@ -67,6 +67,7 @@ for (const r of fig4) {
 }
 for (const rs of groups.values()) {
   if (rs.length < 2) continue;
+  rs.sort((a, b) => a.config.seed - b.config.seed);
   const c = rs[0].config;
   const seeds = rs.map((r) => r.config.seed);
   const n = rs.reduce((x, r) => x + r.config.runs, 0);
