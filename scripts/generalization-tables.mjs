@@ -28,6 +28,20 @@ if (corr.length) {
   }
 }
 const fig4 = files.filter((f) => /^teleport-generalization-.*\.json$/.test(f)).map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+// Paired differences arm − none over the runs of one or more Figure 4 results (each run against
+// its own 'none'): the training loss right after the teleport (the action keeps the loss only on
+// the teleport batches), the validation loss right after it, one epoch later and at the end.
+const DIFF_COLUMNS = [
+  (a) => a.jump.map((j) => j.trainAfter),
+  (a) => a.jump.map((j) => j.validationAfter),
+  (a, cfg) => a.validationLoss.map((v) => v[cfg.teleportEpoch]),
+  (a) => a.validationLoss.map((v) => v.at(-1)),
+];
+const interval = (d) => `${sgn(d.mean)} [${sgn(d.lo)}, ${sgn(d.hi)}]`;
+const pairedColumns = (rs, arm) => {
+  const pick = (name, f) => rs.flatMap((r) => f(r.arms.find((a) => a.arm === name), r.config));
+  return DIFF_COLUMNS.map((f) => interval(pairedDifference(pick(arm, f), pick('none', f))));
+};
 for (const r of fig4) {
   const c = r.config;
   console.log(`\n${c.dataset.name} ${r.dims.join('-')}, ${c.dataset.trainSize} training samples, teleport after epoch ${c.teleportEpoch} of ${c.epochs}, ${c.teleport.batches} batches of ${c.teleport.batchSize}, ${c.runs} runs`);
@@ -37,7 +51,6 @@ for (const r of fig4) {
     const steps = a.jump.flatMap((j) => j.curveSteps ?? []);
     const taken = steps.filter((s) => !s.skipped);
     const m = (f) => taken.reduce((x, s) => x + f(s), 0) / taken.length;
-    const p = (d) => (d ? `${sgn(d.mean)} [${sgn(d.lo)}, ${sgn(d.hi)}]` : '—');
     const up = a.arm.endsWith('up');
     const moved = (before, after) => (up ? after > before : after < before);
     // the curve mode's steps each move their own curve's κ; the ascent mode's objective is per run
@@ -49,11 +62,8 @@ for (const r of fig4) {
     const way = taken.length
       ? `${taken.filter((s) => moved(s.kappaBefore, s.kappaAfter)).length} of ${taken.length}`
       : perRun.length ? `${perRun.filter((j) => moved(j.objectiveBefore, j.objectiveAfter)).length} of ${perRun.length} runs` : '—';
-    const none = r.arms.find((x) => x.arm === 'none');
-    // the loss on the whole training set right after the teleport (the action keeps it only on the teleport batches)
-    const train = none && a !== none ? pairedDifference(a.jump.map((j) => j.trainAfter), none.jump.map((j) => j.trainAfter)) : undefined;
-    const next = none && a !== none ? pairedDifference(a.validationLoss.map((v) => v[c.teleportEpoch]), none.validationLoss.map((v) => v[c.teleportEpoch])) : undefined;
-    console.log(`| ${a.arm} | ${kap} | ${way} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${p(train)} | ${p(a.paired?.atTeleport)} | ${p(next)} | ${p(a.paired?.final)} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
+    const diffs = a.arm !== 'none' && r.arms.some((x) => x.arm === 'none') ? pairedColumns([r], a.arm) : DIFF_COLUMNS.map(() => '—');
+    console.log(`| ${a.arm} | ${kap} | ${way} | ${steps.length ? `${steps.length - taken.length} of ${steps.length}` : '—'} | ${diffs.join(' | ')} | ${a.finalValidation.mean.toFixed(4)} ± ${a.finalValidation.std.toFixed(4)} |`);
   }
 }
 
@@ -74,15 +84,5 @@ for (const rs of groups.values()) {
   console.log(`\n${c.dataset.name} ${rs[0].dims.join('-')}, ψ ${c.teleport.curvatureMode} mode, seeds ${seeds.join(', ')} pooled: ${n} paired runs`);
   console.log('| arm | training loss at teleport − none [95% t] | validation at teleport − none [95% t] | one epoch later | final validation − none [95% t] |');
   console.log('|---|---|---|---|---|');
-  const p = (d) => `${sgn(d.mean)} [${sgn(d.lo)}, ${sgn(d.hi)}]`;
-  for (const arm of rs[0].arms.map((a) => a.arm).filter((a) => a !== 'none')) {
-    const pick = (name, f) => rs.flatMap((r) => f(r.arms.find((a) => a.arm === name), r.config));
-    const cols = [
-      (a) => a.jump.map((j) => j.trainAfter),
-      (a) => a.jump.map((j) => j.validationAfter),
-      (a, cfg) => a.validationLoss.map((v) => v[cfg.teleportEpoch]),
-      (a) => a.validationLoss.map((v) => v.at(-1)),
-    ].map((f) => p(pairedDifference(pick(arm, f), pick('none', f))));
-    console.log(`| ${arm} | ${cols.join(' | ')} |`);
-  }
+  for (const arm of rs[0].arms.map((a) => a.arm).filter((a) => a !== 'none')) console.log(`| ${arm} | ${pairedColumns(rs, arm).join(' | ')} |`);
 }

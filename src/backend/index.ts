@@ -193,6 +193,11 @@ export function autoReport(): Record<string, string> {
   return out;
 }
 
+/** tfjs's name of a backend: both native packages register theirs as `tensorflow`. */
+const registryName = (name: BackendName): string => (isNative(name) ? 'tensorflow' : name);
+/** The backend initBackend last set (see currentBackend). */
+let chosen: BackendName | undefined;
+
 /**
  * Initialise tfjs on the chosen backend (`auto` resolved for `job`; with no job, auto is wasm);
  * returns the name actually in use.
@@ -211,10 +216,6 @@ export async function initBackend(explicit?: string, job?: Job): Promise<Backend
   installOverrides();
   return name;
 }
-
-/** tfjs's name of a backend: both native packages register theirs as `tensorflow`. */
-const registryName = (name: BackendName): string => (isNative(name) ? 'tensorflow' : name);
-let chosen: BackendName | undefined;
 
 /**
  * The backend in use, by its symtele name (what checkpoints record and workers are started on):

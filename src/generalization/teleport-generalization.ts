@@ -225,7 +225,8 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
   const firstKey = JSON.stringify({ phase: 'before-teleport', seed: cfg.seed, dataset: cfg.dataset, dims, lr, batchSize: cfg.batchSize, runs: cfg.runs, epochs: cfg.teleportEpoch });
   const beforeFile = path.join(cfg.out, 'before-teleport.lockstep.bin');
   const afterFile = path.join(cfg.out, 'after-teleport.lockstep.bin');
-  const teleportFile = (arm: Arm, run: number) => path.join(cfg.out, 'teleports', `${arm}-run${run}.bin`);
+  const teleportsDir = path.join(cfg.out, 'teleports');
+  const teleportFile = (arm: Arm, run: number) => path.join(teleportsDir, `${arm}-run${run}.bin`);
   const saving = (phase: 'before-teleport' | 'after-teleport', file: string, progress: (rec: EpochRecord) => unknown) => ({
     afterEpoch: (rec: EpochRecord, st: ClassifierState<OptimizerState>) => {
       saveLockstep(file, phase === 'before-teleport' ? firstKey : key, st, progress(rec));
@@ -260,6 +261,7 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
     // 2. teleport each run as each arm says
     const armWeights: tf.Tensor2D[][][] = [];
     const jumps: ArmResult['jump'][] = [];
+    fs.mkdirSync(teleportsDir, { recursive: true });
     try {
       for (const arm of cfg.arms) {
         const perRun: tf.Tensor2D[][] = [];
@@ -295,7 +297,6 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
           };
           // one model's weights in the lockstep format (SGD: no optimizer state to speak of)
           const one = { params: stacked, opt: opt.init(stacked), epoch: cfg.teleportEpoch, models: [run] };
-          fs.mkdirSync(path.dirname(teleportFile(arm, run)), { recursive: true });
           saveLockstep(teleportFile(arm, run), key, one, jump);
           tf.dispose([...stacked, ...stateTensors(one.opt)]);
           armJumps.push(jump);

@@ -47,9 +47,13 @@ export function register(run: Command): void {
         const dir = path.join(cfg.out, 'models');
         // the first group's models are saved only when it finishes: its epochs so far are in group.lockstep.bin
         const inFlight = path.join(cfg.out, 'group.lockstep.bin');
-        if (!o.resume && !o.metricsOnly && ((fs.existsSync(dir) && savedModels(dir, cfg.models).length > 0) || fs.existsSync(inFlight))) {
-          const what = fs.existsSync(inFlight) ? `${inFlight} holds a group of models in training` : `${dir} already holds trained models`;
-          throw new Error(`${what}: pass --resume to continue that study, --metrics-only to recompute the metrics, or choose another --out`);
+        if (!o.resume && !o.metricsOnly) {
+          const what = fs.existsSync(inFlight)
+            ? `${inFlight} holds a group of models in training`
+            : fs.existsSync(dir) && savedModels(dir, cfg.models).length > 0
+              ? `${dir} already holds trained models`
+              : undefined;
+          if (what) throw new Error(`${what}: pass --resume to continue that study, --metrics-only to recompute the metrics, or choose another --out`);
         }
         // training is a lockstep epoch job; the metrics alone are not measured (wasm unless asked)
         await useBackend(cmd, cfg.backend, o.metricsOnly ? undefined : { kind: 'classifierEpoch', batch: Math.min(cfg.group, cfg.models) });
