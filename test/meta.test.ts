@@ -391,6 +391,35 @@ test("teleport before the update (tele.order 'before'): second-order meta-gradie
   assert.notEqual(analytic, directional(v, 3, 1e-2).analytic);
 });
 
+test("tele.order 'first' teleports before the update at step 0 and after it from then on; its second-order meta-gradient matches a central finite difference", () => {
+  const v = fdVariant(true);
+  const order = (o: 'after' | 'before' | 'first'): VariantConfig => ({ ...v, tele: { ...v.tele!, order: o } });
+  const t = family.sample(0, 'train', [0, 1]);
+  const meta = metaInit(v, 2);
+  const opt = (o: 'after' | 'before' | 'first') => paperLearned(order(o)).optimizer(meta, t);
+  // three steps of 'first' against step 0 by 'before', then steps 1-2 by 'after' from that state
+  const run = (steps: ('after' | 'before' | 'first')[]) => {
+    let tr = startTrajectories(opt(steps[0]), t);
+    for (const o of steps) {
+      const r = innerStep(opt(o), t, tr);
+      tf.dispose([r.loss, r.gradNormSq, ...Object.values(r.stats).filter((x): x is tf.Tensor1D => x !== undefined)]);
+      disposeTrajectories(tr);
+      tr = r.next;
+    }
+    const flat = tr.params.map((p) => Array.from(p.dataSync()));
+    disposeTrajectories(tr);
+    return flat;
+  };
+  const first = run(['first', 'first', 'first']);
+  assert.deepEqual(first, run(['before', 'after', 'after']));
+  assert.notDeepEqual(first, run(['after', 'after', 'after']));
+  assert.notDeepEqual(first, run(['before', 'before', 'before']));
+  disposeMeta(meta);
+  t.dispose();
+  const { fd, analytic } = directional(order('first'), 3, 1e-2);
+  assert.ok(Math.abs(fd - analytic) <= 5e-3 * Math.abs(analytic), `FD ${fd} vs analytic ${analytic}`);
+});
+
 function tinyExperiment(root: string) {
   return decodeOrThrow(MetaExperimentCodec, {
     seed: 1,
@@ -597,6 +626,14 @@ test('experiment configs: presets decode, bad overrides are errors naming the fi
     const r = resolveAll(exp, f);
     assert.ok(E.isRight(r), f);
     if (E.isRight(r)) assert.deepEqual(r.right.map((v) => v.label).sort(), ['GD', 'LSTM(lr,tele)', 'LSTM(update)', 'LSTM(update,tele)']);
+  }
+  // the step-1 study adds the teleport-first arm beside the four
+  const fresh = resolveAll(decodeOrThrow(MetaExperimentCodec, JSON.parse(fs.readFileSync('experiments/meta-fresh-step1.json', 'utf8'))), 'meta-fresh-step1.json');
+  assert.ok(E.isRight(fresh));
+  if (E.isRight(fresh)) {
+    const arm = fresh.right.find((v) => v.label === 'LSTM(update,tele) first gradNorm');
+    assert.equal(arm?.variant.tele?.order, 'first');
+    assert.equal(arm?.variant.tele?.direction, 'gradNorm');
   }
   // a bad override inside a variant is a decoding problem at its full path
   assert.throws(() => decodeOrThrow(MetaExperimentCodec, { variants: [{ name: 'LSTM(update)', variant: { update: { hidden: -3 } } }] }, 'bad.json'), /variants\[0\]\.variant\.update\.hidden: expected a positive integer, got -3/);

@@ -88,9 +88,13 @@ export const TeleCodec = strict(
      * w_t but applied after the update. 'before' (ours): w_{t+1} = g_t . w_t + f_t with f_t from
      * the gradient at g_t . w_t: the group element acts on the point whose gradient chose it
      * (its ascent direction is that point's), the update sees the teleported gradient from the
-     * first step on; one more inner gradient per step.
+     * first step on; one more inner gradient per step. 'first' (ours): 'before' at step 0 only,
+     * 'after' from then on. At step 0 'after' cannot change the loss after the first step (the
+     * teleport keeps the loss it acts on), and that first step is one near-constant learned step
+     * size for every problem; a teleport before it moves each problem to a point where that step
+     * does better (docs/meta.md, "Step 1"). One more inner gradient at step 0 only.
      */
-    order: optional(oneOf(['after', 'before']), "'after'"),
+    order: optional(oneOf(['after', 'before', 'first']), "'after'"),
   },
   'TeleModule',
 );

@@ -5,7 +5,8 @@
 //   step-size head (on m2):    f_t = -eta_t grad_t, eta_t in [min, max]     (no update module)
 //   teleport module (LSTM m2): T_t per hidden layer, rescaled, g_t = I + T_t
 //   w_{t+1} = g_t . (w_t + f_t)    (the task's group action; or, tele.order 'before',
-//   w_{t+1} = g_t . w_t + f_t with f_t from the gradient at g_t . w_t)
+//   w_{t+1} = g_t . w_t + f_t with f_t from the gradient at g_t . w_t; 'first': 'before' at
+//   step 0, 'after' from then on)
 //
 // The whole-vector LSTMs size themselves by the task's parameter count, so trained
 // meta-parameters apply to problems of that shape only (./coordinatewise.ts does not).
@@ -178,7 +179,8 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
                   : undefined;
             return sym.act(at, gs, st.step, inverses);
           };
-          const before = c.tele?.order === 'before';
+          const order = c.tele?.order;
+          const before = order === 'before' || (order === 'first' && st.step === 0);
           if (before && teleHeads) {
             ws = teleport(ws);
             grads = detach(task.lossAndGrads(ws, st.step).grads);
