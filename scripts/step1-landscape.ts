@@ -23,20 +23,21 @@ const etas = Array.from({ length: 91 }, (_, i) => 0.8e-4 + i * 1e-6);
 const after = (ps: tf.Tensor[], grads: tf.Tensor[], eta: number | tf.Tensor): number[] =>
   tf.tidy(() => Array.from(task.loss(ps.map((w, i) => tf.sub(w, tf.mul(eta, grads[i]))), 1).dataSync()));
 
-/** Best single step size over the grid and the per-problem best, from `ps`. */
+/** The loss at `ps`, the best single step size over the grid and the per-problem best. */
 function sweep(ps: tf.Tensor[]) {
-  const grads = tf.tidy(() => task.lossAndGrads(ps, 0).grads);
+  const { loss, grads } = task.lossAndGrads(ps, 0);
   const rows = etas.map((e) => after(ps, grads, e));
   const means = rows.map(mean);
   const k = means.indexOf(Math.min(...means));
   const perProblem = ids.map((b) => Math.min(...rows.map((r) => r[b])));
-  tf.dispose(grads);
-  return { constantEta: etas[k], constantEtaLoss: means[k], perProblemLoss: mean(perProblem) };
+  const start = mean(Array.from(loss.dataSync()));
+  tf.dispose([loss, ...grads]);
+  return { start, constantEta: etas[k], constantEtaLoss: means[k], perProblemLoss: mean(perProblem) };
 }
 
 const p0 = task.init();
 const { loss: l0, grads: g0 } = task.lossAndGrads(p0, 0);
-const none = sweep(p0);
+const { start: _l0, ...none } = sweep(p0);
 const l0h = Array.from(l0.dataSync());
 const gn = Array.from(tf.tidy(() => tf.addN(g0.map((g) => tf.sum(tf.square(g), [1, 2]))).dataSync()));
 const polyak = [5.2, 5.4, 5.6, 5.8, 6.0, 6.2].map((c) => {
@@ -50,7 +51,8 @@ const teleports = task.symmetry!.directionKinds.flatMap((kind, d) =>
   [-0.2, -0.15, -0.1, -0.05, 0.05, 0.1, 0.2].map((s) => {
     const g = tf.tidy(() => tf.add(tf.eye(n, n, [B]), tf.mul(s, dirs[0][d])) as tf.Tensor3D);
     const pt = task.symmetry!.act(p0, [g], 0);
-    const r = { direction: kind, size: s, lossAtTeleport: mean(Array.from(task.loss(pt, 0).dataSync())), ...sweep(pt) };
+    const { start, ...rest } = sweep(pt);
+    const r = { direction: kind, size: s, lossAtTeleport: start, ...rest };
     tf.dispose([g, ...pt]);
     return r;
   }),

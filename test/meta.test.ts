@@ -21,7 +21,7 @@ import { combineEstimates, disposeEstimate } from '../src/meta/estimator.js';
 import { tbptt } from '../src/meta/estimators/tbptt.js';
 import { pes } from '../src/meta/estimators/pes.js';
 import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../src/meta/params.js';
-import { innerStep, startTrajectories, disposeTrajectories } from '../src/meta/truncated.js';
+import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors } from '../src/meta/truncated.js';
 import { initTrainState, trainBatch, disposeTrainState, rollbackToBest, lrFactor, type MetaTrainState, type TrainConfig } from '../src/meta/train.js';
 import { MetaExperimentCodec, preset, resolveAll, type ResolvedVariant } from '../src/meta/config.js';
 import { trainVariant, evaluateAll } from '../src/meta/run.js';
@@ -401,10 +401,13 @@ test("tele.order 'first' teleports before the update at step 0 and after it from
   const run = (steps: ('after' | 'before' | 'first')[]) => {
     let tr = startTrajectories(opt(steps[0]), t);
     for (const o of steps) {
-      const r = innerStep(opt(o), t, tr);
-      tf.dispose([r.loss, r.gradNormSq, ...Object.values(r.stats).filter((x): x is tf.Tensor1D => x !== undefined)]);
+      let next!: typeof tr;
+      tf.tidy(() => {
+        next = innerStep(opt(o), t, tr).next;
+        trajectoryTensors(next).forEach((x) => tf.keep(x));
+      });
       disposeTrajectories(tr);
-      tr = r.next;
+      tr = next;
     }
     const flat = tr.params.map((p) => Array.from(p.dataSync()));
     disposeTrajectories(tr);
