@@ -12,7 +12,7 @@ import { initBackend } from '../src/backend/index.js';
 import { checkpointBackend } from '../src/backend/resume-check.js';
 import { testBackend } from './helpers/backend.js';
 import { decodeOrThrow } from '../src/config/codec.js';
-import { MetaExperimentCodec, resolveAll, type MetaExperiment } from '../src/meta/config.js';
+import { MetaExperimentCodec, resolveAll, trainedEntry, type MetaExperiment } from '../src/meta/config.js';
 import { trainAndEvaluate, evaluateFromCheckpoints } from '../src/meta/experiment.js';
 import { initTrainState, disposeTrainState, type MetaTrainState } from '../src/meta/train.js';
 import { buildRunParts } from '../src/meta/build.js';
@@ -43,9 +43,9 @@ const quiet = { log: () => {} };
 function unitState(exp: MetaExperiment) {
   const r = resolveAll(exp, 'test');
   assert.ok(E.isRight(r));
-  const rv = r.right.find((v) => v.label === 'LSTM(update)')!;
+  const rv = trainedEntry(r.right, 'LSTM(update)', 'test');
   const parts = buildRunParts(runSpec(rv, exp));
-  return { rv, cfg: { variant: rv.variant, train: rv.train, task: exp.task }, st: initTrainState(parts.learned, parts.family, rv.train) };
+  return { rv, cfg: { learned: rv.learned, estimator: rv.estimator, train: rv.train, task: exp.task }, st: initTrainState(parts.learned, parts.family, rv.train) };
 }
 
 const bytesOf = (st: MetaTrainState) => metaTensors(st.meta).map((t) => Array.from(t.dataSync()));

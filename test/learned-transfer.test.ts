@@ -209,7 +209,7 @@ test('registration entries decode their configs and build the optimizers', () =>
 test('transfer study: the trainer runs on the mixture without leaks; baselines take the best validated lr', async () => {
   const reg = { kind: 'regression', widths: [4, 4, 4], samples: 4 };
   const c = decodeOrThrow(TransferStudyConfig, {
-    train: { tasks: [reg, { ...reg, widths: [3, 3, 3], samples: 3 }], trajectories: 4, batch: 2, trajectoryLength: 4, unroll: 2, lrUpdate: 1e-2, lrTele: 1e-2 },
+    train: { tasks: [reg, { ...reg, widths: [3, 3, 3], samples: 3 }], trajectories: 4, batch: 2, trajectoryLength: 4, unroll: 2, metaLr: { update: 1e-2, tele: 1e-2 } },
     update: { gdSkip: 1e-2 },
     eval: { tasks: [{ label: 'w4', task: reg }], valTrajectories: 2, heldoutTrajectories: 2, steps: 5, tableSteps: [5] },
     baselines: { sgd: [1e-3, 1e-2], momentum: [1e-3], adam: [1e-2] },

@@ -15,7 +15,9 @@ import { inv64, mat64 } from '../src/ops/linalg64.js';
 import type { TaskConfig } from '../src/tasks/registry.js';
 import type { VariantConfig } from '../src/meta/variant.js';
 import { paperLearned } from '../src/meta/learned/paper.js';
-import { buildRunParts, paperRunSpec } from '../src/meta/build.js';
+import { buildRunParts, entryRunSpec } from '../src/meta/build.js';
+import { paperEntry, paperPreset } from './helpers/paper.js';
+import { trainAndEvaluate } from '../src/meta/experiment.js';
 import { localShards, shardIds } from '../src/meta/shards.js';
 import { combineEstimates, disposeEstimate } from '../src/meta/estimator.js';
 import { tbptt } from '../src/meta/estimators/tbptt.js';
@@ -23,7 +25,7 @@ import { pes } from '../src/meta/estimators/pes.js';
 import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../src/meta/params.js';
 import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors } from '../src/meta/truncated.js';
 import { initTrainState, trainBatch, disposeTrainState, rollbackToBest, lrFactor, type MetaTrainState, type TrainConfig } from '../src/meta/train.js';
-import { MetaExperimentCodec, preset, resolveAll, type ResolvedVariant } from '../src/meta/config.js';
+import { MetaExperimentCodec, resolveAll, trainedEntry, type LearnedEntry } from '../src/meta/config.js';
 import { trainVariant, evaluateAll } from '../src/meta/run.js';
 import { checkpointDirOf } from '../src/meta/paths.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../src/meta/checkpoint.js';
@@ -39,7 +41,7 @@ const family = regressionFamily({ widths: [DIM, DIM, DIM], samples: DIM, slope: 
 
 /** The four variants at toy size (hidden 6). */
 function tiny(name: 'GD' | 'LSTM(update)' | 'LSTM(lr,tele)' | 'LSTM(update,tele)'): VariantConfig {
-  const v = preset(name, 'tuned').variant;
+  const v = paperPreset(name).variant;
   return {
     ...v,
     update: v.update ? { ...v.update, hidden: 6, lrScaleRange: 1 } : null,
@@ -48,7 +50,7 @@ function tiny(name: 'GD' | 'LSTM(update)' | 'LSTM(lr,tele)' | 'LSTM(update,tele)
 }
 
 const tinyTrain = (o: Partial<TrainConfig> = {}): TrainConfig => ({
-  ...preset('LSTM(update,tele)', 'tuned').train,
+  ...paperPreset('LSTM(update,tele)').train,
   seed: 3,
   trajectories: 6,
   batch: 3,
@@ -60,7 +62,8 @@ const tinyTrain = (o: Partial<TrainConfig> = {}): TrainConfig => ({
   ...o,
 });
 
-const partsOf = (v: VariantConfig, c: TrainConfig) => buildRunParts(paperRunSpec(TASK, v, c));
+const partsOf = (v: VariantConfig, c: TrainConfig, estimator: { kind: string } & Record<string, unknown> = { kind: 'tbptt' }) =>
+  buildRunParts(entryRunSpec(TASK, paperEntry('', v, c, estimator)));
 const init = (v: VariantConfig, c: TrainConfig, warm?: MetaParams) => {
   const p = partsOf(v, c);
   return initTrainState(p.learned, p.family, c, warm);
@@ -149,7 +152,7 @@ test('the paper variants through the new parts give the window meta-losses and m
   const fam = regressionFamily({ widths: [20, 20, 20], samples: 20, slope: 0.1, seedScheme: 'stream' });
   const t = fam.sample(0, 'train', [0, 1, 2, 3]);
   for (const [name, rows] of Object.entries(fx.windows)) {
-    const l = paperLearned(preset(name as 'LSTM(update)', 'tuned').variant);
+    const l = paperLearned(paperPreset(name as 'LSTM(update)').variant);
     const meta = l.init(stream(5, 'meta-init'), t);
     const e = tbptt(l, 'log');
     let st = e.init(meta, t, { seed: 0, batch: 0, ids: [0, 1, 2, 3] });
@@ -429,7 +432,7 @@ function tinyExperiment(root: string) {
     metaSeeds: [0],
     heldout: { trajectories: 3, steps: 6 },
     tableSteps: [1, 6],
-    variants: [{ name: 'GD' }, { name: 'LSTM(update,tele)' }],
+    variants: [{ preset: 'tuned/GD' }, { preset: 'tuned/LSTM(update,tele)' }],
     task: TASK,
     logdir: path.join(root, 'logs'),
     checkpointDir: path.join(root, 'ckpt'),
@@ -437,16 +440,13 @@ function tinyExperiment(root: string) {
   });
 }
 
-const tinyResolved = (): ResolvedVariant[] => [
-  { label: 'GD', name: 'GD', variant: tiny('GD'), train: tinyTrain() },
-  { label: 'LSTM(update,tele)', name: 'LSTM(update,tele)', variant: tiny('LSTM(update,tele)'), train: tinyTrain({ trajectories: 9, epochs: 2 }) },
-];
+const tinyResolved = (): LearnedEntry[] => [paperEntry('LSTM(update,tele)', tiny('LSTM(update,tele)'), tinyTrain({ trajectories: 9, epochs: 2 }))];
 
 test('a unit whose shard pool fails to start frees its state and releases its lock', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
   try {
     const exp = tinyExperiment(root);
-    const rv = tinyResolved()[1];
+    const rv = tinyResolved()[0];
     const n0 = tf.memory().numTensors;
     await assert.rejects(
       trainVariant(rv, exp, 0, {
@@ -470,7 +470,7 @@ for (const estimator of [{ kind: 'tbptt' }, { kind: 'pes', sigma: 0.01, pairs: 1
   test(`resume after a stop gives the same numbers as an uninterrupted run (${estimator.kind})`, async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
     try {
-      const rv = { ...tinyResolved()[1], train: tinyTrain({ trajectories: 9, epochs: 2, estimator }) };
+      const rv = { ...tinyResolved()[0], estimator };
       const a = tinyExperiment(path.join(root, 'a'));
       // full final checkpoints, to compare the Adam moments too
       const full = await trainVariant(rv, a, 0, { tensorboard: false, fullFinalCheckpoint: true });
@@ -553,7 +553,7 @@ test('corrupt or mismatched checkpoints are clear errors', () => {
     const v = tiny('LSTM(update)');
     const c = tinyTrain();
     const st = init(v, c);
-    const cfg = { variant: v, train: c, task: TASK };
+    const cfg = { learned: { kind: 'paper', ...v }, estimator: { kind: 'tbptt' }, train: c, task: TASK };
     const slot = saveCheckpoint(root, st, cfg);
     const ok = loadCheckpoint(root, cfg);
     disposeTrainState(ok.state);
@@ -600,8 +600,9 @@ test('held-out evaluation JSON: variants -> loss as runs x (steps + 1)', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
   try {
     const exp = tinyExperiment(root);
-    const [gd, lt] = tinyResolved();
-    const meta = metaInit(lt.variant, 0);
+    const [lt] = tinyResolved();
+    const gd = { label: 'GD', baseline: { kind: 'sgd', lr: 3e-4 } };
+    const meta = metaInit(tiny('LSTM(update,tele)'), 0);
     const r = evaluateAll([gd, lt], new Map([[`${lt.label}#0`, meta]]), exp);
     const file = path.join(root, 'r.json');
     writeResultsJson(file, r);
@@ -635,12 +636,13 @@ test('experiment configs: presets decode, bad overrides are errors naming the fi
   assert.ok(E.isRight(fresh));
   if (E.isRight(fresh)) {
     const arm = fresh.right.find((v) => v.label === 'LSTM(update,tele) first gradNorm');
-    assert.equal(arm?.variant.tele?.order, 'first');
-    assert.equal(arm?.variant.tele?.direction, 'gradNorm');
+    const tele = (arm && 'learned' in arm ? arm.learned.tele : null) as { order?: string; direction?: string } | null;
+    assert.equal(tele?.order, 'first');
+    assert.equal(tele?.direction, 'gradNorm');
   }
-  // a bad override inside a variant is a decoding problem at its full path
-  assert.throws(() => decodeOrThrow(MetaExperimentCodec, { variants: [{ name: 'LSTM(update)', variant: { update: { hidden: -3 } } }] }, 'bad.json'), /variants\[0\]\.variant\.update\.hidden: expected a positive integer, got -3/);
-  assert.throws(() => decodeOrThrow(MetaExperimentCodec, { variants: [{ name: 'LSTM(update)', colour: 1 }] }), /colour/);
+  // a bad override inside an entry is a decoding problem at its full path
+  assert.throws(() => decodeOrThrow(MetaExperimentCodec, { variants: [{ preset: 'tuned/LSTM(update)', learned: { update: { hidden: -3 } } }] }, 'bad.json'), /variants\[0\]\.learned\.update\.hidden: expected a positive integer, got -3/);
+  assert.throws(() => decodeOrThrow(MetaExperimentCodec, { variants: [{ preset: 'tuned/LSTM(update)', colour: 1 }] }), /colour/);
 });
 
 test('LSTM(update) and LSTM(update,tele) share the update LSTM init and the trajectory order (paired)', () => {
@@ -705,12 +707,12 @@ test('rollbackLrFactor: each rollback scales the meta learning rates from then o
 async function overflowingRun(divergedValidation: 'rollback' | 'continue') {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
   try {
-    const train = { trajectories: 8, batch: 2, epochs: 2, trajectoryLength: 8, unroll: 4, evalEvery: 1, valTrajectories: 2, lrUpdate: 30, clip: 0, lrSchedule: 'constant', divergedValidation };
+    const train = { trajectories: 8, batch: 2, epochs: 2, trajectoryLength: 8, unroll: 4, evalEvery: 1, valTrajectories: 2, metaLr: { update: 30 }, clip: 0, lrSchedule: 'constant', divergedValidation };
     const exp = decodeOrThrow(MetaExperimentCodec, {
       seed: 1,
       task: { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' },
       heldout: { trajectories: 2, steps: 6 },
-      variants: [{ name: 'LSTM(update)', variant: { update: { hidden: 4 } }, train }],
+      variants: [{ preset: 'tuned/LSTM(update)', learned: { update: { hidden: 4 } }, train }],
       logdir: path.join(root, 'logs'),
       checkpointDir: path.join(root, 'ckpt'),
       checkpointEvery: 1,
@@ -718,7 +720,7 @@ async function overflowingRun(divergedValidation: 'rollback' | 'continue') {
     });
     const r = resolveAll(exp, 'test');
     assert.ok(E.isRight(r));
-    const rv = r.right[0];
+    const rv = trainedEntry(r.right, 'LSTM(update)', 'test');
     const lines: string[] = [];
     const tv = await trainVariant(rv, exp, 0, { stopAfterBatches: 5, tensorboard: false, fullFinalCheckpoint: true, log: (l) => lines.push(l) });
     disposeMeta(tv.meta);
@@ -787,13 +789,48 @@ test('warm start: the update LSTM comes from the named variant, the teleport LST
   [source, fresh, warm].forEach(disposeTrainState);
 
   const exp = (variants: unknown[]) => decodeOrThrow(MetaExperimentCodec, { variants });
-  const ok = resolveAll(exp([{ name: 'LSTM(update)' }, { name: 'LSTM(update,tele)', train: { warmStart: 'LSTM(update)' } }]), 'x.json');
+  const ok = resolveAll(exp([{ preset: 'tuned/LSTM(update)' }, { preset: 'tuned/LSTM(update,tele)', train: { warmStart: 'LSTM(update)' } }]), 'x.json');
   assert.ok(E.isRight(ok));
   for (const [variants, why] of [
-    [[{ name: 'LSTM(update,tele)', train: { warmStart: 'LSTM(update)' } }, { name: 'LSTM(update)' }], /earlier variant/],
-    [[{ name: 'LSTM(lr,tele)' }, { name: 'LSTM(update,tele)', train: { warmStart: 'LSTM(lr,tele)' } }], /no update LSTM of the same size/],
-    [[{ name: 'LSTM(update)' }, { name: 'LSTM(lr,tele)', train: { warmStart: 'LSTM(update)' } }], /no update LSTM to start/],
+    [[{ preset: 'tuned/LSTM(update,tele)', train: { warmStart: 'LSTM(update)' } }, { preset: 'tuned/LSTM(update)' }], /earlier entry/],
+    [[{ preset: 'tuned/LSTM(lr,tele)' }, { preset: 'tuned/LSTM(update,tele)', train: { warmStart: 'LSTM(lr,tele)' } }], /no update module of the same kind, size/],
+    [[{ preset: 'tuned/LSTM(update)' }, { preset: 'tuned/LSTM(lr,tele)', train: { warmStart: 'LSTM(update)' } }], /no update module to start/],
   ] as const) {
     assert.throws(() => exp([...variants]), new RegExp(`variants\\[\\d\\]\\.train\\.warmStart: [\\s\\S]*${why.source}`));
+  }
+});
+
+test('the paper presets give the held-out numbers of the code before presets were JSON entries (every recipe, toy size)', async (t0) => {
+  if (tf.getBackend() !== 'wasm') {
+    t0.skip(`the fixture is wasm's; backend ${tf.getBackend()} rounds differently`);
+    return;
+  }
+  const fx = JSON.parse(fs.readFileSync(path.join('test', 'fixtures', 'meta', 'pre-entries-heldout.json'), 'utf8')) as { losses: Record<string, Record<string, number[][]>> };
+  const train = { trajectories: 4, batch: 2, epochs: 1, trajectoryLength: 6, unroll: 3, evalEvery: 1, valTrajectories: 2, valSteps: 6 };
+  for (const recipe of ['reference', 'paper', 'tuned']) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-presets-'));
+    try {
+      const exp = decodeOrThrow(MetaExperimentCodec, {
+        seed: 2,
+        metaSeeds: [0],
+        task: { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' },
+        heldout: { trajectories: 3, steps: 8 },
+        tableSteps: [1, 8],
+        variants: [
+          { preset: `${recipe}/GD` },
+          { preset: `${recipe}/LSTM(update)`, learned: { update: { hidden: 6 } }, train },
+          { preset: `${recipe}/LSTM(lr,tele)`, learned: { tele: { hidden: 6 } }, train },
+          { preset: `${recipe}/LSTM(update,tele)`, learned: { update: { hidden: 6 }, tele: { hidden: 6 } }, train },
+        ],
+        logdir: path.join(root, 'logs'),
+        checkpointDir: path.join(root, 'ckpt'),
+        checkpointEvery: 1,
+        histogramEvery: 0,
+      });
+      const r = await trainAndEvaluate(exp, 'presets', {});
+      for (const [label, want] of Object.entries(fx.losses[recipe]!)) assert.deepEqual(r.variants[label]!.loss, want, `${recipe}/${label}`);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   }
 });

@@ -55,9 +55,9 @@ test('every problem at every depth in one pass: top-level fields and inside ever
     heldout: { trajectories: 5, steps: 50 },
     tableSteps: [1, 10, 60],
     variants: [
-      { name: 'GD' },
-      { name: 'LSTM(update)', train: { trajectories: 0, foo: 1 } },
-      { name: 'LSTM(update,tele)', colour: 2, train: { batch: -1 }, variant: { update: { hidden: 0 } } },
+      { preset: 'tuned/GD' },
+      { preset: 'tuned/LSTM(update)', train: { trajectories: 0, foo: 1 } },
+      { preset: 'tuned/LSTM(update,tele)', colour: 2, train: { batch: -1 }, learned: { update: { hidden: 0 } } },
     ],
   });
   for (const want of [
@@ -67,7 +67,7 @@ test('every problem at every depth in one pass: top-level fields and inside ever
     'variants[1].train.foo: unknown key',
     'variants[2].colour: unknown key',
     'variants[2].train.batch: expected a positive integer, got -1',
-    'variants[2].variant.update.hidden: expected a positive integer, got 0',
+    'variants[2].learned.update.hidden: expected a positive integer, got 0',
   ]) {
     assert.ok(p.some((l) => l.startsWith(want)), `missing "${want}" in:\n${p.join('\n')}`);
   }
@@ -80,8 +80,8 @@ test('every problem at every depth in one pass: top-level fields and inside ever
 });
 
 test('the checks across variants (warm start, labels) are decoding problems too', () => {
-  const p = problems({ variants: [{ name: 'GD' }, { name: 'GD' }, { name: 'LSTM(lr,tele)', train: { warmStart: 'GD' } }] });
-  assert.ok(p.some((l) => l.startsWith('variants[2].train.warmStart: this variant has no update LSTM')), p.join('\n'));
+  const p = problems({ variants: [{ preset: 'tuned/GD' }, { preset: 'tuned/GD' }, { preset: 'tuned/LSTM(lr,tele)', train: { warmStart: 'GD' } }] });
+  assert.ok(p.some((l) => l.startsWith('variants[2].train.warmStart: this entry has no update module')), p.join('\n'));
   assert.ok(p.some((l) => l.startsWith('variants: label "GD" used twice')), p.join('\n'));
 });
 
@@ -113,20 +113,20 @@ test('output paths under a file or not writable: one error naming each field, th
 });
 
 test('absurd sizes are refused with the estimate in the message; the default job is within limits', async () => {
-  const heldout = decodeOrThrow(MetaExperimentCodec, { heldout: { trajectories: 1e8, steps: 1e8 }, tableSteps: [1], variants: [{ name: 'GD' }] });
+  const heldout = decodeOrThrow(MetaExperimentCodec, { heldout: { trajectories: 1e8, steps: 1e8 }, tableSteps: [1], variants: [{ preset: 'tuned/GD' }] });
   const m = configError(() => preflightMeta(heldout, 'x.json')).problems.join('\n');
   assert.match(m, /sizes: an estimated [\d.]+ PiB of memory, above the .* allowed .*held-out records [\d.]+ PiB \(1\.00e\+16 entries/);
   assert.match(m, /sizes: an estimated [\d.e+]+ years of work/);
   assert.match(m, /heldout: results\.json would be/);
 
-  const train = decodeOrThrow(MetaExperimentCodec, { variants: [{ name: 'LSTM(update)', train: { trajectories: 1e9 } }] });
+  const train = decodeOrThrow(MetaExperimentCodec, { variants: [{ preset: 'tuned/LSTM(update)', train: { trajectories: 1e9 } }] });
   const t = configError(() => preflightMeta(train, 'x.json')).problems;
   assert.equal(t.length, 1, t.join('\n'));
   assert.match(t[0]!, /^sizes: an estimated [\d.]+ years of work, above the 30\.0 days allowed: .*meta-training [\d.]+ years/);
 
   // the estimate grows with the sizes: twice the training trajectories, about twice the work
   const at = (n: number) => {
-    const exp = decodeOrThrow(MetaExperimentCodec, { variants: [{ name: 'LSTM(update)', train: { trajectories: n, evalEvery: 0 } }] });
+    const exp = decodeOrThrow(MetaExperimentCodec, { variants: [{ preset: 'tuned/LSTM(update)', train: { trajectories: n, evalEvery: 0 } }] });
     const resolved = resolveAll(exp, 'x');
     assert.ok(E.isRight(resolved));
     return estimateMeta(exp, resolved.right);
@@ -156,7 +156,7 @@ test('CLI: config check --kind meta gives the verdict of meta train on the same 
     const f = writeConfig(dir, 'bad.json', {
       heldout: { trajectories: 2, steps: 20 },
       tableSteps: [1, 50],
-      variants: [{ name: 'LSTM(update)', train: { trajectories: 0 } }, { name: 'LSTM(update,tele)', train: { batch: -1 } }, { name: 'LSTM(lr,tele)', variant: { tele: { colour: 1 } } }],
+      variants: [{ preset: 'tuned/LSTM(update)', train: { trajectories: 0 } }, { preset: 'tuned/LSTM(update,tele)', train: { batch: -1 } }, { preset: 'tuned/LSTM(lr,tele)', learned: { tele: { colour: 1 } } }],
       logdir: path.join(dir, 'logs'),
       checkpointDir: path.join(dir, 'ck'),
   });
@@ -167,7 +167,7 @@ test('CLI: config check --kind meta gives the verdict of meta train on the same 
     assertIncludesAll(r.stderr, [
       'variants[0].train.trajectories: expected a positive integer, got 0',
       'variants[1].train.batch: expected a positive integer, got -1',
-      'variants[2].variant.tele.colour: unknown key',
+      'variants[2].learned.tele.colour: unknown key',
       'tableSteps[1]: 50 is beyond heldout.steps 20',
     ]);
     assert.ok(!r.stderr.includes('backend:'), 'refused before the backend starts');

@@ -28,7 +28,6 @@ import {
 } from '../src/tasks/classification.js';
 import { TaskConfig, taskFamily } from '../src/tasks/registry.js';
 import { buildRunParts } from '../src/meta/build.js';
-import { paperConfig } from '../src/meta/learned/registry.js';
 import { disposeEstimate } from '../src/meta/estimator.js';
 import type { VariantConfig } from '../src/meta/variant.js';
 import * as f64 from './helpers/f64.js';
@@ -94,7 +93,7 @@ describe('classification task', () => {
     }
     // the factory decodes first: a bad width is reported, not the missing data directory
     assert.throws(
-      () => classificationTask.family({ ...cfg(4), widths: [784, 0, 10], dataDir: path.join('no', 'such', 'dir') }),
+      () => classificationTask.create({ ...cfg(4), widths: [784, 0, 10], dataDir: path.join('no', 'such', 'dir') }),
       (e: unknown) => e instanceof ConfigError && /widths\[1\]: expected a positive integer/.test(e.message),
     );
   });
@@ -438,7 +437,7 @@ describe('classification task', () => {
     };
     const parts = buildRunParts({
       task: { kind: 'classification', ...base, widths: [784, 4, 10], batchSize: 8, evalSize: 0 },
-      learned: paperConfig(variant),
+      learned: { kind: 'paper', ...variant },
       estimator: { kind: 'tbptt' },
       lossWeighting: 'mean',
     });

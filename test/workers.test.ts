@@ -17,11 +17,11 @@ import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
 import { TOY_PARTS } from '../src/meta/workers/parts.js';
 import { createShardPool } from '../src/meta/workers/index.js';
 import { buildRunParts, type RunSpec } from '../src/meta/build.js';
-import { paperConfig } from '../src/meta/learned/registry.js';
 import { initTrainState, trainBatch, disposeTrainState, type ShardLog } from '../src/meta/train.js';
 import { workerLine, workerStats } from '../src/meta/worker-stats.js';
 import { trainVariant } from '../src/meta/run.js';
-import { MetaExperimentCodec, preset, type ResolvedVariant } from '../src/meta/config.js';
+import { MetaExperimentCodec, type LearnedEntry } from '../src/meta/config.js';
+import { paperEntry, paperPreset } from './helpers/paper.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 import { eventFiles, readEventFile } from '../src/logging/tensorboard.js';
 import { unitLogDirOf } from '../src/meta/paths.js';
@@ -108,11 +108,11 @@ test('thread pool: 1, 2 and 4 worker threads give localShards\' estimates (ident
 
 /** A tiny LSTM(update,tele) meta-training run (tuned recipe) on 4x4x4 regression problems. */
 function tinyRun(trajectoryLength = 6, unroll = 3) {
-  const p = preset('LSTM(update,tele)', 'tuned');
+  const p = paperPreset('LSTM(update,tele)');
   const train = { ...p.train, batch: 4, trajectories: 16, epochs: 1, trajectoryLength, unroll, evalEvery: 0 };
   const task: TaskConfig = { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' };
   const variant = { ...p.variant, update: { ...p.variant.update!, hidden: 8 }, tele: p.variant.tele ? { ...p.variant.tele, hidden: 4 } : p.variant.tele };
-  const spec: RunSpec = { task, learned: paperConfig(variant), estimator: train.estimator, lossWeighting: train.lossWeighting };
+  const spec: RunSpec = { task, learned: { kind: 'paper', ...variant }, estimator: { kind: 'tbptt' }, lossWeighting: train.lossWeighting };
   return { spec, train, parts: buildRunParts(spec) };
 }
 
@@ -188,19 +188,19 @@ test('workerStats: per worker, trajectories per second of its own compute and it
 test('a unit trained on worker threads logs TensorBoard scalars and a progress figure per worker', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-workers-'));
   const { spec, train } = tinyRun();
-  const p = preset('LSTM(update,tele)', 'tuned');
+  const p = paperPreset('LSTM(update,tele)');
   const exp = decodeOrThrow(MetaExperimentCodec, {
     seed: 1,
     metaSeeds: [0],
     heldout: { trajectories: 2, steps: 6 },
     tableSteps: [1, 6],
-    variants: [{ name: 'LSTM(update,tele)' }],
+    variants: [{ preset: 'tuned/LSTM(update,tele)' }],
     task: spec.task,
     logdir: path.join(root, 'logs'),
     checkpointDir: path.join(root, 'ckpt'),
     checkpointEvery: 0,
   });
-  const rv: ResolvedVariant = { label: 'LSTM(update,tele)', name: 'LSTM(update,tele)', variant: { ...p.variant, update: { ...p.variant.update!, hidden: 8 }, tele: { ...p.variant.tele!, hidden: 4 } }, train: { ...train, trajectories: 8, evalEvery: 1, valTrajectories: 2, valSteps: 6 } };
+  const rv: LearnedEntry = paperEntry('LSTM(update,tele)', { ...p.variant, update: { ...p.variant.update!, hidden: 8 }, tele: { ...p.variant.tele!, hidden: 4 } }, { ...train, trajectories: 8, evalEvery: 1, valTrajectories: 2, valSteps: 6 });
   const lines: string[] = [];
   try {
     const tv = await trainVariant(rv, exp, 0, { pool: (s) => createShardPool({ workers: 2, spec: s }), shards: 2, log: (l) => lines.push(l) });

@@ -3,9 +3,9 @@
 // process's peak RSS. Figures only, no assertions.
 import * as tf from '@tensorflow/tfjs';
 import type { Section, Figures } from './run.js';
-import { preset, type Recipe } from '../meta/config.js';
+import { resolveLearnedPreset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
-import { buildRunParts, paperRunSpec } from '../meta/build.js';
+import { buildRunParts, entryRunSpec } from '../meta/build.js';
 import { localShards } from '../meta/shards.js';
 import { regressionFamily, PAPER_REGRESSION_TASK } from '../tasks/regression.js';
 
@@ -22,15 +22,15 @@ export async function metaTrainThroughput(
   name: (typeof LEARNED)[number],
   batch: number,
   trajectoryLength = 100,
-  recipe: Recipe = 'tuned',
+  recipe: 'reference' | 'paper' | 'tuned' = 'tuned',
   timed = 2,
 ): Promise<{ wall: number; cpu: number }> {
-  const p = preset(name, recipe);
+  const p = resolveLearnedPreset(`${recipe}/${name}`);
   // the preset's trajectory count keeps its meta-lr schedule: a run squeezed into these few
   // batches steps at a much larger meta-lr, and the batches after such steps ran 1.6x slower
   // (measured at B = 16: 7.8 s against 4.9 s per batch)
   const train = { ...p.train, batch, trajectories: Math.max(p.train.trajectories, batch * (timed + 1)), epochs: 1, trajectoryLength, evalEvery: 0 };
-  const parts = buildRunParts(paperRunSpec(PAPER_REGRESSION_TASK, p.variant, train));
+  const parts = buildRunParts(entryRunSpec(PAPER_REGRESSION_TASK, { ...p, train }));
   const pool = localShards(parts);
   let st = initTrainState(parts.learned, parts.family, train);
   st = (await trainBatch(st, train, pool)).state; // warm-up (kernels, heap growth)

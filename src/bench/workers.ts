@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
 import type { Section, Figures } from './run.js';
-import { preset } from '../meta/config.js';
+import { resolveLearnedPreset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState, type MetaTrainState } from '../meta/train.js';
-import { buildRunParts, paperRunSpec, type RunSpec } from '../meta/build.js';
+import { buildRunParts, entryRunSpec, type RunSpec } from '../meta/build.js';
 import type { ShardPool } from '../meta/shards.js';
 import { createShardPool } from '../meta/workers/index.js';
 import { redisMissing, startRedis } from '../meta/workers/redis-server.js';
@@ -19,9 +19,9 @@ import { PAPER_REGRESSION_TASK } from '../tasks/regression.js';
 const VARIANT = 'LSTM(update,tele)';
 
 function setup(batch: number, trajectoryLength: number) {
-  const p = preset(VARIANT, 'tuned');
+  const p = resolveLearnedPreset(`tuned/${VARIANT}`);
   const train = { ...p.train, batch, trajectories: batch * 8, epochs: 1, trajectoryLength, evalEvery: 0 };
-  const spec: RunSpec = paperRunSpec(PAPER_REGRESSION_TASK, p.variant, train);
+  const spec: RunSpec = entryRunSpec(PAPER_REGRESSION_TASK, { ...p, train });
   return { train, spec, parts: buildRunParts(spec) };
 }
 

@@ -312,7 +312,7 @@ export type StrictOutputOf<P extends t.Props> = Simplify<
 >;
 
 /** Marker codec in the context of an "unknown key" error. */
-const UnknownKey = describeAs(
+export const UnknownKey = describeAs(
   new t.Type<never, never, unknown>(
     'UnknownKey',
     (_u): _u is never => false,
@@ -448,10 +448,15 @@ export type DeepPartial<T> = T extends readonly unknown[]
 
 /**
  * Deep merge of plain objects: keys of `over` win; nested plain objects are merged; arrays and
- * other values replace. `undefined` in `over` leaves the base value (handy for CLI flags).
+ * other values replace, but an object whose keys are indices of an array changes those entries. `undefined` in `over` leaves the base value (handy for CLI flags).
  */
 export function deepMerge(base: unknown, over: unknown): unknown {
   if (over === undefined) return base;
+  // an object keyed by indices over an array (`--set variants.1.train.unroll=20`) changes those entries
+  if (Array.isArray(base) && isPlainObject(over)) {
+    const arr: unknown[] = base;
+    if (Object.keys(over).every((k) => /^\d+$/.test(k) && Number(k) < arr.length)) return arr.map((b, i) => deepMerge(b, over[String(i)]));
+  }
   if (!isPlainObject(over)) return over;
   if (!isPlainObject(base)) base = {};
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };

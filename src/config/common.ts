@@ -15,8 +15,7 @@ import * as t from 'io-ts';
 import { BACKEND_CHOICES } from '../backend/index.js';
 import {
   arrayOf,
-  describeAs,
-  NonEmptyString,
+  refine,
   NonNegativeInt,
   numberIn,
   oneOf,
@@ -34,7 +33,7 @@ export type Backend = t.TypeOf<typeof Backend>;
 export const Seed = NonNegativeInt;
 
 /** An output directory (logs, checkpoints, results). */
-export const OutDir = describeAs(NonEmptyString, 'a non-empty path');
+export const OutDir = refine(t.string, (s) => s.length > 0, 'OutDir', 'a non-empty path');
 /** A TensorBoard log directory. */
 export const LogDir = OutDir;
 /** A path to a file or directory to read. */

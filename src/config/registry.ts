@@ -15,6 +15,8 @@ export interface RegisteredConfig {
   readonly description: string;
   /** The checks its command runs after decoding, before any work (see registerPreflight). */
   readonly preflight?: Preflight<any>;
+  /** The config as it runs, where that differs from the decoded value (presets applied): what `config check` prints. */
+  readonly resolve?: (value: any, source: string) => unknown;
 }
 
 /**
@@ -30,12 +32,12 @@ const REGISTRY = new Map<string, RegisteredConfig>();
 const PREFLIGHTS = new Map<string, Preflight<any>>();
 
 /** Register a codec under a name; registering the same codec twice is allowed, a different one is not. */
-export function registerConfig<A, O>(name: string, codec: t.Type<A, O, unknown>, description = ''): void {
+export function registerConfig<A, O>(name: string, codec: t.Type<A, O, unknown>, description = '', resolve?: (value: A, source: string) => unknown): void {
   const prev = REGISTRY.get(name);
   if (prev !== undefined && prev.codec !== codec) {
     throw new Error(`config kind "${name}" is already registered with another codec`);
   }
-  REGISTRY.set(name, { name, codec, description });
+  REGISTRY.set(name, { name, codec, description, ...(resolve ? { resolve } : {}) });
 }
 
 /** Register the preflight of a config kind (next to the checks, which may live apart from the codec). */

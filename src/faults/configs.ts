@@ -16,11 +16,11 @@ const base = {
 /** One learned variant (and GD for the held-out table). */
 export const FAULT_SINGLE: Record<string, unknown> = {
   ...base,
-  variants: [{ name: 'GD' }, { name: 'LSTM(update)', variant: { update: { hidden: 4 } }, train: TRAIN }],
+  variants: [{ preset: 'tuned/GD' }, { preset: 'tuned/LSTM(update)', learned: { update: { hidden: 4 } }, train: TRAIN }],
 };
 
 /** A study of two learned variants: a kill can land in either unit, or between them. */
 export const FAULT_STUDY: Record<string, unknown> = {
   ...base,
-  variants: [...(FAULT_SINGLE.variants as unknown[]), { name: 'LSTM(lr,tele)', train: TRAIN }],
+  variants: [...(FAULT_SINGLE.variants as unknown[]), { preset: 'tuned/LSTM(lr,tele)', train: TRAIN }],
 };

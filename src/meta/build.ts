@@ -6,8 +6,7 @@ import type { TaskFamily } from '../tasks/task.js';
 import type { GradientEstimator } from './estimator.js';
 import { makeEstimator, type EstimatorConfig } from './estimators/registry.js';
 import type { LearnedOptimizer } from './learned/learned.js';
-import { makeLearned, paperConfig, type LearnedConfig } from './learned/registry.js';
-import type { VariantConfig } from './variant.js';
+import { makeLearned, type LearnedConfig } from './learned/registry.js';
 import type { ShardWorkerParts } from './shards.js';
 import type { LossWeighting } from './truncated.js';
 
@@ -29,12 +28,12 @@ export function buildRunParts(spec: RunSpec): RunParts {
   return { family: taskFamily(spec.task), learned, estimator: makeEstimator(spec.estimator, learned, spec.lossWeighting) };
 }
 
-/** The run of a paper variant on `task` with the estimator and loss weighting of its meta-training settings. */
-export const paperRunSpec = (task: TaskConfig, variant: VariantConfig, train: Pick<RunSpec, 'estimator' | 'lossWeighting'>): RunSpec => ({
+/** The run of a learned experiment entry on `task`: its optimizer, estimator and meta-loss weighting. */
+export const entryRunSpec = (task: TaskConfig, entry: { learned: LearnedConfig; estimator: EstimatorConfig; train: { lossWeighting: LossWeighting } }): RunSpec => ({
   task,
-  learned: paperConfig(variant),
-  estimator: train.estimator,
-  lossWeighting: train.lossWeighting,
+  learned: entry.learned,
+  estimator: entry.estimator,
+  lossWeighting: entry.train.lossWeighting,
 });
 
 /** The parts a gradient worker needs (the same as the learner's). */

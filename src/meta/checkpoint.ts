@@ -21,16 +21,18 @@ import type { OuterStates } from './learner.js';
 import { cloneMeta, flattenMeta, unflattenMeta, type MetaParams } from './params.js';
 import { decodeTensors, type WireEntry } from './wire.js';
 import type { MetaTrainState, TrainConfig } from './train.js';
-import type { VariantConfig } from './variant.js';
+import type { EstimatorConfig } from './estimators/registry.js';
+import type { LearnedConfig } from './learned/registry.js';
 
 export const CHECKPOINT_FORMAT = 'symtele-meta-checkpoint';
 /**
  * 2: meta-parameters namespaced by module, outer optimizer state per module (one slot, the
- * files at the top of the directory; still read). 3: numbered slots, log lengths, and the best
- * parameters left out when they equal the current ones.
+ * files at the top of the directory). 3: numbered slots, log lengths, and the best parameters
+ * left out when they equal the current ones. 4: the config names the learned optimizer by its
+ * registered kind and the estimator beside the training settings (3 and 2 named a paper variant).
  */
-export const CHECKPOINT_VERSION = 3;
-const READS = [2, 3];
+export const CHECKPOINT_VERSION = 4;
+const READS = [4];
 /** Slots kept per checkpoint directory by default: the newest and one before it. */
 export const KEEP_CHECKPOINTS = 2;
 
@@ -49,7 +51,8 @@ export class CheckpointError extends Error {
 
 /** What must be equal for a resume to continue the same run. */
 export interface CheckpointConfig {
-  variant: VariantConfig;
+  learned: LearnedConfig;
+  estimator: EstimatorConfig;
   train: TrainConfig;
   task: TaskConfig;
 }
@@ -319,7 +322,7 @@ function loadSlot(dir: string, expected: CheckpointConfig | null): Omit<LoadedCh
     throw new CheckpointError(dir, `manifest.json is corrupt: ${(e as Error).message}`);
   }
   if (m?.format !== CHECKPOINT_FORMAT) throw new CheckpointError(dir, `not a meta-training checkpoint (format ${JSON.stringify(m?.format)})`);
-  if (!READS.includes(m.version)) throw new ConfigMismatch(dir, `version ${m.version}, this build reads ${READS.join(' and ')}`);
+  if (!READS.includes(m.version)) throw new ConfigMismatch(dir, `version ${m.version}, this build reads ${READS.join(' and ')}${m.version < 4 ? ' (written before learned optimizers were named by kind: retrain the unit, e.g. with --fresh)' : ''}`);
   if (expected) {
     const d = firstDifference(m.config, expected);
     if (d) {

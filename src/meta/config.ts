@@ -1,18 +1,23 @@
-// Configs of the learning-to-teleport experiments: io-ts codecs (unknown keys rejected, errors
-// name the field), and the presets. Each variant entry names one of the four variants of
-// Figure 6 and a recipe ('reference': the reference code's settings; 'paper': the paper's
-// text where it differs from the code; 'tuned': ours), then optionally overrides any field of
-// the variant or of its meta-training settings.
+// The meta experiment's config: io-ts codecs (unknown keys rejected, errors name the field).
+// Every entry of `variants` is one optimizer to compare on the same held-out problems:
+//
+//   { "label": "mine", "learned": { "kind": <a registered learned optimizer>, ...its fields },
+//     "train": { ...meta-training settings }, "estimator": { "kind": "tbptt" | "pes" | ... } }
+//   { "label": "Adam", "baseline": { "kind": "adam", "lr": [1e-4, 3e-4, 1e-3] } }
+//
+// An entry may start from a named preset (`"preset": "tuned/LSTM(update,tele)"`, see
+// entry-presets.ts) and override any of its fields. Decoding resolves every entry, so a bad
+// field anywhere is listed with the others at its path (`variants[2].train.batch`).
+import fs from 'node:fs';
 import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   strict,
   withDefaults,
   optional,
-  oneOf,
-  PositiveInt,
+  refine,
   NonNegativeInt,
-  numberIn,
+  PositiveInt,
   arrayOf,
   deepMerge,
   ConfigError,
@@ -23,42 +28,65 @@ import {
 } from '../config/codec.js';
 import { Backend, Seed, OutDir } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
-import { VARIANT_NAMES, VariantCodec, type VariantConfig } from './variant.js';
-export { PreprocessCodec, UpdateCodec, LrHeadCodec, TeleCodec, VariantCodec } from './variant.js';
+import { TaskConfig } from '../tasks/registry.js';
+import { BaselineConfig } from './baselines.js';
+import { entryPreset, entryPresetNames } from './entry-presets.js';
+import { EstimatorConfig } from './estimators/registry.js';
+import { LearnedConfig, learnedOptimizers } from './learned/registry.js';
 import { TrainCodec, type TrainConfig } from './train.js';
 export { TrainCodec } from './train.js';
-import { TaskConfig } from '../tasks/registry.js';
 
-export const RECIPES = ['reference', 'paper', 'tuned'] as const;
+/** A label names folders and table rows: visible characters, no path separators. */
+const Label = refine(t.string, (s) => s.trim() === s && s.length > 0 && !/[/\\]/.test(s), 'Label', 'a non-empty label without surrounding spaces or path separators');
 
-export const VariantEntryCodec = strict(
+/** One entry as written (before its preset is applied): every part optional. */
+const EntryShape = strict(
   {
-    name: oneOf(VARIANT_NAMES),
-    /** Label in tables, logs and JSON (default: name). */
-    label: optional(t.string),
-    recipe: optional(oneOf(RECIPES)),
-    /** Overrides of the preset's variant fields (deep). */
-    variant: optional(t.UnknownRecord),
-    /** Overrides of the preset's meta-training settings (deep). */
-    train: optional(t.UnknownRecord),
+    /** Name in tables, logs, checkpoints and JSON (default: the preset's). */
+    label: Label,
+    /** A named entry to start from (overridden by the fields given here). */
+    preset: optional(t.string),
+    learned: optional(LearnedConfig),
+    baseline: optional(BaselineConfig),
+    train: optional(TrainCodec),
+    estimator: optional(EstimatorConfig),
   },
-  'VariantEntry',
+  'Entry',
 );
-export type VariantEntry = t.TypeOf<typeof VariantEntryCodec>;
+
+/** A hand-designed optimizer entry (evaluated once, not meta-trained). */
+export interface BaselineEntry {
+  label: string;
+  preset?: string;
+  baseline: BaselineConfig;
+}
+
+/** A learned optimizer entry with its preset applied and every default filled. */
+export interface LearnedEntry {
+  label: string;
+  preset?: string;
+  learned: LearnedConfig;
+  train: TrainConfig;
+  estimator: EstimatorConfig;
+}
+
+export type ResolvedEntry = BaselineEntry | LearnedEntry;
+
+export const isBaseline = (e: ResolvedEntry): e is BaselineEntry => 'baseline' in e;
 
 const MetaShape = strict(
   {
     backend: optional(Backend),
     /** Seed of the problems (training, validation and held-out streams). */
     seed: Seed,
-    /** Meta-training seeds: each learned variant is trained once per seed. */
+    /** Meta-training seeds: each learned entry is trained once per seed. */
     metaSeeds: arrayOf(Seed, { min: 1 }),
-    /** The inner problems (a tagged union on `kind`). */
+    /** The inner problems: `{ kind, ... }` of a registered task family. */
     task: TaskConfig,
     heldout: strict({ trajectories: PositiveInt, steps: PositiveInt }, 'Heldout'),
-    /** Recipe of entries that do not name one. */
-    recipe: oneOf(RECIPES),
-    variants: arrayOf(VariantEntryCodec, { min: 1 }),
+    /** Validation problems on which a baseline's list of learning rates is tuned (steps: heldout.steps). */
+    baselineValidation: strict({ trajectories: PositiveInt }, 'BaselineValidation'),
+    variants: arrayOf(t.unknown, { min: 1 }),
     logdir: OutDir,
     checkpointDir: OutDir,
     /** Write a resumable checkpoint every this many batches (0: only at the end). */
@@ -67,188 +95,117 @@ const MetaShape = strict(
     tableSteps: arrayOf(NonNegativeInt, { min: 1 }),
     /** Histograms every this many windows (0: never). */
     histogramEvery: NonNegativeInt,
-    fractionTrain: optional(numberIn({ gt: 0, le: 1 })),
   },
   'MetaExperiment',
 );
 
+/** The package's default experiment (what `npm start` runs): its fields are the codec's defaults. */
+const DEFAULT_FILE = new URL('../../experiments/meta-default.json', import.meta.url);
+const DEFAULTS = { baselineValidation: { trajectories: 16 }, ...(JSON.parse(fs.readFileSync(DEFAULT_FILE, 'utf8')) as Record<string, unknown>) };
+
 /**
- * The experiment config. Beyond its shape, decoding resolves every variant entry against its
- * preset (so a bad override inside a variant is listed with the top-level problems, at its
- * path: `variants[2].train.batch`), checks warm starts and labels across variants, and keeps
- * `tableSteps` within `heldout.steps`.
+ * The experiment config. Beyond its shape, decoding resolves every entry against its preset
+ * (so a bad override inside an entry is listed with the top-level problems, at its path),
+ * checks warm starts and labels across entries, and keeps `tableSteps` within `heldout.steps`.
  */
 export const MetaExperimentCodec = withDefaults(
   withChecks(MetaShape, (u, c) => experimentProblems(u, c)),
-  {
-    seed: 0,
-    metaSeeds: [0],
-    task: { kind: 'regression', widths: [20, 20, 20], samples: 20, slope: 0.1, seedScheme: 'stream' },
-    heldout: { trajectories: 5, steps: 100 },
-    recipe: 'tuned',
-    variants: VARIANT_NAMES.map((name) => ({ name })),
-    logdir: 'logs/meta',
-    checkpointDir: 'checkpoints/meta',
-    checkpointEvery: 10,
-    tableSteps: [1, 10, 30, 100],
-    histogramEvery: 10,
-  },
+  DEFAULTS as never,
 );
-export type MetaExperiment = t.TypeOf<typeof MetaExperimentCodec>;
-registerConfig('meta', MetaExperimentCodec, 'symtele meta train|eval: learning to teleport (section 5.2)');
+export type MetaExperiment = Omit<t.TypeOf<typeof MetaShape>, 'variants'> & { variants: unknown[] };
+registerConfig('meta', MetaExperimentCodec, 'symtele meta train|eval: learned optimizers and baselines on held-out problems', (exp, source) => resolvedExperiment(exp, source));
 
-export type VariantName = (typeof VARIANT_NAMES)[number];
-export type Recipe = (typeof RECIPES)[number];
+const defaultTrain = (): TrainConfig => (TrainCodec.decode({}) as E.Right<TrainConfig>).right;
 
-const RAW = { kind: 'raw', p: 10, inputScale: 1 } as const;
-const LOGSIGN = { kind: 'logsign', p: 10, inputScale: 1 } as const;
+/** The fields given where the preset has no such part (null or absent): `path` -> the value. */
+function newParts(base: unknown, over: unknown, path: string[] = []): string[][] {
+  if (!isPlainObject(over)) return [];
+  if (!isPlainObject(base)) return path.length > 0 ? [path] : [];
+  return Object.entries(over).flatMap(([k, v]) => (isPlainObject(v) && !isPlainObject(base[k]) && base[k] !== undefined ? [[...path, k]] : newParts(base[k], v, [...path, k])));
+}
+
+/** The codec found at a path of nested strict codecs (for the error's look), else unknown. */
+const codecAt = (keys: readonly string[]): Array<[string, t.Decoder<any, any>]> => keys.map((k) => [k, t.unknown]);
 
 /**
- * The reference code's settings: raw gradients, sum of losses, no clipping, one trajectory per
- * meta-step, meta learning rates 1e-3 (update LSTM) and 1e-4 (teleport LSTM, also the step-size
- * LSTM of LSTM(lr,tele)).
+ * Preset + overrides of one raw entry, decoded strictly under context `c` (the entry's place in
+ * the experiment). Null when the entry is not an object (the shape reports it).
  */
-function referencePreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
-  const train: TrainConfig = {
-    seed: 0,
-    trajectories: 700,
-    epochs: 1,
-    trajectoryLength: 100,
-    unroll: 10,
-    batch: 1,
-    lrUpdate: 1e-3,
-    lrTele: 1e-4,
-    lrSchedule: 'constant',
-    lrFloor: 1,
-    clip: 0,
-    lossWeighting: 'sum',
-    estimator: { kind: 'tbptt' },
-    evalEvery: 0,
-    valTrajectories: 5,
-    valSteps: 100,
-    warmStart: null,
-  };
-  const base: VariantConfig = { name, lr: 3e-4, update: null, tele: null, preprocess: RAW, secondOrder: false };
-  switch (name) {
-    case 'GD':
-      return { variant: base, train: { ...train, trajectories: 1 } };
-    case 'LSTM(update)':
-      return { variant: { ...base, update: { hidden: 300, outputScale: 1, clamp: 1e7, gdSkip: 0, lrScaleRange: 0 } }, train: { ...train, trajectories: 600 } };
-    case 'LSTM(lr,tele)':
-      return {
-        variant: { ...base, tele: { hidden: 20, magnitude: 0.01, action: 'inverse', inverse: 'host', lrHead: { min: 1e-7, max: 5e-3, param: 'clamp' }, headScale: 1, direction: 'none', learnedMagnitude: false } },
-        train: { ...train, trajectories: 30, trajectoryLength: 300 },
-      };
-    case 'LSTM(update,tele)':
-      return {
-        variant: {
-          ...base,
-          update: { hidden: 300, outputScale: 1, clamp: 1e7, gdSkip: 0, lrScaleRange: 0 },
-          tele: { hidden: 300, magnitude: 0.01, action: 'inverse', inverse: 'host', lrHead: null, headScale: 1, direction: 'none', learnedMagnitude: false },
-        },
-        train,
-      };
-  }
-}
-
-/**
- * Our recipe. What changed and why (see README and docs/meta.md):
- * log-magnitude+sign inputs (the raw gradient spans 1e-3..1e5 and saturates the gates), a
- * small output scale plus a fixed gradient-descent term (the LSTM learns a correction to GD
- * rather than the whole step, so an untrained optimizer is GD, not noise), the meta-loss as
- * the mean log loss (the sum of losses is dominated by the first window, so late steps are
- * never trained), clipped meta-gradients and batched trajectories.
- */
-function tunedPreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
-  const p = referencePreset(name);
-  const train: TrainConfig = {
-    ...p.train,
-    batch: 8,
-    clip: 1,
-    lossWeighting: 'log',
-    lrUpdate: 1e-3,
-    lrTele: 1e-3,
-    lrSchedule: 'cosine',
-    lrFloor: 0.05,
-    evalEvery: 2,
-    valTrajectories: 16,
-  };
-  const update = { hidden: 300, outputScale: 0.01, clamp: 0, gdSkip: 3e-4, lrScaleRange: 2 };
-  const tele = { hidden: 300, magnitude: 0.05, action: 'inverse', inverse: 'host', lrHead: null, headScale: 0.01, direction: 'w2', learnedMagnitude: true } as const;
-  switch (name) {
-    case 'GD':
-      return p;
-    case 'LSTM(update)':
-      return { variant: { ...p.variant, preprocess: LOGSIGN, update }, train: { ...train, trajectories: 200 } };
-    case 'LSTM(lr,tele)':
-      return {
-        variant: { ...p.variant, preprocess: LOGSIGN, tele: { ...tele, hidden: 20, lrHead: { min: 1e-7, max: 5e-3, param: 'logsigmoid' } } },
-        train: { ...train, trajectories: 30, epochs: 5 },
-      };
-    case 'LSTM(update,tele)':
-      // Teleport size cap 0.2: with 0.05 the learned size sat at the cap from step ~5 in every
-      // meta-seed; with 0.2 the validation score improved for all three (docs/meta.md).
-      return { variant: { ...p.variant, preprocess: LOGSIGN, update, tele: { ...tele, magnitude: 0.2 } }, train: { ...train, trajectories: 200 } };
-  }
-}
-
-/** The paper's text (section 5.2): the reference's recipe with meta learning rates 1e-4 (m1) and 1e-3 (m2). */
-function paperPreset(name: VariantName): { variant: VariantConfig; train: TrainConfig } {
-  const p = referencePreset(name);
-  return { ...p, train: { ...p.train, lrUpdate: 1e-4, lrTele: 1e-3 } };
-}
-
-export function preset(name: VariantName, recipe: Recipe): { variant: VariantConfig; train: TrainConfig } {
-  return recipe === 'reference' ? referencePreset(name) : recipe === 'paper' ? paperPreset(name) : tunedPreset(name);
-}
-
-export interface ResolvedVariant {
-  label: string;
-  name: VariantName;
-  variant: VariantConfig;
-  train: TrainConfig;
-}
-
-/**
- * Preset + overrides of one entry (raw or decoded), decoded strictly under context `c` (the
- * entry's place in the experiment): the problems name their full path, e.g.
- * `variants[2].train.batch`. Entries without a valid name have no preset: the shape reports them.
- */
-function resolveEntry(entry: unknown, recipe: Recipe, c: t.Context): E.Either<t.Errors, ResolvedVariant> | null {
-  if (!isPlainObject(entry) || !VariantEntryCodec.props.name.is(entry.name)) return null;
-  const name = entry.name;
-  const own = entry.recipe;
-  const p = preset(name, typeof own === 'string' && (RECIPES as readonly string[]).includes(own) ? (own as Recipe) : recipe);
-  const label = typeof entry.label === 'string' ? entry.label : name;
-  const override = (key: 'variant' | 'train') => (isPlainObject(entry[key]) ? entry[key] : {});
-  const vRaw = deepMerge({ ...p.variant, name: label }, override('variant'));
-  const trRaw = deepMerge(p.train, override('train'));
-  const v = VariantCodec.validate(vRaw, t.appendContext(c, 'variant', VariantCodec, vRaw));
-  const tr = TrainCodec.validate(trRaw, t.appendContext(c, 'train', TrainCodec, trRaw));
-  const errors = [...(E.isLeft(v) ? v.left : []), ...(E.isLeft(tr) ? tr.left : [])];
-  if (E.isLeft(v) || E.isLeft(tr)) return E.left(errors);
-  return E.right({ label, name, variant: v.right as VariantConfig, train: tr.right as TrainConfig });
-}
-
-/**
- * Every variant entry resolved, or every problem of every entry and across entries (warm
- * starts, labels), each at its path under `c` (the experiment's context).
- */
-function resolveEntries(entries: readonly unknown[], recipe: Recipe, c: t.Context): E.Either<t.Errors, ResolvedVariant[]> {
-  const variantsCodec = MetaShape.props.variants;
-  const at = t.appendContext(c, 'variants', variantsCodec, entries);
+function resolveEntry(entry: unknown, c: t.Context): E.Either<t.Errors, ResolvedEntry> | null {
+  if (!isPlainObject(entry)) return null;
   const errors: t.ValidationError[] = [];
-  const out: ResolvedVariant[] = [];
+  const at = (keys: string[], message: string, value?: unknown) => problemAt(c, codecAt(keys), message, value);
+  for (const old of ['name', 'recipe', 'variant'] as const) {
+    if (old in entry) errors.push(at([old], `entries name a preset and their parts: { "preset": "tuned/LSTM(update)", "learned": {...}, "train": {...} } (${old} is not a field; presets: symtele list)`, entry[old]));
+  }
+  const { preset: presetName, ...own } = entry;
+  let base: Record<string, unknown> = {};
+  if (presetName !== undefined) {
+    const p = typeof presetName === 'string' ? entryPreset(presetName) : undefined;
+    if (!p) errors.push(at(['preset'], `expected one of ${entryPresetNames().map((n) => JSON.stringify(n)).join(', ')}`, presetName));
+    else base = p;
+  }
+  if (errors.length > 0) return E.left(errors);
+  // An override of a part the preset does not have (a null module, a baseline's learned part)
+  // is reported once, at that part, instead of as every field it lacks.
+  const missing = presetName !== undefined ? newParts(base, own) : [];
+  const merged = deepMerge(base, own) as Record<string, unknown>;
+  const r = EntryShape.validate(merged, c);
+  if (E.isLeft(r)) {
+    const within = (e: t.ValidationError, p: string[]) => p.every((k, i) => e.context[c.length + i]?.key === k);
+    const kept = r.left.filter((e) => !missing.some((p) => within(e, p)));
+    for (const p of missing) {
+      if (r.left.some((e) => within(e, p))) {
+        kept.push(at(p, `"${String(presetName)}" has no "${p[p.length - 1]}" to override (it is null or absent there): to add one, give all its fields`));
+      }
+    }
+    return E.left(kept);
+  }
+  const d = r.right;
+  if ((d.learned === undefined) === (d.baseline === undefined)) {
+    return E.left([at([], `expected exactly one of "learned" (a learned optimizer) or "baseline" (a hand-designed optimizer)`, entry)]);
+  }
+  if (d.baseline !== undefined) {
+    const extra = (['train', 'estimator'] as const).filter((k) => own[k] !== undefined);
+    if (extra.length > 0) return E.left(extra.map((k) => at([k], `a baseline is not meta-trained: "${d.label}" has no ${k}`, own[k])));
+    return E.right({ label: d.label, ...(typeof presetName === 'string' ? { preset: presetName } : {}), baseline: d.baseline });
+  }
+  const train = (d.train as TrainConfig | undefined) ?? defaultTrain();
+  const learned = d.learned!;
+  // every module of the learned optimizer has a meta learning rate, and every rate a module
+  let modules: readonly string[] = [];
+  try {
+    modules = learnedOptimizers.create(learned).modules;
+  } catch (e) {
+    return E.left([at(['learned'], (e as Error).message)]);
+  }
+  const lrProblems = [
+    ...modules.filter((m) => train.metaLr[m] === undefined && train.metaLr.default === undefined).map((m) => `no rate for module "${m}" (name it, or give a "default")`),
+    ...Object.keys(train.metaLr)
+      .filter((k) => k !== 'default' && !modules.includes(k))
+      .map((k) => `"${k}": the learned optimizer has no such module (its modules: ${modules.join(', ') || 'none'})`),
+  ];
+  if (lrProblems.length > 0) return E.left(lrProblems.map((m) => at(['train', 'metaLr'], m)));
+  return E.right({ label: d.label, ...(typeof presetName === 'string' ? { preset: presetName } : {}), learned, train, estimator: d.estimator ?? { kind: 'tbptt' } });
+}
+
+/** Every entry resolved, or every problem of every entry and across entries, each at its path under `c`. */
+function resolveEntries(entries: readonly unknown[], c: t.Context): E.Either<t.Errors, ResolvedEntry[]> {
+  const at = t.appendContext(c, 'variants', MetaShape.props.variants, entries);
+  const errors: t.ValidationError[] = [];
+  const out: ResolvedEntry[] = [];
   entries.forEach((entry, i) => {
-    const r = resolveEntry(entry, recipe, t.appendContext(at, String(i), VariantEntryCodec, entry));
-    if (r !== null && E.isLeft(r)) errors.push(...r.left);
-    else if (r !== null) out.push(r.right);
+    const ctx = t.appendContext(at, String(i), EntryShape, entry);
+    const r = resolveEntry(entry, ctx);
+    if (r === null) errors.push({ value: entry, context: ctx, message: `expected an entry object ({ "label", "learned" | "baseline", ... } or { "preset": ... }), got ${JSON.stringify(entry)}` });
+    else if (E.isLeft(r)) errors.push(...r.left);
+    else out.push(r.right);
   });
-  // checks across entries need them all (an entry without a valid name is the shape's problem)
+  // checks across entries need them all
   if (out.length < entries.length) return E.left(errors);
   out.forEach((_, i) => {
     const problem = warmStartProblem(out, i);
-    if (problem) errors.push(problemAt(at, [[String(i), VariantEntryCodec], ['train', TrainCodec], ['warmStart', TrainCodec.props.warmStart]], problem));
+    if (problem) errors.push(problemAt(at, [[String(i), EntryShape], ['train', t.unknown], ['warmStart', t.unknown]], problem));
   });
   const labels = out.map((r) => r.label);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
@@ -261,8 +218,7 @@ function experimentProblems(u: unknown, c: t.Context): t.Errors {
   if (!isPlainObject(u)) return [];
   const errors: t.ValidationError[] = [];
   if (Array.isArray(u.variants)) {
-    const recipe = MetaShape.props.recipe.is(u.recipe) ? u.recipe : 'tuned';
-    const r = resolveEntries(u.variants, recipe, c);
+    const r = resolveEntries(u.variants, c);
     if (E.isLeft(r)) errors.push(...r.left);
   }
   // table steps within the held-out steps (a step beyond printed NaN)
@@ -276,31 +232,67 @@ function experimentProblems(u: unknown, c: t.Context): t.Errors {
   return errors;
 }
 
-/** The variants of a decoded experiment with presets and overrides applied; a bad entry is a ConfigError naming its path. */
-export function resolveAll(exp: MetaExperiment, source: string): E.Either<ConfigError, ResolvedVariant[]> {
-  const r = resolveEntries(exp.variants, exp.recipe, [{ key: '', type: MetaExperimentCodec, actual: exp }]);
+/** The entries of a decoded experiment with presets and defaults applied; a bad entry is a ConfigError naming its path. */
+export function resolveAll(exp: MetaExperiment, source: string): E.Either<ConfigError, ResolvedEntry[]> {
+  const r = resolveEntries(exp.variants, [{ key: '', type: MetaExperimentCodec, actual: exp }]);
   return E.isLeft(r) ? E.left(new ConfigError(source, reportErrors(r.left))) : r;
 }
 
-/** The experiment's variants with presets and overrides applied; a bad entry throws its ConfigError. */
-export function resolveOrThrow(exp: MetaExperiment, source: string): ResolvedVariant[] {
+/** The experiment's entries resolved; a bad entry throws its ConfigError. */
+export function resolveOrThrow(exp: MetaExperiment, source: string): ResolvedEntry[] {
   const r = resolveAll(exp, source);
   if (E.isLeft(r)) throw r.left;
   return r.right;
 }
 
-/** Why entry i's warm start cannot work (it must name an earlier variant with the same update LSTM), or null. */
-function warmStartProblem(all: readonly ResolvedVariant[], i: number): string | null {
-  const from = all[i].train.warmStart;
+/** A preset resolved as an experiment entry `{ preset: name, ...over }` would be; a ConfigError otherwise. */
+export function resolvePreset(name: string, over: Record<string, unknown> = {}): ResolvedEntry {
+  const entry = { preset: name, ...over };
+  const r = resolveEntry(entry, [{ key: '', type: EntryShape, actual: entry }]);
+  if (r === null || E.isLeft(r)) throw new ConfigError(`preset ${name}`, r === null ? ['expected an entry'] : reportErrors(r.left));
+  return r.right;
+}
+
+/** A learned preset resolved (see resolvePreset); an error for a baseline. */
+export function resolveLearnedPreset(name: string, over: Record<string, unknown> = {}): LearnedEntry {
+  const e = resolvePreset(name, over);
+  if (isBaseline(e)) throw new Error(`preset ${name} is a baseline, not a learned optimizer`);
+  return e;
+}
+
+/** The experiment as it runs: every entry resolved (what `config check` and `config defaults` print). */
+export const resolvedExperiment = (exp: MetaExperiment, source: string): Omit<MetaExperiment, 'variants'> & { variants: ResolvedEntry[] } => ({
+  ...exp,
+  variants: resolveOrThrow(exp, source),
+});
+
+/** Whether an entry is meta-trained (a learned optimizer with at least one module), once per meta-seed. */
+export const isTrained = (e: ResolvedEntry): e is LearnedEntry => !isBaseline(e) && learnedOptimizers.create(e.learned).modules.length > 0;
+
+/** The meta-trained entry of that label (units are named by it); an error naming `source` otherwise. */
+export function trainedEntry(resolved: readonly ResolvedEntry[], label: string, source: string): LearnedEntry {
+  const e = resolved.find((r) => r.label === label);
+  if (!e || !isTrained(e)) throw new Error(`no meta-trained entry "${label}" in ${source}`);
+  return e;
+}
+
+/** The entry whose trained update module starts `e` (its `train.warmStart`), if any. */
+export const warmStartOf = (resolved: readonly ResolvedEntry[], e: LearnedEntry): LearnedEntry | undefined =>
+  e.train.warmStart === null ? undefined : trainedEntry(resolved, e.train.warmStart, 'the experiment');
+
+/** Why entry i's warm start cannot work (it must name an earlier entry with the same update module), or null. */
+function warmStartProblem(all: readonly ResolvedEntry[], i: number): string | null {
+  const e = all[i]!;
+  const from = isBaseline(e) ? null : e.train.warmStart;
   if (from === null) return null;
   const j = all.findIndex((r) => r.label === from);
-  if (j < 0 || j >= i) return `expected the label of an earlier variant, got "${from}"`;
-  const [a, b] = [all[i].variant, all[j].variant];
-  if (!a.update) return 'this variant has no update LSTM to start';
-  if (!b.update || b.update.hidden !== a.update.hidden || b.preprocess.kind !== a.preprocess.kind) {
-    return `"${from}" has no update LSTM of the same size and inputs`;
+  if (j < 0 || j >= i) return `expected the label of an earlier entry, got "${from}"`;
+  const other = all[j]!;
+  const [a, b] = [(e as LearnedEntry).learned, isBaseline(other) ? undefined : other.learned];
+  const update = (l: LearnedConfig | undefined) => (l && isPlainObject(l.update) ? l.update : null);
+  if (!update(a)) return 'this entry has no update module to start';
+  if (!b || b.kind !== a!.kind || update(b)?.hidden !== update(a)!.hidden || (b.preprocess as { kind?: string } | undefined)?.kind !== (a!.preprocess as { kind?: string } | undefined)?.kind) {
+    return `"${from}" has no update module of the same kind, size and inputs`;
   }
   return null;
 }
-
-

@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Task } from '../tasks/task.js';
 import type { MetaParams } from './params.js';
+import type { LearnedOptimizer } from './learned/learned.js';
+import type { LossWeighting } from './truncated.js';
 
 /** Where a shard's trajectories sit in the run: all randomness derives from these. */
 export interface ShardContext {
@@ -75,3 +77,9 @@ export function combineEstimates(es: readonly Estimate[]): Estimate {
 export function disposeEstimate(e: Estimate): void {
   for (const m of Object.values(e.grads)) tf.dispose(Object.values(m));
 }
+
+/**
+ * What an estimator's registry entry creates from its config: the estimator for a learned
+ * optimizer and a meta-loss weighting (both set per experiment entry).
+ */
+export type EstimatorFactory = (learned: LearnedOptimizer, weighting: LossWeighting) => GradientEstimator;

@@ -2,7 +2,7 @@
 // meta-seed, evaluate all on the same held-out trajectories, and write the table, JSON, plot
 // and TensorBoard curves. The CLI (`symtele meta`, `npm start`) only parses flags and calls these.
 import path from 'node:path';
-import { resolveOrThrow, type MetaExperiment, type ResolvedVariant } from './config.js';
+import { isTrained, resolveOrThrow, warmStartOf, type LearnedEntry, type MetaExperiment } from './config.js';
 import { trainVariant, evaluateAll, logHeldout, loadTrained, type TrainRunOptions } from './run.js';
 import { totalBatches } from './train.js';
 import { lockDir, type DirLock } from './dir-lock.js';
@@ -14,7 +14,6 @@ import { unitPool } from './jobs/unit-job.js';
 import { redisUnitPool } from './jobs/redis-units.js';
 import { preflightMeta } from './preflight.js';
 import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
-import { isLearned } from './variant.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
 
@@ -78,7 +77,7 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
   const log = opts.log ?? (() => {});
   preflightMeta(exp, source, { json: opts.json }); // the checks of `config check`, before any work
   const resolved = resolveOrThrow(exp, source);
-  const learned = resolved.filter((rv) => isLearned(rv.variant));
+  const learned = resolved.filter(isTrained);
   const jobs = opts.jobs ?? 1;
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected a positive integer, got ${jobs}`);
   if (jobs > 1 && (opts.pool || (opts.shards ?? 1) > 1)) throw new Error('jobs > 1 trains whole units on threads: it does not combine with gradient workers (--workers, --redis)');
@@ -92,18 +91,18 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
     const started = new Map<string, Promise<void>>();
     const key = (label: string, s: number) => `${label}#${s}`;
     // each unit runs once; one warm-started from another starts after it
-    const unitDone = (rv: ResolvedVariant, s: number): Promise<void> => {
+    const unitDone = (rv: LearnedEntry, s: number): Promise<void> => {
       if (!started.has(key(rv.label, s))) started.set(key(rv.label, s), runUnit(rv, s));
       return started.get(key(rv.label, s))!;
     };
     // one unit: skipped when done, else trained (here, or on a thread once its warm-start source is done)
-    const runUnit = async (rv: ResolvedVariant, s: number): Promise<void> => {
+    const runUnit = async (rv: LearnedEntry, s: number): Promise<void> => {
       const unit = study.unit(rv.label, s);
       if (unit.state === 'done') {
         log(`${rv.label} seed ${s}: done in an earlier run (from its checkpoint)`);
         return;
       }
-      const from = resolved.find((r) => r.label === rv.train.warmStart);
+      const from = warmStartOf(resolved, rv);
       if (from) await unitDone(from, s);
       const resume = opts.start === 'resume' && hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
       study.update(rv.label, s, { state: 'running' });
@@ -165,7 +164,7 @@ export async function evaluateFromCheckpoints(exp: MetaExperiment, source: strin
   const resolved = resolveOrThrow(exp, source);
   const metas = new Map<string, MetaParams>();
   for (const rv of resolved) {
-    if (!isLearned(rv.variant)) continue;
+    if (!isTrained(rv)) continue;
     for (const s of exp.metaSeeds) {
       const roots = opts.checkpoints ?? [exp.checkpointDir];
       const root = roots.find((r) => hasCheckpoint(checkpointDirOf(r, rv.label, s))) ?? roots[0];

@@ -15,26 +15,17 @@ import {
   type Estimate,
   type Limits,
 } from '../config/preflight.js';
-import { resolveAll, type MetaExperiment, type ResolvedVariant } from './config.js';
+import type { PartSize } from '../config/parts.js';
+import { taskFamilies } from '../tasks/registry.js';
+import { baselines } from './baselines.js';
+import { isBaseline, isTrained, resolveAll, type MetaExperiment, type ResolvedEntry } from './config.js';
+import { learnedOptimizers } from './learned/registry.js';
 import { totalBatches } from './train.js';
-import { isLearned, type VariantConfig } from './variant.js';
 
-type Kind = 'GD' | 'update' | 'tele' | 'update+tele';
-const kindOf = (v: VariantConfig): Kind => (v.update && v.tele ? 'update+tele' : v.update ? 'update' : v.tele ? 'tele' : 'GD');
+// Every figure comes from the parts (their registry entries' `size`): a task gives its parameter
+// shapes, a learned optimizer its meta-parameter count and measured seconds and bytes per step.
+// A part without figures gets no time estimate and the figures below for memory.
 
-// Measured constants. Held-out figures: scripts/measure-preflight.ts on wasm, the default
-// 20x20x20 regression task (20 samples), preset hidden sizes, B = 64 problems in one batch, the
-// faster of two runs on the shared 2-core machine (docs/meta.md gives both). Training figures: the fastest of the four `npm run bench --
-// --only meta` runs of docs/meta.md ("Speed and memory", B = 16, 100-step trajectories).
-// They scale with the task only through its parameter count; other widths, hidden sizes and
-// machines move them, so the estimate is an order of magnitude, not a promise.
-
-/** Seconds per held-out (or validation) trajectory-step, forward only. */
-const EVAL_SECONDS_PER_STEP: Record<Kind, number> = { GD: 1.9e-4, update: 1.4e-3, tele: 1.1e-3, 'update+tele': 3.1e-3 };
-/** Seconds per meta-training trajectory-step (1 / (trajectories/s x 100 steps)). */
-const TRAIN_SECONDS_PER_STEP: Record<Kind, number> = { GD: 0, update: 1 / 721, tele: 1 / 1339, 'update+tele': 1 / 292 };
-/** Peak tensor bytes of one held-out step per problem, per parameter of the problem (28.8 / 158 / 156 / 300 KB over 800 parameters). */
-const STEP_BYTES_PER_PARAMETER: Record<Kind, number> = { GD: 36, update: 198, tele: 195, 'update+tele': 375 };
 /** Heap bytes per stored held-out entry (a loss and a squared gradient norm per run and step). */
 const BYTES_PER_HELDOUT_ENTRY = 18.2;
 /** Characters of results.json per held-out entry (loss, squared gradient norm, time). */
@@ -43,44 +34,79 @@ const JSON_CHARS_PER_HELDOUT_ENTRY = 52;
 const MAX_STRING_LENGTH = 2 ** 29 - 24;
 /** Bytes per training trajectory held all run: its place in the epoch's permutation (Int32Array + array). */
 const BYTES_PER_TRAINING_TRAJECTORY = 12;
+/** Copies of the meta-parameters alive while training: current, gradient, two Adam moments, best, the checkpoint's. */
+const META_COPIES = 6;
+/** Peak step bytes per problem parameter for a part that gives none (the largest measured, both LSTM modules). */
+const DEFAULT_STEP_BYTES_PER_PARAMETER = 375;
+/** The largest tensor a backend allocates (the wasm heap is at most 4 GiB; typed arrays fail far beyond). */
+const MAX_TENSOR_BYTES = 2 ** 31;
 
-/** Parameters of one inner problem: the weight matrices between consecutive widths. */
-const parameters = (exp: MetaExperiment): number => exp.task.widths.slice(1).reduce((s, w, i) => s + w * exp.task.widths[i]!, 0);
+interface EntrySize extends PartSize {
+  /** Where the part sits in the config, for messages. */
+  field: string;
+}
 
-const runsOf = (exp: MetaExperiment, rv: ResolvedVariant) => exp.heldout.trajectories * (isLearned(rv.variant) ? exp.metaSeeds.length : 1);
+/** What the entry's part tells of its size on the experiment's task. */
+function entrySize(exp: MetaExperiment, rv: ResolvedEntry, i: number, task: PartSize): EntrySize {
+  const shape = { paramShapes: task.paramShapes ?? [], symmetry: { groupSizes: task.groupSizes ?? [] } };
+  if (isBaseline(rv)) return { field: `variants[${i}].baseline`, ...baselines.size(rv.baseline, shape) };
+  return { field: `variants[${i}].learned`, ...learnedOptimizers.size(rv.learned, shape) };
+}
 
-/** Held-out entries stored over all variants and runs. */
-const heldoutEntries = (exp: MetaExperiment, resolved: readonly ResolvedVariant[]): number =>
+const runsOf = (exp: MetaExperiment, rv: ResolvedEntry) => exp.heldout.trajectories * (isTrained(rv) ? exp.metaSeeds.length : 1);
+
+/** Held-out entries stored over all entries and runs. */
+const heldoutEntries = (exp: MetaExperiment, resolved: readonly ResolvedEntry[]): number =>
   resolved.reduce((s, rv) => s + runsOf(exp, rv) * (exp.heldout.steps + 1), 0);
 
+/** Sizes no allocation can hold, each naming its field. */
+function sizeProblems(exp: MetaExperiment, task: PartSize, sizes: readonly EntrySize[]): string[] {
+  const out: string[] = [];
+  const tooBig = (field: string, floats: number | undefined, what: string) => {
+    if (floats !== undefined && floats * 4 > MAX_TENSOR_BYTES) out.push(`${field}: ${what} of ${floats.toExponential(2)} floats (${formatBytes(floats * 4)}), above the ${formatBytes(MAX_TENSOR_BYTES)} one tensor may hold; smaller sizes`);
+  };
+  tooBig('task', task.largestTensor !== undefined ? task.largestTensor * exp.heldout.trajectories : undefined, `a parameter tensor of the ${exp.heldout.trajectories} held-out problems`);
+  for (const s of sizes) tooBig(s.field, s.largestTensor, 'a meta-parameter tensor');
+  return out;
+}
+
 /**
- * Peak memory and work of the experiment from its sizes and the measured constants above.
- * `train` false: evaluation from checkpoints only (`meta eval`).
+ * Peak memory and work of the experiment from the parts' sizes. `train` false: evaluation from
+ * checkpoints only (`meta eval`).
  */
-export function estimateMeta(exp: MetaExperiment, resolved: readonly ResolvedVariant[], train = true): Estimate {
-  const P = parameters(exp);
-  const learned = train ? resolved.filter((rv) => isLearned(rv.variant)) : [];
+export function estimateMeta(exp: MetaExperiment, resolved: readonly ResolvedEntry[], train = true): Estimate & { problems: string[] } {
+  const task = taskFamilies.size(exp.task);
+  const P = task.floats ?? 0;
+  const sizes = resolved.map((rv, i) => entrySize(exp, rv, i, task));
   const seeds = exp.metaSeeds.length;
-  const trainSeconds = learned.reduce((s, rv) => {
+  let trainSeconds = 0;
+  let metaBytes = 0;
+  const unknown: string[] = [];
+  resolved.forEach((rv, i) => {
+    if (!train || !isTrained(rv)) return;
     const c = rv.train;
-    const k = kindOf(rv.variant);
+    const z = sizes[i]!;
+    metaBytes = Math.max(metaBytes, (z.floats ?? 0) * 4 * META_COPIES);
+    if (z.trainSecondsPerStep === undefined) unknown.push(rv.label);
     const validations = c.evalEvery > 0 ? Math.ceil(totalBatches(c) / c.evalEvery) : 0;
-    return s + seeds * (c.trajectories * c.epochs * c.trajectoryLength * TRAIN_SECONDS_PER_STEP[k] + validations * c.valTrajectories * c.valSteps * EVAL_SECONDS_PER_STEP[k]);
-  }, 0);
-  const evalSeconds = resolved.reduce((s, rv) => s + runsOf(exp, rv) * exp.heldout.steps * EVAL_SECONDS_PER_STEP[kindOf(rv.variant)], 0);
+    trainSeconds += seeds * (c.trajectories * c.epochs * c.trajectoryLength * (z.trainSecondsPerStep ?? 0) + validations * c.valTrajectories * c.valSteps * (z.evalSecondsPerStep ?? 0));
+  });
+  const evalSeconds = resolved.reduce((s, rv, i) => s + runsOf(exp, rv) * exp.heldout.steps * (sizes[i]!.evalSecondsPerStep ?? 0), 0);
   const entries = heldoutEntries(exp, resolved);
   const records = entries * BYTES_PER_HELDOUT_ENTRY;
-  // variants are evaluated one after another, all held-out problems in one batch
-  const step = Math.max(...resolved.map((rv) => exp.heldout.trajectories * P * STEP_BYTES_PER_PARAMETER[kindOf(rv.variant)]));
-  const perm = Math.max(0, ...learned.map((rv) => rv.train.trajectories * BYTES_PER_TRAINING_TRAJECTORY));
+  // entries are evaluated one after another, all held-out problems in one batch
+  const step = Math.max(...sizes.map((z) => exp.heldout.trajectories * P * (z.stepBytesPerParameter ?? DEFAULT_STEP_BYTES_PER_PARAMETER)));
+  const perm = Math.max(0, ...resolved.filter(isTrained).filter(() => train).map((rv) => rv.train.trajectories * BYTES_PER_TRAINING_TRAJECTORY));
   const memory = [
     `held-out records ${formatBytes(records)} (${entries.toExponential(2)} entries: runs x ${exp.heldout.steps + 1} steps, ${BYTES_PER_HELDOUT_ENTRY} B each)`,
     `held-out step tensors ${formatBytes(step)} (${exp.heldout.trajectories} problems x ${P} parameters)`,
   ];
+  if (metaBytes > 0) memory.push(`meta-parameters ${formatBytes(metaBytes)} (the largest learned optimizer, ${META_COPIES} copies)`);
   if (perm > 0) memory.push(`training order ${formatBytes(perm)} (${BYTES_PER_TRAINING_TRAJECTORY} B per trajectory)`);
   const time = [`held-out evaluation ${formatDuration(evalSeconds)}`];
-  if (learned.length > 0) time.push(`meta-training ${formatDuration(trainSeconds)} (${learned.length} variant(s) x ${seeds} meta-seed(s))`);
-  return { bytes: records + step + perm, seconds: trainSeconds + evalSeconds, memory, time };
+  const trained = resolved.filter(isTrained).length;
+  if (train && trained > 0) time.push(`meta-training ${formatDuration(trainSeconds)} (${trained} learned entr${trained === 1 ? 'y' : 'ies'} x ${seeds} meta-seed(s)${unknown.length > 0 ? `; no figures for ${unknown.join(', ')}: not counted` : ''})`);
+  return { bytes: records + step + perm + metaBytes, seconds: trainSeconds + evalSeconds, memory, time, problems: sizeProblems(exp, task, sizes) };
 }
 
 export interface MetaPreflightOptions {
@@ -92,7 +118,7 @@ export interface MetaPreflightOptions {
 }
 
 export interface MetaPreflight {
-  resolved: ResolvedVariant[];
+  resolved: ResolvedEntry[];
   estimate: Estimate;
 }
 
@@ -113,6 +139,7 @@ export function preflightMeta(exp: MetaExperiment, source: string, opts: MetaPre
       { field: 'checkpointDir', path: train ? exp.checkpointDir : undefined, kind: 'dir' },
       { field: '--json', path: opts.json, kind: 'file' },
     ]),
+    ...estimate.problems,
     ...estimateProblems(estimate, opts.limits ?? defaultLimits()),
     ...(jsonChars > MAX_STRING_LENGTH
       ? [`heldout: results.json would be ~${jsonChars.toExponential(2)} characters, above the longest string Node can write (${MAX_STRING_LENGTH}); fewer trajectories or steps`]

@@ -10,8 +10,11 @@ export interface VariantResult {
   gradNormSq: number[][];
   /** Wall-clock seconds after each step, per run. */
   time: number[][];
-  /** Meta-training seed of each run (null for GD). */
+  /** Meta-training seed of each run (null for an entry that is not meta-trained). */
   metaSeed: (number | null)[];
+  /** A baseline's learning rate, and the validation score of every rate tried (when tuned). */
+  lr?: number;
+  lrGrid?: { lr: number; score: number }[];
   /** Seconds spent meta-training (all seeds), when trained in this process. */
   trainSeconds?: number;
   trajectoriesPerSecond?: number;

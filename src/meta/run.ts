@@ -4,10 +4,14 @@
 import path from 'node:path';
 import { removeAtomic, sweepTrash } from '../logging/atomic.js';
 import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.js';
-import { buildRunParts, paperRunSpec, type RunParts, type RunSpec } from './build.js';
+import { buildRunParts, entryRunSpec, type RunSpec } from './build.js';
 import { backendChange } from '../backend/resume-check.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig, type LogMark } from './checkpoint.js';
-import type { MetaExperiment, ResolvedVariant } from './config.js';
+import { isBaseline, isTrained, type BaselineEntry, type LearnedEntry, type MetaExperiment, type ResolvedEntry } from './config.js';
+import { baselineLrs, makeBaseline } from './baselines.js';
+import { makeLearned } from './learned/registry.js';
+import type { LearnedOptimizer } from './learned/learned.js';
+import { taskFamily } from '../tasks/registry.js';
 import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
 import type { EvalResults, VariantResult } from './report.js';
 import { localShards, type ShardPool } from './shards.js';
@@ -19,6 +23,7 @@ import {
   trainBatch,
   rollbackToBest,
   validate,
+  validationScore,
   type MetaTrainState,
   type TrainConfig,
   type TrajectoryRecord,
@@ -26,7 +31,6 @@ import {
 } from './train.js';
 import { workerLine, workerStats } from './worker-stats.js';
 import { lockDir } from './dir-lock.js';
-import { isLearned } from './variant.js';
 import { Interrupted, yieldToEventLoop, type StopFlag } from './interrupt.js';
 import { checkpointDirOf, heldoutLogDirOf, slug, unitLogDirOf } from './paths.js';
 import { openUnitLogs, type UnitLogs } from './unit-logs.js';
@@ -54,7 +58,7 @@ export interface TrainRunOptions {
   fullFinalCheckpoint?: boolean;
 }
 
-const seeded = (rv: ResolvedVariant, metaSeed: number) => ({ ...rv.train, seed: rv.train.seed + metaSeed * 1000003 });
+const seeded = (rv: LearnedEntry, metaSeed: number) => ({ ...rv.train, seed: rv.train.seed + metaSeed * 1000003 });
 
 export interface TrainedVariant {
   label: string;
@@ -76,16 +80,16 @@ function histogramStats(w: SummaryWriter, rec: TrajectoryRecord, step: number): 
   }
 }
 
-export const runSpec = (rv: ResolvedVariant, exp: MetaExperiment, train = rv.train): RunSpec => paperRunSpec(exp.task, rv.variant, train);
+export const runSpec = (rv: LearnedEntry, exp: MetaExperiment, train = rv.train): RunSpec => entryRunSpec(exp.task, { ...rv, train });
 
 /** Meta-train one learned variant for one meta-seed (resuming when asked). */
-export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, opts: TrainRunOptions = {}): Promise<TrainedVariant> {
+export async function trainVariant(rv: LearnedEntry, exp: MetaExperiment, metaSeed: number, opts: TrainRunOptions = {}): Promise<TrainedVariant> {
   const log = opts.log ?? (() => {});
   const task = exp.task;
   const train = seeded(rv, metaSeed);
   const spec = runSpec(rv, exp, train);
   const parts = buildRunParts(spec);
-  const ckptConfig: CheckpointConfig = { variant: rv.variant, train, task };
+  const ckptConfig = checkpointConfigOf(rv, train, task);
   const dir = checkpointDirOf(exp.checkpointDir, rv.label, metaSeed);
   const who = `${rv.label} seed ${metaSeed}`;
   // two processes never write one checkpoint directory (a clear error names the holder)
@@ -120,7 +124,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
     const total = totalBatches(train);
     const logs: UnitLogs = (logsRef = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false));
     const writer = logs.tb;
-    if (logMarks === null) writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', 0);
+    if (logMarks === null) writer?.text('config', '```json\n' + JSON.stringify(ckptConfig, null, 2) + '\n```', 0);
     const t0 = performance.now();
     let trajectories = 0;
     let ran = 0;
@@ -213,10 +217,13 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
   }
 }
 
+/** What a resume must find unchanged in a unit's checkpoint: the learned part, its training and the task. */
+const checkpointConfigOf = (rv: LearnedEntry, train: TrainConfig, task: MetaExperiment['task']): CheckpointConfig => ({ learned: rv.learned, estimator: rv.estimator, train, task });
+
 /** Meta-parameters to evaluate, read from checkpoints (best if validated, else last). */
-export function loadTrained(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: number, root = exp.checkpointDir): MetaParams {
+export function loadTrained(rv: LearnedEntry, exp: MetaExperiment, metaSeed: number, root = exp.checkpointDir): MetaParams {
   const dir = checkpointDirOf(root, rv.label, metaSeed);
-  const { state } = loadCheckpoint(dir, { variant: rv.variant, train: seeded(rv, metaSeed), task: exp.task });
+  const { state } = loadCheckpoint(dir, checkpointConfigOf(rv, seeded(rv, metaSeed), exp.task));
   const keep = state.bestMeta ?? state.meta;
   const other = keep === state.meta ? state.bestMeta : state.meta;
   disposeMeta(other);
@@ -226,23 +233,48 @@ export function loadTrained(rv: ResolvedVariant, exp: MetaExperiment, metaSeed: 
   return keep;
 }
 
-/** Held-out evaluation of every variant (GD once; learned ones once per meta-seed) on the same problems. */
+/**
+ * A baseline's rate: its one `lr`, or of a list the one whose validation problems score best
+ * (mean log loss over `exp.baselineValidation.trajectories` problems of the 'val' split and
+ * `heldout.steps` steps), chosen without any held-out problem.
+ */
+export function tuneBaseline(rv: BaselineEntry, exp: MetaExperiment): { lr: number; grid?: { lr: number; score: number }[] } {
+  const lrs = baselineLrs(rv.baseline);
+  if (lrs.length === 1) return { lr: lrs[0]! };
+  const family = taskFamily(exp.task);
+  const ns = Array.from({ length: exp.baselineValidation.trajectories }, (_, i) => i);
+  const grid = lrs.map((lr) => ({ lr, score: validationScore(evaluate(makeBaseline(rv.baseline, lr), {}, family, exp.seed, 'val', ns, exp.heldout.steps)) }));
+  return { lr: grid.reduce((a, b) => (b.score < a.score ? b : a)).lr, grid };
+}
+
+/** Held-out evaluation of every entry (baselines once, learned ones once per meta-seed) on the same problems. */
 export function evaluateAll(
-  resolved: readonly ResolvedVariant[],
+  resolved: readonly ResolvedEntry[],
   metas: ReadonlyMap<string, MetaParams>,
   exp: MetaExperiment,
   log: (l: string) => void = () => {},
 ): EvalResults {
   const ns = Array.from({ length: exp.heldout.trajectories }, (_, i) => i);
+  const family = taskFamily(exp.task);
   const variants: Record<string, VariantResult> = {};
   for (const rv of resolved) {
-    const seeds: (number | null)[] = isLearned(rv.variant) ? exp.metaSeeds : [null];
+    const trained = isTrained(rv);
+    const seeds: (number | null)[] = trained ? exp.metaSeeds : [null];
     const res: VariantResult = { loss: [], gradNormSq: [], time: [], metaSeed: [] };
+    let learned: LearnedOptimizer;
+    if (isBaseline(rv)) {
+      const t = tuneBaseline(rv, exp);
+      learned = makeBaseline(rv.baseline, t.lr);
+      res.lr = t.lr;
+      if (t.grid) {
+        res.lrGrid = t.grid;
+        log(`${rv.label}: lr ${t.lr} (validation scores ${t.grid.map((g) => `${g.lr}: ${g.score.toFixed(3)}`).join(', ')})`);
+      }
+    } else learned = makeLearned(rv.learned);
     for (const s of seeds) {
       const meta = s === null ? {} : metas.get(`${rv.label}#${s}`);
       if (!meta) throw new Error(`no trained meta-parameters for ${rv.label} (meta-seed ${s})`);
-      const parts: RunParts = buildRunParts(runSpec(rv, exp));
-      const rec = evaluate(parts.learned, meta, parts.family, exp.seed, 'heldout', ns, exp.heldout.steps);
+      const rec = evaluate(learned, meta, family, exp.seed, 'heldout', ns, exp.heldout.steps);
       // records are [step][problem]; results are [run][step]
       for (let b = 0; b < ns.length; b++) {
         res.loss.push(rec.loss.map((row) => row[b]));
@@ -254,9 +286,10 @@ export function evaluateAll(
     variants[rv.label] = res;
     log(`evaluated ${rv.label} on ${res.loss.length} held-out runs`);
   }
+  const scheme = exp.task.seedScheme;
   return {
     variants,
-    heldout: { seed: exp.seed, trajectories: exp.heldout.trajectories, steps: exp.heldout.steps, seedScheme: 'seedScheme' in exp.task ? exp.task.seedScheme : 'stream' },
+    heldout: { seed: exp.seed, trajectories: exp.heldout.trajectories, steps: exp.heldout.steps, seedScheme: typeof scheme === 'string' ? scheme : 'stream' },
   };
 }
 

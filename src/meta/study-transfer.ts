@@ -31,7 +31,8 @@ import { makeLearned } from './learned/registry.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { makeEstimator } from './estimators/registry.js';
 import { localShards } from './shards.js';
-import { disposeTrainState, evaluate, initTrainState, totalBatches, trainBatch, TrainCodec, type TrainConfig, type TrajectoryRecord } from './train.js';
+import { asLearned } from './baselines.js';
+import { disposeTrainState, evaluate, initTrainState, totalBatches, trainBatch, TrainShape, type TrainConfig, type TrajectoryRecord } from './train.js';
 import { LearnedTeleportConfig } from './learned/teleport.js';
 import { disposeMeta, type MetaParams } from './params.js';
 
@@ -50,9 +51,9 @@ const LabelledTask = strict(
  * by the study (one epoch over `trajectories` problems, each batch from one member of the mix;
  * log loss weighting; truncated backprop; no validation during training).
  */
-const STUDY_TRAIN_FIELDS = ['trajectories', 'batch', 'trajectoryLength', 'unroll', 'lrUpdate', 'lrTele', 'clip', 'lrSchedule', 'lrFloor'] as const;
+const STUDY_TRAIN_FIELDS = ['trajectories', 'batch', 'trajectoryLength', 'unroll', 'metaLr', 'clip', 'lrSchedule', 'lrFloor'] as const;
 type StudyTrainField = (typeof STUDY_TRAIN_FIELDS)[number];
-const studyTrainProps = Object.fromEntries(STUDY_TRAIN_FIELDS.map((k) => [k, TrainCodec.props[k]])) as Pick<typeof TrainCodec.props, StudyTrainField>;
+const studyTrainProps = Object.fromEntries(STUDY_TRAIN_FIELDS.map((k) => [k, TrainShape.props[k]])) as Pick<typeof TrainShape.props, StudyTrainField>;
 
 const TransferStudyBase = withDefaults(
   strict(
@@ -83,7 +84,7 @@ const TransferStudyBase = withDefaults(
     out: 'results/meta-transfer',
     checkpointDir: 'checkpoints/meta-transfer',
     metaSeeds: [0, 1, 2],
-    train: { trajectories: 64, batch: 8, trajectoryLength: 100, unroll: 10, lrUpdate: 3e-3, lrTele: 1e-3, clip: 1, lrSchedule: 'cosine', lrFloor: 0.1 },
+    train: { trajectories: 64, batch: 8, trajectoryLength: 100, unroll: 10, metaLr: { update: 3e-3, tele: 1e-3 }, clip: 1, lrSchedule: 'cosine', lrFloor: 0.1 },
     update: {},
     tele: {},
     eval: { valTrajectories: 8, heldoutTrajectories: 16, steps: 100, tableSteps: [10, 30, 100] },
@@ -143,9 +144,6 @@ export function curveOf(rec: TrajectoryRecord): Curve {
 }
 
 /** A hand-designed optimizer seen as a LearnedOptimizer without meta-parameters (to share `evaluate`). */
-const asLearned = (opt: Optimizer<unknown>): LearnedOptimizer =>
-  ({ name: opt.name, modules: [], init: () => ({}), optimizer: () => opt }) as unknown as LearnedOptimizer;
-
 const ids = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => offset + i);
 
 /** Area under the mean-log-loss curve: the validation score (lower is better). */
@@ -212,7 +210,6 @@ export const trainConfigOf = (c: TransferStudyConfig, metaSeed: number): TrainCo
   seed: c.seed + metaSeed * 1000003,
   epochs: 1,
   lossWeighting: 'log',
-  estimator: { kind: 'tbptt' },
   evalEvery: 0,
   valTrajectories: 1,
   valSteps: 1,
@@ -227,8 +224,8 @@ export async function metaTrain(
 ): Promise<{ meta: MetaParams; log: TrainLog }> {
   const t0 = performance.now();
   const tc = trainConfigOf(c, metaSeed);
-  const family = mixtureFamily(c.train.tasks.map((tc2) => taskFamily(tc2)));
-  const pool = localShards({ family, estimator: makeEstimator(tc.estimator, lo, tc.lossWeighting) });
+  const family = mixtureFamily(c.train.tasks.map((task) => taskFamily(task)));
+  const pool = localShards({ family, estimator: makeEstimator({ kind: 'tbptt' }, lo, tc.lossWeighting) });
   let st = initTrainState(lo, family, tc);
   const log: TrainLog = { metaLoss: [], skipped: 0, seconds: 0 };
   const total = totalBatches(tc);

@@ -9,8 +9,7 @@ import { stream, restoreStream, type Stream, type StreamState } from '../rng/ind
 import { SingularMatrixError } from '../ops/linalg.js';
 import type { Split, Task, TaskFamily } from '../tasks/task.js';
 import { combineEstimates, disposeEstimate, type Estimate } from './estimator.js';
-import { EstimatorConfig } from './estimators/registry.js';
-import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict, nullable, optional } from '../config/codec.js';
+import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict, nullable, optional, withDefaults } from '../config/codec.js';
 import { Seed } from '../config/common.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { disposeOuter, learnerStep, outerInit, type OuterStates } from './learner.js';
@@ -19,7 +18,7 @@ import { shardIds, type ShardPool } from './shards.js';
 import { yieldToEventLoop } from './interrupt.js';
 import { disposeTrajectories, innerStep, startTrajectories, trajectoryTensors, windows as windowLengths, type Trajectories } from './truncated.js';
 
-export const TrainCodec = strict(
+export const TrainShape = strict(
   {
     seed: Seed,
     /** Number of distinct training trajectories (each its own problem). */
@@ -31,10 +30,11 @@ export const TrainCodec = strict(
     unroll: PositiveInt,
     /** Trajectories advanced in lockstep. */
     batch: PositiveInt,
-    /** Meta learning rate of every module but the teleport module ... */
-    lrUpdate: NonNegativeNumber,
-    /** ... and of the teleport module ('tele'). */
-    lrTele: NonNegativeNumber,
+    /**
+     * Meta learning rate of each module of the learned optimizer, by module name (the paper's
+     * modules: 'update', 'tele'); `default` serves every module not named.
+     */
+    metaLr: t.record(t.string, NonNegativeNumber),
     /** Meta learning-rate schedule over all batches: constant, or cosine decay to `lrFloor` x lr. */
     lrSchedule: oneOf(['constant', 'cosine']),
     /** Fraction of the meta learning rates left at the end of a cosine schedule. */
@@ -42,8 +42,6 @@ export const TrainCodec = strict(
     /** Clip each module's meta-gradient to this global norm (0 = none). */
     clip: NonNegativeNumber,
     lossWeighting: oneOf(['sum', 'mean', 'log']),
-    /** How each window's meta-gradient is estimated. */
-    estimator: EstimatorConfig,
     /** Held-out-style validation every this many batches (0 = never); the best is kept. */
     evalEvery: NonNegativeInt,
     valTrajectories: PositiveInt,
@@ -57,20 +55,41 @@ export const TrainCodec = strict(
     /**
      * When a validation's trajectories overflow float32: 'rollback' to the best validated
      * meta-parameters with fresh outer moments, or 'continue' from where training is (that state
-     * is never kept as best; what the code did before 2026-11-30).
+     * is never kept as best).
      */
     divergedValidation: optional(oneOf(['rollback', 'continue']), "'rollback'"),
     /**
      * Each return to the best validated meta-parameters multiplies the meta learning rates by
-     * this from then on (1: unchanged, the behaviour before). The return resets the outer Adam
-     * moments, so its next step is a full-size sign step from the same point, which can diverge
-     * again: seen as a loop of one update and one diverged batch until the cosine schedule had
-     * lowered the rate (LSTM(update), meta-seeds 0 and 7, docs/meta.md).
+     * this from then on (1: unchanged). The return resets the outer Adam moments, so its next
+     * step is a full-size sign step from the same point, which can diverge again (a loop of one
+     * update and one diverged batch until the cosine schedule has lowered the rate).
      */
     rollbackLrFactor: optional(numberIn({ gt: 0, le: 1 }), '1'),
   },
   'MetaTrain',
 );
+
+/**
+ * Meta-training settings; anything left out takes our defaults (batched trajectories, clipped
+ * meta-gradients, the mean log loss, a cosine meta learning rate, validation every 2 batches).
+ */
+export const TrainCodec = withDefaults(TrainShape, {
+  seed: 0,
+  trajectories: 200,
+  epochs: 1,
+  trajectoryLength: 100,
+  unroll: 10,
+  batch: 8,
+  metaLr: { default: 1e-3 },
+  lrSchedule: 'cosine',
+  lrFloor: 0.05,
+  clip: 1,
+  lossWeighting: 'log',
+  evalEvery: 2,
+  valTrajectories: 16,
+  valSteps: 100,
+  warmStart: null,
+});
 export type TrainConfig = t.TypeOf<typeof TrainCodec>;
 
 /**
@@ -107,8 +126,12 @@ export interface MetaTrainState {
 export const batchesPerEpoch = (c: TrainConfig): number => Math.ceil(c.trajectories / c.batch);
 export const totalBatches = (c: TrainConfig): number => batchesPerEpoch(c) * c.epochs;
 
-/** The meta learning rate of a module (before the schedule). */
-export const moduleLr = (c: Pick<TrainConfig, 'lrTele' | 'lrUpdate'>, mod: string): number => (mod === 'tele' ? c.lrTele : c.lrUpdate);
+/** The meta learning rate of a module (before the schedule); an error when the map has none for it. */
+export function moduleLr(c: Pick<TrainConfig, 'metaLr'>, mod: string): number {
+  const lr = c.metaLr[mod] ?? c.metaLr.default;
+  if (lr === undefined) throw new Error(`train.metaLr: no rate for module "${mod}" (name it, or give a "default")`);
+  return lr;
+}
 
 /**
  * Meta-parameters with their update module copied from `from`; the inputs are not disposed.

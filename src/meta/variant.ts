@@ -1,7 +1,7 @@
-// Learned optimizers of paper section 5.2 as data: one VariantConfig describes GD,
-// LSTM(update), LSTM(lr,tele) and LSTM(update,tele) (and anything in between); the optimizer
-// it defines is built in ./learned/paper.ts from an update module, a teleport module and a
-// step-size head.
+// The learned optimizers of paper section 5.2 as data (learned kind 'paper'): one VariantConfig
+// describes gradient descent, an LSTM update, an LSTM teleport with a step-size head, both
+// modules (and anything in between); the optimizer it defines is built in ./learned/paper.ts
+// from an update module, a teleport module and a step-size head.
 //
 //   m1 (update):  f_t = outputScale * head(LSTM1(pre(grad_t))) - gdSkip * grad_t
 //   m2 (tele):    T_t = head(LSTM2(pre(grad_t))), rescaled to ||T||_F = magnitude, g_t = I + T_t
@@ -12,8 +12,6 @@
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
 import { NonNegativeNumber, oneOf, optional, PositiveInt, PositiveNumber, strict, nullable } from '../config/codec.js';
-
-export const VARIANT_NAMES = ['GD', 'LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
 
 export const PreprocessCodec = strict(
   {
@@ -102,7 +100,8 @@ export type TeleModuleConfig = t.TypeOf<typeof TeleCodec>;
 
 export const VariantCodec = strict(
   {
-    name: t.string,
+    /** Name in errors (default 'paper'; an experiment sets its entry's label). */
+    name: optional(t.string),
     /** GD step size (the GD variant), and the initial step of a logsigmoid step-size head. */
     lr: PositiveNumber,
     update: nullable(UpdateCodec),

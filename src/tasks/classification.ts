@@ -16,6 +16,7 @@
 // row space of the moved activations). The tests measure that drift. Not the 'inverse'
 // action: it would be exact on the batch for one hidden layer (k <= 784), but even at g = I it
 // replaces W_0 by W_0 x x^+, its projection onto the span of the batch's k images.
+import { mlpTaskSize } from '../config/parts.js';
 import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import { pipe } from 'fp-ts/lib/function.js';
@@ -250,7 +251,9 @@ export function classificationFamily(config: ClassificationTaskConfig, data?: Cl
 export const classificationTask = {
   kind: 'classification' as const,
   codec: ClassificationTaskConfig,
-  family: (cfg: ClassificationTaskConfig): ClassificationFamily => classificationFamily(cfg),
+  create: (cfg: ClassificationTaskConfig): ClassificationFamily => classificationFamily(cfg),
+  description: 'MLP classification on an image dataset (MNIST, Fashion-MNIST, CIFAR-10), mini-batches per step',
+  size: (c: ClassificationTaskConfig) => mlpTaskSize(c.widths),
 };
 
 /** Held-out images per chunk of `evaluate` (bounds the [B, width, chunk] activations). */

@@ -1,22 +1,20 @@
-// Every task family by its config `kind`: the config's task is a tagged union of the members'
-// codecs. A new family is one file exporting { kind, codec, family } plus one line here.
-import * as t from 'io-ts';
-import { taggedUnion } from '../config/codec.js';
+// Every task family by its config `kind`. A new family is one file exporting a part entry
+// { kind, codec, create } plus one `registerTaskFamily` line (here for the built-in ones, in a
+// plugin for a user's own).
 import type { TaskFamily } from './task.js';
+import { PartRegistry, type PartConfig, type PartEntry } from '../config/parts.js';
 import { regressionTask } from './regression.js';
 import { classificationTask } from './classification.js';
 
-const TASKS = {
-  [regressionTask.kind]: regressionTask,
-  [classificationTask.kind]: classificationTask,
-} as const;
+export const taskFamilies = new PartRegistry<TaskFamily>('task family');
 
-export const TaskConfig = taggedUnion('kind', Object.fromEntries(Object.entries(TASKS).map(([k, v]) => [k, v.codec])) as { [K in keyof typeof TASKS]: (typeof TASKS)[K]['codec'] });
-export type TaskConfig = t.TypeOf<typeof TaskConfig>;
+export const registerTaskFamily = <C>(entry: PartEntry<TaskFamily, C>): void => taskFamilies.register(entry);
 
-export function taskFamily(cfg: TaskConfig): TaskFamily {
-  const { kind, ...rest } = cfg;
-  const entry = TASKS[kind] as { family: (c: typeof rest) => TaskFamily } | undefined;
-  if (!entry) throw new Error(`task.kind: expected one of ${Object.keys(TASKS).join(', ')}, got "${kind}"`);
-  return entry.family(rest);
-}
+registerTaskFamily(regressionTask);
+registerTaskFamily(classificationTask);
+
+/** A task config: `{ kind, ...the family's fields }`. */
+export const TaskConfig = taskFamilies.codec;
+export type TaskConfig = PartConfig;
+
+export const taskFamily = (cfg: TaskConfig): TaskFamily => taskFamilies.create(cfg);

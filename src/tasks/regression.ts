@@ -10,6 +10,7 @@ import { inv, pinv } from '../ops/linalg.js';
 import type { Split, TaskFamily, TaskSymmetry } from './task.js';
 import { unitDirection as unit } from './task.js';
 import { arrayOf, oneOf, PositiveInt, strict, withDefaults } from '../config/codec.js';
+import { mlpTaskSize } from '../config/parts.js';
 import { LeakyReluSlope } from '../config/common.js';
 
 export type { Split };
@@ -64,14 +65,14 @@ export function regressionLoss(ws: readonly [tf.Tensor3D, tf.Tensor3D], x: tf.Te
 // k samples and LeakyReLU slope; a GL(d_m) element acts on every hidden layer m. With
 // widths [20, 20, 20] and k = 20 it is the paper's problem (PAPER_REGRESSION_TASK).
 
-export interface RegressionFamilySpec {
+export type RegressionFamilySpec = {
   /** Layer widths d_0 (input) .. d_L (output); W_i is [d_i, d_{i-1}]. */
   widths: number[];
   /** Samples k: X is [d_0, k], Y [d_L, k]. The inverse action is exact when k <= every d_m, m < L. */
   samples: number;
   slope: number;
   seedScheme: SeedScheme;
-}
+};
 
 /** The paper's problem as a task config (section 5.2: 20x20 W1, W2, X, Y). */
 export const PAPER_REGRESSION_TASK: { kind: 'regression' } & RegressionFamilySpec = { kind: 'regression', widths: [20, 20, 20], samples: 20, slope: DEFAULT_SLOPE, seedScheme: 'stream' };
@@ -276,4 +277,10 @@ export const RegressionTaskCodec = withDefaults(
   { widths: [20, 20, 20], samples: 20, slope: DEFAULT_SLOPE, seedScheme: 'stream' },
 );
 
-export const regressionTask = { kind: 'regression', codec: RegressionTaskCodec, family: regressionFamily } as const;
+export const regressionTask = {
+  kind: 'regression',
+  codec: RegressionTaskCodec,
+  create: regressionFamily,
+  description: 'MLP regression (paper section 5.2): W_L..W_1 on random X, Y; GL(n) symmetry',
+  size: (c: RegressionFamilySpec) => mlpTaskSize(c.widths),
+};

@@ -33,10 +33,10 @@ export function register(program: Command): void {
 
   config
     .command('check')
-    .description('validate a JSON config file and print it complete, with defaults filled in')
+    .description('validate a JSON config file and print it as it runs: defaults filled in, presets applied')
     .argument('<file>', 'JSON config file')
     .requiredOption('--kind <name>', 'which config it is (see `symtele config list`)')
-    .option('--set <key=value>', 'override a field before validation, e.g. meta.unroll=20 (repeatable)', collect, [])
+    .option('--set <key=value>', 'override a field before validation, e.g. heldout.steps=50 or variants.1.train.unroll=20 (repeatable)', collect, [])
     .option('--write <file>', 'also write the complete config to this file')
     .action(
       runCommand(async (file: string, opts: { kind: string; set: string[]; write?: string }) => {
@@ -46,7 +46,7 @@ export function register(program: Command): void {
         // loadConfigOrExit ran the kind's preflight, as its command does (exit 2 on problems);
         // run again here for its notes (the size estimate)
         const notes = kind.preflight?.(decoded, file);
-        const text = `${JSON.stringify(kind.codec.encode(decoded), null, 2)}\n`;
+        const text = `${JSON.stringify(kind.resolve ? kind.resolve(decoded, file) : kind.codec.encode(decoded), null, 2)}\n`;
         if (opts.write !== undefined) {
           await mkdir(dirname(opts.write), { recursive: true });
           await writeFile(opts.write, text);
@@ -58,14 +58,14 @@ export function register(program: Command): void {
 
   config
     .command('defaults')
-    .description('print the defaults of a config kind as JSON; optional fields without a default are listed on stderr, fields that must be given are reported')
+    .description('print the defaults of a config kind as JSON, every field resolved (presets applied); optional fields without a default are listed on stderr, fields that must be given are reported')
     .argument('<kind>', 'config kind (see `symtele config list`)')
     .action(
       runCommand(async (name: string) => {
         const kind = kindOrThrow(name);
         const r = kind.codec.decode({});
         if (E.isRight(r)) {
-          process.stdout.write(`${JSON.stringify(kind.codec.encode(r.right), null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify(kind.resolve ? kind.resolve(r.right, `defaults of ${name}`) : kind.codec.encode(r.right), null, 2)}\n`);
           // optional fields without a default are absent from the JSON (it stays a valid config): list them
           const absent = absentOptionalFields(kind.codec, r.right);
           if (absent.length > 0) {

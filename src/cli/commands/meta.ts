@@ -9,8 +9,7 @@ import { addPoolOptions, poolOptions, positiveInt, type PoolFlags } from './_poo
 import { InvalidArgumentError } from 'commander';
 import { createShardPool, defaultWorkers, DEFAULT_QUEUE } from '../../meta/workers/index.js';
 import { windows } from '../../meta/train.js';
-import { isLearned } from '../../meta/variant.js';
-import { MetaExperimentCodec, resolveOrThrow, type MetaExperiment, type ResolvedVariant } from '../../meta/config.js';
+import { isTrained, MetaExperimentCodec, resolveOrThrow, type MetaExperiment, type ResolvedEntry } from '../../meta/config.js';
 import '../../meta/preflight.js'; // registers the checks loadConfigOrExit runs
 import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, type ExperimentOptions } from '../../meta/experiment.js';
 import type { EvalResults } from '../../meta/report.js';
@@ -79,8 +78,8 @@ export const mainJob = async (exp: MetaExperiment, source: string, opts: MetaOpt
 };
 
 /** What `--backend auto` chooses for: meta-training at the smallest batch of the experiment's variants. */
-function metaJob(resolved: readonly ResolvedVariant[]): Job {
-  const batches = resolved.filter((v) => isLearned(v.variant)).map((v) => v.train.batch);
+function metaJob(resolved: readonly ResolvedEntry[]): Job {
+  const batches = resolved.filter(isTrained).map((v) => v.train.batch);
   return { kind: 'metaTrain', batch: batches.length > 0 ? Math.min(...batches) : 1 };
 }
 

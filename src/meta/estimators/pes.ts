@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { stream } from '../../rng/index.js';
 import { SingularMatrixError } from '../../ops/linalg.js';
-import type { Estimate, GradientEstimator, ShardContext } from '../estimator.js';
+import type { Estimate, EstimatorFactory, GradientEstimator, ShardContext } from '../estimator.js';
+import { PositiveInt, PositiveNumber, strict, withDefaults } from '../../config/codec.js';
 import type { LearnedOptimizer, LearnedState } from '../learned/learned.js';
 import { disposeMeta, mapMeta, type MetaParams } from '../params.js';
 import { disposeTrajectories, startTrajectories, trajectoryTensors, unrollWindow, type LossWeighting, type Trajectories } from '../truncated.js';
@@ -131,3 +132,11 @@ export function pes(learned: LearnedOptimizer, weighting: LossWeighting, cfg: Pe
     },
   };
 }
+
+/** Registration entry: persistent evolution strategies, antithetic. */
+export const pesEntry = {
+  kind: 'pes',
+  codec: withDefaults(strict({ sigma: PositiveNumber, pairs: PositiveInt }, 'Pes'), { sigma: 0.01, pairs: 1 }),
+  create: (cfg: PesConfig): EstimatorFactory => (learned, weighting) => pes(learned, weighting, cfg) as GradientEstimator,
+  description: 'persistent evolution strategies (antithetic pairs; no backprop, no truncation bias)',
+};

@@ -1,25 +1,23 @@
-// Gradient estimators by config `kind`. A new estimator is one file plus one entry here.
-import * as t from 'io-ts';
-import { PositiveInt, PositiveNumber, strict, taggedUnion, withDefaults } from '../../config/codec.js';
-import type { GradientEstimator } from '../estimator.js';
+// Gradient estimators by config `kind`. A new estimator is one file exporting a part entry
+// { kind, codec, create } (create: its fields -> an EstimatorFactory) plus one
+// `registerEstimator` line (here for the built-in ones, in a plugin for a user's own).
+import { PartRegistry, type PartConfig, type PartEntry } from '../../config/parts.js';
+import type { EstimatorFactory, GradientEstimator } from '../estimator.js';
 import type { LearnedOptimizer } from '../learned/learned.js';
 import type { LossWeighting } from '../truncated.js';
-import { pes } from './pes.js';
-import { tbptt } from './tbptt.js';
+import { pesEntry } from './pes.js';
+import { tbpttEntry } from './tbptt.js';
 
-export const EstimatorConfig = taggedUnion('kind', {
-  /** Truncated backprop through each window (the paper's). */
-  tbptt: strict({}, 'Tbptt'),
-  /** Persistent evolution strategies, antithetic. */
-  pes: withDefaults(strict({ sigma: PositiveNumber, pairs: PositiveInt }, 'Pes'), { sigma: 0.01, pairs: 1 }),
-});
-export type EstimatorConfig = t.TypeOf<typeof EstimatorConfig>;
+export const estimators = new PartRegistry<EstimatorFactory>('gradient estimator');
 
-export function makeEstimator(cfg: EstimatorConfig, learned: LearnedOptimizer, weighting: LossWeighting): GradientEstimator {
-  switch (cfg.kind) {
-    case 'tbptt':
-      return tbptt(learned, weighting) as GradientEstimator;
-    case 'pes':
-      return pes(learned, weighting, cfg) as GradientEstimator;
-  }
-}
+export const registerEstimator = <C>(entry: PartEntry<EstimatorFactory, C>): void => estimators.register(entry);
+
+registerEstimator(tbpttEntry);
+registerEstimator(pesEntry);
+
+/** An estimator config: `{ kind, ...its fields }`. */
+export const EstimatorConfig = estimators.codec;
+export type EstimatorConfig = PartConfig;
+
+export const makeEstimator = (cfg: EstimatorConfig, learned: LearnedOptimizer, weighting: LossWeighting): GradientEstimator =>
+  estimators.create(cfg)(learned, weighting);

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { WeightGradSink, isWeightName, type Params } from '../../nn/lstm.js';
 import { SingularMatrixError } from '../../ops/linalg.js';
-import type { Estimate, GradientEstimator } from '../estimator.js';
+import type { Estimate, EstimatorFactory, GradientEstimator } from '../estimator.js';
+import { strict } from '../../config/codec.js';
 import type { LearnedOptimizer, LearnedState, Sinks } from '../learned/learned.js';
 import { mapMeta, type MetaParams } from '../params.js';
 import { disposeTrajectories, startTrajectories, trajectoryTensors, unrollWindow, type LossWeighting, type Trajectories } from '../truncated.js';
@@ -71,3 +72,11 @@ export function tbptt(learned: LearnedOptimizer, weighting: LossWeighting): Grad
     dispose: (state) => disposeTrajectories(state.tr),
   };
 }
+
+/** Registration entry: truncated backprop through each window (the paper's estimator). */
+export const tbpttEntry = {
+  kind: 'tbptt',
+  codec: strict({}, 'Tbptt'),
+  create: (): EstimatorFactory => (learned, weighting) => tbptt(learned, weighting) as GradientEstimator,
+  description: 'truncated backprop through each window of `unroll` steps (paper Algorithm 1)',
+};

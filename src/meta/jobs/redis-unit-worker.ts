@@ -10,7 +10,7 @@ import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
-import { resolveOrThrow } from '../config.js';
+import { resolveOrThrow, trainedEntry } from '../config.js';
 import { hasCheckpoint, importSlot, newestSlot } from '../checkpoint.js';
 import { checkpointDirOf } from '../paths.js';
 import { siblingUrl } from '../workers/parts.js';
@@ -50,8 +50,7 @@ export async function startUnitWorker(o: UnitWorkerOptions): Promise<UnitWorkerH
     const who = `${d.label} seed ${d.metaSeed}`;
     const root = d.exp.checkpointDir;
     // a warm start's source, trained elsewhere: its checkpoint comes from Redis
-    const rv = resolveOrThrow(d.exp, d.source).find((r) => r.label === d.label);
-    if (!rv) throw new Error(`unit job ${job.id}: no variant "${d.label}" in ${d.source}`);
+    const rv = trainedEntry(resolveOrThrow(d.exp, d.source), d.label, d.source);
     const from = rv.train.warmStart;
     if (from && !hasCheckpoint(checkpointDirOf(root, from, d.metaSeed))) {
       const buf = await redis.getBuffer(slotKey(queue, d.runId, from, d.metaSeed));

@@ -5,7 +5,7 @@
 // nothing that loads the plot's native addon (under tsx that breaks a worker thread's loader).
 import type { MessagePort } from 'node:worker_threads';
 import { initBackend } from '../../backend/index.js';
-import { resolveOrThrow, type MetaExperiment } from '../config.js';
+import { resolveOrThrow, trainedEntry, warmStartOf, type MetaExperiment } from '../config.js';
 import { Interrupted, type StopFlag } from '../interrupt.js';
 import { disposeMeta } from '../params.js';
 import { loadTrained, trainVariant } from '../run.js';
@@ -14,9 +14,8 @@ import { signalOf, type UnitJob, type UnitJobResult } from './unit-job.js';
 export default async function trainUnit(job: UnitJob & { port: MessagePort }): Promise<UnitJobResult> {
   await initBackend(job.backend);
   const resolved = resolveOrThrow(job.exp as MetaExperiment, job.source);
-  const rv = resolved.find((r) => r.label === job.label);
-  if (!rv) throw new Error(`unit job: no variant "${job.label}" in ${job.source}`);
-  const from = resolved.find((r) => r.label === rv.train.warmStart);
+  const rv = trainedEntry(resolved, job.label, job.source);
+  const from = warmStartOf(resolved, rv);
   const warmFrom = from && !job.resume ? loadTrained(from, job.exp, job.metaSeed) : undefined;
   const flag = new Int32Array(job.stop);
   const stop: StopFlag = {

@@ -18,7 +18,8 @@ import type { Optimizer } from '../../optim/types.js';
 import type { Stream } from '../../rng/index.js';
 import type { Task } from '../../tasks/task.js';
 import type { MetaParams } from '../params.js';
-import { logitOfLr, preprocess, type TeleModuleConfig, type VariantConfig } from '../variant.js';
+import { logitOfLr, preprocess, VariantCodec, type TeleModuleConfig, type VariantConfig } from '../variant.js';
+import type { PartSize, TaskShapeInfo } from '../../config/parts.js';
 import { rescaleFrobenius } from '../../symmetry/action.js';
 import type { LearnedOptimizer, LearnedState, Sinks, StepStats, TaskShape } from './learned.js';
 
@@ -31,11 +32,11 @@ export interface PaperState extends LearnedState {
 
 const count = (shapes: readonly (readonly number[])[]) => shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
 
-export function moduleSpecs(c: VariantConfig, task: TaskShape): { update: LstmSpec | null; tele: LstmSpec | null } {
+export function moduleSpecs(c: VariantConfig, task: TaskShapeInfo): { update: LstmSpec | null; tele: LstmSpec | null } {
   const n = count(task.paramShapes);
   const input = c.preprocess.kind === 'logsign' ? 2 * n : n;
   const groups = task.symmetry?.groupSizes ?? [];
-  if (c.tele && groups.length === 0) throw new Error(`${c.name}: the teleport module needs a task with a symmetry`);
+  if (c.tele && groups.length === 0) throw new Error(`${c.name ?? 'paper'}: the teleport module needs a task with a symmetry`);
   const layers = groups.length;
   const update = c.update ? { input, hidden: c.update.hidden, heads: { f: n, ...(c.update.lrScaleRange > 0 ? { s: 1 } : {}) } as Record<string, number> } : null;
   const tele = c.tele
@@ -113,7 +114,7 @@ const DIRECTION_KIND = { w2: 'w2', gradNorm: 'gradNorm' } as const;
 export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
   const modules = [...(c.update ? ['update'] : []), ...(c.tele ? ['tele'] : [])];
   return {
-    name: c.name,
+    name: c.name ?? 'paper',
     modules,
     usesSinks: true,
     init(rng: Stream, task: TaskShape): MetaParams {
@@ -128,12 +129,12 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
       const specs = moduleSpecs(c, task);
       const groups = task.symmetry?.groupSizes ?? [];
       const dirIndex = c.tele && c.tele.direction !== 'none' ? task.symmetry!.directionKinds.indexOf(DIRECTION_KIND[c.tele.direction]) : -1;
-      if (c.tele && c.tele.direction !== 'none' && dirIndex < 0) throw new Error(`${c.name}: the task has no "${c.tele.direction}" direction`);
+      if (c.tele && c.tele.direction !== 'none' && dirIndex < 0) throw new Error(`${c.name ?? 'paper'}: the task has no "${c.tele.direction}" direction`);
       if (c.tele?.inverse === 'device' && c.tele.action === 'inverse' && !(c.tele.magnitude < 1)) {
-        throw new Error(`${c.name}: tele.inverse "device" needs tele.magnitude < 1 (Newton-Schulz converges for ||g - I|| < 1), got ${c.tele.magnitude}`);
+        throw new Error(`${c.name ?? 'paper'}: tele.inverse "device" needs tele.magnitude < 1 (Newton-Schulz converges for ||g - I|| < 1), got ${c.tele.magnitude}`);
       }
       return {
-        name: c.name,
+        name: c.name ?? 'paper',
         init(params) {
           const B = params[0].shape[0];
           const update = specs.update ? zeroLstmState(specs.update, B) : null;
@@ -221,3 +222,37 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
     },
   };
 }
+
+/** Floats of an LSTM's parameters and of its largest tensor (the head or gate weights). */
+function lstmFloats(s: LstmSpec): { floats: number; largest: number } {
+  const H = s.hidden;
+  const cells = (s.input + 3 * H + 2) * 4 * H;
+  const heads = Object.values(s.heads).reduce((a, n) => a + (H + 1) * n, 0);
+  return { floats: cells + heads, largest: Math.max(s.input * 4 * H, H * 4 * H, ...Object.values(s.heads).map((n) => H * n)) };
+}
+
+// Measured figures of the built-in variants (scripts/measure-preflight.ts on wasm, the paper's
+// 20x20x20 regression, preset hidden sizes): seconds per held-out trajectory-step (forward),
+// seconds per meta-training trajectory-step (B = 16, 100-step trajectories), and peak tensor
+// bytes of one held-out step per problem parameter. They scale with the task only through its
+// parameter count, so an estimate from them is an order of magnitude, not a promise.
+const MEASURED = {
+  GD: { evalSecondsPerStep: 1.9e-4, trainSecondsPerStep: 0, stepBytesPerParameter: 36 },
+  update: { evalSecondsPerStep: 1.4e-3, trainSecondsPerStep: 1 / 721, stepBytesPerParameter: 198 },
+  tele: { evalSecondsPerStep: 1.1e-3, trainSecondsPerStep: 1 / 1339, stepBytesPerParameter: 195 },
+  'update+tele': { evalSecondsPerStep: 3.1e-3, trainSecondsPerStep: 1 / 292, stepBytesPerParameter: 375 },
+};
+
+/** Registration entry of the paper's family (config: VariantConfig without its name). */
+export const paperEntry = {
+  kind: 'paper',
+  codec: VariantCodec,
+  create: (c: VariantConfig): LearnedOptimizer => paperLearned(c) as unknown as LearnedOptimizer,
+  description: 'paper section 5.2: whole-vector LSTM update (m1), LSTM teleport (m2), step-size head; GD when both are null',
+  size: (c: VariantConfig, task: TaskShapeInfo): PartSize => {
+    const s = moduleSpecs(c, task);
+    const mods = [s.update, s.tele].filter((m): m is LstmSpec => m !== null).map(lstmFloats);
+    const kind = c.update && c.tele ? 'update+tele' : c.update ? 'update' : c.tele ? 'tele' : 'GD';
+    return { floats: mods.reduce((a, m) => a + m.floats, 0), largestTensor: Math.max(0, ...mods.map((m) => m.largest)), ...MEASURED[kind] };
+  },
+};

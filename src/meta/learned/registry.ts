@@ -1,33 +1,24 @@
-// Every learned optimizer by its config `kind`: a new learned optimizer is one file exporting
-// { kind, codec, create } plus one entry here. 'paper' is the whole-vector family of paper
-// section 5.2 (GD, LSTM(update), LSTM(lr,tele), LSTM(update,tele) and anything between);
-// 'coordinatewise' the size-agnostic per-parameter LSTM update, '+tele' with the learned teleport.
-import * as t from 'io-ts';
-import { taggedUnion } from '../../config/codec.js';
-import { VariantCodec, type VariantConfig } from '../variant.js';
+// Every learned optimizer by its config `kind`. A new learned optimizer is one file exporting a
+// part entry { kind, codec, create } plus one `registerLearnedOptimizer` line (here for the
+// built-in ones, in a plugin for a user's own). 'paper' is the whole-vector LSTM family of paper
+// section 5.2 (update module m1, teleport module m2, step-size head); 'coordinatewise' the
+// size-agnostic per-parameter LSTM update, '+tele' with the learned teleport.
+import { PartRegistry, type PartConfig, type PartEntry } from '../../config/parts.js';
 import type { LearnedOptimizer } from './learned.js';
-import { paperLearned } from './paper.js';
+import { paperEntry } from './paper.js';
 import { coordinatewiseEntry } from './coordinatewise.js';
 import { teleportingEntry } from './teleport.js';
 
-const coordinatewiseTele = teleportingEntry(coordinatewiseEntry);
+export const learnedOptimizers = new PartRegistry<LearnedOptimizer>('learned optimizer');
 
-const LEARNED = {
-  paper: { codec: VariantCodec, create: (c: VariantConfig) => paperLearned(c) as LearnedOptimizer },
-  coordinatewise: coordinatewiseEntry,
-  'coordinatewise+tele': coordinatewiseTele,
-} as const;
+export const registerLearnedOptimizer = <C>(entry: PartEntry<LearnedOptimizer, C>): void => learnedOptimizers.register(entry);
 
-type Members = { [K in keyof typeof LEARNED]: (typeof LEARNED)[K]['codec'] };
-export const LearnedConfig = taggedUnion('kind', Object.fromEntries(Object.entries(LEARNED).map(([k, v]) => [k, v.codec])) as Members);
-export type LearnedConfig = t.TypeOf<typeof LearnedConfig>;
+registerLearnedOptimizer(paperEntry);
+registerLearnedOptimizer(coordinatewiseEntry);
+registerLearnedOptimizer(teleportingEntry(coordinatewiseEntry));
 
-export function makeLearned(cfg: LearnedConfig): LearnedOptimizer {
-  const { kind, ...rest } = cfg;
-  const entry = LEARNED[kind] as { create: (c: typeof rest) => LearnedOptimizer } | undefined;
-  if (!entry) throw new Error(`learned.kind: expected one of ${Object.keys(LEARNED).join(', ')}, got "${kind}"`);
-  return entry.create(rest);
-}
+/** A learned-optimizer config: `{ kind, ...its fields }`. */
+export const LearnedConfig = learnedOptimizers.codec;
+export type LearnedConfig = PartConfig;
 
-/** The learned-optimizer config of a paper variant. */
-export const paperConfig = (v: VariantConfig): LearnedConfig => ({ kind: 'paper', ...v });
+export const makeLearned = (cfg: LearnedConfig): LearnedOptimizer => learnedOptimizers.create(cfg);
