@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdir } from 'node:fs/promises';
 import { BACKEND_CHOICES } from '../backend/index.js';
 import { packageVersion } from './version.js';
+import { loadPlugins } from '../plugins.js';
 
 function parseSeed(value: string): number {
   const n = Number(value);
@@ -36,9 +37,14 @@ export async function buildProgram(): Promise<Command> {
       new Option('--backend <name>', 'tfjs backend (default: $SYMTELE_BACKEND, else auto: the fastest installed one for the job, by measured figures)').choices([...BACKEND_CHOICES]),
     )
     .option('--seed <n>', 'seed of every random stream (overrides the config)', parseSeed)
+    .option('--plugin <file>', 'an ES module that registers your own parts (task families, learned optimizers, estimators, baselines) through the public API; loaded before any config is read (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError();
 
+  // plugins register their parts before a command reads its config
+  program.hook('preAction', async () => {
+    await loadPlugins((program.opts().plugin as string[] | undefined) ?? []);
+  });
   await registerAll(program, new URL('./commands/', import.meta.url));
   return program;
 }

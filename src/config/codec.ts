@@ -448,7 +448,8 @@ export type DeepPartial<T> = T extends readonly unknown[]
 
 /**
  * Deep merge of plain objects: keys of `over` win; nested plain objects are merged; arrays and
- * other values replace, but an object whose keys are indices of an array changes those entries. `undefined` in `over` leaves the base value (handy for CLI flags).
+ * other values replace, but an object whose keys are indices of an array changes those entries,
+ * and an object of another `kind` than the base's replaces it whole (another member of a union). `undefined` in `over` leaves the base value (handy for CLI flags).
  */
 export function deepMerge(base: unknown, over: unknown): unknown {
   if (over === undefined) return base;
@@ -458,6 +459,8 @@ export function deepMerge(base: unknown, over: unknown): unknown {
     if (Object.keys(over).every((k) => /^\d+$/.test(k) && Number(k) < arr.length)) return arr.map((b, i) => deepMerge(b, over[String(i)]));
   }
   if (!isPlainObject(over)) return over;
+  // a part of another kind (`{ kind, ... }` of a tagged union) replaces the part, fields and all
+  if (isPlainObject(base) && typeof over.kind === 'string' && typeof base.kind === 'string' && over.kind !== base.kind) return over;
   if (!isPlainObject(base)) base = {};
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over)) {
@@ -529,6 +532,12 @@ const refinedShapes = new WeakMap<t.Decoder<unknown, unknown>, t.Decoder<unknown
 
 /** The shape a `refineConfig` codec checks further (undefined for other codecs): for walkers of fields. */
 export const refinedShape = (codec: t.Decoder<unknown, unknown>): t.Decoder<unknown, unknown> | undefined => refinedShapes.get(codec);
+
+/** Record `shape` as the object shape `codec` checks (for walkers of fields such as `symtele list`); returns `codec`. */
+export function withShape<C extends t.Decoder<any, any>>(codec: C, shape: t.Decoder<any, any>): C {
+  refinedShapes.set(codec as t.Decoder<unknown, unknown>, shape as t.Decoder<unknown, unknown>);
+  return codec;
+}
 
 export function refineConfig<A, O>(shape: t.Type<A, O, unknown>, problems: (a: A) => Array<{ path: string; message: string }>): t.Type<A, O, unknown> {
   const refined = describeAs(

@@ -4,7 +4,7 @@
 // under that kind at decoding time, so a part registered later (a user's plugin) decodes, trains
 // and resumes like a built-in one.
 import * as t from 'io-ts';
-import { describe, describeAs, isPlainObject, oneOf, UnknownKey, withoutDefaults } from './codec.js';
+import { describe, describeAs, isPlainObject, oneOf, refinedShape, UnknownKey, withoutDefaults } from './codec.js';
 
 /** A part's config: its kind and its own fields. */
 export type PartConfig = { kind: string } & Record<string, unknown>;
@@ -149,9 +149,11 @@ export function mlpTaskSize(widths: readonly number[]): PartSize {
 
 /** The fields of an object codec, each with what it expects ("hidden: a positive integer, ..."). */
 export function fieldsOf(codec: t.Decoder<any, any>): string {
-  const inner = (withoutDefaults(codec) ?? codec) as t.Mixed & { props?: t.Props };
-  if (!inner.props) return describe(codec);
-  return Object.entries(inner.props)
-    .map(([k, v]) => `${k}: ${describe(v)}`)
-    .join('; ');
+  // unwrap defaults and checks down to the object's props
+  let inner: t.Decoder<any, any> | undefined = codec;
+  for (let i = 0; i < 4 && inner && !(inner as { props?: t.Props }).props; i++) inner = withoutDefaults(inner) ?? refinedShape(inner);
+  const props = (inner as { props?: t.Props } | undefined)?.props;
+  if (!props) return describe(codec);
+  const fields = Object.entries(props).map(([k, v]) => `${k}: ${describe(v)}`);
+  return fields.length > 0 ? fields.join('; ') : '(none)';
 }

@@ -5,7 +5,7 @@
 // any held-out problem is seen.
 import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
-import { arrayOf, describeAs, isPlainObject, PositiveNumber } from '../config/codec.js';
+import { arrayOf, describeAs, isPlainObject, PositiveNumber, withShape } from '../config/codec.js';
 import { PartRegistry, type PartConfig, type PartEntry } from '../config/parts.js';
 import { AdagradConfig, AdamConfig, MomentumConfig, RmspropConfig, SgdConfig } from '../optim/config.js';
 import { optimizer as handOptimizer } from '../optim/hand.js';
@@ -20,7 +20,7 @@ const Lrs = describeAs(t.union([PositiveNumber, arrayOf(PositiveNumber, { min: 1
 
 /** The optimizer's own codec, with `lr` a rate or a list of rates. */
 function withLrList(name: string, codec: t.Type<any, any, unknown>): t.Type<Record<string, unknown>, Record<string, unknown>, unknown> {
-  return describeAs(
+  const lrList = describeAs(
     new t.Type<Record<string, unknown>, Record<string, unknown>, unknown>(
       name,
       (u): u is Record<string, unknown> => isPlainObject(u),
@@ -39,6 +39,7 @@ function withLrList(name: string, codec: t.Type<any, any, unknown>): t.Type<Reco
     ),
     'an object',
   );
+  return withShape(lrList, codec);
 }
 
 const entry = (kind: 'sgd' | 'momentum' | 'adagrad' | 'rmsprop' | 'adam', codec: t.Type<any, any, unknown>, description: string): PartEntry<LearnedOptimizer, Record<string, unknown>> => ({

@@ -23,6 +23,7 @@ import {
   strict,
   taggedUnion,
   withDefaults,
+  withShape,
 } from '../config/codec.js';
 import { registerConfig } from '../config/registry.js';
 
@@ -45,7 +46,7 @@ const nesterovOk = (c: { momentum: number; dampening: number; nesterov: boolean 
  * decode (so their own errors are kept) and is reported at `nesterov`.
  */
 const sgdStrict = strict(sgdProps, 'SgdConfig');
-const sgdShape = describeAs(
+const sgdShape = withShape(describeAs(
   new t.Type<t.TypeOf<typeof sgdStrict>, t.OutputOf<typeof sgdStrict>, unknown>(
     'SgdConfig',
     (u): u is t.TypeOf<typeof sgdStrict> => sgdStrict.is(u) && nesterovOk(u),
@@ -65,7 +66,7 @@ const sgdShape = describeAs(
     sgdStrict.encode,
   ),
   'an object',
-);
+), sgdStrict);
 
 const SGD_DEFAULTS = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };
 

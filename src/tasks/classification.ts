@@ -30,7 +30,7 @@ import {
   PositiveInt,
   strict,
   withDefaults,
-} from '../config/codec.js';
+ withShape } from '../config/codec.js';
 import { LayerDims, LeakyReluSlope, Path, Seed, DEFAULT_LEAKY_RELU_SLOPE } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
 import { loadDataset } from '../data/datasets.js';
@@ -120,7 +120,7 @@ const checked = describeAs(
  * The classification task's config: the member of the task union tagged `kind:
  * 'classification'` (the codec describes the other keys). Every key has a default.
  */
-export const ClassificationTaskConfig = withDefaults(checked, {
+export const ClassificationTaskConfig = withDefaults(withShape(checked, shape), {
   dataset: 'mnist',
   widths: [PIXELS, 16, CLASSES],
   slope: DEFAULT_LEAKY_RELU_SLOPE,

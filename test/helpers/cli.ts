@@ -32,3 +32,25 @@ export function symtele(args: string[], env: Record<string, string | undefined> 
 export function assertIncludesAll(text: string, lines: readonly string[]): void {
   for (const l of lines) assert.ok(text.includes(l), `missing "${l}" in:\n${text}`);
 }
+
+const DIST_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/**
+ * Run the built CLI (dist/, as an installed package runs) on wasm; `onLine` sees each stderr line
+ * as it comes and may send the process a signal (a kill mid-run).
+ */
+export function symteleBuilt(args: string[], onLine: (line: string, kill: (s: NodeJS.Signals) => void) => void = () => {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DIST_CLI, ...args], { cwd: ROOT, env: { ...process.env, SYMTELE_BACKEND: 'wasm' } });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      const s = d.toString();
+      stderr += s;
+      for (const line of s.split('\n')) onLine(line, (sig) => child.kill(sig));
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}

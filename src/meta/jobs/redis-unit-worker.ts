@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
 import { resolveOrThrow, trainedEntry } from '../config.js';
+import { loadedPlugins } from '../../plugins.js';
 import { hasCheckpoint, importSlot, newestSlot } from '../checkpoint.js';
 import { checkpointDirOf } from '../paths.js';
 import { siblingUrl } from '../workers/parts.js';
@@ -64,7 +65,7 @@ export async function startUnitWorker(o: UnitWorkerOptions): Promise<UnitWorkerH
     port1.on('message', (line: string) => void job.updateProgress({ line: `[${id}] ${line}` }).catch(() => undefined));
     let r: UnitJobResult;
     try {
-      const unit: UnitJob & { port: typeof port2 } = { exp: d.exp, source: d.source, label: d.label, metaSeed: d.metaSeed, resume, backend, stop, port: port2 };
+      const unit: UnitJob & { port: typeof port2 } = { exp: d.exp, source: d.source, label: d.label, metaSeed: d.metaSeed, resume, backend, plugins: loadedPlugins(), stop, port: port2 };
       r = (await thread.run(unit, { transferList: [port2] })) as UnitJobResult;
     } finally {
       port1.close();

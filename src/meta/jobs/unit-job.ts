@@ -7,6 +7,7 @@ import { Piscina } from 'piscina';
 import type { MetaExperiment } from '../config.js';
 import type { StopFlag } from '../interrupt.js';
 import { siblingUrl } from '../workers/parts.js';
+import { loadedPlugins } from '../../plugins.js';
 
 export interface UnitJob {
   exp: MetaExperiment;
@@ -18,6 +19,8 @@ export interface UnitJob {
   /** The study's run id (names the unit's job on a Redis queue). */
   runId?: string;
   backend: string;
+  /** Plugins (URLs) the thread loads before reading the experiment. */
+  plugins: string[];
   /** Int32 flag: 0 none, else the code of the signal that asked to stop. */
   stop: SharedArrayBuffer;
 }
@@ -35,7 +38,7 @@ export const signalOf = (code: number): NodeJS.Signals | null => (code > 0 ? SIG
 export const signalCode = (s: NodeJS.Signals): number => SIGNALS.indexOf(s) + 1;
 
 export interface UnitPool {
-  run(job: Omit<UnitJob, 'stop' | 'backend'>, log: (line: string) => void): Promise<UnitJobResult>;
+  run(job: Omit<UnitJob, 'stop' | 'backend' | 'plugins'>, log: (line: string) => void): Promise<UnitJobResult>;
   close(): Promise<void>;
 }
 
@@ -56,7 +59,7 @@ export function unitPool(jobs: number, stop: StopFlag | undefined): UnitPool {
       const { port1, port2 } = new MessageChannel();
       port1.on('message', (line: string) => log(line));
       try {
-        return (await pool.run({ ...job, backend, stop: flag, port: port2 }, { transferList: [port2] })) as UnitJobResult;
+        return (await pool.run({ ...job, backend, plugins: loadedPlugins(), stop: flag, port: port2 }, { transferList: [port2] })) as UnitJobResult;
       } finally {
         port1.close();
       }

@@ -5,6 +5,7 @@
 // nothing that loads the plot's native addon (under tsx that breaks a worker thread's loader).
 import type { MessagePort } from 'node:worker_threads';
 import { initBackend } from '../../backend/index.js';
+import { loadPlugins } from '../../plugins.js';
 import { resolveOrThrow, trainedEntry, warmStartOf, type MetaExperiment } from '../config.js';
 import { Interrupted, type StopFlag } from '../interrupt.js';
 import { disposeMeta } from '../params.js';
@@ -13,6 +14,7 @@ import { signalOf, type UnitJob, type UnitJobResult } from './unit-job.js';
 
 export default async function trainUnit(job: UnitJob & { port: MessagePort }): Promise<UnitJobResult> {
   await initBackend(job.backend);
+  await loadPlugins(job.plugins);
   const resolved = resolveOrThrow(job.exp as MetaExperiment, job.source);
   const rv = trainedEntry(resolved, job.label, job.source);
   const from = warmStartOf(resolved, rv);

@@ -5,6 +5,7 @@
 // own command line, never one named by the queue).
 import type { ShardWorkerParts } from '../shards.js';
 import type { RunSpec } from '../build.js';
+import { importModule, loadPlugins } from '../../plugins.js';
 
 export type { RunSpec };
 
@@ -25,22 +26,9 @@ export const BUILTIN_PARTS: PartsSource = { module: siblingUrl('../build.js'), e
 /** The toy quadratic parts of tests and transport benchmarks. */
 export const TOY_PARTS: PartsSource = { module: siblingUrl('./toy.js'), export: 'buildToyParts' };
 
-let tsHooks: Promise<unknown> | null = null;
-
-/**
- * Import a module; a .ts one (running from source, as the tests do) through tsx's hooks,
- * registered here because worker threads do not inherit the parent's module hooks.
- */
-async function importModule(url: string): Promise<Record<string, unknown>> {
-  if (url.endsWith('.ts')) {
-    const api = 'tsx/esm/api'; // a variable: the built package never needs tsx
-    tsHooks ??= import(api).then((m: { register: () => unknown }) => m.register());
-    await tsHooks;
-  }
-  return (await import(url)) as Record<string, unknown>;
-}
-
-export async function loadParts(src: PartsSource, spec: unknown): Promise<ShardWorkerParts> {
+/** The parts a run's spec describes, built in this thread once `plugins` (URLs) are loaded here. */
+export async function loadParts(src: PartsSource, spec: unknown, plugins: readonly string[] = []): Promise<ShardWorkerParts> {
+  await loadPlugins(plugins);
   let mod: Record<string, unknown>;
   try {
     mod = await importModule(src.module);

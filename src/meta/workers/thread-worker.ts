@@ -14,7 +14,7 @@ import { decodeMeta, encodeEstimate, type WireEstimate, type WireTensors } from 
 import { loadParts, type PartsSource } from './parts.js';
 
 export type ThreadRequest =
-  | { op: 'init'; backend: string; parts: PartsSource; spec: unknown }
+  | { op: 'init'; backend: string; parts: PartsSource; spec: unknown; plugins?: string[] }
   | { op: 'begin'; slot?: string; ctx: ShardContext[]; meta: WireTensors }
   | { op: 'window'; slot?: string; meta: WireTensors; length: number; discard?: boolean }
   | { op: 'end'; slot?: string }
@@ -43,7 +43,7 @@ export default async function handle(req: ThreadRequest): Promise<unknown> {
       // again for a new run (a Redis worker serves one learner after another)
       await initBackend(req.backend);
       endAll();
-      parts = await loadParts(req.parts, req.spec);
+      parts = await loadParts(req.parts, req.spec, req.plugins);
       return null;
     }
     case 'begin': {

@@ -12,6 +12,7 @@ import type { MetaParams } from '../params.js';
 import { shardIds, type BatchSpec, type ShardPool } from '../shards.js';
 import { decodeEstimate, encodeMeta, type WireEstimate, type WireTensors } from '../wire.js';
 import { siblingUrl, type PartsSource } from './parts.js';
+import { loadedPlugins } from '../../plugins.js';
 import type { ThreadRequest } from './thread-worker.js';
 
 export interface ThreadPoolOptions {
@@ -50,7 +51,7 @@ export async function threadShards(opts: ThreadPoolOptions): Promise<ThreadShard
   const call = (t: number, req: ThreadRequest) => threads[t].run(req);
   const backend = opts.backend ?? currentBackend();
   try {
-    await Promise.all(threads.map((_, t) => call(t, { op: 'init', backend, parts: opts.parts, spec: opts.spec })));
+    await Promise.all(threads.map((_, t) => call(t, { op: 'init', backend, parts: opts.parts, spec: opts.spec, plugins: loadedPlugins() })));
   } catch (e) {
     await Promise.all(threads.map((p) => p.destroy()));
     throw e;
