@@ -16,6 +16,7 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
   progress,
+  formatEta,
   resolveProgressMode,
 } from '../src/logging/index.js';
 
@@ -296,4 +297,18 @@ test('progress prints a line per N% when not on a TTY, nothing when quiet', () =
   assert.equal(resolveProgressMode('auto', { isTTY: true }, {}), 'bar');
   assert.equal(resolveProgressMode('auto', { isTTY: true }, { CI: 'true' }), 'lines');
   assert.equal(resolveProgressMode('auto', { isTTY: false }, {}), 'lines');
+});
+
+test('progress lines: a resumed count starts where it was, with an ETA from the pace since then', () => {
+  let out = '';
+  const stream = { write: (s: string) => ((out += s), true), isTTY: false } as unknown as NodeJS.WritableStream;
+  const p = progress('unit 2/3 x seed 0', 10, { mode: 'lines', stream, start: 4, everyPercent: 20 });
+  p.tick();
+  p.tick();
+  p.stop();
+  const lines = out.trim().split('\n');
+  assert.match(lines[0]!, /^unit 2\/3 x seed 0: 60% \(6\/10\) [\d.]+s ETA \d+s$/);
+  assert.match(lines[lines.length - 1]!, /: 60% \(6\/10\)/);
+  assert.equal(formatEta(3725), '1h02m');
+  assert.equal(formatEta(185), '3m05s');
 });

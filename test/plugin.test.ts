@@ -56,6 +56,8 @@ test('plugin parts: listed, trained from the CLI, killed and resumed to identica
     const a = await symteleBuilt(['--plugin', PLUGIN, 'meta', 'train', '--config', whole.file]);
     assert.equal(a.code, 0, a.stderr);
     assert.match(a.stderr, /SGD: lr 0\.1 \(validation scores/);
+    // a progress line per tenth of the unit (no TTY here), with its place among the units and an ETA
+    assert.match(a.stderr, /unit 1\/1 layer-lr seed 0: 50% \(2\/4\) [\d.]+s ETA \d+s metaLoss=/);
 
     // SIGKILL mid-training: no handler runs; the resume starts from the last checkpoint
     let killed = false;
@@ -102,6 +104,7 @@ test('plugin parts train on a worker thread (--jobs) to the numbers of this proc
     assert.equal(a.code, 0, a.stderr);
     const b = await symteleBuilt(['--plugin', PLUGIN, 'meta', 'train', '--config', thread.file, '--quiet', '--jobs', '2']);
     assert.equal(b.code, 0, b.stderr);
+    assert.doesNotMatch(a.stderr + b.stderr, /unit 1\/1|\[meta\]/, '--quiet: no progress');
     assert.deepEqual(thread.losses(), here.losses());
   } finally {
     fs.rmSync(here.dir, { recursive: true, force: true });

@@ -32,6 +32,8 @@ export interface ProgressOptions {
   everyPercent?: number;
   /** Environment consulted for `CI` (default `process.env`). */
   env?: Record<string, string | undefined>;
+  /** Steps already done (a resumed run): the count starts there and the ETA counts from here on. */
+  start?: number;
 }
 
 /** Format a payload as ` key=value` pairs; numbers get 4 significant digits. */
@@ -39,6 +41,13 @@ function formatPayload(payload: ProgressPayload): string {
   return Object.entries(payload)
     .map(([k, v]) => ` ${k}=${typeof v === 'number' ? Number(v.toPrecision(4)) : v}`)
     .join('');
+}
+
+/** Seconds as `1h02m`, `3m05s` or `12s`. */
+export function formatEta(s: number): string {
+  const t = Math.round(s);
+  const [h, m, sec] = [Math.floor(t / 3600), Math.floor((t % 3600) / 60), t % 60];
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }
 
 /** Decide the effective mode for `auto`. */
@@ -58,7 +67,8 @@ export function progress(label: string, total: number, options: ProgressOptions 
   if (!Number.isFinite(total) || total < 0) throw new Error(`progress total must be a finite number >= 0, got ${total}`);
   const stream = options.stream ?? process.stderr;
   const mode = resolveProgressMode(options.mode ?? 'auto', stream, options.env);
-  let done = 0;
+  const start = Math.min(total, Math.max(0, options.start ?? 0));
+  let done = start;
   let payload: ProgressPayload = {};
   let stopped = false;
 
@@ -83,7 +93,7 @@ export function progress(label: string, total: number, options: ProgressOptions 
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { extra: '' });
+    bar.start(total, start, { extra: '' });
     return {
       tick(n = 1, p) {
         if (stopped) return;
@@ -103,11 +113,12 @@ export function progress(label: string, total: number, options: ProgressOptions 
   const every = options.everyPercent ?? 10;
   if (!(every > 0)) throw new Error(`progress everyPercent must be > 0, got ${every}`);
   const started = Date.now();
-  let lastBucket = 0;
+  let lastBucket = total === 0 ? 0 : Math.floor((100 * start) / total / every);
   const line = (): void => {
     const pct = total === 0 ? 100 : Math.floor((100 * done) / total);
-    const secs = ((Date.now() - started) / 1000).toFixed(1);
-    stream.write(`${label}: ${pct}% (${done}/${total}) ${secs}s${formatPayload(payload)}\n`);
+    const secs = (Date.now() - started) / 1000;
+    const eta = done > start && done < total ? ` ETA ${formatEta((secs / (done - start)) * (total - done))}` : '';
+    stream.write(`${label}: ${pct}% (${done}/${total}) ${secs.toFixed(1)}s${eta}${formatPayload(payload)}\n`);
   };
   return {
     tick(n = 1, p) {

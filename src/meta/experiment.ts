@@ -16,6 +16,7 @@ import { preflightMeta } from './preflight.js';
 import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
+import type { ProgressMode } from '../logging/progress.js';
 
 export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shards' | 'stop'> {
   /**
@@ -38,6 +39,8 @@ export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shard
   checkpoints?: readonly string[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** A progress bar per unit trained in this process, with ETA and "unit k/N" (default: none). */
+  progress?: ProgressMode;
 }
 
 
@@ -115,7 +118,9 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
         // warm start: the source trained earlier in this run, else its checkpoint
         const trained = from && metas.get(key(from.label, s));
         const warmFrom = from && !resume ? (trained ?? loadTrained(from, exp, s)) : undefined;
-        const tv = await trainVariant(rv, exp, s, { resume: resume ? exp.checkpointDir : undefined, log, warmFrom, pool: opts.pool, shards: opts.shards, stop: opts.stop });
+        const k = planned.findIndex((u) => u.label === rv.label && u.metaSeed === s) + 1;
+        const progress = opts.progress ? { label: `unit ${k}/${planned.length} ${rv.label} seed ${s}`, mode: opts.progress } : undefined;
+        const tv = await trainVariant(rv, exp, s, { resume: resume ? exp.checkpointDir : undefined, log, warmFrom, pool: opts.pool, shards: opts.shards, stop: opts.stop, progress });
         if (warmFrom && warmFrom !== trained) disposeMeta(warmFrom);
         metas.set(key(rv.label, s), tv.meta);
         ({ seconds, trajectories } = tv);

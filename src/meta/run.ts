@@ -34,6 +34,7 @@ import { lockDir } from './dir-lock.js';
 import { Interrupted, yieldToEventLoop, type StopFlag } from './interrupt.js';
 import { checkpointDirOf, heldoutLogDirOf, slug, unitLogDirOf } from './paths.js';
 import { openUnitLogs, type UnitLogs } from './unit-logs.js';
+import { progress, type Progress, type ProgressMode } from '../logging/progress.js';
 
 export interface TrainRunOptions {
   /** Root of an earlier run's checkpoints: continue each variant/seed from its latest checkpoint. */
@@ -56,6 +57,8 @@ export interface TrainRunOptions {
   stop?: StopFlag;
   /** Keep the whole training state in the finished run's checkpoint (default: only the kept parameters). */
   fullFinalCheckpoint?: boolean;
+  /** A progress bar over the unit's batches (with ETA), labelled, e.g. "unit 2/6 LSTM(update) seed 1"; none by default. */
+  progress?: { label: string; mode: ProgressMode };
 }
 
 const seeded = (rv: LearnedEntry, metaSeed: number) => ({ ...rv.train, seed: rv.train.seed + metaSeed * 1000003 });
@@ -119,9 +122,11 @@ export async function trainVariant(rv: LearnedEntry, exp: MetaExperiment, metaSe
   // state and releases the lock
   let poolRef: ShardPool | undefined;
   let logsRef: UnitLogs | undefined;
+  let barRef: Progress | undefined;
   try {
     const pool = (poolRef = opts.pool ? await opts.pool(spec, train) : localShards(parts));
     const total = totalBatches(train);
+    barRef = opts.progress ? progress(opts.progress.label, total, { mode: opts.progress.mode, start: st.batchesDone }) : undefined;
     const logs: UnitLogs = (logsRef = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false));
     const writer = logs.tb;
     if (logMarks === null) writer?.text('config', '```json\n' + JSON.stringify(ckptConfig, null, 2) + '\n```', 0);
@@ -177,6 +182,8 @@ export async function trainVariant(rv: LearnedEntry, exp: MetaExperiment, metaSe
         log(`${who}: batch ${st.batchesDone} diverged from its first window; ${back ? `back to the best validated meta-parameters${lr}` : 'nothing validated to return to, kept going'}`);
       }
       trajectories += Math.min(train.batch, train.trajectories);
+      const done = r.windows.filter((w) => !w.skipped);
+      barRef?.tick(1, done.length > 0 ? { metaLoss: done.reduce((a, w) => a + w.metaLoss, 0) / done.length } : {});
       for (const w of r.windows) {
         const step = w.batch * windowsPerBatch + w.window;
         writer?.scalar('meta/window_loss', w.metaLoss, step);
@@ -210,6 +217,7 @@ export async function trainVariant(rv: LearnedEntry, exp: MetaExperiment, metaSe
     const meta = cloneMeta(st.bestMeta ?? st.meta);
     return { label: rv.label, metaSeed, meta, seconds, trajectories, finished };
   } finally {
+    barRef?.stop();
     disposeTrainState(st);
     logsRef?.close();
     await poolRef?.close();

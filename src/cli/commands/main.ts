@@ -9,6 +9,6 @@ export function register(program: Command): void {
   runDirOptions(addPoolOptions(presetOption(program.command('main'))))
     .description('the main job (npm start): meta train on the default preset (experiments/meta-default.json)')
     .option('--json <file>', 'also write the held-out results here: { variants: { <name>: { loss: runs × steps } } }')
-    .option('--quiet', 'no progress lines')
+    .option('--quiet', 'no progress bar or lines')
     .action(withExperiment(mainJob));
 }

@@ -51,6 +51,7 @@ function libOptions(opts: MetaOptions): ExperimentOptions {
     stop: opts.stop,
     checkpoints: opts.checkpoints?.split(',').filter((d) => d !== ''),
     log: say(opts.quiet),
+    progress: opts.quiet ? 'quiet' : 'auto',
   };
   const units = unitQueue(opts);
   if (units) return { ...base, units };
@@ -128,7 +129,7 @@ export function register(program: Command): void {
   runDirOptions(addPoolOptions(presetOption(meta.command('train'))))
     .description('meta-train the variants of the config, then evaluate them on held-out trajectories')
     .option('--json <file>', 'also write the held-out results as JSON here')
-    .option('--quiet', 'no progress lines')
+    .option('--quiet', 'no progress bar or lines')
     .action(withExperiment(trainAndEvaluate));
   presetOption(meta.command('eval'))
     .description('evaluate trained variants (from checkpoints) and GD on held-out trajectories')
