@@ -1,0 +1,110 @@
+// Figure 6 with equal tuning (experiments/fig6-equal-tuning.json; the protocol is
+// docs/results/figure6-protocol.md). Stage 1 meta-trains every candidate of every learned method
+// on problem seed 0, meta-seed 0, and scores it by its best validation score (mean log loss of
+// its 16 validation problems over 100 steps); the picks are written once to <out>/picks.json.
+// Stage 2 trains the picks with the final meta-seeds on the final problem seed and evaluates
+// them, the baselines (their lr lists tuned on that seed's validation problems) and the paper
+// recipe on the same held-out problems. Every step resumes where a killed run stopped.
+// Usage: npx tsx scripts/fig6-equal-tuning.ts [out-dir] [--check]   (default results/fig6-equal-tuning;
+//        --check: decode and preflight every experiment of both stages, print the estimates, run nothing)
+import fs from 'node:fs';
+import path from 'node:path';
+import { initBackend } from '../src/backend/index.js';
+import { deepMerge } from '../src/config/codec.js';
+import { writeJsonAtomic } from '../src/logging/atomic.js';
+import { MetaExperimentCodec } from '../src/meta/config.js';
+import { decodeOrThrow } from '../src/config/codec.js';
+import { trainAndEvaluate } from '../src/meta/experiment.js';
+import { loadCheckpoint } from '../src/meta/checkpoint.js';
+import { checkpointDirOf, slug } from '../src/meta/paths.js';
+import { preflightMeta } from '../src/meta/preflight.js';
+import { describeEstimate } from '../src/config/preflight.js';
+
+interface Method {
+  label: string;
+  preset: string;
+  common?: Record<string, unknown>;
+  grid: Record<string, unknown>[];
+}
+interface Protocol {
+  task: unknown;
+  tuning: { seed: number; metaSeeds: number[] };
+  final: { seed: number; metaSeeds: number[]; heldout: { trajectories: number; steps: number } };
+  train: Record<string, unknown>;
+  baselineValidation: { trajectories: number };
+  baselines: Record<string, unknown>[];
+  methods: Method[];
+  paper: Record<string, unknown>[];
+}
+
+const CONFIG = 'experiments/fig6-equal-tuning.json';
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const out = args.find((a) => !a.startsWith('--')) ?? 'results/fig6-equal-tuning';
+const p = JSON.parse(fs.readFileSync(CONFIG, 'utf8')) as Protocol;
+const log = (l: string) => process.stderr.write(`[fig6] ${l}\n`);
+await initBackend('wasm');
+
+/** A method's candidate j as an experiment entry (every learned method gets the same training budget). */
+const candidate = (m: Method, j: number, label: string) =>
+  deepMerge({ preset: m.preset, label, train: p.train }, deepMerge(m.common ?? {}, m.grid[j]!)) as Record<string, unknown>;
+
+const experiment = (dir: string, seed: number, metaSeeds: number[], heldout: { trajectories: number; steps: number }, variants: unknown[]) =>
+  decodeOrThrow(
+    MetaExperimentCodec,
+    {
+      seed,
+      metaSeeds,
+      task: p.task,
+      heldout,
+      baselineValidation: p.baselineValidation,
+      tableSteps: [1, 10, 30, 100].filter((s) => s <= heldout.steps),
+      variants,
+      logdir: path.join(dir, 'logs'),
+      checkpointDir: path.join(dir, 'ckpt'),
+      checkpointEvery: 10,
+      histogramEvery: 0,
+    },
+    CONFIG,
+  );
+
+if (check) {
+  const all = [
+    ...p.methods.flatMap((m) => m.grid.map((_, j) => experiment(path.join(out, 'tune', slug(m.label), String(j)), p.tuning.seed, p.tuning.metaSeeds, { trajectories: 1, steps: 100 }, [candidate(m, j, `${m.label} #${j}`)]))),
+    experiment(path.join(out, 'final'), p.final.seed, p.final.metaSeeds, p.final.heldout, [...p.baselines, ...p.methods.map((m) => candidate(m, 0, m.label)), ...p.paper]),
+  ];
+  for (const e of all) log(`${e.variants.map((v) => (v as { label?: string; preset?: string }).label ?? (v as { preset: string }).preset).join(', ')}: ${describeEstimate(preflightMeta(e, CONFIG).estimate)}`);
+  process.exit(0);
+}
+
+// Stage 1: each candidate alone (one unit), scored by its best validation score.
+const picksFile = path.join(out, 'picks.json');
+let picks: Record<string, { index: number; scores: number[] }>;
+if (fs.existsSync(picksFile)) picks = JSON.parse(fs.readFileSync(picksFile, 'utf8')) as typeof picks;
+else {
+  picks = {};
+  for (const m of p.methods) {
+    const scores: number[] = [];
+    for (let j = 0; j < m.grid.length; j++) {
+      const dir = path.join(out, 'tune', slug(m.label), String(j));
+      const label = `${m.label} #${j}`;
+      const exp = experiment(dir, p.tuning.seed, p.tuning.metaSeeds, { trajectories: 1, steps: 100 }, [candidate(m, j, label)]);
+      log(`stage 1: ${label}`);
+      await trainAndEvaluate(exp, CONFIG, { start: 'resume', log, progress: 'lines' });
+      const best = p.tuning.metaSeeds.map((s) => loadCheckpoint(checkpointDirOf(exp.checkpointDir, label, s), null).state.bestValLoss);
+      scores.push(best.reduce((a, b) => a + b, 0) / best.length);
+    }
+    const index = scores.reduce((bi, s, i) => (s < scores[bi]! ? i : bi), 0);
+    picks[m.label] = { index, scores };
+    log(`stage 1: ${m.label} picks #${index} (validation scores ${scores.map((s) => s.toFixed(4)).join(', ')})`);
+  }
+  writeJsonAtomic(picksFile, picks);
+}
+
+// Stage 2: the picks, the baselines and the paper recipe on the final seeds, one held-out set.
+const final = path.join(out, 'final');
+const variants = [...p.baselines, ...p.methods.map((m) => candidate(m, picks[m.label]!.index, m.label)), ...p.paper];
+const exp = experiment(final, p.final.seed, p.final.metaSeeds, p.final.heldout, variants);
+log('stage 2');
+await trainAndEvaluate(exp, CONFIG, { start: 'resume', log, progress: 'lines' });
+log(`done: ${path.join(final, 'logs', 'results.json')}`);
