@@ -17,7 +17,6 @@ import '../src/generalization/correlation.js';
 import '../src/generalization/teleport-generalization.js';
 import '../src/generalization/displacement.js';
 import '../src/optim-experiments/config.js';
-import '../src/meta/study-transfer.js';
 import { assertIncludesAll, symtele } from './helpers/cli.js';
 
 /** Run `fn` in a fresh temporary folder holding a regular file `afile` (removed afterwards). */
@@ -74,9 +73,9 @@ test('every problem at every depth in one pass: top-level fields and inside ever
   assert.equal(p.length, 7, p.join('\n'));
   // a valid one stays valid; tableSteps may reach the last step
   assert.deepEqual(problems({ heldout: { trajectories: 2, steps: 30 }, tableSteps: [0, 30] }), []);
-  // the transfer study's table steps too
-  const transfer = JSON.parse(fs.readFileSync('experiments/transfer-quick.json', 'utf8'));
-  assert.throws(() => decodeOrThrow(getConfig('transfer')!.codec, { ...transfer, eval: { ...transfer.eval, steps: 20, tableSteps: [10, 30] } }), /eval\.tableSteps\[1\]: 30 is beyond eval\.steps 20/);
+  // the transfer study's evaluation tasks: one label each
+  const transfer = JSON.parse(fs.readFileSync('experiments/meta-transfer-quick.json', 'utf8'));
+  assert.ok(problems({ ...transfer, evalTasks: [transfer.evalTasks[0], transfer.evalTasks[0]] }).some((l) => /^evalTasks: label "width 20 \(2 layers\)" used twice/.test(l)));
 });
 
 test('the checks across variants (warm start, labels) are decoding problems too', () => {
@@ -227,8 +226,7 @@ test('every registered kind with an output folder checks it in config check and 
     }
     assert.match(run.stderr, /--json: .*j\.json is under .*afile, which is a file/);
     // the other kinds' preflights, as config check and their commands call them
-    const transfer = JSON.parse(fs.readFileSync('experiments/transfer-quick.json', 'utf8'));
-    for (const [kind, raw] of [['teleport-generalization', {}], ['optimizers-mnist', {}], ['teleport-integration', {}], ['displacement', {}], ['teleport', {}], ['transfer', transfer]] as const) {
+    for (const [kind, raw] of [['teleport-generalization', {}], ['optimizers-mnist', {}], ['teleport-integration', {}], ['displacement', {}], ['teleport', {}]] as const) {
       const k = getConfig(kind)!;
       const value = decodeOrThrow(k.codec, { ...raw, out: path.join(file, 'o') }, kind);
       const e = configError(() => k.preflight!(value, kind));

@@ -29,12 +29,24 @@ import {
 import { Backend, Seed, OutDir } from '../config/common.js';
 import { registerConfig } from '../config/registry.js';
 import { TaskConfig } from '../tasks/registry.js';
+import type { PartConfig } from '../config/parts.js';
 import { BaselineConfig } from './baselines.js';
 import { entryPreset, entryPresetNames } from './entry-presets.js';
 import { EstimatorConfig } from './estimators/registry.js';
 import { LearnedConfig, learnedOptimizers } from './learned/registry.js';
 import { TrainCodec, type TrainConfig } from './train.js';
 export { TrainCodec } from './train.js';
+
+/** A task of the held-out evaluation: its label ('' for the experiment's own task), config and problem count. */
+export interface EvalTask {
+  label: string;
+  task: PartConfig;
+  trajectories: number;
+}
+
+/** The held-out evaluation's tasks: `evalTasks`, else the experiment's task. */
+export const evalTasksOf = (exp: Pick<MetaExperiment, 'task' | 'heldout' | 'evalTasks'>): EvalTask[] =>
+  exp.evalTasks?.map((e) => ({ label: e.label, task: e.task, trajectories: e.trajectories ?? exp.heldout.trajectories })) ?? [{ label: '', task: exp.task, trajectories: exp.heldout.trajectories }];
 
 /** A label names folders and table rows: visible characters, no path separators. */
 const Label = refine(t.string, (s) => s.trim() === s && s.length > 0 && !/[/\\]/.test(s), 'Label', 'a non-empty label without surrounding spaces or path separators');
@@ -84,6 +96,12 @@ const MetaShape = strict(
     /** The inner problems: `{ kind, ... }` of a registered task family. */
     task: TaskConfig,
     heldout: strict({ trajectories: PositiveInt, steps: PositiveInt }, 'Heldout'),
+    /**
+     * Task families the held-out evaluation runs on instead of `task` (transfer to unseen tasks),
+     * each with its label and its own number of held-out problems (default heldout.trajectories);
+     * baselines are tuned on each one's validation problems.
+     */
+    evalTasks: optional(arrayOf(strict({ label: t.string, task: TaskConfig, trajectories: optional(PositiveInt) }, 'EvalTask'), { min: 1 })),
     /** Validation problems on which a baseline's list of learning rates is tuned (steps: heldout.steps). */
     baselineValidation: strict({ trajectories: PositiveInt }, 'BaselineValidation'),
     variants: arrayOf(t.unknown, { min: 1 }),
@@ -220,6 +238,11 @@ function experimentProblems(u: unknown, c: t.Context): t.Errors {
   if (Array.isArray(u.variants)) {
     const r = resolveEntries(u.variants, c);
     if (E.isLeft(r)) errors.push(...r.left);
+  }
+  if (Array.isArray(u.evalTasks)) {
+    const names = u.evalTasks.map((e) => (isPlainObject(e) ? e.label : undefined));
+    const dup = names.find((l, i) => typeof l === 'string' && names.indexOf(l) !== i);
+    if (dup !== undefined) errors.push(problemAt(c, [['evalTasks', t.unknown]], `label "${dup}" used twice`, u.evalTasks));
   }
   // table steps within the held-out steps (a step beyond printed NaN)
   const steps = MetaShape.props.heldout.is(u.heldout) ? u.heldout.steps : undefined;

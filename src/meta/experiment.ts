@@ -3,7 +3,7 @@
 // and TensorBoard curves. The CLI (`symtele meta`, `npm start`) only parses flags and calls these.
 import path from 'node:path';
 import { isTrained, resolveOrThrow, warmStartOf, type LearnedEntry, type MetaExperiment } from './config.js';
-import { trainVariant, evaluateAll, logHeldout, loadTrained, type TrainRunOptions } from './run.js';
+import { trainVariant, evaluateTasks, logHeldout, loadTrained, type TrainRunOptions } from './run.js';
 import { totalBatches } from './train.js';
 import { lockDir, type DirLock } from './dir-lock.js';
 import { openStudy, type StartMode } from './study.js';
@@ -13,7 +13,8 @@ import { checkpointDirOf } from './paths.js';
 import { unitPool } from './jobs/unit-job.js';
 import { redisUnitPool } from './jobs/redis-units.js';
 import { preflightMeta } from './preflight.js';
-import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, writeResultsJson, type EvalResults } from './report.js';
+import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, resultsByTask, writeResultsJson, type MetaResults } from './report.js';
+import { slug } from './paths.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
 import type { ProgressMode } from '../logging/progress.js';
@@ -44,18 +45,24 @@ export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shard
 }
 
 
-/** Write the table, JSON, plot and TensorBoard curves of held-out results. */
-export async function report(exp: MetaExperiment, results: EvalResults, json: string | undefined, log: (l: string) => void): Promise<void> {
-  const table = summaryTable(results, exp.tableSteps);
-  const seeds = perSeedTable(results, exp.tableSteps);
-  const paired = bestVsOthersTable(results, exp.tableSteps);
-  const text = `Held-out loss (mean ± std over runs)\n${table}\n\nPer meta-training seed (mean)\n${seeds}\n\nThe best variant per step against the others (paired on the same problems)\n${paired}\n`;
+/** Write the tables, JSON, plots and TensorBoard curves of held-out results (a section per evaluation task when several). */
+export async function report(exp: MetaExperiment, results: MetaResults, json: string | undefined, log: (l: string) => void): Promise<void> {
+  const files: string[] = [];
+  const sections: string[] = [];
+  for (const [task, r] of resultsByTask(results)) {
+    const table = summaryTable(r, exp.tableSteps);
+    const seeds = perSeedTable(r, exp.tableSteps);
+    const paired = bestVsOthersTable(r, exp.tableSteps);
+    const head = task === '' ? '' : `## ${task} (${r.heldout.trajectories} held-out problems)\n\n`;
+    sections.push(`${head}Held-out loss (mean ± std over runs)\n${table}\n\nPer meta-training seed (mean)\n${seeds}\n\nThe best variant per step against the others (paired on the same problems)\n${paired}\n`);
+    files.push(...(await plotResults(path.join(exp.logdir, task === '' ? 'heldout-loss' : `heldout-loss-${slug(task)}`), r)));
+    logHeldout(exp, r, task);
+  }
+  const text = sections.join('\n');
   process.stdout.write(`\n${text}`);
   writeFileAtomic(path.join(exp.logdir, 'summary.md'), text);
   writeResultsJson(path.join(exp.logdir, 'results.json'), results);
   if (json) writeResultsJson(json, results);
-  const files = await plotResults(path.join(exp.logdir, 'heldout-loss'), results);
-  logHeldout(exp, results);
   log(`wrote ${files.join(', ')}, ${path.join(exp.logdir, 'results.json')}${json ? `, ${json}` : ''}; TensorBoard: ${exp.logdir}`);
 }
 
@@ -76,7 +83,7 @@ function lockRun(exp: MetaExperiment): DirLock[] {
  * run is a study (see study.ts): killed at any point, `start: 'resume'` finishes it with the
  * same results.
  */
-export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts: ExperimentOptions): Promise<EvalResults> {
+export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts: ExperimentOptions): Promise<MetaResults> {
   const log = opts.log ?? (() => {});
   preflightMeta(exp, source, { json: opts.json }); // the checks of `config check`, before any work
   const resolved = resolveOrThrow(exp, source);
@@ -145,13 +152,15 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
     for (const rv of learned) for (const s of exp.metaSeeds) if (!metas.has(key(rv.label, s))) metas.set(key(rv.label, s), loadTrained(rv, exp, s));
     await yieldToEventLoop();
     if (opts.stop?.requested) throw new Interrupted(opts.stop.requested, 'before the held-out evaluation (all units trained)');
-    const results = evaluateAll(resolved, metas, exp, log);
+    const results = evaluateTasks(resolved, metas, exp, log);
     for (const rv of learned) {
       const us = study.units.filter((u) => u.label === rv.label && u.seconds !== undefined);
       const seconds = us.reduce((a, u) => a + u.seconds!, 0);
       const trajectories = us.reduce((a, u) => a + u.trajectories!, 0);
-      results.variants[rv.label].trainSeconds = seconds;
-      results.variants[rv.label].trajectoriesPerSecond = trajectories / seconds;
+      for (const [, r] of resultsByTask(results)) {
+        r.variants[rv.label]!.trainSeconds = seconds;
+        r.variants[rv.label]!.trajectoriesPerSecond = trajectories / seconds;
+      }
     }
     await report(exp, results, opts.json, log);
     study.markEvaluated();
@@ -163,7 +172,7 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
 }
 
 /** Evaluate trained variants read from checkpoints. */
-export async function evaluateFromCheckpoints(exp: MetaExperiment, source: string, opts: ExperimentOptions): Promise<EvalResults> {
+export async function evaluateFromCheckpoints(exp: MetaExperiment, source: string, opts: ExperimentOptions): Promise<MetaResults> {
   const log = opts.log ?? (() => {});
   preflightMeta(exp, source, { json: opts.json, train: false });
   const resolved = resolveOrThrow(exp, source);
@@ -176,7 +185,7 @@ export async function evaluateFromCheckpoints(exp: MetaExperiment, source: strin
       metas.set(`${rv.label}#${s}`, loadTrained(rv, exp, s, root));
     }
   }
-  const results = evaluateAll(resolved, metas, exp, log);
+  const results = evaluateTasks(resolved, metas, exp, log);
   for (const m of metas.values()) disposeMeta(m);
   await report(exp, results, opts.json, log);
   return results;

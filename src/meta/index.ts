@@ -7,6 +7,7 @@ export { PartRegistry, mlpTaskSize, type PartConfig, type PartEntry, type PartSi
 export type { Task, TaskFamily, TaskSymmetry, Split } from '../tasks/task.js';
 export { unitDirection } from '../tasks/task.js';
 export { taskFamilies, registerTaskFamily, taskFamily, TaskConfig } from '../tasks/registry.js';
+export { mixtureFamily } from '../tasks/mixture.js';
 export { regressionFamily, regressionTask, PAPER_REGRESSION_TASK, type RegressionFamilySpec } from '../tasks/regression.js';
 
 // learned optimizers
@@ -63,11 +64,13 @@ export {
   resolvedExperiment,
   isBaseline,
   isTrained,
+  evalTasksOf,
+  type EvalTask,
   type MetaExperiment,
   type ResolvedEntry,
   type LearnedEntry,
   type BaselineEntry,
 } from './config.js';
 export { trainAndEvaluate, trainAndEvaluate as runExperiment, evaluateFromCheckpoints, type ExperimentOptions } from './experiment.js';
-export { trainVariant, loadTrained, evaluateAll, tuneBaseline, type TrainedVariant, type TrainRunOptions } from './run.js';
-export type { EvalResults, VariantResult } from './report.js';
+export { trainVariant, loadTrained, evaluateAll, evaluateTasks, tuneBaseline, type TrainedVariant, type TrainRunOptions } from './run.js';
+export { resultsByTask, type EvalResults, type MetaResults, type VariantResult } from './report.js';

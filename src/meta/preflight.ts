@@ -18,7 +18,7 @@ import {
 import type { PartSize } from '../config/parts.js';
 import { taskFamilies } from '../tasks/registry.js';
 import { baselines } from './baselines.js';
-import { isBaseline, isTrained, resolveAll, type MetaExperiment, type ResolvedEntry } from './config.js';
+import { evalTasksOf, isBaseline, isTrained, resolveAll, type MetaExperiment, type ResolvedEntry } from './config.js';
 import { learnedOptimizers } from './learned/registry.js';
 import { totalBatches } from './train.js';
 
@@ -53,9 +53,12 @@ function entrySize(exp: MetaExperiment, rv: ResolvedEntry, i: number, task: Part
   return { field: `variants[${i}].learned`, ...learnedOptimizers.size(rv.learned, shape) };
 }
 
-const runsOf = (exp: MetaExperiment, rv: ResolvedEntry) => exp.heldout.trajectories * (isTrained(rv) ? exp.metaSeeds.length : 1);
+/** Held-out problems over all evaluation tasks. */
+const heldoutProblems = (exp: MetaExperiment): number => evalTasksOf(exp).reduce((s, t) => s + t.trajectories, 0);
 
-/** Held-out entries stored over all entries and runs. */
+const runsOf = (exp: MetaExperiment, rv: ResolvedEntry) => heldoutProblems(exp) * (isTrained(rv) ? exp.metaSeeds.length : 1);
+
+/** Held-out entries stored over all entries, runs and evaluation tasks. */
 const heldoutEntries = (exp: MetaExperiment, resolved: readonly ResolvedEntry[]): number =>
   resolved.reduce((s, rv) => s + runsOf(exp, rv) * (exp.heldout.steps + 1), 0);
 
@@ -65,7 +68,11 @@ function sizeProblems(exp: MetaExperiment, task: PartSize, sizes: readonly Entry
   const tooBig = (field: string, floats: number | undefined, what: string) => {
     if (floats !== undefined && floats * 4 > MAX_TENSOR_BYTES) out.push(`${field}: ${what} of ${floats.toExponential(2)} floats (${formatBytes(floats * 4)}), above the ${formatBytes(MAX_TENSOR_BYTES)} one tensor may hold; smaller sizes`);
   };
-  tooBig('task', task.largestTensor !== undefined ? task.largestTensor * exp.heldout.trajectories : undefined, `a parameter tensor of the ${exp.heldout.trajectories} held-out problems`);
+  for (const on of evalTasksOf(exp)) {
+    const z = on.label === '' ? task : taskFamilies.size(on.task);
+    const field = on.label === '' ? 'task' : `evalTasks "${on.label}"`;
+    tooBig(field, z.largestTensor !== undefined ? z.largestTensor * on.trajectories : undefined, `a parameter tensor of the ${on.trajectories} held-out problems`);
+  }
   for (const s of sizes) tooBig(s.field, s.largestTensor, 'a meta-parameter tensor');
   return out;
 }
@@ -95,11 +102,13 @@ export function estimateMeta(exp: MetaExperiment, resolved: readonly ResolvedEnt
   const entries = heldoutEntries(exp, resolved);
   const records = entries * BYTES_PER_HELDOUT_ENTRY;
   // entries are evaluated one after another, all held-out problems in one batch
-  const step = Math.max(...sizes.map((z) => exp.heldout.trajectories * P * (z.stepBytesPerParameter ?? DEFAULT_STEP_BYTES_PER_PARAMETER)));
+  // one task's problems at a time
+  const problemsTimesParameters = Math.max(...evalTasksOf(exp).map((on) => on.trajectories * (on.label === '' ? P : (taskFamilies.size(on.task).floats ?? 0))));
+  const step = Math.max(...sizes.map((z) => problemsTimesParameters * (z.stepBytesPerParameter ?? DEFAULT_STEP_BYTES_PER_PARAMETER)));
   const perm = Math.max(0, ...resolved.filter(isTrained).filter(() => train).map((rv) => rv.train.trajectories * BYTES_PER_TRAINING_TRAJECTORY));
   const memory = [
     `held-out records ${formatBytes(records)} (${entries.toExponential(2)} entries: runs x ${exp.heldout.steps + 1} steps, ${BYTES_PER_HELDOUT_ENTRY} B each)`,
-    `held-out step tensors ${formatBytes(step)} (${exp.heldout.trajectories} problems x ${P} parameters)`,
+    `held-out step tensors ${formatBytes(step)} (${problemsTimesParameters} problem parameters in one batch)`,
   ];
   if (metaBytes > 0) memory.push(`meta-parameters ${formatBytes(metaBytes)} (the largest learned optimizer, ${META_COPIES} copies)`);
   if (perm > 0) memory.push(`training order ${formatBytes(perm)} (${BYTES_PER_TRAINING_TRAJECTORY} B per trajectory)`);

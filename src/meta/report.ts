@@ -25,7 +25,13 @@ export interface EvalResults {
   heldout: { seed: number; trajectories: number; steps: number; seedScheme: string };
 }
 
-export function writeResultsJson(file: string, r: EvalResults): void {
+/** Results of an experiment: one task's, or per task of `evalTasks` (by its label). */
+export type MetaResults = EvalResults | { tasks: Record<string, EvalResults> };
+
+/** The results per evaluation task ('' for the experiment's own task). */
+export const resultsByTask = (r: MetaResults): [string, EvalResults][] => ('tasks' in r ? Object.entries(r.tasks) : [['', r]]);
+
+export function writeResultsJson(file: string, r: MetaResults): void {
   writeJsonAtomic(file, r, { indent: 0 });
 }
 

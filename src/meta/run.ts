@@ -7,13 +7,13 @@ import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.
 import { buildRunParts, entryRunSpec, type RunSpec } from './build.js';
 import { backendChange } from '../backend/resume-check.js';
 import { CheckpointError, hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointConfig, type LogMark } from './checkpoint.js';
-import { isBaseline, isTrained, type BaselineEntry, type LearnedEntry, type MetaExperiment, type ResolvedEntry } from './config.js';
+import { evalTasksOf, isBaseline, isTrained, type EvalTask, type BaselineEntry, type LearnedEntry, type MetaExperiment, type ResolvedEntry } from './config.js';
 import { baselineLrs, makeBaseline } from './baselines.js';
 import { makeLearned } from './learned/registry.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { taskFamily } from '../tasks/registry.js';
 import { cloneMeta, disposeMeta, type MetaParams } from './params.js';
-import type { EvalResults, VariantResult } from './report.js';
+import type { EvalResults, MetaResults, VariantResult } from './report.js';
 import { localShards, type ShardPool } from './shards.js';
 import {
   disposeTrainState,
@@ -242,28 +242,33 @@ export function loadTrained(rv: LearnedEntry, exp: MetaExperiment, metaSeed: num
 }
 
 /**
- * A baseline's rate: its one `lr`, or of a list the one whose validation problems score best
- * (mean log loss over `exp.baselineValidation.trajectories` problems of the 'val' split and
- * `heldout.steps` steps), chosen without any held-out problem.
+ * A baseline's rate on an evaluation task: its one `lr`, or of a list the one whose validation
+ * problems score best (mean log loss over `exp.baselineValidation.trajectories` problems of the
+ * 'val' split and `heldout.steps` steps), chosen without any held-out problem.
  */
-export function tuneBaseline(rv: BaselineEntry, exp: MetaExperiment): { lr: number; grid?: { lr: number; score: number }[] } {
+export function tuneBaseline(rv: BaselineEntry, exp: MetaExperiment, on: EvalTask = evalTasksOf(exp)[0]!): { lr: number; grid?: { lr: number; score: number }[] } {
   const lrs = baselineLrs(rv.baseline);
   if (lrs.length === 1) return { lr: lrs[0]! };
-  const family = taskFamily(exp.task);
+  const family = taskFamily(on.task);
   const ns = Array.from({ length: exp.baselineValidation.trajectories }, (_, i) => i);
   const grid = lrs.map((lr) => ({ lr, score: validationScore(evaluate(makeBaseline(rv.baseline, lr), {}, family, exp.seed, 'val', ns, exp.heldout.steps)) }));
   return { lr: grid.reduce((a, b) => (b.score < a.score ? b : a)).lr, grid };
 }
 
-/** Held-out evaluation of every entry (baselines once, learned ones once per meta-seed) on the same problems. */
+/**
+ * Held-out evaluation of every entry (baselines once, learned ones once per meta-seed) on the
+ * same problems of one evaluation task (default: the experiment's own task).
+ */
 export function evaluateAll(
   resolved: readonly ResolvedEntry[],
   metas: ReadonlyMap<string, MetaParams>,
   exp: MetaExperiment,
   log: (l: string) => void = () => {},
+  on: EvalTask = evalTasksOf(exp)[0]!,
 ): EvalResults {
-  const ns = Array.from({ length: exp.heldout.trajectories }, (_, i) => i);
-  const family = taskFamily(exp.task);
+  const ns = Array.from({ length: on.trajectories }, (_, i) => i);
+  const family = taskFamily(on.task);
+  const where = on.label === '' ? '' : ` on ${on.label}`;
   const variants: Record<string, VariantResult> = {};
   for (const rv of resolved) {
     const trained = isTrained(rv);
@@ -271,12 +276,12 @@ export function evaluateAll(
     const res: VariantResult = { loss: [], gradNormSq: [], time: [], metaSeed: [] };
     let learned: LearnedOptimizer;
     if (isBaseline(rv)) {
-      const t = tuneBaseline(rv, exp);
+      const t = tuneBaseline(rv, exp, on);
       learned = makeBaseline(rv.baseline, t.lr);
       res.lr = t.lr;
       if (t.grid) {
         res.lrGrid = t.grid;
-        log(`${rv.label}: lr ${t.lr} (validation scores ${t.grid.map((g) => `${g.lr}: ${g.score.toFixed(3)}`).join(', ')})`);
+        log(`${rv.label}${where}: lr ${t.lr} (validation scores ${t.grid.map((g) => `${g.lr}: ${g.score.toFixed(3)}`).join(', ')})`);
       }
     } else learned = makeLearned(rv.learned);
     for (const s of seeds) {
@@ -292,20 +297,26 @@ export function evaluateAll(
       }
     }
     variants[rv.label] = res;
-    log(`evaluated ${rv.label} on ${res.loss.length} held-out runs`);
+    log(`evaluated ${rv.label}${where} on ${res.loss.length} held-out runs`);
   }
-  const scheme = exp.task.seedScheme;
+  const scheme = on.task.seedScheme;
   return {
     variants,
-    heldout: { seed: exp.seed, trajectories: exp.heldout.trajectories, steps: exp.heldout.steps, seedScheme: typeof scheme === 'string' ? scheme : 'stream' },
+    heldout: { seed: exp.seed, trajectories: on.trajectories, steps: exp.heldout.steps, seedScheme: typeof scheme === 'string' ? scheme : 'stream' },
   };
 }
 
-/** TensorBoard: the held-out curves (mean over runs) of each variant, x = inner step. */
-export function logHeldout(exp: MetaExperiment, r: EvalResults): void {
+/** Held-out evaluation on every evaluation task: one task's results, or per task of `evalTasks`. */
+export function evaluateTasks(resolved: readonly ResolvedEntry[], metas: ReadonlyMap<string, MetaParams>, exp: MetaExperiment, log: (l: string) => void = () => {}): MetaResults {
+  if (!exp.evalTasks) return evaluateAll(resolved, metas, exp, log);
+  return { tasks: Object.fromEntries(evalTasksOf(exp).map((on) => [on.label, evaluateAll(resolved, metas, exp, log, on)])) };
+}
+
+/** TensorBoard: the held-out curves (mean over runs) of each variant, x = inner step; under the task's label when several. */
+export function logHeldout(exp: MetaExperiment, r: EvalResults, task = ''): void {
   for (const [label, v] of Object.entries(r.variants)) {
     // derived from results.json: rewritten whole (a resumed run's report replaces the earlier one)
-    const dir = heldoutLogDirOf(exp.logdir, label);
+    const dir = heldoutLogDirOf(task === '' ? exp.logdir : path.join(exp.logdir, 'heldout-tasks', slug(task)), label);
     removeAtomic(dir);
     sweepTrash(path.dirname(dir));
     const w = createSummaryWriter(dir);

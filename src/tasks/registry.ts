@@ -5,6 +5,7 @@ import type { TaskFamily } from './task.js';
 import { PartRegistry, type PartConfig, type PartEntry } from '../config/parts.js';
 import { regressionTask } from './regression.js';
 import { classificationTask } from './classification.js';
+import { mixtureTask } from './mixture.js';
 
 export const taskFamilies = new PartRegistry<TaskFamily>('task family');
 
@@ -12,6 +13,7 @@ export const registerTaskFamily = <C>(entry: PartEntry<TaskFamily, C>): void => 
 
 registerTaskFamily(regressionTask);
 registerTaskFamily(classificationTask);
+registerTaskFamily(mixtureTask(taskFamilies));
 
 /** A task config: `{ kind, ...the family's fields }`. */
 export const TaskConfig = taskFamilies.codec;

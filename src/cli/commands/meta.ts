@@ -12,7 +12,7 @@ import { windows } from '../../meta/train.js';
 import { isTrained, MetaExperimentCodec, resolveOrThrow, type MetaExperiment, type ResolvedEntry } from '../../meta/config.js';
 import '../../meta/preflight.js'; // registers the checks loadConfigOrExit runs
 import { trainAndEvaluate as trainAndEvaluateLib, evaluateFromCheckpoints as evaluateLib, type ExperimentOptions } from '../../meta/experiment.js';
-import type { EvalResults } from '../../meta/report.js';
+import type { MetaResults } from '../../meta/report.js';
 import { stopOnSignals, type StopFlag } from '../../meta/interrupt.js';
 
 interface MetaOptions extends PoolFlags {
@@ -59,18 +59,18 @@ function libOptions(opts: MetaOptions): ExperimentOptions {
 }
 
 /** Train every learned variant for every meta-seed, then evaluate all on held-out problems. */
-export const trainAndEvaluate = (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<EvalResults> =>
+export const trainAndEvaluate = (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<MetaResults> =>
   trainAndEvaluateLib(exp, source, libOptions(opts));
 
 /** Evaluate trained variants read from checkpoints. */
-export const evaluateFromCheckpoints = (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<EvalResults> =>
+export const evaluateFromCheckpoints = (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<MetaResults> =>
   evaluateLib(exp, source, libOptions(opts));
 
 /**
  * The main job (`npm start`): `meta train` on experiments/meta-default.json (or `--config`),
  * through the same config and backend path, plus its wall time and peak memory.
  */
-export const mainJob = async (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<EvalResults> => {
+export const mainJob = async (exp: MetaExperiment, source: string, opts: MetaOptions): Promise<MetaResults> => {
   const t0 = performance.now();
   const r = await trainAndEvaluate(exp, source, opts);
   const rss = Math.round(process.resourceUsage().maxRSS / 1024);
