@@ -17,6 +17,7 @@ import {
   writeJsonAtomic,
   progress,
   resolveProgressMode,
+  makeDirs,
 } from '../src/logging/index.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -296,4 +297,13 @@ test('progress prints a line per N% when not on a TTY, nothing when quiet', () =
   assert.equal(resolveProgressMode('auto', { isTTY: true }, {}), 'bar');
   assert.equal(resolveProgressMode('auto', { isTTY: true }, { CI: 'true' }), 'lines');
   assert.equal(resolveProgressMode('auto', { isTTY: false }, {}), 'lines');
+});
+
+test('makeDirs fails at once on a kernel file system (where a recursive mkdir spins), naming the folder', { skip: !fs.existsSync('/proc/self') }, () => {
+  assert.throws(() => makeDirs('/proc/symtele-logs/a'), /ENOENT.*\/proc\/symtele-logs'/);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-mkdirs-'));
+  makeDirs(path.join(root, 'a', 'b'));
+  makeDirs(path.join(root, 'a', 'b'));
+  assert.ok(fs.statSync(path.join(root, 'a', 'b')).isDirectory());
+  fs.rmSync(root, { recursive: true, force: true });
 });

@@ -25,6 +25,7 @@
  */
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
+import nodePath from 'node:path';
 import type * as t from 'io-ts';
 import { initBackend, type BackendName, type Job } from '../backend/index.js';
 import { ConfigError, decodeConfig, deepMerge, readJsonFile } from '../config/codec.js';
@@ -113,6 +114,8 @@ export async function loadConfigOrExit<A, O>(
     raw = deepMerge(raw, read.right);
   }
   const source = paths.length > 0 ? paths.join(' + ') : 'from flags';
+  const overwritten = inputsOverwritten(paths, flags);
+  if (overwritten.length > 0) exitWithError(new ConfigError(source, overwritten));
   const decoded = decodeConfig(codec, deepMerge(raw, overrides), source);
   if (E.isLeft(decoded)) exitWithError(decoded.left);
   // the checks `config check` runs too (output paths, sizes), before any work
@@ -122,6 +125,14 @@ export async function loadConfigOrExit<A, O>(
     exitWithError(e);
   }
   return decoded.right;
+}
+
+/** Flags that name an output file which is one of the input configs (the run would overwrite its own config). */
+export function inputsOverwritten(inputs: readonly string[], flags: Readonly<Record<string, unknown>> = {}): string[] {
+  const ins = new Set(inputs.map((p) => nodePath.resolve(p)));
+  return Object.entries(flags)
+    .filter(([, v]) => typeof v === 'string' && ins.has(nodePath.resolve(v)))
+    .map(([k, v]) => `--${k}: ${String(v)} is an input config: the output would overwrite it (write the output to another file)`);
 }
 
 let announced: BackendName | undefined;

@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import CRC32C from 'crc-32/crc32c.js';
 import protobuf from 'protobufjs';
 import { appendBuffer, openContinued } from './append.js';
+import { makeDirs } from './atomic.js';
 
 // ---------------------------------------------------------------------------------------------
 // TFRecord framing
@@ -276,7 +277,7 @@ function prepareLogDir(logdir: string): string {
   }
   const dir = path.resolve(logdir);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory');
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
   } catch (e) {

@@ -122,7 +122,7 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
         ({ seconds, trajectories } = tv);
       }
       study.update(rv.label, s, { state: 'done', seconds, trajectories });
-      log(`${rv.label} seed ${s}: trained on ${trajectories} trajectories in ${seconds.toFixed(1)}s (${(trajectories / seconds).toFixed(2)} trajectories/s)`);
+      log(`${rv.label} seed ${s}: ${trajectories > 0 ? `trained on ${trajectories} trajectories in ${seconds.toFixed(1)}s (${(trajectories / seconds).toFixed(2)} trajectories/s)` : 'nothing left to train (its checkpoint was at the last batch)'}`);
     };
     try {
       if (pool) {

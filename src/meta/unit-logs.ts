@@ -5,6 +5,7 @@
 // once, like an uninterrupted run's.
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../logging/atomic.js';
 import { createJsonlWriter, type JsonlWriter } from '../logging/jsonl.js';
 import { createSummaryWriter, eventFiles, type SummaryWriter } from '../logging/tensorboard.js';
 import type { LogMark } from './checkpoint.js';
@@ -26,7 +27,7 @@ export interface UnitLogs {
  * continued from there and files created after it are removed.
  */
 export function openUnitLogs(dir: string, from: readonly LogMark[] | null, tensorboard = true): UnitLogs {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const kept = new Set((from ?? []).map((m) => m.file));
   for (const f of [...eventFiles(dir).map((p) => path.basename(p)), JSONL_FILE]) {
     if (!kept.has(f)) fs.rmSync(path.join(dir, f), { force: true });

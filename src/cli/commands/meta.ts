@@ -2,7 +2,7 @@
 // `npm start` runs: meta train on experiments/meta-default.json.
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
-import { runCommand, loadConfigOrExit, useBackend, exitWithError } from '../run.js';
+import { runCommand, loadConfigOrExit, useBackend, exitWithError, globalOptions } from '../run.js';
 import { configLayers, presetHelp } from '../experiments/_preset.js';
 import type { Job } from '../../backend/index.js';
 import { addPoolOptions, poolOptions, positiveInt, type PoolFlags } from './_pool.js';
@@ -96,8 +96,8 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     if (E.isLeft(files)) exitWithError(files.left);
     const source = files.right.join(' + ') || 'defaults';
     if (opts.resume && opts.fresh) throw new Error('--resume and --fresh exclude each other');
-    // --resume <dir> is the run's checkpointDir: the output checks see it too
-    const over = typeof opts.resume === 'string' ? { checkpointDir: opts.resume } : undefined;
+    // --resume <dir> is the run's checkpointDir: the output checks see it too; --seed the config's seed
+    const over = { checkpointDir: typeof opts.resume === 'string' ? opts.resume : undefined, seed: globalOptions(cmd).seed };
     const exp = await loadConfigOrExit(MetaExperimentCodec, files.right, over, { train, json: opts.json });
     const resolved = resolveOrThrow(exp, source);
     poolOptions(opts); // bad worker flags are errors before any work
