@@ -348,3 +348,68 @@ test("a finished unit's checkpoint keeps only the parameters it keeps: a quarter
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A stop flag that asks to stop at its `at`-th poll (polled after every batch). */
+const stopAt = (at: number) => {
+  let polls = 0;
+  return {
+    get requested() {
+      return ++polls >= at ? ('SIGTERM' as const) : null;
+    },
+  };
+};
+
+/** FAULT_SINGLE in `dir`, stopped after its 2nd batch (checkpointed, resumable). */
+async function stoppedRun(dir: string): Promise<MetaExperiment> {
+  const exp = experiment(FAULT_SINGLE, dir);
+  await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, stop: stopAt(2) }), Interrupted);
+  return exp;
+}
+const unitLogs = (exp: MetaExperiment) => path.join(exp.logdir, 'LSTM-update', 'seed-0');
+const eventFileOf = (dir: string) => fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.')).map((f) => path.join(dir, f))[0]!;
+
+test('a cut train.jsonl and a deleted event file do not block a resume: what was lost is named, the results are those of an uninterrupted run', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_SINGLE, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = await stoppedRun(path.join(dir, 'cut'));
+    const jsonl = path.join(unitLogs(exp), 'train.jsonl');
+    const had = fs.statSync(jsonl).size;
+    fs.truncateSync(jsonl, 10);
+    const events = eventFileOf(unitLogs(exp));
+    fs.rmSync(events);
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume' });
+    const said = log.join('\n');
+    assert.match(said, new RegExp(`log file \\S*train\\.jsonl is damaged \\(cut to 10 of ${had} bytes\\): kept its first 0 bytes, ${had} bytes of records are lost`), said);
+    assert.match(said, /log file \S*events\.out\.tfevents\.\S+ is missing: its \d+ bytes of records are lost/, said);
+    assert.deepEqual(runRecord(exp.logdir).results, runRecord(whole.logdir).results);
+    // what is there reads whole: the steps after the checkpoint, each once
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(exp.logdir)).filter((d) => /twice/.test(d)), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('flipped bytes in an event file are found by their CRC at resume: the file is cut to its last good record, said so, and reads whole after', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_SINGLE, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = await stoppedRun(path.join(dir, 'flip'));
+    const events = eventFileOf(unitLogs(exp));
+    const bytes = fs.readFileSync(events);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] ^= 0xff;
+    fs.writeFileSync(events, bytes);
+    assert.throws(() => readEventFile(events), /CRC|truncated/);
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume' });
+    assert.match(log.join('\n'), /log file \S*events\.out\.tfevents\.\S+ is damaged \(a bad (payload|length) CRC at byte \d+\): kept its first \d+ bytes, \d+ bytes of records are lost/, log.join('\n'));
+    assert.ok(readEventFile(events).length > 1, 'TensorBoard can read the file again');
+    assert.deepEqual(runRecord(exp.logdir).results, runRecord(whole.logdir).results);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -118,7 +118,7 @@ export async function trainVariant(rv: ResolvedVariant, exp: MetaExperiment, met
   try {
     const pool = (poolRef = opts.pool ? await opts.pool(spec, train) : localShards(parts));
     const total = totalBatches(train);
-    const logs: UnitLogs = (logsRef = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false));
+    const logs: UnitLogs = (logsRef = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false, (l) => log(`${who}: ${l}`)));
     const writer = logs.tb;
     if (logMarks === null) writer?.text('config', '```json\n' + JSON.stringify({ variant: rv.variant, train, task }, null, 2) + '\n```', 0);
     const t0 = performance.now();
