@@ -413,3 +413,60 @@ test('flipped bytes in an event file are found by their CRC at resume: the file 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a unit whose checkpoint slots are all damaged: the refusal names --retrain-unit, which trains that unit again and keeps the others; a garbled study.json says to remove it and resume", async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_STUDY, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = experiment(FAULT_STUDY, path.join(dir, 'parts'));
+    // the first unit done (4 batches), the second stopped after 2 (two slots)
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, stop: stopAt(6) }), Interrupted);
+    const second = checkpointDirOf(exp.checkpointDir, 'LSTM(lr,tele)', 0);
+    const slots = fs.readdirSync(second).filter((f) => f.startsWith('ckpt-'));
+    assert.equal(slots.length, 2);
+    for (const s of slots) fs.writeFileSync(path.join(second, s, 'tensors.bin'), 'damaged');
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume' }), /no intact checkpoint.*--resume --retrain-unit 'LSTM\(lr,tele\)#0'/);
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume', retrain: ['LSTM(nope)#0'] }), /no such unit; the run's units are LSTM\(update\)#0, LSTM\(lr,tele\)#0/);
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume', retrain: ['LSTM(lr,tele)#0'] });
+    assert.ok(log.some((l) => /LSTM\(update\) seed 0: done in an earlier run/.test(l)), log.join('\n'));
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(exp.logdir)), []);
+    // a garbled study.json: the refusal says what to do, and doing it loses no unit
+    const study = path.join(exp.checkpointDir, 'study.json');
+    fs.writeFileSync(study, '{"format": "symtele-meta-st');
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume' }), (e: Error) => e instanceof StudyError && /study\.json is corrupt: .*Remove it and run again with --resume/.test(e.message));
+    fs.rmSync(study);
+    const again: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => again.push(l), start: 'resume' });
+    assert.equal(again.filter((l) => /nothing left to train/.test(l)).length, 2, again.join('\n'));
+    assert.ok(!again.some((l) => /trained on 0 trajectories/.test(l)), again.join('\n'));
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(exp.logdir)), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a unit whose slots were all deleted says it trains again from the start; a new run refuses a logdir holding another run', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_SINGLE, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = await stoppedRun(path.join(dir, 'gone'));
+    const unit = checkpointDirOf(exp.checkpointDir, 'LSTM(update)', 0);
+    for (const s of fs.readdirSync(unit).filter((f) => f.startsWith('ckpt-'))) fs.rmSync(path.join(unit, s), { recursive: true });
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume' });
+    assert.ok(log.some((l) => /LSTM\(update\) seed 0: no checkpoint left in \S+: it trains again from the start/.test(l)), log.join('\n'));
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(exp.logdir)), []);
+    // a second run, new checkpointDir, same logdir: refused, the first run's files untouched
+    const before = runRecord(whole.logdir);
+    const second = { ...whole, checkpointDir: path.join(dir, 'ckpt2') };
+    await assert.rejects(trainAndEvaluate(second, 'test', quiet), (e: Error) => e instanceof StudyError && e.message.includes(`${whole.logdir} (logdir) holds the logs of another run`) && /results\.json.*another logdir.*--fresh/.test(e.message));
+    await assert.rejects(trainAndEvaluate(second, 'test', { ...quiet, start: 'resume' }), /holds the logs of another run/);
+    assert.deepEqual(runRecord(whole.logdir), before);
+    assert.ok(fs.existsSync(path.join(whole.logdir, 'heldout-loss.svg')) || fs.existsSync(path.join(whole.logdir, 'heldout-loss.png')));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -17,6 +17,7 @@ import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, writeResult
 import { isLearned } from './variant.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
+import { parseUnitKey, retrainUnit, unitKey, withRetrainAdvice } from './run-dirs.js';
 
 export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shards' | 'stop'> {
   /**
@@ -37,6 +38,8 @@ export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shard
   start?: StartMode;
   /** `meta eval`: checkpoint roots searched in order for each unit (default: the config checkpointDir). */
   checkpoints?: readonly string[];
+  /** Units (`<label>#<seed>`) whose checkpoints and logs are removed so that they train again from the start (with `resume`). */
+  retrain?: readonly string[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -83,29 +86,39 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected a positive integer, got ${jobs}`);
   if (jobs > 1 && (opts.pool || (opts.shards ?? 1) > 1)) throw new Error('jobs > 1 trains whole units on threads: it does not combine with gradient workers (--workers, --redis)');
   if (opts.units && (jobs > 1 || opts.pool)) throw new Error('units on Redis workers train whole units there: they do not combine with --jobs or gradient workers');
+  if ((opts.retrain ?? []).length > 0 && opts.start !== 'resume') throw new Error('--retrain-unit goes with --resume (it trains units of an earlier run again)');
   const locks = lockRun(exp);
   const metas = new Map<string, MetaParams>();
   try {
     const planned = learned.flatMap((rv) => exp.metaSeeds.map((metaSeed) => ({ label: rv.label, metaSeed, batches: totalBatches(rv.train) })));
+    const retrain = (opts.retrain ?? []).map((k) => parseUnitKey(k, planned));
     const study = openStudy(exp, planned, opts.start ?? 'new', log);
+    for (const u of retrain) {
+      retrainUnit(exp, u);
+      study.update(u.label, u.metaSeed, { state: 'pending' });
+      log(`${unitKey(u.label, u.metaSeed)}: checkpoints and logs removed, it trains again from the start`);
+    }
     const pool = opts.units ? await redisUnitPool({ ...opts.units, stop: opts.stop }) : jobs > 1 ? unitPool(jobs, opts.stop) : null;
     const started = new Map<string, Promise<void>>();
     const key = (label: string, s: number) => `${label}#${s}`;
     // each unit runs once; one warm-started from another starts after it
     const unitDone = (rv: ResolvedVariant, s: number): Promise<void> => {
-      if (!started.has(key(rv.label, s))) started.set(key(rv.label, s), runUnit(rv, s));
+      if (!started.has(key(rv.label, s))) started.set(key(rv.label, s), runUnit(rv, s).catch((e: unknown) => Promise.reject(withRetrainAdvice(e, rv.label, s))));
       return started.get(key(rv.label, s))!;
     };
     // one unit: skipped when done, else trained (here, or on a thread once its warm-start source is done)
     const runUnit = async (rv: ResolvedVariant, s: number): Promise<void> => {
       const unit = study.unit(rv.label, s);
-      if (unit.state === 'done') {
+      const saved = hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
+      if (unit.state === 'done' && saved) {
         log(`${rv.label} seed ${s}: done in an earlier run (from its checkpoint)`);
         return;
       }
+      // a unit that got somewhere but has no checkpoint left (deleted): said, not done silently
+      if (unit.state !== 'pending' && !saved) log(`${rv.label} seed ${s}: no checkpoint left in ${checkpointDirOf(exp.checkpointDir, rv.label, s)}: it trains again from the start`);
       const from = resolved.find((r) => r.label === rv.train.warmStart);
       if (from) await unitDone(from, s);
-      const resume = opts.start === 'resume' && hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
+      const resume = opts.start === 'resume' && saved;
       study.update(rv.label, s, { state: 'running' });
       let seconds: number, trajectories: number;
       if (pool) {
@@ -138,7 +151,15 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
       await pool?.close();
     }
     // units trained elsewhere (threads, earlier runs) come from their checkpoints
-    for (const rv of learned) for (const s of exp.metaSeeds) if (!metas.has(key(rv.label, s))) metas.set(key(rv.label, s), loadTrained(rv, exp, s));
+    for (const rv of learned) {
+      for (const s of exp.metaSeeds) {
+        try {
+          if (!metas.has(key(rv.label, s))) metas.set(key(rv.label, s), loadTrained(rv, exp, s));
+        } catch (e) {
+          throw withRetrainAdvice(e, rv.label, s);
+        }
+      }
+    }
     await yieldToEventLoop();
     if (opts.stop?.requested) throw new Interrupted(opts.stop.requested, 'before the held-out evaluation (all units trained)');
     const results = evaluateAll(resolved, metas, exp, log);

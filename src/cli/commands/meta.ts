@@ -28,6 +28,7 @@ interface MetaOptions extends PoolFlags {
   stop?: StopFlag;
   checkpoints?: string;
   quiet?: boolean;
+  retrainUnit?: string[];
 }
 
 const say = (quiet?: boolean) => (line: string) => {
@@ -51,6 +52,7 @@ function libOptions(opts: MetaOptions): ExperimentOptions {
     jobs: opts.jobs,
     stop: opts.stop,
     checkpoints: opts.checkpoints?.split(',').filter((d) => d !== ''),
+    retrain: opts.retrainUnit,
     log: say(opts.quiet),
   };
   const units = unitQueue(opts);
@@ -114,6 +116,7 @@ export const runDirOptions = (c: Command) =>
   c
     .option('--resume [dir]', 'finish the run in the checkpoint directory (default: the config checkpointDir), skipping what is done; starts it if there is none')
     .option('--fresh', 'remove the earlier run in the checkpoint directory (checkpoints and logs of its units) and start over')
+    .option('--retrain-unit <label#seed>', 'with --resume: train this unit (variant label # meta-seed) again from the start, e.g. when its checkpoints are damaged; the other units are kept (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--jobs <n>', `units (variant x meta-seed) trained at once, each on its own thread; the results do not depend on it (cores here: ${defaultWorkers()})`, positiveInt, 1)
     .option('--units', 'with --redis: queue whole units (variant x meta-seed) as jobs for `symtele worker` processes on any machine, instead of gradient windows; evaluates here when all are done');
 
