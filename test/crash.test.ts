@@ -470,3 +470,27 @@ test('a unit whose slots were all deleted says it trains again from the start; a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("meta eval with other held-out problems keeps the training run's results.json, plot and held-out logs, and says where it wrote", async () => {
+  const dir = tmp();
+  try {
+    const exp = experiment(FAULT_SINGLE, dir);
+    await trainAndEvaluate(exp, 'test', quiet);
+    const before = runRecord(exp.logdir);
+    const results = fs.readFileSync(path.join(exp.logdir, 'results.json'), 'utf8');
+    const log: string[] = [];
+    const other = { ...exp, heldout: { ...exp.heldout, trajectories: 3 } };
+    await evaluateFromCheckpoints(other, 'test', { log: (l) => log.push(l) });
+    assert.equal(fs.readFileSync(path.join(exp.logdir, 'results.json'), 'utf8'), results);
+    assert.deepEqual(runRecord(exp.logdir).results, before.results);
+    const said = log.find((l) => /holds other held-out results .* kept: this evaluation writes to /.test(l));
+    assert.ok(said, log.join('\n'));
+    const where = said.slice(said.lastIndexOf(' ') + 1);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(where, 'results.json'), 'utf8')).heldout.trajectories, 3);
+    // the same held-out problems: the report is the same, written in place
+    await evaluateFromCheckpoints(exp, 'test', quiet);
+    assert.deepEqual(runRecord(exp.logdir).results, before.results);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

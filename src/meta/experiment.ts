@@ -17,7 +17,7 @@ import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, writeResult
 import { isLearned } from './variant.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
-import { parseUnitKey, retrainUnit, unitKey, withRetrainAdvice } from './run-dirs.js';
+import { evalLogdir, parseUnitKey, retrainUnit, unitKey, withRetrainAdvice } from './run-dirs.js';
 
 export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shards' | 'stop'> {
   /**
@@ -193,9 +193,12 @@ export async function evaluateFromCheckpoints(exp: MetaExperiment, source: strin
       metas.set(`${rv.label}#${s}`, loadTrained(rv, exp, s, root));
     }
   }
+  // another evaluation's report in logdir (the training run's) is kept
+  const dest = evalLogdir(exp, resolved.map((rv) => rv.label));
+  if (dest.why) log(dest.why);
   const results = evaluateAll(resolved, metas, exp, log);
   for (const m of metas.values()) disposeMeta(m);
-  await report(exp, results, opts.json, log);
+  await report({ ...exp, logdir: dest.logdir }, results, opts.json, log);
   return results;
 }
 

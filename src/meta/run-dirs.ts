@@ -76,3 +76,27 @@ export function withRetrainAdvice(e: unknown, label: string, metaSeed: number): 
 export function retrainUnit(exp: MetaExperiment, u: UnitKey): void {
   for (const dir of [checkpointDirOf(exp.checkpointDir, u.label, u.metaSeed), unitLogDirOf(exp.logdir, u.label, u.metaSeed)]) removeAtomic(dir);
 }
+
+/**
+ * Where `meta eval` writes its report: the logdir, unless its results.json holds the results of
+ * other held-out problems or other variants (a training run's), which are kept; then a folder in
+ * it named after the evaluation. `why` says so.
+ */
+export function evalLogdir(exp: MetaExperiment, labels: readonly string[]): { logdir: string; why?: string } {
+  const file = path.join(exp.logdir, 'results.json');
+  let earlier: { heldout?: { seed?: number; trajectories?: number; steps?: number }; variants?: Record<string, unknown> };
+  try {
+    earlier = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof earlier;
+  } catch {
+    return { logdir: exp.logdir }; // none (or unreadable: nothing to keep)
+  }
+  const h = earlier.heldout ?? {};
+  const same =
+    h.seed === exp.seed &&
+    h.trajectories === exp.heldout.trajectories &&
+    h.steps === exp.heldout.steps &&
+    JSON.stringify(Object.keys(earlier.variants ?? {})) === JSON.stringify(labels);
+  if (same) return { logdir: exp.logdir };
+  const logdir = path.join(exp.logdir, `eval-seed${exp.seed}-${exp.heldout.trajectories}x${exp.heldout.steps}-${labels.length}variants`);
+  return { logdir, why: `${file} holds other held-out results (seed ${h.seed}, ${h.trajectories} trajectories x ${h.steps} steps, variants ${Object.keys(earlier.variants ?? {}).join(', ')}), kept: this evaluation writes to ${logdir}` };
+}
