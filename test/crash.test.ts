@@ -3,7 +3,7 @@
 // SIGINT, and the fault-injection loop (SIGKILL at random file writes, resumed until done).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -490,6 +490,28 @@ test("meta eval with other held-out problems keeps the training run's results.js
     // the same held-out problems: the report is the same, written in place
     await evaluateFromCheckpoints(exp, 'test', quiet);
     assert.deepEqual(runRecord(exp.logdir).results, before.results);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a full disk (ENOSPC at a checkpoint write): the error names the file and prints the resume command; the resume finishes with the results of an uninterrupted run', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_SINGLE, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, JSON.stringify({ ...FAULT_SINGLE, logdir: path.join(dir, 'full', 'logs'), checkpointDir: path.join(dir, 'full', 'ckpt') }));
+    const run = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync(process.execPath, ['--import', PRELOAD, DIST_CLI, 'meta', 'train', '--config', file, '--quiet', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, SYMTELE_BACKEND: 'wasm', ...env } });
+    // the 2nd write into a tensors.bin: the first checkpoint's tensors
+    const full = run([], { SYMTELE_FAULT_ENOSPC: '1', SYMTELE_FAULT_KILL_AT: '2', SYMTELE_FAULT_MATCH: 'tensors\\.bin' });
+    assert.equal(full.status, 1, full.stderr);
+    assert.match(full.stderr, /cannot write checkpoint file "\S+tensors\.bin": ENOSPC: no space left on device/);
+    assert.match(full.stderr, /the disk is full\. Free some space, then resume with: symtele meta train --config \S+ --quiet --resume/);
+    const resumed = run(['--resume']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(path.join(dir, 'full', 'logs'))), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -64,6 +64,15 @@ export function resumeCommand(): string {
   return ['symtele', ...args, ...(args.includes('--resume') ? [] : ['--resume'])].join(' ');
 }
 
+/** The first `code` (ENOSPC, EACCES, ...) of an error or of the errors that caused it. */
+export function errorCode(e: unknown): string | undefined {
+  for (let x = e; x instanceof Error; x = x.cause) {
+    const code = (x as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
 /** Print an error as the CLI does and exit with the matching code (2 for configs, 130 when stopped by a signal, else 1). */
 export function exitWithError(e: unknown): never {
   if (e instanceof ConfigError) {
@@ -76,6 +85,8 @@ export function exitWithError(e: unknown): never {
   }
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`symtele: ${message}\n`);
+  // a full disk stops a run where it stands: everything checkpointed so far is kept
+  if (errorCode(e) === 'ENOSPC') process.stderr.write(`symtele: the disk is full. Free some space, then resume with: ${resumeCommand()}\n`);
   if (debugEnabled() && e instanceof Error && e.stack !== undefined) process.stderr.write(`${e.stack}\n`);
   process.exit(EXIT_ERROR);
 }
