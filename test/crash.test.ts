@@ -24,6 +24,7 @@ import { cloneMeta, disposeMeta, mapMeta, metaTensors } from '../src/meta/params
 import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
 import { StudyError } from '../src/meta/study.js';
 import { Interrupted } from '../src/meta/interrupt.js';
+import { leftovers } from '../src/meta/run-dirs.js';
 import { createSummaryWriter, readEventFile } from '../src/logging/tensorboard.js';
 import { compareRuns, runRecord, soak } from '../src/faults/soak.js';
 import { FAULT_SINGLE, FAULT_STUDY } from '../src/faults/configs.js';
@@ -512,6 +513,37 @@ test('a full disk (ENOSPC at a checkpoint write): the error names the file and p
     const resumed = run(['--resume']);
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(path.join(dir, 'full', 'logs'))), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('leftovers of killed processes (orphan slot, trash, atomic-write temporaries, a stale slot beside a final one) are gone once the run finishes', async () => {
+  const dir = tmp();
+  try {
+    const exp = await stoppedRun(dir);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a pid that has exited
+    const unit = checkpointDirOf(exp.checkpointDir, 'LSTM(update)', 0);
+    const json = path.join(dir, 'out', 'out.json');
+    fs.mkdirSync(path.dirname(json));
+    const made = [
+      path.join(unit, `ckpt-00000003.${dead}.tmp`),
+      path.join(unit, `.ckpt-00000001.trash.${dead}.0a1b2c3d.tmp`),
+      path.join(exp.logdir, `.results.json.${dead}.0a1b2c3d4e5f.tmp`),
+      path.join(path.dirname(json), `.out.json.${dead}.0a1b2c3d4e5f.tmp`),
+    ];
+    for (const f of made) f.includes('ckpt-') ? fs.mkdirSync(f) : fs.writeFileSync(f, 'x');
+    const units = [{ label: 'LSTM(update)', metaSeed: 0 }];
+    assert.equal(leftovers(exp, units, [path.dirname(json)]).length, 4);
+    await trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume', json });
+    for (const f of made) assert.equal(fs.existsSync(f), false, f);
+    // a stale slot beside the final one (a kill between the final commit and the pruning)
+    const [final] = fs.readdirSync(unit).filter((f) => /^ckpt-\d+$/.test(f));
+    fs.cpSync(path.join(unit, final!), path.join(unit, 'ckpt-00000001'), { recursive: true });
+    assert.deepEqual(leftovers(exp, units), [path.join(unit, 'ckpt-00000001')]);
+    await trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume' });
+    assert.deepEqual(leftovers(exp, units, [path.dirname(json)]), []);
+    assert.deepEqual(fs.readdirSync(unit).filter((f) => f.startsWith('ckpt-') || f.endsWith('.tmp')), [final]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -17,7 +17,7 @@ import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, writeResult
 import { isLearned } from './variant.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
-import { evalLogdir, parseUnitKey, retrainUnit, unitKey, withRetrainAdvice } from './run-dirs.js';
+import { evalLogdir, parseUnitKey, retrainUnit, sweepLeftovers, unitKey, withRetrainAdvice } from './run-dirs.js';
 
 export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shards' | 'stop'> {
   /**
@@ -172,6 +172,8 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
     }
     await report(exp, results, opts.json, log);
     study.markEvaluated();
+    // a finished run leaves nothing of the processes killed on its way
+    sweepLeftovers(exp, planned, opts.json ? [path.dirname(path.resolve(opts.json))] : []);
     return results;
   } finally {
     for (const m of metas.values()) disposeMeta(m);

@@ -9,6 +9,7 @@ import { CheckpointError, hasCheckpoint } from './checkpoint.js';
 import type { MetaExperiment } from './config.js';
 import { checkpointDirOf, unitLogDirOf } from './paths.js';
 import { JSONL_FILE } from './unit-logs.js';
+import { pidAlive } from './dir-lock.js';
 
 type UnitKey = { label: string; metaSeed: number };
 
@@ -99,4 +100,43 @@ export function evalLogdir(exp: MetaExperiment, labels: readonly string[]): { lo
   if (same) return { logdir: exp.logdir };
   const logdir = path.join(exp.logdir, `eval-seed${exp.seed}-${exp.heldout.trajectories}x${exp.heldout.steps}-${labels.length}variants`);
   return { logdir, why: `${file} holds other held-out results (seed ${h.seed}, ${h.trajectories} trajectories x ${h.steps} steps, variants ${Object.keys(earlier.variants ?? {}).join(', ')}), kept: this evaluation writes to ${logdir}` };
+}
+
+/** Temporaries of atomic writes, deletes and checkpoint slots, with the pid of their writer. */
+const TEMPORARY = [/^ckpt-\d+\.(\d+)\.tmp$/, /^\..+\.trash\.(\d+)\.[0-9a-f]+\.tmp$/, /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/];
+
+const SLOT = /^ckpt-\d+$/;
+
+/** Whether the slot's manifest marks a finished unit's last checkpoint. */
+const isFinal = (slot: string): boolean => {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(slot, 'manifest.json'), 'utf8')) as { final?: boolean }).final === true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * What killed processes left in a run's folders: temporaries of writers that are gone (orphan
+ * slots, trash, atomic writes' temporaries) and, in a finished unit, slots older than its final one.
+ */
+export function leftovers(exp: MetaExperiment, units: readonly UnitKey[], extraDirs: readonly string[] = []): string[] {
+  const dead = (f: string) => {
+    const pid = TEMPORARY.map((re) => re.exec(f)?.[1]).find((p) => p !== undefined);
+    return pid !== undefined && Number(pid) !== process.pid && !pidAlive(Number(pid));
+  };
+  const inDir = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter(dead).map((f) => path.join(dir, f)) : []);
+  const out = [exp.checkpointDir, exp.logdir, ...extraDirs].flatMap(inDir);
+  for (const u of units) {
+    const ck = checkpointDirOf(exp.checkpointDir, u.label, u.metaSeed);
+    out.push(...inDir(ck), ...inDir(path.dirname(ck)), ...inDir(unitLogDirOf(exp.logdir, u.label, u.metaSeed)));
+    const slots = fs.existsSync(ck) ? fs.readdirSync(ck).filter((f) => SLOT.test(f)).sort().reverse() : [];
+    if (slots.length > 1 && isFinal(path.join(ck, slots[0]!))) out.push(...slots.slice(1).map((f) => path.join(ck, f)));
+  }
+  return [...new Set(out)];
+}
+
+/** Remove the leftovers of killed processes (see leftovers). */
+export function sweepLeftovers(exp: MetaExperiment, units: readonly UnitKey[], extraDirs: readonly string[] = []): void {
+  for (const f of leftovers(exp, units, extraDirs)) fs.rmSync(f, { recursive: true, force: true });
 }
