@@ -8,6 +8,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { configLayers, listPresets, loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from '../src/cli/experiments/_preset.js';
 import { MnistConfig } from '../src/optim-experiments/config.js';
 import { assertIncludesAll, ROOT, symtele } from './helpers/cli.js';
+import { FAULT_SINGLE } from '../src/faults/configs.js';
 
 test('--help lists the commands and global options', async () => {
   const r = await symtele(['--help']);
@@ -167,5 +168,86 @@ test('presets are layered: defaults, then the preset file, then --config, then f
     assert.equal(alone.data.trainSize, 50_000);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A small meta experiment (the crash soak's) writing under `dir`. */
+const smallMeta = (dir: string, extra: Record<string, unknown> = {}) => ({ ...FAULT_SINGLE, logdir: join(dir, 'logs'), checkpointDir: join(dir, 'ckpt'), ...extra });
+
+test('meta train --json naming its own --config is refused before any work (the results would overwrite the config)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'symtele-cli-'));
+  try {
+    const f = join(dir, 'c.json');
+    const text = JSON.stringify(smallMeta(dir));
+    await writeFile(f, text);
+    const r = await symtele(['meta', 'train', '--config', f, '--json', f, '--quiet']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--json: \S+c\.json is an input config: the output would overwrite it/);
+    assert.equal(await readFile(f, 'utf8'), text, 'the config is untouched');
+    assert.equal(existsSync(join(dir, 'ckpt')), false, 'nothing ran');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('--seed applies to meta train: the held-out problems use it and study.json records it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'symtele-cli-'));
+  try {
+    const f = join(dir, 'c.json');
+    await writeFile(f, JSON.stringify(smallMeta(dir)));
+    const r = await symtele(['--seed', '7', 'meta', 'train', '--config', f, '--quiet'], { SYMTELE_BACKEND: 'wasm' });
+    assert.equal(r.code, 0, r.stderr);
+    const study = JSON.parse(await readFile(join(dir, 'ckpt', 'study.json'), 'utf8')) as { config: { seed: number } };
+    assert.equal(study.config.seed, 7);
+    const results = JSON.parse(await readFile(join(dir, 'logs', 'results.json'), 'utf8')) as { heldout: { seed: number } };
+    assert.equal(results.heldout.seed, 7);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a logdir on a kernel file system (/proc) is refused in preflight naming the field; no lock is left', { skip: !existsSync('/proc/self') }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'symtele-cli-'));
+  try {
+    const f = join(dir, 'c.json');
+    await writeFile(f, JSON.stringify(smallMeta(dir, { logdir: '/proc/symtele-logs' })));
+    const r = await symtele(['meta', 'train', '--config', f, '--quiet']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /logdir: \/proc\/symtele-logs cannot be created, \/proc is on a proc file system/);
+    assert.equal(existsSync(join(dir, 'ckpt', '.lock')), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('teleport with model.dims too large for memory is refused before any work, naming model.dims', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'symtele-cli-'));
+  try {
+    const f = join(dir, 'c.json');
+    await writeFile(f, JSON.stringify({ out: join(dir, 'out'), model: { dims: [100000, 100000, 100000] } }));
+    const r = await symtele(['teleport', '--config', f]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /model\.dims: \[100000,100000,100000\] with 20 samples, an estimated [\d.]+ GiB of memory, above the .*: weights 2\.00e\+10 x 6 copies/);
+    assert.match(r.stderr, /model\.dims: a 1\.00e\+10-entry matrix/);
+    assert.equal(existsSync(join(dir, 'out')), false, 'nothing written');
+    // the default sizes pass, with their estimate
+    await writeFile(f, JSON.stringify({ out: join(dir, 'out') }));
+    const ok = await symtele(['config', 'check', f, '--kind', 'teleport']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout + ok.stderr, /weights 8\.00e\+2 x 6 copies/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('info says tensorflow is not installed (not its measured speed) when it is not', async () => {
+  const empty = await mkdtemp(join(tmpdir(), 'symtele-native-'));
+  try {
+    const r = await symtele(['info', '--backend', 'cpu'], { SYMTELE_NATIVE_DIR: empty });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^auto: .*\s+wasm \(tensorflow is not installed/m);
+    assert.doesNotMatch(r.stdout, /needs x/);
+  } finally {
+    await rm(empty, { recursive: true, force: true });
   }
 });

@@ -3,7 +3,7 @@
 // SIGINT, and the fault-injection loop (SIGKILL at random file writes, resumed until done).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { cloneMeta, disposeMeta, mapMeta, metaTensors } from '../src/meta/params
 import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
 import { StudyError } from '../src/meta/study.js';
 import { Interrupted } from '../src/meta/interrupt.js';
+import { leftovers } from '../src/meta/run-dirs.js';
 import { createSummaryWriter, readEventFile } from '../src/logging/tensorboard.js';
 import { compareRuns, runRecord, soak } from '../src/faults/soak.js';
 import { FAULT_SINGLE, FAULT_STUDY } from '../src/faults/configs.js';
@@ -344,6 +345,205 @@ test("a finished unit's checkpoint keeps only the parameters it keeps: a quarter
     // meta eval reads it and gives the held-out numbers of the run
     const e = await evaluateFromCheckpoints(exp, 'test', quiet);
     assert.deepEqual(e.variants['LSTM(update)'].loss, r.variants['LSTM(update)'].loss);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A stop flag that asks to stop at its `at`-th poll (polled after every batch). */
+const stopAt = (at: number) => {
+  let polls = 0;
+  return {
+    get requested() {
+      return ++polls >= at ? ('SIGTERM' as const) : null;
+    },
+  };
+};
+
+/** FAULT_SINGLE in `dir`, stopped after its 2nd batch (checkpointed, resumable). */
+async function stoppedRun(dir: string): Promise<MetaExperiment> {
+  const exp = experiment(FAULT_SINGLE, dir);
+  await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, stop: stopAt(2) }), Interrupted);
+  return exp;
+}
+const unitLogs = (exp: MetaExperiment) => path.join(exp.logdir, 'LSTM-update', 'seed-0');
+const eventFileOf = (dir: string) => fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.')).map((f) => path.join(dir, f))[0]!;
+
+test('a cut train.jsonl and a deleted event file do not block a resume: what was lost is named, the results are those of an uninterrupted run', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_SINGLE, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = await stoppedRun(path.join(dir, 'cut'));
+    const jsonl = path.join(unitLogs(exp), 'train.jsonl');
+    const had = fs.statSync(jsonl).size;
+    fs.truncateSync(jsonl, 10);
+    const events = eventFileOf(unitLogs(exp));
+    fs.rmSync(events);
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume' });
+    const said = log.join('\n');
+    assert.match(said, new RegExp(`log file \\S*train\\.jsonl is damaged \\(cut to 10 of ${had} bytes\\): kept its first 0 bytes, ${had} bytes of records are lost`), said);
+    assert.match(said, /log file \S*events\.out\.tfevents\.\S+ is missing: its \d+ bytes of records are lost/, said);
+    assert.deepEqual(runRecord(exp.logdir).results, runRecord(whole.logdir).results);
+    // what is there reads whole: the steps after the checkpoint, each once
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(exp.logdir)).filter((d) => /twice/.test(d)), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('flipped bytes in an event file are found by their CRC at resume: the file is cut to its last good record, said so, and reads whole after', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_SINGLE, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = await stoppedRun(path.join(dir, 'flip'));
+    const events = eventFileOf(unitLogs(exp));
+    const bytes = fs.readFileSync(events);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] ^= 0xff;
+    fs.writeFileSync(events, bytes);
+    assert.throws(() => readEventFile(events), /CRC|truncated/);
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume' });
+    assert.match(log.join('\n'), /log file \S*events\.out\.tfevents\.\S+ is damaged \(a bad (payload|length) CRC at byte \d+\): kept its first \d+ bytes, \d+ bytes of records are lost/, log.join('\n'));
+    assert.ok(readEventFile(events).length > 1, 'TensorBoard can read the file again');
+    assert.deepEqual(runRecord(exp.logdir).results, runRecord(whole.logdir).results);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a unit whose checkpoint slots are all damaged: the refusal names --retrain-unit, which trains that unit again and keeps the others; a garbled study.json says to remove it and resume", async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_STUDY, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = experiment(FAULT_STUDY, path.join(dir, 'parts'));
+    // the first unit done (4 batches), the second stopped after 2 (two slots)
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, stop: stopAt(6) }), Interrupted);
+    const second = checkpointDirOf(exp.checkpointDir, 'LSTM(lr,tele)', 0);
+    const slots = fs.readdirSync(second).filter((f) => f.startsWith('ckpt-'));
+    assert.equal(slots.length, 2);
+    for (const s of slots) fs.writeFileSync(path.join(second, s, 'tensors.bin'), 'damaged');
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume' }), /no intact checkpoint.*--resume --retrain-unit 'LSTM\(lr,tele\)#0'/);
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume', retrain: ['LSTM(nope)#0'] }), /no such unit; the run's units are LSTM\(update\)#0, LSTM\(lr,tele\)#0/);
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume', retrain: ['LSTM(lr,tele)#0'] });
+    assert.ok(log.some((l) => /LSTM\(update\) seed 0: done in an earlier run/.test(l)), log.join('\n'));
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(exp.logdir)), []);
+    // a garbled study.json: the refusal says what to do, and doing it loses no unit
+    const study = path.join(exp.checkpointDir, 'study.json');
+    fs.writeFileSync(study, '{"format": "symtele-meta-st');
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume' }), (e: Error) => e instanceof StudyError && /study\.json is corrupt: .*Remove it and run again with --resume/.test(e.message));
+    fs.rmSync(study);
+    const again: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => again.push(l), start: 'resume' });
+    assert.equal(again.filter((l) => /nothing left to train/.test(l)).length, 2, again.join('\n'));
+    assert.ok(!again.some((l) => /trained on 0 trajectories/.test(l)), again.join('\n'));
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(exp.logdir)), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a unit whose slots were all deleted says it trains again from the start; a new run refuses a logdir holding another run', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_SINGLE, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = await stoppedRun(path.join(dir, 'gone'));
+    const unit = checkpointDirOf(exp.checkpointDir, 'LSTM(update)', 0);
+    for (const s of fs.readdirSync(unit).filter((f) => f.startsWith('ckpt-'))) fs.rmSync(path.join(unit, s), { recursive: true });
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume' });
+    assert.ok(log.some((l) => /LSTM\(update\) seed 0: no checkpoint left in \S+: it trains again from the start/.test(l)), log.join('\n'));
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(exp.logdir)), []);
+    // a second run, new checkpointDir, same logdir: refused, the first run's files untouched
+    const before = runRecord(whole.logdir);
+    const second = { ...whole, checkpointDir: path.join(dir, 'ckpt2') };
+    await assert.rejects(trainAndEvaluate(second, 'test', quiet), (e: Error) => e instanceof StudyError && e.message.includes(`${whole.logdir} (logdir) holds the logs of another run`) && /results\.json.*another logdir.*--fresh/.test(e.message));
+    await assert.rejects(trainAndEvaluate(second, 'test', { ...quiet, start: 'resume' }), /holds the logs of another run/);
+    assert.deepEqual(runRecord(whole.logdir), before);
+    assert.ok(fs.existsSync(path.join(whole.logdir, 'heldout-loss.svg')) || fs.existsSync(path.join(whole.logdir, 'heldout-loss.png')));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("meta eval with other held-out problems keeps the training run's results.json, plot and held-out logs, and says where it wrote", async () => {
+  const dir = tmp();
+  try {
+    const exp = experiment(FAULT_SINGLE, dir);
+    await trainAndEvaluate(exp, 'test', quiet);
+    const before = runRecord(exp.logdir);
+    const results = fs.readFileSync(path.join(exp.logdir, 'results.json'), 'utf8');
+    const log: string[] = [];
+    const other = { ...exp, heldout: { ...exp.heldout, trajectories: 3 } };
+    await evaluateFromCheckpoints(other, 'test', { log: (l) => log.push(l) });
+    assert.equal(fs.readFileSync(path.join(exp.logdir, 'results.json'), 'utf8'), results);
+    assert.deepEqual(runRecord(exp.logdir).results, before.results);
+    const said = log.find((l) => /holds other held-out results .* kept: this evaluation writes to /.test(l));
+    assert.ok(said, log.join('\n'));
+    const where = said.slice(said.lastIndexOf(' ') + 1);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(where, 'results.json'), 'utf8')).heldout.trajectories, 3);
+    // the same held-out problems: the report is the same, written in place
+    await evaluateFromCheckpoints(exp, 'test', quiet);
+    assert.deepEqual(runRecord(exp.logdir).results, before.results);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a full disk (ENOSPC at a checkpoint write): the error names the file and prints the resume command; the resume finishes with the results of an uninterrupted run', async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_SINGLE, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const file = path.join(dir, 'c.json');
+    fs.writeFileSync(file, JSON.stringify({ ...FAULT_SINGLE, logdir: path.join(dir, 'full', 'logs'), checkpointDir: path.join(dir, 'full', 'ckpt') }));
+    const run = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync(process.execPath, ['--import', PRELOAD, DIST_CLI, 'meta', 'train', '--config', file, '--quiet', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, SYMTELE_BACKEND: 'wasm', ...env } });
+    // the 2nd write into a tensors.bin: the first checkpoint's tensors
+    const full = run([], { SYMTELE_FAULT_ENOSPC: '1', SYMTELE_FAULT_KILL_AT: '2', SYMTELE_FAULT_MATCH: 'tensors\\.bin' });
+    assert.equal(full.status, 1, full.stderr);
+    assert.match(full.stderr, /cannot write checkpoint file "\S+tensors\.bin": ENOSPC: no space left on device/);
+    assert.match(full.stderr, /the disk is full\. Free some space, then resume with: symtele meta train --config \S+ --quiet --resume/);
+    const resumed = run(['--resume']);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.deepEqual(compareRuns(runRecord(whole.logdir), runRecord(path.join(dir, 'full', 'logs'))), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('leftovers of killed processes (orphan slot, trash, atomic-write temporaries, a stale slot beside a final one) are gone once the run finishes', async () => {
+  const dir = tmp();
+  try {
+    const exp = await stoppedRun(dir);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a pid that has exited
+    const unit = checkpointDirOf(exp.checkpointDir, 'LSTM(update)', 0);
+    const json = path.join(dir, 'out', 'out.json');
+    fs.mkdirSync(path.dirname(json));
+    const made = [
+      path.join(unit, `ckpt-00000003.${dead}.tmp`),
+      path.join(unit, `.ckpt-00000001.trash.${dead}.0a1b2c3d.tmp`),
+      path.join(exp.logdir, `.results.json.${dead}.0a1b2c3d4e5f.tmp`),
+      path.join(path.dirname(json), `.out.json.${dead}.0a1b2c3d4e5f.tmp`),
+    ];
+    for (const f of made) f.includes('ckpt-') ? fs.mkdirSync(f) : fs.writeFileSync(f, 'x');
+    const units = [{ label: 'LSTM(update)', metaSeed: 0 }];
+    assert.equal(leftovers(exp, units, [path.dirname(json)]).length, 4);
+    await trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume', json });
+    for (const f of made) assert.equal(fs.existsSync(f), false, f);
+    // a stale slot beside the final one (a kill between the final commit and the pruning)
+    const [final] = fs.readdirSync(unit).filter((f) => /^ckpt-\d+$/.test(f));
+    fs.cpSync(path.join(unit, final!), path.join(unit, 'ckpt-00000001'), { recursive: true });
+    assert.deepEqual(leftovers(exp, units), [path.join(unit, 'ckpt-00000001')]);
+    await trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume' });
+    assert.deepEqual(leftovers(exp, units, [path.dirname(json)]), []);
+    assert.deepEqual(fs.readdirSync(unit).filter((f) => f.startsWith('ckpt-') || f.endsWith('.tmp')), [final]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -18,6 +18,7 @@ import {
   progress,
   formatEta,
   resolveProgressMode,
+  makeDirs,
 } from '../src/logging/index.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -311,4 +312,13 @@ test('progress lines: a resumed count starts where it was, with an ETA from the 
   assert.match(lines[lines.length - 1]!, /: 60% \(6\/10\)/);
   assert.equal(formatEta(3725), '1h02m');
   assert.equal(formatEta(185), '3m05s');
+});
+
+test('makeDirs fails at once on a kernel file system (where a recursive mkdir spins), naming the folder', { skip: !fs.existsSync('/proc/self') }, () => {
+  assert.throws(() => makeDirs('/proc/symtele-logs/a'), /ENOENT.*\/proc\/symtele-logs'/);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-mkdirs-'));
+  makeDirs(path.join(root, 'a', 'b'));
+  makeDirs(path.join(root, 'a', 'b'));
+  assert.ok(fs.statSync(path.join(root, 'a', 'b')).isDirectory());
+  fs.rmSync(root, { recursive: true, force: true });
 });

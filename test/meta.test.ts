@@ -596,6 +596,14 @@ test('paired held-out differences over problems and over meta-seeds, computed by
   assert.match(table, /\| 1 \| C \(0.5000\) \| GD \| -0.5000 /);
 });
 
+test('with one meta-seed the over-meta-seeds column shows the mean and n 1, no [NaN, NaN] interval', () => {
+  const v = (metaSeed: (number | null)[], at1: number[]) => ({ loss: at1.map((x) => [100, x]), gradNormSq: [], time: [], metaSeed });
+  const r: EvalResults = { variants: { A: v([0, 0], [1, 3]), GD: v([null, null], [2, 5]) }, heldout: { seed: 0, trajectories: 2, steps: 1, seedScheme: 'stream' } };
+  const table = bestVsOthersTable(r, [1]);
+  assert.doesNotMatch(table, /NaN/);
+  assert.match(table, /\| 1 \| A \(2\.000\) \| GD \| -1\.500 \[[^\]]+\] \(n 2\) \| -1\.500 \(n 1\) \|/);
+});
+
 test('held-out evaluation JSON: variants -> loss as runs x (steps + 1)', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-meta-'));
   try {

@@ -123,3 +123,12 @@ test('teleport-integration summary: all-diverged rows say "all", partly diverged
   assert.ok(!/some repeats/.test(table));
   assert.equal(divergedNote([nan, nan, nan], ' (', ')'), ' (diverged in all 3 repeats (non-finite from epoch 2))');
 });
+
+test('the band of values that are never negative (a loss) stays at or above 0; a signed series keeps its band', () => {
+  const steps = [0, 1, 2];
+  const loss = bandSeries('loss', steps, [[0.1, 0.1, 0.1], [0.1, 0.1, 0.1], [10, 10, 10]]); // mean - std < 0
+  assert.deepEqual(loss.lo, [0, 0, 0]);
+  assert.ok(loss.hi!.every((h, i) => h > loss.y[i]!));
+  const signed = bandSeries('signed', steps, [[-0.1, 0.1, 0.1], [0.1, 0.1, 0.1], [10, 10, 10]]);
+  assert.ok(signed.lo![1]! < 0);
+});

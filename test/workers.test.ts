@@ -314,7 +314,9 @@ test('redis: kill -9 a worker process mid-job; meta-training completes with the 
     assert.ok(killed, 'no worker was killed mid-job');
     assert.deepEqual(got.numbers, reference.numbers);
     assert.ok(got.shards.flat().every((s) => s.staleness === 0 && s.seconds > 0), 'synchronous: every estimate fresh, and timed');
-    assert.match(logs.join(''), /replayed \d+ window/, 'the surviving worker rebuilt the shard by replay');
+    // Whether the survivor must replay windows depends on where in the job the kill lands (at a
+    // window it already holds, nothing is replayed), so only what holds in every case is
+    // asserted: the shard was finished elsewhere with the uninterrupted run's numbers.
   } finally {
     stop = true;
     await watcher;

@@ -183,6 +183,8 @@ export function autoReport(): Record<string, string> {
   const show = (job: Job) => {
     const pick = chooseBackend(installed.filter((b) => b === 'tensorflow'), job);
     const s = measuredSpeedup('tensorflow', job);
+    // the figures only matter where the native backend can be chosen at all
+    if (!installed.includes('tensorflow')) return `${pick} (tensorflow is not installed${s === undefined ? '' : `; measured x${s} of wasm where it is`})`;
     return `${pick}${s === undefined ? ' (tensorflow not measured)' : ` (tensorflow measured x${s} of wasm; needs x${MARGIN})`}`;
   };
   for (const kind of Object.keys(JOB_LABELS) as JobKind[]) {

@@ -1,7 +1,8 @@
 // Bench section "faults": the crash soak (src/faults/soak.ts) at size: N = 50 injected SIGKILLs
-// per run kind (one learned variant; a study of two; the study with its units on 2 threads),
-// each run resumed until it finishes and compared with the uninterrupted run. Figures: faults
-// injected, runs finished and recovered.
+// per run kind (one learned variant; a study of two; the study with its units on 2 threads; the
+// study with a log file damaged after each kill; the study with a full disk, ENOSPC, instead of
+// a kill), each run resumed until it finishes and compared with the uninterrupted run. Figures:
+// faults injected, runs finished and recovered, leftovers of killed processes after finished runs.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,12 +15,18 @@ export const section: Section = {
   async run({ quick }) {
     const faults = quick ? 4 : 50;
     const out: Figures = {};
-    const kinds = [['single', FAULT_SINGLE, []], ['study', FAULT_STUDY, []], ['studyJobs2', FAULT_STUDY, ['--jobs', '2']]] as const;
-    for (const [name, config, args] of kinds) {
+    const kinds = [
+      ['single', FAULT_SINGLE, [], 'kill'],
+      ['study', FAULT_STUDY, [], 'kill'],
+      ['studyJobs2', FAULT_STUDY, ['--jobs', '2'], 'kill'],
+      ['logDamage', FAULT_STUDY, [], 'logDamage'],
+      ['diskFull', FAULT_STUDY, [], 'diskFull'],
+    ] as const;
+    for (const [name, config, args, kind] of kinds) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-faults-'));
       const t0 = performance.now();
       try {
-        const r = soak({ config, dir, faults, seed: 7, args: [...args], log: (l) => process.stdout.write(`  ${name}: ${l}\n`) });
+        const r = soak({ config, dir, faults, seed: 7, kind, args: [...args], log: (l) => process.stdout.write(`  ${name}: ${l}\n`) });
         out[name] = { ...r, seconds: (performance.now() - t0) / 1000 };
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

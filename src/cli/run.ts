@@ -25,6 +25,7 @@
  */
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
+import nodePath from 'node:path';
 import type * as t from 'io-ts';
 import { initBackend, type BackendName, type Job } from '../backend/index.js';
 import { ConfigError, decodeConfig, deepMerge, readJsonFile } from '../config/codec.js';
@@ -63,6 +64,15 @@ export function resumeCommand(): string {
   return ['symtele', ...args, ...(args.includes('--resume') ? [] : ['--resume'])].join(' ');
 }
 
+/** The first `code` (ENOSPC, EACCES, ...) of an error or of the errors that caused it. */
+export function errorCode(e: unknown): string | undefined {
+  for (let x = e; x instanceof Error; x = x.cause) {
+    const code = (x as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
 /** Print an error as the CLI does and exit with the matching code (2 for configs, 130 when stopped by a signal, else 1). */
 export function exitWithError(e: unknown): never {
   if (e instanceof ConfigError) {
@@ -75,6 +85,8 @@ export function exitWithError(e: unknown): never {
   }
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`symtele: ${message}\n`);
+  // a full disk stops a run where it stands: everything checkpointed so far is kept
+  if (errorCode(e) === 'ENOSPC') process.stderr.write(`symtele: the disk is full. Free some space, then resume with: ${resumeCommand()}\n`);
   if (debugEnabled() && e instanceof Error && e.stack !== undefined) process.stderr.write(`${e.stack}\n`);
   process.exit(EXIT_ERROR);
 }
@@ -113,6 +125,8 @@ export async function loadConfigOrExit<A, O>(
     raw = deepMerge(raw, read.right);
   }
   const source = paths.length > 0 ? paths.join(' + ') : 'from flags';
+  const overwritten = inputsOverwritten(paths, flags);
+  if (overwritten.length > 0) exitWithError(new ConfigError(source, overwritten));
   const decoded = decodeConfig(codec, deepMerge(raw, overrides), source);
   if (E.isLeft(decoded)) exitWithError(decoded.left);
   // the checks `config check` runs too (output paths, sizes), before any work
@@ -122,6 +136,14 @@ export async function loadConfigOrExit<A, O>(
     exitWithError(e);
   }
   return decoded.right;
+}
+
+/** Flags that name an output file which is one of the input configs (the run would overwrite its own config). */
+export function inputsOverwritten(inputs: readonly string[], flags: Readonly<Record<string, unknown>> = {}): string[] {
+  const ins = new Set(inputs.map((p) => nodePath.resolve(p)));
+  return Object.entries(flags)
+    .filter(([, v]) => typeof v === 'string' && ins.has(nodePath.resolve(v)))
+    .map(([k, v]) => `--${k}: ${String(v)} is an input config: the output would overwrite it (write the output to another file)`);
 }
 
 let announced: BackendName | undefined;

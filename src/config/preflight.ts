@@ -37,6 +37,40 @@ const writable = (dir: string): boolean => {
 };
 
 /**
+ * Kernel file systems whose folders pass the access check (as root) but take no new files:
+ * a mkdir there fails, and Node's recursive mkdir spins on the failure for good.
+ */
+const PSEUDO_FS: Record<number, string> = {
+  0x9fa0: 'proc',
+  0x62656572: 'sysfs',
+  0x27e0eb: 'cgroup',
+  0x63677270: 'cgroup2',
+  0x64626720: 'debugfs',
+  0x74726163: 'tracefs',
+  0x73636673: 'securityfs',
+  0x1cd1: 'devpts',
+  0x62656570: 'configfs',
+  0xcafe4a11: 'bpf',
+  0x6165676c: 'pstore',
+};
+
+/** The kernel file system `dir` is on, when it is one that takes no files (else null). */
+export function pseudoFileSystem(dir: string): string | null {
+  try {
+    return PSEUDO_FS[fs.statfsSync(dir).type] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Why files cannot be made in the existing directory `dir`, or null. */
+const notWritable = (dir: string): string | null => {
+  const pseudo = pseudoFileSystem(dir);
+  if (pseudo !== null) return `${dir} is on a ${pseudo} file system, where no files can be made`;
+  return writable(dir) ? null : `${dir} is not writable`;
+};
+
+/**
  * Why `o.path` cannot be written, or null. Looks at the path, else walks up to its nearest
  * existing ancestor, which must be a writable directory; creates nothing.
  */
@@ -49,12 +83,16 @@ export function outputPathProblem(o: OutputPath): string | null {
     if (o.kind === 'file' && own.isDirectory()) return `${o.field}: ${o.path} is a directory, expected a file`;
     // a file is replaced by a rename in its directory (atomic writes), so the directory counts
     const dir = o.kind === 'dir' ? target : path.dirname(target);
-    return writable(dir) ? null : `${o.field}: ${o.kind === 'dir' ? o.path : dir} is not writable`;
+    const why = notWritable(dir);
+    return why === null ? null : `${o.field}: ${why}`;
   }
   for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
     const st = statOrNull(dir);
     if (st !== null && !st.isDirectory()) return `${o.field}: ${o.path} is under ${dir}, which is a file, not a directory`;
-    if (st !== null) return writable(dir) ? null : `${o.field}: ${o.path} cannot be created, ${dir} is not writable`;
+    if (st !== null) {
+      const why = notWritable(dir);
+      return why === null ? null : `${o.field}: ${o.path} cannot be created, ${why}`;
+    }
     if (path.dirname(dir) === dir) return `${o.field}: ${o.path} has no existing ancestor`;
   }
 }

@@ -5,12 +5,14 @@
 //   SYMTELE_FAULT_KILL_AT=N     kill before the N-th counted write (unset: only count)
 //   SYMTELE_FAULT_MATCH=regex   count towards N only writes whose path matches (e.g. `ckpt-`)
 //   SYMTELE_FAULT_COUNT_FILE=f  at exit, write {"all": writes, "matched": matching writes} to f
+//   SYMTELE_FAULT_ENOSPC=1      at the N-th write throw ENOSPC (a full disk) instead of killing
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 
 const killAt = Number(process.env.SYMTELE_FAULT_KILL_AT ?? 0);
 const match = process.env.SYMTELE_FAULT_MATCH ? new RegExp(process.env.SYMTELE_FAULT_MATCH) : null;
 const countFile = process.env.SYMTELE_FAULT_COUNT_FILE;
+const diskFull = process.env.SYMTELE_FAULT_ENOSPC === '1';
 const real = { ...fs };
 const fdPaths = new Map<number, string>();
 let all = 0;
@@ -21,6 +23,10 @@ function write(file: unknown): void {
   all++;
   if (match && !match.test(p)) return;
   matched++;
+  if (matched === killAt && diskFull) {
+    // as the kernel reports it; the write itself does not happen
+    throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  }
   if (matched === killAt) {
     process.kill(process.pid, 'SIGKILL');
     for (;;); // the signal is on its way; never perform the write

@@ -10,6 +10,8 @@ import seedrandom from 'seedrandom';
 import { readJsonl } from '../logging/jsonl.js';
 import { eventFiles, readEventFile } from '../logging/tensorboard.js';
 import { JSONL_FILE } from '../meta/unit-logs.js';
+import { leftovers } from '../meta/run-dirs.js';
+import { readStudy } from '../meta/study.js';
 
 export interface SoakOptions {
   /** A meta experiment config (its logdir and checkpointDir are set per run). */
@@ -24,10 +26,18 @@ export interface SoakOptions {
   preload?: string;
   /** Extra arguments of the faulted runs (e.g. `--jobs 2`); the uninterrupted run has none. */
   args?: string[];
+  /**
+   * The fault: `kill` (SIGKILL at a write, default), `diskFull` (ENOSPC at a write: the run must
+   * stop with the resume command), `logDamage` (a kill, then one of the unit's log files cut
+   * short, deleted or with a byte flipped before the resume: the results must still match).
+   */
+  kind?: FaultKind;
   /** Per child process, ms (default 120 s). */
   timeoutMs?: number;
   log?: (line: string) => void;
 }
+
+export type FaultKind = 'kill' | 'diskFull' | 'logDamage';
 
 export interface SoakResult {
   /** Processes killed at an injected fault. */
@@ -40,6 +50,8 @@ export interface SoakResult {
   processes: number;
   /** What differed, per run that did not match. */
   problems: string[];
+  /** Files killed processes left behind, counted after every finished run (see meta/run-dirs.ts). */
+  leftovers: number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -130,13 +142,19 @@ export function soak(o: SoakOptions): SoakResult {
   const ref = runRecord(path.join(o.dir, 'reference', 'logs'));
   log(`uninterrupted run: ${first.writes.all} writes, ${first.writes.matched} into checkpoint slots; ${ref.scalars.length} scalars`);
 
-  const result: SoakResult = { faults: 0, recovered: 0, runs: 0, processes: 1, problems: [] };
+  const result: SoakResult = { faults: 0, recovered: 0, runs: 0, processes: 1, problems: [], leftovers: 0 };
+  const kind = o.kind ?? 'kill';
   const faulty = configFor('faulty');
   // a faulted run that got to its end: compared with the uninterrupted one
   const finished = (c: Child, what: string) => {
     check(c, what);
     result.runs++;
-    const diff = compareRuns(ref, runRecord(path.join(o.dir, 'faulty', 'logs')));
+    const got = runRecord(path.join(o.dir, 'faulty', 'logs'));
+    // damaged logs lose records by design: the results must still be the uninterrupted run's
+    const diff = kind === 'logDamage' ? (JSON.stringify(got.results) === JSON.stringify(ref.results) ? [] : ['held-out results differ']) : compareRuns(ref, got);
+    const left = runLeftovers(path.join(o.dir, 'faulty'));
+    result.leftovers += left.length;
+    if (left.length > 0) diff.push(`leftovers: ${left.map((f) => path.basename(f)).join(', ')}`);
     if (diff.length === 0) result.recovered++;
     else result.problems.push(`run ${result.runs}: ${diff.join('; ')}`);
     log(`run ${result.runs} finished after ${result.faults} faults in all: ${diff.length === 0 ? 'equal to the uninterrupted run' : diff.join('; ')}`);
@@ -145,12 +163,18 @@ export function soak(o: SoakOptions): SoakResult {
   while (result.faults < o.faults) {
     const inSlots = result.faults % 2 === 1;
     const n = inSlots ? first.writes.matched : first.writes.all;
-    const env: Record<string, string> = { SYMTELE_FAULT_KILL_AT: String(1 + Math.floor(rng() * n)), ...(inSlots ? { SYMTELE_FAULT_MATCH: SLOTS } : {}) };
+    const env: Record<string, string> = {
+      SYMTELE_FAULT_KILL_AT: String(1 + Math.floor(rng() * n)),
+      ...(inSlots ? { SYMTELE_FAULT_MATCH: SLOTS } : {}),
+      ...(kind === 'diskFull' ? { SYMTELE_FAULT_ENOSPC: '1' } : {}),
+    };
     const c = runChild(cli, preload, faulty, [fresh ? '--fresh' : '--resume', ...(o.args ?? [])], env, countFile, timeoutMs);
     result.processes++;
     fresh = false;
-    if (c.signal === 'SIGKILL') {
+    const stoppedByFullDisk = kind === 'diskFull' && c.status === 1 && /no space left on device[\s\S]*resume with:/.test(c.stderr);
+    if (c.signal === 'SIGKILL' || stoppedByFullDisk) {
       result.faults++;
+      if (kind === 'logDamage') log(damageLog(path.join(o.dir, 'faulty', 'logs'), rng));
       continue;
     }
     finished(c, 'a resumed run');
@@ -162,4 +186,37 @@ export function soak(o: SoakOptions): SoakResult {
     finished(runChild(cli, preload, faulty, ['--resume', ...(o.args ?? [])], {}, countFile, timeoutMs), 'the last resumed run');
   }
   return result;
+}
+
+/** Files under a run's folder that killed processes left (temporaries of dead writers, stale slots). */
+export function runLeftovers(runDir: string): string[] {
+  const study = readStudy(path.join(runDir, 'ckpt'));
+  if (!study) return [];
+  return leftovers({ ...study.config, checkpointDir: path.join(runDir, 'ckpt'), logdir: path.join(runDir, 'logs') }, study.units);
+}
+
+/** Damage one unit log file under `logdir` at random: cut it short, delete it, or flip a byte. */
+export function damageLog(logdir: string, rng: () => number): string {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    if (!fs.existsSync(dir)) return;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if ((e.name === JSONL_FILE || e.name.startsWith('events.out.tfevents.')) && !p.includes(`${path.sep}heldout${path.sep}`)) files.push(p);
+    }
+  };
+  walk(logdir);
+  if (files.length === 0) return 'no log file to damage yet';
+  const f = files[Math.floor(rng() * files.length)]!;
+  const size = fs.statSync(f).size;
+  const how = Math.floor(rng() * 3);
+  if (how === 0) fs.truncateSync(f, Math.floor(rng() * size));
+  else if (how === 1) fs.rmSync(f);
+  else if (size > 0) {
+    const b = fs.readFileSync(f);
+    b[Math.floor(rng() * size)] ^= 0xff;
+    fs.writeFileSync(f, b);
+  }
+  return `damaged ${path.relative(logdir, f)}: ${['cut short', 'deleted', 'a byte flipped'][how]}`;
 }

@@ -24,7 +24,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
   const dir = path.dirname(target);
   if (options.mkdir ?? true) {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
     } catch (e) {
       throw new Error(`cannot write "${target}": cannot create directory "${dir}": ${(e as Error).message}`, { cause: e });
     }
@@ -79,6 +79,22 @@ export function removeAtomic(target: string): void {
 export function sweepTrash(dir: string): void {
   if (!fs.existsSync(dir)) return;
   for (const f of fs.readdirSync(dir)) if (/\.trash\.\d+\.[0-9a-f]+\.tmp$/.test(f)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+}
+
+/**
+ * `mkdir -p` one level at a time: an error names the folder that could not be made. (Node's
+ * recursive mkdir retries for good where a kernel file system such as /proc refuses one.)
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) missing.push(d);
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
 }
 
 /** Persist a rename by fsyncing its directory; best effort (not supported everywhere). */

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { appendBuffer, openContinued } from './append.js';
+import { makeDirs } from './atomic.js';
 
 /** One scalar metric record. */
 export interface ScalarRecord {
@@ -68,7 +69,7 @@ export function createJsonlWriter(file: string, options: JsonlWriterOptions = {}
   const maxBufferBytes = options.maxBufferBytes ?? 16 * 1024;
   let fd: number;
   try {
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirs(path.dirname(target));
     fd =
       options.continueAt !== undefined
         ? openContinued(target, options.continueAt, 'JSONL file')

@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import CRC32C from 'crc-32/crc32c.js';
 import protobuf from 'protobufjs';
 import { appendBuffer, openContinued } from './append.js';
+import { makeDirs } from './atomic.js';
 
 // ---------------------------------------------------------------------------------------------
 // TFRecord framing
@@ -276,7 +277,7 @@ function prepareLogDir(logdir: string): string {
   }
   const dir = path.resolve(logdir);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     if (!fs.statSync(dir).isDirectory()) throw new Error('not a directory');
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
   } catch (e) {
@@ -431,34 +432,46 @@ export interface ReadEvent {
 }
 
 /**
+ * The whole TFRecords at the start of `buf` (length, its CRC, payload, its CRC), where they end,
+ * and what stops them there when it is not the end of `buf` (a torn or corrupt record).
+ */
+export function intactRecords(buf: Buffer): { payloads: Buffer[]; bytes: number; why?: string } {
+  const payloads: Buffer[] = [];
+  let off = 0;
+  const stop = (what: string) => ({ payloads, bytes: off, why: `${what} at byte ${off}` });
+  while (off < buf.length) {
+    if (off + 12 > buf.length) return stop('a truncated record header');
+    if (buf.readUInt32LE(off + 8) !== maskedCrc32c(buf.subarray(off, off + 8))) return stop('a bad length CRC');
+    const len = Number(buf.readBigUInt64LE(off));
+    if (off + 16 + len > buf.length) return stop('a truncated record');
+    const payload = buf.subarray(off + 12, off + 12 + len);
+    if (buf.readUInt32LE(off + 12 + len) !== maskedCrc32c(payload)) return stop('a bad payload CRC');
+    payloads.push(payload);
+    off += 16 + len;
+  }
+  return { payloads, bytes: off };
+}
+
+/**
  * Read an event file back, checking every record's framing and CRCs (a torn or corrupt file is
  * an error naming the offset): for checks of what a run logged, e.g. that no step is missing or
  * written twice after a crash and resume.
  */
 export function readEventFile(file: string): ReadEvent[] {
-  const buf = fs.readFileSync(file);
-  const out: ReadEvent[] = [];
-  for (let off = 0; off < buf.length; ) {
-    const bad = (what: string) => new Error(`${file}: ${what} at byte ${off}`);
-    if (off + 12 > buf.length) throw bad('truncated record header');
-    const len = Number(buf.readBigUInt64LE(off));
-    if (buf.readUInt32LE(off + 8) !== maskedCrc32c(buf.subarray(off, off + 8))) throw bad('bad length CRC');
-    if (off + 16 + len > buf.length) throw bad('truncated record');
-    const payload = buf.subarray(off + 12, off + 12 + len);
-    if (buf.readUInt32LE(off + 12 + len) !== maskedCrc32c(payload)) throw bad('bad payload CRC');
+  const r = intactRecords(fs.readFileSync(file));
+  if (r.why !== undefined) throw new Error(`${file}: ${r.why}`);
+  return r.payloads.map((payload) => {
     const e = EventType.toObject(EventType.decode(payload), { longs: Number }) as {
       step?: number;
       wall_time?: number;
       summary?: { value?: { tag: string; simple_value?: number }[] };
     };
-    out.push({
+    return {
       step: e.step ?? 0,
       wallTime: e.wall_time ?? 0,
       values: (e.summary?.value ?? []).map((v) => ({ tag: v.tag, ...(v.simple_value !== undefined ? { simpleValue: v.simple_value } : {}) })),
-    });
-    off += 16 + len;
-  }
-  return out;
+    };
+  });
 }
 
 /** The event files in `dir` (none if it does not exist), sorted by name. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { checkpointBackend } from '../backend/resume-check.js';
-import { fsyncDir, removeAtomic, sweepTrash, writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
+import { fsyncDir, removeAtomic, sweepTrash, writeAll, writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
 import type { Params } from '../nn/lstm.js';
@@ -158,7 +158,7 @@ function writeSlot(tmp: string, st: MetaTrainState, kept: MetaTrainState, withBe
   try {
     for (const [name, t] of collect(kept, withBest)) {
       const bytes = hostBytes(t);
-      fs.writeSync(fd, bytes);
+      writeAll(fd, bytes, path.join(tmp, 'tensors.bin'), 'checkpoint file');
       hash.update(bytes);
       tensors.push({ name, shape: t.shape, offset: off, length: t.size });
       off += t.size;

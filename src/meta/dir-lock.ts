@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { makeDirs } from '../logging/atomic.js';
 
 export class DirLockedError extends Error {
   constructor(readonly dir: string, readonly holder: LockInfo) {
@@ -80,7 +81,7 @@ function sweepTemporaries(dir: string): void {
 
 /** Lock `dir` (created if missing) for this process until `release()` or exit. */
 export function lockDir(dir: string): DirLock {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const file = path.join(dir, LOCK_FILE);
   const me: LockInfo = { pid: process.pid, host: os.hostname(), since: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -18,6 +18,7 @@ import { slug } from './paths.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
 import type { ProgressMode } from '../logging/progress.js';
+import { evalLogdir, parseUnitKey, retrainUnit, sweepLeftovers, unitKey, withRetrainAdvice } from './run-dirs.js';
 
 export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shards' | 'stop'> {
   /**
@@ -38,6 +39,8 @@ export interface ExperimentOptions extends Pick<TrainRunOptions, 'pool' | 'shard
   start?: StartMode;
   /** `meta eval`: checkpoint roots searched in order for each unit (default: the config checkpointDir). */
   checkpoints?: readonly string[];
+  /** Units (`<label>#<seed>`) whose checkpoints and logs are removed so that they train again from the start (with `resume`). */
+  retrain?: readonly string[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
   /** A progress bar per unit trained in this process, with ETA and "unit k/N" (default: none). */
@@ -92,29 +95,39 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected a positive integer, got ${jobs}`);
   if (jobs > 1 && (opts.pool || (opts.shards ?? 1) > 1)) throw new Error('jobs > 1 trains whole units on threads: it does not combine with gradient workers (--workers, --redis)');
   if (opts.units && (jobs > 1 || opts.pool)) throw new Error('units on Redis workers train whole units there: they do not combine with --jobs or gradient workers');
+  if ((opts.retrain ?? []).length > 0 && opts.start !== 'resume') throw new Error('--retrain-unit goes with --resume (it trains units of an earlier run again)');
   const locks = lockRun(exp);
   const metas = new Map<string, MetaParams>();
   try {
     const planned = learned.flatMap((rv) => exp.metaSeeds.map((metaSeed) => ({ label: rv.label, metaSeed, batches: totalBatches(rv.train) })));
+    const retrain = (opts.retrain ?? []).map((k) => parseUnitKey(k, planned));
     const study = openStudy(exp, planned, opts.start ?? 'new', log);
+    for (const u of retrain) {
+      retrainUnit(exp, u);
+      study.update(u.label, u.metaSeed, { state: 'pending' });
+      log(`${unitKey(u.label, u.metaSeed)}: checkpoints and logs removed, it trains again from the start`);
+    }
     const pool = opts.units ? await redisUnitPool({ ...opts.units, stop: opts.stop }) : jobs > 1 ? unitPool(jobs, opts.stop) : null;
     const started = new Map<string, Promise<void>>();
     const key = (label: string, s: number) => `${label}#${s}`;
     // each unit runs once; one warm-started from another starts after it
     const unitDone = (rv: LearnedEntry, s: number): Promise<void> => {
-      if (!started.has(key(rv.label, s))) started.set(key(rv.label, s), runUnit(rv, s));
+      if (!started.has(key(rv.label, s))) started.set(key(rv.label, s), runUnit(rv, s).catch((e: unknown) => Promise.reject(withRetrainAdvice(e, rv.label, s))));
       return started.get(key(rv.label, s))!;
     };
     // one unit: skipped when done, else trained (here, or on a thread once its warm-start source is done)
     const runUnit = async (rv: LearnedEntry, s: number): Promise<void> => {
       const unit = study.unit(rv.label, s);
-      if (unit.state === 'done') {
+      const saved = hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
+      if (unit.state === 'done' && saved) {
         log(`${rv.label} seed ${s}: done in an earlier run (from its checkpoint)`);
         return;
       }
+      // a unit that got somewhere but has no checkpoint left (deleted): said, not done silently
+      if (unit.state !== 'pending' && !saved) log(`${rv.label} seed ${s}: no checkpoint left in ${checkpointDirOf(exp.checkpointDir, rv.label, s)}: it trains again from the start`);
       const from = warmStartOf(resolved, rv);
       if (from) await unitDone(from, s);
-      const resume = opts.start === 'resume' && hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
+      const resume = opts.start === 'resume' && saved;
       study.update(rv.label, s, { state: 'running' });
       let seconds: number, trajectories: number;
       if (pool) {
@@ -133,7 +146,7 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
         ({ seconds, trajectories } = tv);
       }
       study.update(rv.label, s, { state: 'done', seconds, trajectories });
-      log(`${rv.label} seed ${s}: trained on ${trajectories} trajectories in ${seconds.toFixed(1)}s (${(trajectories / seconds).toFixed(2)} trajectories/s)`);
+      log(`${rv.label} seed ${s}: ${trajectories > 0 ? `trained on ${trajectories} trajectories in ${seconds.toFixed(1)}s (${(trajectories / seconds).toFixed(2)} trajectories/s)` : 'nothing left to train (its checkpoint was at the last batch)'}`);
     };
     try {
       if (pool) {
@@ -149,7 +162,15 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
       await pool?.close();
     }
     // units trained elsewhere (threads, earlier runs) come from their checkpoints
-    for (const rv of learned) for (const s of exp.metaSeeds) if (!metas.has(key(rv.label, s))) metas.set(key(rv.label, s), loadTrained(rv, exp, s));
+    for (const rv of learned) {
+      for (const s of exp.metaSeeds) {
+        try {
+          if (!metas.has(key(rv.label, s))) metas.set(key(rv.label, s), loadTrained(rv, exp, s));
+        } catch (e) {
+          throw withRetrainAdvice(e, rv.label, s);
+        }
+      }
+    }
     await yieldToEventLoop();
     if (opts.stop?.requested) throw new Interrupted(opts.stop.requested, 'before the held-out evaluation (all units trained)');
     const results = evaluateTasks(resolved, metas, exp, log);
@@ -164,6 +185,8 @@ export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts
     }
     await report(exp, results, opts.json, log);
     study.markEvaluated();
+    // a finished run leaves nothing of the processes killed on its way
+    sweepLeftovers(exp, planned, opts.json ? [path.dirname(path.resolve(opts.json))] : []);
     return results;
   } finally {
     for (const m of metas.values()) disposeMeta(m);
@@ -185,9 +208,12 @@ export async function evaluateFromCheckpoints(exp: MetaExperiment, source: strin
       metas.set(`${rv.label}#${s}`, loadTrained(rv, exp, s, root));
     }
   }
+  // another evaluation's report in logdir (the training run's) is kept
+  const dest = evalLogdir(exp, resolved.map((rv) => rv.label));
+  if (dest.why) log(dest.why);
   const results = evaluateTasks(resolved, metas, exp, log);
   for (const m of metas.values()) disposeMeta(m);
-  await report(exp, results, opts.json, log);
+  await report({ ...exp, logdir: dest.logdir }, results, opts.json, log);
   return results;
 }
 

@@ -107,7 +107,9 @@ export function pairedAtStep(a: VariantResult, b: VariantResult, step: number): 
   return { problems: tInterval(overProblems), seeds: tInterval(overSeeds) };
 }
 
-const cell = (i: Interval) => `${fmt(i.mean)} [${fmt(i.lo)}, ${fmt(i.hi)}] (n ${i.n})`;
+/** A mean and its interval; with fewer than two values there is no interval, only the mean (or a dash). */
+export const cell = (i: Interval): string =>
+  Number.isFinite(i.lo) && Number.isFinite(i.hi) ? `${fmt(i.mean)} [${fmt(i.lo)}, ${fmt(i.hi)}] (n ${i.n})` : `${Number.isFinite(i.mean) ? fmt(i.mean) : '—'} (n ${i.n})`;
 
 /**
  * Per step, the variant with the lowest mean and its paired difference to every other variant

@@ -127,7 +127,7 @@ export async function trainVariant(rv: LearnedEntry, exp: MetaExperiment, metaSe
     const pool = (poolRef = opts.pool ? await opts.pool(spec, train) : localShards(parts));
     const total = totalBatches(train);
     barRef = opts.progress ? progress(opts.progress.label, total, { mode: opts.progress.mode, start: st.batchesDone }) : undefined;
-    const logs: UnitLogs = (logsRef = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false));
+    const logs: UnitLogs = (logsRef = openUnitLogs(unitLogDirOf(exp.logdir, rv.label, metaSeed), logMarks, opts.tensorboard !== false, (l) => log(`${who}: ${l}`)));
     const writer = logs.tb;
     if (logMarks === null) writer?.text('config', '```json\n' + JSON.stringify(ckptConfig, null, 2) + '\n```', 0);
     const t0 = performance.now();

@@ -11,6 +11,7 @@ import { firstDifference, pick } from '../config/diff.js';
 import { hasCheckpoint } from './checkpoint.js';
 import type { MetaExperiment } from './config.js';
 import { checkpointDirOf, heldoutLogDirOf, unitLogDirOf } from './paths.js';
+import { logdirOfAnotherRun, markLogdir } from './run-dirs.js';
 
 export const STUDY_FILE = 'study.json';
 const STUDY_FORMAT = 'symtele-meta-study';
@@ -69,7 +70,9 @@ export function readStudy(root: string): StudyManifest | null {
   try {
     m = JSON.parse(fs.readFileSync(f, 'utf8')) as StudyManifest;
   } catch (e) {
-    throw new StudyError(`${f} is corrupt: ${(e as Error).message}`);
+    throw new StudyError(
+      `${f} is corrupt: ${(e as Error).message}. Remove it and run again with --resume (each unit goes on from its own checkpoints, none is lost), or start over with --fresh`,
+    );
   }
   if (m?.format !== STUDY_FORMAT || m.version !== STUDY_VERSION) {
     throw new StudyError(`${f} is not a study manifest this build reads (format ${JSON.stringify(m?.format)}, version ${m?.version})`);
@@ -125,6 +128,8 @@ export function openStudy(
     units = earlier.units;
     log(`resuming ${root}: ${progress(units)}`);
   } else {
+    const other = mode === 'fresh' ? null : logdirOfAnotherRun(exp, planned);
+    if (other) throw new StudyError(other);
     if (mode === 'fresh') clearUnits(exp, planned);
     else if (mode === 'resume') log(`nothing to resume in ${root}: starting the run`);
     units = planned.map((u) => ({ ...u, state: 'pending' }));
@@ -134,6 +139,7 @@ export function openStudy(
   const manifest: StudyManifest = { format: STUDY_FORMAT, version: STUDY_VERSION, config: exp, units, evaluated: kept?.evaluated ?? false, runId };
   const save = () => writeJsonAtomic(file(root), manifest);
   save();
+  markLogdir(exp);
   const unit = (label: string, metaSeed: number) => {
     const u = units.find((x) => x.label === label && x.metaSeed === metaSeed);
     if (!u) throw new Error(`no unit ${label} seed ${metaSeed} in ${file(root)}`);

@@ -5,8 +5,10 @@
 // once, like an uninterrupted run's.
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../logging/atomic.js';
 import { createJsonlWriter, type JsonlWriter } from '../logging/jsonl.js';
 import { createSummaryWriter, eventFiles, type SummaryWriter } from '../logging/tensorboard.js';
+import { readableLength } from '../logging/recover.js';
 import type { LogMark } from './checkpoint.js';
 
 export const JSONL_FILE = 'train.jsonl';
@@ -21,12 +23,34 @@ export interface UnitLogs {
 }
 
 /**
+ * The checkpoint's marks that can be continued: a file cut short or with damaged records is
+ * continued from its last intact record; a deleted one (or one with nothing intact) is started
+ * again. Every loss is one line naming the file and the bytes.
+ */
+export function recoverMarks(dir: string, marks: readonly LogMark[], log: (line: string) => void): LogMark[] {
+  const out: LogMark[] = [];
+  for (const m of marks) {
+    const file = path.join(dir, m.file);
+    if (!fs.existsSync(file)) {
+      log(`log file ${file} is missing: its ${m.bytes} bytes of records are lost; it starts again from here`);
+      continue;
+    }
+    const r = readableLength(file, m.bytes, m.file === JSONL_FILE ? 'jsonl' : 'events');
+    if (r.bytes < m.bytes) log(`log file ${file} is damaged (${r.why}): kept its first ${r.bytes} bytes, ${m.bytes - r.bytes} bytes of records are lost`);
+    if (r.bytes > 0) out.push({ file: m.file, bytes: r.bytes });
+  }
+  return out;
+}
+
+/**
  * Open the unit's logs in `dir`. `from` null: a fresh unit, whose earlier files (a killed run's
  * that never checkpointed) are removed. Otherwise the lengths of a checkpoint: those files are
- * continued from there and files created after it are removed.
+ * continued from there (from their last intact record where they were damaged since, see
+ * recoverMarks) and files created after it are removed.
  */
-export function openUnitLogs(dir: string, from: readonly LogMark[] | null, tensorboard = true): UnitLogs {
-  fs.mkdirSync(dir, { recursive: true });
+export function openUnitLogs(dir: string, marks: readonly LogMark[] | null, tensorboard = true, log: (line: string) => void = () => {}): UnitLogs {
+  makeDirs(dir);
+  const from = marks && recoverMarks(dir, marks, log);
   const kept = new Set((from ?? []).map((m) => m.file));
   for (const f of [...eventFiles(dir).map((p) => path.basename(p)), JSONL_FILE]) {
     if (!kept.has(f)) fs.rmSync(path.join(dir, f), { force: true });

@@ -306,7 +306,7 @@ export interface BandOptions {
 
 /**
  * A plot series of the mean over runs with a ± std band, at each x over the runs still finite
- * there. Runs that diverged are counted in the name ("diverged in all 5 repeats, from epoch 6"),
+ * there (clipped at 0 when no run is ever negative). Runs that diverged are counted in the name ("diverged in all 5 repeats, from epoch 6"),
  * and a cross marks where each first stopped being finite: a diverged series is never just missing.
  */
 export function bandSeries(name: string, x: number[], runs: number[][], opts: BandOptions = {}): Series {
@@ -314,11 +314,13 @@ export function bandSeries(name: string, x: number[], runs: number[][], opts: Ba
   const stops = divergenceSteps(runs);
   const note = divergedIn(opts.diverged ?? runs.filter((r) => firstNonFinite(r) !== undefined).length, runs.length, opts.unit);
   const where = opts.xName && stops.length > 0 ? `, from ${opts.xName} ${stops.map((i) => x[i]).join(', ')}` : '';
+  // values that are never negative (a loss) get a band that is not either
+  const floor = runs.every((r) => r.every((v) => !(v < 0))) ? 0 : -Infinity;
   return {
     name: note ? `${name}: ${note}${where}` : name,
     x,
     y: at.map((s) => s.mean),
-    lo: at.map((s) => s.mean - s.std),
+    lo: at.map((s) => Math.max(floor, s.mean - s.std)),
     hi: at.map((s) => s.mean + s.std),
     dashed: opts.dashed,
     marks: stops.map((i) => x[i]!),

@@ -2,7 +2,7 @@
 // `npm start` runs: meta train on experiments/meta-default.json.
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
-import { runCommand, loadConfigOrExit, useBackend, exitWithError } from '../run.js';
+import { runCommand, loadConfigOrExit, useBackend, exitWithError, globalOptions } from '../run.js';
 import { configLayers, presetHelp } from '../experiments/_preset.js';
 import type { Job } from '../../backend/index.js';
 import { addPoolOptions, poolOptions, positiveInt, type PoolFlags } from './_pool.js';
@@ -27,6 +27,7 @@ interface MetaOptions extends PoolFlags {
   stop?: StopFlag;
   checkpoints?: string;
   quiet?: boolean;
+  retrainUnit?: string[];
 }
 
 const say = (quiet?: boolean) => (line: string) => {
@@ -50,6 +51,7 @@ function libOptions(opts: MetaOptions): ExperimentOptions {
     jobs: opts.jobs,
     stop: opts.stop,
     checkpoints: opts.checkpoints?.split(',').filter((d) => d !== ''),
+    retrain: opts.retrainUnit,
     log: say(opts.quiet),
     progress: opts.quiet ? 'quiet' : 'auto',
   };
@@ -96,8 +98,8 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     if (E.isLeft(files)) exitWithError(files.left);
     const source = files.right.join(' + ') || 'defaults';
     if (opts.resume && opts.fresh) throw new Error('--resume and --fresh exclude each other');
-    // --resume <dir> is the run's checkpointDir: the output checks see it too
-    const over = typeof opts.resume === 'string' ? { checkpointDir: opts.resume } : undefined;
+    // --resume <dir> is the run's checkpointDir: the output checks see it too; --seed the config's seed
+    const over = { checkpointDir: typeof opts.resume === 'string' ? opts.resume : undefined, seed: globalOptions(cmd).seed };
     const exp = await loadConfigOrExit(MetaExperimentCodec, files.right, over, { train, json: opts.json });
     const resolved = resolveOrThrow(exp, source);
     poolOptions(opts); // bad worker flags are errors before any work
@@ -114,6 +116,7 @@ export const runDirOptions = (c: Command) =>
   c
     .option('--resume [dir]', 'finish the run in the checkpoint directory (default: the config checkpointDir), skipping what is done; starts it if there is none')
     .option('--fresh', 'remove the earlier run in the checkpoint directory (checkpoints and logs of its units) and start over')
+    .option('--retrain-unit <label#seed>', 'with --resume: train this unit (variant label # meta-seed) again from the start, e.g. when its checkpoints are damaged; the other units are kept (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--jobs <n>', `units (variant x meta-seed) trained at once, each on its own thread; the results do not depend on it (cores here: ${defaultWorkers()})`, positiveInt, 1)
     .option('--units', 'with --redis: queue whole units (variant x meta-seed) as jobs for `symtele worker` processes on any machine, instead of gradient windows; evaluates here when all are done');
 

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { strict, withDefaults, optional, PositiveInt, oneOf } from '../../config/codec.js';
 import { Backend, Seed, OutDir, MlpSpec } from '../../config/common.js';
 import { registerConfig, registerPreflight } from '../../config/registry.js';
-import { outDirPreflight } from '../../config/preflight.js';
+import { defaultLimits, describeEstimate, estimateProblems, formatBytes, outputPathProblems, throwProblems, type Estimate } from '../../config/preflight.js';
 import { TeleportSettings, teleportOptions } from '../../teleport/config.js';
 import { teleport } from '../../teleport/teleport.js';
 import { gradNormSq, mlpLoss } from '../../nn/mlp.js';
@@ -46,7 +46,47 @@ export const TeleportRunConfig = withDefaults(
 );
 export type TeleportRunConfig = t.TypeOf<typeof TeleportRunConfig>;
 registerConfig('teleport', TeleportRunConfig, 'symtele teleport: a teleport on a generated or saved MLP');
-registerPreflight('teleport', outDirPreflight);
+
+/** Float32 copies alive at once in a teleport, per weight (weights, gradients, the moved ones, updates) and per group entry (g, its inverse, expm terms, pinv). */
+const COPIES_PER_WEIGHT = 6;
+const COPIES_PER_GROUP_ENTRY = 10;
+/** tfjs indexes a tensor's data with int32. */
+const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
+
+/** Memory of a teleport on the generated MLP, from `model.dims` and `samples` (a problem read from a file has its own sizes). */
+export function teleportEstimate(cfg: TeleportRunConfig): Estimate {
+  const d = cfg.model.dims;
+  const weights = d.slice(1).reduce((a, n, i) => a + n * d[i]!, 0);
+  const group = d.slice(1, -1).reduce((a, n) => a + n * n, 0);
+  const activations = d.reduce((a, n) => a + n, 0) * cfg.samples;
+  const parts: [string, number][] = [
+    [`weights ${weights.toExponential(2)} x ${COPIES_PER_WEIGHT} copies`, 4 * weights * COPIES_PER_WEIGHT],
+    [`group elements ${group.toExponential(2)} x ${COPIES_PER_GROUP_ENTRY} copies`, 4 * group * COPIES_PER_GROUP_ENTRY],
+    [`activations ${activations.toExponential(2)} x 4 copies`, 4 * activations * 4],
+  ];
+  const flops = cfg.teleport.steps * (6 * weights * cfg.samples + 10 * group * Math.max(...d));
+  return {
+    bytes: parts.reduce((a, [, b]) => a + b, 0),
+    seconds: flops / 1e9,
+    memory: parts.map(([what, b]) => `${what} = ${formatBytes(b)}`),
+    time: [`teleport: ${cfg.teleport.steps} steps`],
+  };
+}
+
+/** The problems of a generated model's sizes (none for a problem read from a file). */
+function teleportSizeProblems(cfg: TeleportRunConfig, e: Estimate): string[] {
+  if (cfg.from) return [];
+  const d = cfg.model.dims;
+  const largest = Math.max(...d.slice(1).map((n, i) => n * d[i]!), ...d.slice(1, -1).map((n) => n * n), d[0]! * cfg.samples);
+  const tooLarge = largest > MAX_TENSOR_ELEMENTS ? [`model.dims: a ${largest.toExponential(2)}-entry matrix, above the ${MAX_TENSOR_ELEMENTS} entries one tensor can hold`] : [];
+  return [...tooLarge, ...estimateProblems(e, defaultLimits()).map((p) => p.replace(/^sizes:/, `model.dims: ${JSON.stringify(d)} with ${cfg.samples} samples,`))];
+}
+
+registerPreflight<TeleportRunConfig>('teleport', (cfg, source) => {
+  const e = teleportEstimate(cfg);
+  throwProblems(source, [...outputPathProblems([{ field: 'out', path: cfg.out, kind: 'dir' }]), ...teleportSizeProblems(cfg, e)]);
+  return cfg.from ? '' : describeEstimate(e);
+});
 
 interface Problem {
   ws: tf.Tensor2D[];
