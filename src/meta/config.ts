@@ -152,7 +152,7 @@ function referencePreset(name: VariantName): { variant: VariantConfig; train: Tr
 }
 
 /**
- * Our recipe. What changed and why (see README and docs/meta.md):
+ * Our recipe. What changed and why (see README and docs/results/learning-to-teleport.md):
  * log-magnitude+sign inputs (the raw gradient spans 1e-3..1e5 and saturates the gates), a
  * small output scale plus a fixed gradient-descent term (the LSTM learns a correction to GD
  * rather than the whole step, so an untrained optimizer is GD, not noise), the meta-loss as
@@ -187,7 +187,7 @@ function tunedPreset(name: VariantName): { variant: VariantConfig; train: TrainC
       };
     case 'LSTM(update,tele)':
       // Teleport size cap 0.2: with 0.05 the learned size sat at the cap from step ~5 in every
-      // meta-seed; with 0.2 the validation score improved for all three (docs/meta.md).
+      // meta-seed; with 0.2 the validation score improved for all three (docs/results/learning-to-teleport.md).
       return { variant: { ...p.variant, preprocess: LOGSIGN, update, tele: { ...tele, magnitude: 0.2 } }, train: { ...train, trajectories: 200 } };
   }
 }

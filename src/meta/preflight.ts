@@ -24,8 +24,8 @@ const kindOf = (v: VariantConfig): Kind => (v.update && v.tele ? 'update+tele' :
 
 // Measured constants. Held-out figures: scripts/measure-preflight.ts on wasm, the default
 // 20x20x20 regression task (20 samples), preset hidden sizes, B = 64 problems in one batch, the
-// faster of two runs on the shared 2-core machine (docs/meta.md gives both). Training figures: the fastest of the four `npm run bench --
-// --only meta` runs of docs/meta.md ("Speed and memory", B = 16, 100-step trajectories).
+// faster of two runs on the shared 2-core machine (docs/results/learning-to-teleport.md gives both). Training figures: the fastest of the four `npm run bench --
+// --only meta` runs of docs/results/learning-to-teleport.md ("Speed and memory", B = 16, 100-step trajectories).
 // They scale with the task only through its parameter count; other widths, hidden sizes and
 // machines move them, so the estimate is an order of magnitude, not a promise.
 

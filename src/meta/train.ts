@@ -65,7 +65,7 @@ export const TrainCodec = strict(
      * this from then on (1: unchanged, the behaviour before). The return resets the outer Adam
      * moments, so its next step is a full-size sign step from the same point, which can diverge
      * again: seen as a loop of one update and one diverged batch until the cosine schedule had
-     * lowered the rate (LSTM(update), meta-seeds 0 and 7, docs/meta.md).
+     * lowered the rate (LSTM(update), meta-seeds 0 and 7, docs/results/learning-to-teleport.md).
      */
     rollbackLrFactor: optional(numberIn({ gt: 0, le: 1 }), '1'),
   },
