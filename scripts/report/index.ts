@@ -92,7 +92,7 @@ function correlationR(dir: string): string {
     const p = of('paper');
     const r = of('reference');
     for (const k of ['sharpness', 'curvature'] as const) {
-      rows.push(`| ${k === 'sharpness' ? 'sharpness φ' : 'curvature ψ'} | ${ds} | ${p.models} | ${rCell(p.pearson[k], p.ci95[k])} | ${rCell(r.pearson[k], r.ci95[k])} | ${PAPER_TABLE1[ds]![k]} |`);
+      rows.push(`| ${k === 'sharpness' ? 'sharpness φ' : 'curvature ψ'} | ${ds} | ${p.models} | ${rCell(p.pearson[k], p.ci95[k])} | ${rCell(r.pearson[k], r.ci95[k])} | ${signed(PAPER_TABLE1[ds]![k], 3)} |`);
     }
   }
   return ['| metric | dataset | models | paper definition | reference definition | paper\'s Table 1 |', '|---|---|---|---|---|---|', ...rows].join('\n');
@@ -120,16 +120,16 @@ function claims(): string {
   const sig = (name: string, a: string, b: string) => {
     const c = cmp(name, a, b);
     const es = Object.keys(c.epochs).map(Number).filter((e) => excludesZero(c.epochs[e]!) && c.epochs[e]!.mean < 0);
-    return es.length ? `lower at epoch ${es.join(', ')} of ${Object.keys(c.epochs).join('/')}` : 'no epoch significant';
+    return es.length ? `lower at epoch ${es.join(', ')} of ${Object.keys(c.epochs).join('/')}` : `not significant at epochs ${Object.keys(c.epochs).join('/')}`;
   };
   const m1 = cmp('momentum', 'teleport', 'none').epochs[1]!;
   const o0 = opt[0]!;
-  rows.push(`| §5.1, Figure 5: teleporting speeds up momentum, AdaGrad, RMSProp, Adam (MNIST) | partly: an early head start for momentum and Adam; AdaGrad's gain is its state reset | ${o0.trainSize} samples, ${o0.runs} paired runs, train loss teleport − none: momentum ${sig('momentum', 'teleport', 'none')} (epoch 1: ${signed(m1.mean)} [${signed(m1.lo)}, ${signed(m1.hi)}]); Adam ${sig('adam', 'teleport', 'none')}; RMSProp ${sig('rmsprop', 'teleport-reset', 'none')}; AdaGrad teleport-reset ${sig('adagrad', 'teleport-reset', 'none')}, reset alone ${sig('adagrad', 'reset', 'none')} | ${link('docs/results/optimizers.md')} |`);
+  rows.push(`| §5.1, Figure 5: teleporting speeds up momentum, AdaGrad, RMSProp, Adam (MNIST) | partly: an early head start for momentum and Adam; AdaGrad's gain is its state reset | ${o0.trainSize.toLocaleString('en-US')} samples, ${o0.runs} paired runs, train loss teleport − none: momentum ${sig('momentum', 'teleport', 'none')} (epoch 1: ${signed(m1.mean)} [${signed(m1.lo)}, ${signed(m1.hi)}]); Adam ${sig('adam', 'teleport', 'none')}; RMSProp ${sig('rmsprop', 'teleport-reset', 'none')}; AdaGrad teleport-reset ${sig('adagrad', 'teleport-reset', 'none')}, reset alone ${sig('adagrad', 'reset', 'none')} | ${link('docs/results/optimizers.md')} |`);
   const t5 = cmp('momentum', 'teleport', 'none').timeMatched[5]!;
   rows.push(`| Figure 13: also per second | not reproduced for momentum | momentum, teleport − none at the time no-teleport ends epoch 5: ${signed(t5.mean)} [${signed(t5.lo)}, ${signed(t5.hi)}] (the teleports' time charged) | ${link('docs/results/optimizers.md')} |`);
   // Table 1
   const r = (ds: string, mode: string) => readResult<RFile>(`docs/generalization/paper-size/${ds}-r-${mode}.json`);
-  const rs = (k: 'sharpness' | 'curvature') => ['mnist', 'fashion-mnist'].map((ds) => `${ds} ${['paper', 'reference'].map((m) => signed(r(ds, m).pearson[k], 2)).join(' / ')} (paper ${PAPER_TABLE1[ds]![k]})`).join('; ');
+  const rs = (k: 'sharpness' | 'curvature') => ['mnist', 'fashion-mnist'].map((ds) => `${ds} ${['paper', 'reference'].map((m) => signed(r(ds, m).pearson[k], 2)).join(' / ')} (paper ${signed(PAPER_TABLE1[ds]![k], 2)})`).join('; ');
   const n = r('mnist', 'paper').models;
   rows.push(`| Table 1: sharpness φ correlates positively with the validation loss | reproduced | r, paper / reference definition, ${n} models × 40 epochs on 50,000 samples: ${rs('sharpness')} | ${link('docs/results/generalization.md')} |`);
   rows.push(`| Table 1: curvature ψ correlates weakly negatively | on Fashion-MNIST only (as the paper's weak MNIST value) | ${rs('curvature')} | ${link('docs/results/generalization.md')} |`);
@@ -141,8 +141,9 @@ function claims(): string {
     return d.reduce((x, y) => x + y, 0) / d.length;
   }));
   const maxAbs = Math.max(...finals.map(Math.abs));
-  const runs = fig4.reduce((x, f) => x + f.config.runs, 0) / 2;
-  rows.push(`| Figure 4: teleporting towards lower φ or higher ψ improves generalization | not reproduced: the change at the teleport is gone after an epoch | 50,000 samples, teleport at epoch 20 of 40, ${runs} paired runs per dataset and ψ mode: final validation loss arm − none, every arm |Δ| ≤ ${maxAbs.toFixed(3)} | ${link('docs/results/generalization.md', '#figure-4-at-the-papers-size-50000-samples-teleport-at-epoch-20-of-40-5-batches-of-2000')} |`);
+  const cells = new Set(fig4.map((f) => `${f.config.dataset.name} ${f.config.teleport.curvatureMode}`)).size;
+  const runs = fig4.reduce((x, f) => x + f.config.runs, 0) / cells;
+  rows.push(`| Figure 4: teleporting towards lower φ or higher ψ improves generalization | not reproduced: the change at the teleport is gone after an epoch | 50,000 samples, teleport at epoch 20 of 40, ${runs} paired runs per dataset and ψ mode: final validation loss arm − none, every arm within ±${maxAbs.toFixed(3)} | ${link('docs/results/generalization.md', '#figure-4-at-the-papers-size-50000-samples-teleport-at-epoch-20-of-40-5-batches-of-2000')} |`);
   rows.push(`| Figure 8: the expected displacement of the minimum depends on curvature, differently per curve | reproduced, not backed by a committed result file (to re-measure) | – | ${link('docs/results/generalization.md', '#figure-8-expected-displacement-of-the-minimum-vs-its-curvature-symtele-run-displacement')} |`);
   rows.push(`| Figure 12 (regression, Appendix G.1): teleporting momentum and AdaGrad | not backed by a committed result file (to re-measure) | – | ${link('docs/results/optimizers.md', '#teleport-integration-figure-12-appendix-g1')} |`);
   return ['| paper claim | verdict here | measured (committed data) | details |', '|---|---|---|---|', ...rows].join('\n');
