@@ -152,7 +152,7 @@ function referencePreset(name: VariantName): { variant: VariantConfig; train: Tr
 }
 
 /**
- * Our recipe. What changed and why (see README and docs/results/learning-to-teleport.md):
+ * Our recipe. What changed and why (see docs/results/learning-to-teleport.md):
  * log-magnitude+sign inputs (the raw gradient spans 1e-3..1e5 and saturates the gates), a
  * small output scale plus a fixed gradient-descent term (the LSTM learns a correction to GD
  * rather than the whole step, so an untrained optimizer is GD, not noise), the meta-loss as
