@@ -1,4 +1,4 @@
-// What one first step can reach on the paper's regression task (docs/meta.md, "Step 1"): the
+// What one first step can reach on the paper's regression task (docs/results/learning-to-teleport.md, "Step 1"): the
 // mean loss after one gradient step from the initial point, over validation problems, with
 //  - one step size for every problem (the best on a grid): what a learned optimizer whose first
 //    step is a near-constant learned step size can reach at best;

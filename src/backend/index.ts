@@ -105,7 +105,7 @@ async function importNative(name: NativeName): Promise<void> {
   // libtensorflow prints INFO lines (CPU features, oneDNN) on load; the user's setting wins.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   // Eager ops run one at a time, so an inter-op pool only adds scheduling: one inter-op thread
-  // measured 1.4x faster meta-training at B = 16 than the default (docs/backends.md). The
+  // measured 1.4x faster meta-training at B = 16 than the default (docs/design/backends.md). The
   // user's setting wins.
   process.env.TF_NUM_INTEROP_THREADS ??= '1';
   try {

@@ -90,7 +90,7 @@ export const TeleCodec = strict(
      * 'after' from then on. At step 0 'after' cannot change the loss after the first step (the
      * teleport keeps the loss it acts on), and that first step is one near-constant learned step
      * size for every problem; a teleport before it moves each problem to a point where that step
-     * does better (docs/meta.md, "Step 1"). One more inner gradient at step 0 only.
+     * does better (docs/results/learning-to-teleport.md, "Step 1"). One more inner gradient at step 0 only.
      */
     order: optional(oneOf(['after', 'before', 'first']), "'after'"),
   },

@@ -26,7 +26,7 @@ export function positiveInt(v: string): number {
 
 export function addPoolOptions(cmd: Command): Command {
   return cmd
-    .option('--workers <n>', `gradient workers: worker threads, e.g. the cores (${defaultWorkers()} here); default 0: in this process (measured no faster with threads on 2 cores, docs/workers.md); with --redis the shards per batch (default 2)`, nonNegativeInt)
+    .option('--workers <n>', `gradient workers: worker threads, e.g. the cores (${defaultWorkers()} here); default 0: in this process (measured no faster with threads on 2 cores, docs/design/workers.md); with --redis the shards per batch (default 2)`, nonNegativeInt)
     .option('--redis <url>', 'send windows to `symtele worker` processes through this Redis server (redis://host:6379)')
     .option('--queue <name>', 'queue name on the Redis server (one learner per queue)', DEFAULT_QUEUE)
     .option('--staleness <s>', 'with --redis: 0 synchronous, s > 0 estimates up to s meta-parameter versions stale', nonNegativeInt);
