@@ -7,6 +7,7 @@ import { configLayers, presetHelp } from '../experiments/_preset.js';
 import type { Job } from '../../backend/index.js';
 import { addPoolOptions, poolOptions, positiveInt, type PoolFlags } from './_pool.js';
 import { InvalidArgumentError } from 'commander';
+import { deepMerge, overridesFromAssignments } from '../../config/codec.js';
 import { createShardPool, defaultWorkers, DEFAULT_QUEUE } from '../../meta/workers/index.js';
 import { windows } from '../../meta/train.js';
 import { isTrained, MetaExperimentCodec, resolveOrThrow, type MetaExperiment, type ResolvedEntry } from '../../meta/config.js';
@@ -16,6 +17,7 @@ import type { MetaResults } from '../../meta/report.js';
 import { stopOnSignals, type StopFlag } from '../../meta/interrupt.js';
 
 interface MetaOptions extends PoolFlags {
+  set?: string[];
   preset?: string;
   config?: string;
   json?: string;
@@ -99,7 +101,9 @@ export const withExperiment = (job: (exp: MetaExperiment, source: string, opts: 
     const source = files.right.join(' + ') || 'defaults';
     if (opts.resume && opts.fresh) throw new Error('--resume and --fresh exclude each other');
     // --resume <dir> is the run's checkpointDir: the output checks see it too; --seed the config's seed
-    const over = { checkpointDir: typeof opts.resume === 'string' ? opts.resume : undefined, seed: globalOptions(cmd).seed };
+    const sets = overridesFromAssignments(opts.set ?? []);
+    if (E.isLeft(sets)) exitWithError(sets.left);
+    const over = deepMerge(sets.right, { checkpointDir: typeof opts.resume === 'string' ? opts.resume : undefined, seed: globalOptions(cmd).seed });
     const exp = await loadConfigOrExit(MetaExperimentCodec, files.right, over, { train, json: opts.json });
     const resolved = resolveOrThrow(exp, source);
     poolOptions(opts); // bad worker flags are errors before any work
@@ -123,7 +127,8 @@ export const runDirOptions = (c: Command) =>
 const presetOption = (c: Command) =>
   c
     .option('--preset <name>', presetHelp('meta', 'default'))
-    .option('--config <file>', 'experiment config (JSON), over the preset when --preset is given too');
+    .option('--config <file>', 'experiment config (JSON), over the preset when --preset is given too')
+    .option('--set <key=value>', 'override a field of the config, e.g. heldout.steps=50 or variants.1.train.unroll=20 (repeatable)', (v: string, prev: string[] = []) => [...prev, v]);
 
 export { presetOption };
 
