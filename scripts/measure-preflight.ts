@@ -5,18 +5,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { decodeOrThrow } from '../src/config/codec.js';
-import { MetaExperimentCodec, resolveAll } from '../src/meta/config.js';
-import { evaluateAll, runSpec } from '../src/meta/run.js';
-import { buildRunParts } from '../src/meta/build.js';
+import { isBaseline, isTrained, MetaExperimentCodec, resolveAll } from '../src/meta/config.js';
+import { baselineLrs, makeBaseline } from '../src/meta/baselines.js';
+import { makeLearned } from '../src/meta/learned/registry.js';
+import { taskFamily } from '../src/tasks/registry.js';
+import { evaluateAll } from '../src/meta/run.js';
 import { runTrajectory } from '../src/meta/train.js';
 import { disposeMeta } from '../src/meta/params.js';
 import { stream } from '../src/rng/index.js';
-import { isLearned } from '../src/meta/variant.js';
 import * as E from 'fp-ts/lib/Either.js';
 
 const gc = (globalThis as { gc?: () => void }).gc!;
 await initBackend(process.argv[2] ?? 'wasm');
-const exp = decodeOrThrow(MetaExperimentCodec, { heldout: { trajectories: 200, steps: 2000 }, tableSteps: [1], variants: [{ name: 'GD' }] });
+const exp = decodeOrThrow(MetaExperimentCodec, { heldout: { trajectories: 200, steps: 2000 }, tableSteps: [1], variants: [{ preset: 'tuned/GD' }] });
 const resolved = resolveAll(exp, 'x');
 if (E.isLeft(resolved)) throw resolved.left;
 gc();
@@ -32,9 +33,11 @@ const full = decodeOrThrow(MetaExperimentCodec, {});
 const all = resolveAll(full, 'x');
 if (E.isLeft(all)) throw all.left;
 for (const rv of all.right) {
-  const parts = buildRunParts(runSpec(rv, full));
+  const family = taskFamily(full.task);
+  const learned = isBaseline(rv) ? makeBaseline(rv.baseline, baselineLrs(rv.baseline)[0]!) : makeLearned(rv.learned);
+  const parts = { family, learned };
   const one = parts.family.sample(0, 'train', [0]);
-  const meta = isLearned(rv.variant) ? parts.learned.init(stream(0, 'meta-init'), { paramShapes: one.paramShapes, symmetry: one.symmetry }) : {};
+  const meta = isTrained(rv) ? parts.learned.init(stream(0, 'meta-init'), { paramShapes: one.paramShapes, symmetry: one.symmetry }) : {};
   one.dispose();
   for (const B of [16, 64]) {
     const task = parts.family.sample(0, 'heldout', Array.from({ length: B }, (_, i) => i));

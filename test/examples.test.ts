@@ -39,8 +39,18 @@ test('examples/learned-optimizer.ts then examples/evaluate-saved.ts: trained, sa
   }
 });
 
-test('examples type-check against the built package (what a user importing symtele compiles against)', () => {
+test("examples/quick-start.ts (the README's quick start) trains and evaluates its three entries", () => {
+  const out = run('quick-start.ts');
+  assert.match(out, /^LSTM\(update,tele\), small LSTM, Adam$/m);
+  assert.match(out, /\| Adam \| 8 \|/);
+  fs.rmSync(path.join(ROOT, 'logs', 'quick-start'), { recursive: true, force: true });
+  fs.rmSync(path.join(ROOT, 'checkpoints', 'quick-start'), { recursive: true, force: true });
+});
+
+test('examples type-check against the built package (what a user importing symtele compiles against), scripts against src', () => {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', path.join('examples', 'tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stdout + r.stderr);
+  for (const dir of ['examples', 'scripts']) {
+    const r = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${dir}: ${r.stdout}${r.stderr}`);
+  }
 });

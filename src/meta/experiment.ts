@@ -86,7 +86,7 @@ function lockRun(exp: MetaExperiment): DirLock[] {
  * run is a study (see study.ts): killed at any point, `start: 'resume'` finishes it with the
  * same results.
  */
-export async function trainAndEvaluate(exp: MetaExperiment, source: string, opts: ExperimentOptions): Promise<MetaResults> {
+export async function trainAndEvaluate(exp: MetaExperiment, source = 'experiment', opts: ExperimentOptions = {}): Promise<MetaResults> {
   const log = opts.log ?? (() => {});
   preflightMeta(exp, source, { json: opts.json }); // the checks of `config check`, before any work
   const resolved = resolveOrThrow(exp, source);
