@@ -32,7 +32,7 @@ export * from './report/plot.js';
 // meta-learning: tasks, learned optimizers, estimators, baselines, the trainer, worker pools,
 // the experiment; plugins register their own parts through the same registries
 export * from './meta/index.js';
-export { loadPlugin, loadPlugins, loadedPlugins } from './plugins.js';
+export { loadPlugin, loadPlugins, loadedPlugins } from './config/plugins.js';
 
 /** Decode a meta experiment (JSON value) with every default filled and every entry checked; a ConfigError names each bad field. */
 export const decodeExperiment = (raw: unknown, source = 'experiment'): MetaExperiment => decodeOrThrow(MetaExperimentCodec, raw, source);

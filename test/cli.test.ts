@@ -121,7 +121,7 @@ test('run <experiment> --preset: an unknown preset exits 2 naming it, the file e
 });
 
 test('every run command defaults to its quick preset; the full one runs only when named', async () => {
-  const withPresets = ['optimizers-mnist', 'teleport-integration', 'correlation', 'teleport-generalization', 'transfer'];
+  const withPresets = ['optimizers-mnist', 'teleport-integration', 'correlation', 'teleport-generalization'];
   for (const e of withPresets) {
     assert.deepEqual(configLayers(e, RUN_DEFAULT_PRESET, {}), E.right([join(ROOT, 'experiments', `${e}-quick.json`)]), e);
     const help = await symtele(['run', e, '--help']);

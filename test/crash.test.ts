@@ -21,7 +21,7 @@ import { checkpointDirOf } from '../src/meta/paths.js';
 import { loadCheckpoint, saveCheckpoint, CheckpointError, hasCheckpoint, importSlot, newestSlot } from '../src/meta/checkpoint.js';
 import { packSlot, unpackSlot } from '../src/meta/jobs/redis-units.js';
 import { cloneMeta, disposeMeta, mapMeta, metaTensors } from '../src/meta/params.js';
-import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
+import { lockDir, DirLockedError } from '../src/run/dir-lock.js';
 import { StudyError } from '../src/meta/study.js';
 import { Interrupted } from '../src/meta/interrupt.js';
 import { leftovers } from '../src/meta/run-dirs.js';

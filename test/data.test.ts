@@ -32,7 +32,7 @@ import {
   readMnist,
   readTar,
   splitIndices,
-  type Split,
+  type DataSplit,
 } from '../src/data/index.js';
 
 let tmp: string;
@@ -292,7 +292,7 @@ test('split: deterministic in the seed, disjoint, sorted', () => {
   throwsData(() => splitIndices(10, -1, 0, 0), /trainSize must be a non-negative integer/);
 });
 
-function toySplit(n: number, d: number): Split {
+function toySplit(n: number, d: number): DataSplit {
   const x = Float32Array.from({ length: n * d }, (_, k) => k);
   const y = Int32Array.from({ length: n }, (_, i) => i % 10);
   return { x, y, n, d };

@@ -12,7 +12,8 @@ import { runOptimizersMnist, teleportStep, randomMove, lockstepGroups, resetKeep
 import { verdict, pairedDiffs, summarizeOptimizer } from '../src/optim-experiments/mnist-report.js';
 import { tInterval } from '../src/report/intervals.js';
 import { optimizer, disposeState } from '../src/optim/index.js';
-import { initClassifier, modelTensors, disposeClassifier } from '../src/train/classifier.js';
+import { modelTensors } from '../src/nn/batched.js';
+import { initClassifier, disposeClassifier } from '../src/train/classifier.js';
 import { loadDataset } from '../src/data/index.js';
 import { stream } from '../src/rng/index.js';
 import { pinv } from '../src/ops/linalg.js';

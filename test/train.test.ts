@@ -5,15 +5,16 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { optimizer } from '../src/optim/index.js';
 import { stream } from '../src/rng/index.js';
-import type { Split } from '../src/data/types.js';
+import type { DataSplit } from '../src/data/types.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initClassifier, trainClassifier, modelWeights, disposeClassifier, DivergenceError, type ClassifierState } from '../src/train/classifier.js';
+import { modelWeights } from '../src/nn/batched.js';
+import { initClassifier, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState } from '../src/train/classifier.js';
 import { saveLockstep, loadLockstep } from '../src/train/classifier-checkpoint.js';
 import type { OptimizerState } from '../src/optim/state.js';
 
-function synthetic(n: number, d: number, seed: number): Split {
+function synthetic(n: number, d: number, seed: number): DataSplit {
   const r = stream(seed, 'synthetic');
   const x = r.uniformArray(n * d);
   // labels from a fixed linear rule so there is something to learn

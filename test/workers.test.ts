@@ -13,7 +13,7 @@ import { combineEstimates, disposeEstimate, type Estimate } from '../src/meta/es
 import { disposeMeta } from '../src/meta/params.js';
 import { localShards, shardIds, type ShardPool } from '../src/meta/shards.js';
 import { decodeEstimate, decodeMeta, encodeEstimate, encodeMeta, packEstimate, packWire, unpackEstimate, unpackWire } from '../src/meta/wire.js';
-import { lockDir, DirLockedError } from '../src/meta/dir-lock.js';
+import { lockDir, DirLockedError } from '../src/run/dir-lock.js';
 import { TOY_PARTS } from '../src/meta/workers/parts.js';
 import { createShardPool } from '../src/meta/workers/index.js';
 import { buildRunParts, type RunSpec } from '../src/meta/build.js';

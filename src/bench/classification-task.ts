@@ -10,7 +10,7 @@ import { sumSquares } from '../nn/mlp.js';
 import { stream } from '../rng/index.js';
 import { identityPlus } from '../symmetry/action.js';
 import { ClassificationTaskConfig, classificationFamily, type ClassificationTask } from '../tasks/classification.js';
-import type { Figures, Section } from './run.js';
+import type { Figures, Section } from './section.js';
 
 const median = (a: number[]) => {
   const s = [...a].sort((p, q) => p - q);

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Figures, Section } from './run.js';
+import type { Figures, Section } from './section.js';
 import { soak } from '../faults/soak.js';
 import { FAULT_SINGLE, FAULT_STUDY } from '../faults/configs.js';
 

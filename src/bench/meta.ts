@@ -2,7 +2,7 @@
 // learned variant and batch size, the time of one plain GD step of the 20x20 problem, and the
 // process's peak RSS. Figures only, no assertions.
 import * as tf from '@tensorflow/tfjs';
-import type { Section, Figures } from './run.js';
+import type { Section, Figures } from './section.js';
 import { resolveLearnedPreset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js';
 import { buildRunParts, entryRunSpec } from '../meta/build.js';

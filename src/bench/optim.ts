@@ -7,11 +7,12 @@ import { gatherColumns } from '../data/batches.js';
 import { optimizer, disposeState } from '../optim/index.js';
 import { classificationLossAndGrads, mlpGrads, mlpLoss } from '../nn/mlp.js';
 import { stream } from '../rng/index.js';
-import { initClassifier, initWeights, trainEpoch, disposeClassifier } from '../train/classifier.js';
-import type { Split } from '../data/types.js';
+import { initWeights } from '../nn/batched.js';
+import { initClassifier, trainEpoch, disposeClassifier } from '../train/classifier.js';
+import type { DataSplit } from '../data/types.js';
 import { teleport } from '../teleport/teleport.js';
 import { teleportBatches } from '../optim-experiments/mnist.js';
-import type { Section } from './run.js';
+import type { Section } from './section.js';
 
 const DIMS = [784, 16, 10, 10];
 
@@ -20,9 +21,9 @@ const DIMS = [784, 16, 10, 10];
  * per lockstep size: wall and CPU ms per step of all its models (the backend choice for these
  * experiments depends on it: wasm's batched matMul grows faster than linearly in the models).
  */
-function lockstepStep(train: Split, models: number, steps: number): { stepMs: number; stepCpuMs: number } {
+function lockstepStep(train: DataSplit, models: number, steps: number): { stepMs: number; stepCpuMs: number } {
   const opt = optimizer({ name: 'sgd', lr: 0.01 });
-  const split: Split = { ...train, n: steps * 20 };
+  const split: DataSplit = { ...train, n: steps * 20 };
   const once = () => {
     const state = initClassifier({ dims: DIMS, models: Array.from({ length: models }, (_, i) => i), seed: 0 }, opt);
     const t = performance.now();
@@ -38,7 +39,7 @@ function lockstepStep(train: Split, models: number, steps: number): { stepMs: nu
 }
 
 /** The closed-form gradient step the trainer uses against the tf.grads tape it used before (forward twice). */
-function gradientPaths(train: Split, models: number, steps: number): { tapeMs: number; closedMs: number } {
+function gradientPaths(train: DataSplit, models: number, steps: number): { tapeMs: number; closedMs: number } {
   const ws = initClassifier({ dims: DIMS, models: Array.from({ length: models }, (_, i) => i), seed: 0 }, optimizer({ name: 'sgd', lr: 0.01 })).params;
   // model b's batch: samples 20b .. 20b + 19, a column each
   const cols = new Float32Array(models * 784 * 20);
@@ -61,7 +62,7 @@ function gradientPaths(train: Split, models: number, steps: number): { tapeMs: n
 /** Lockstep sizes measured (the speed table's classifierEpoch keys). */
 const LOCKSTEP_MODELS = [1, 10, 25, 100] as const;
 
-function lockstepFigures(train: Split, quick: boolean) {
+function lockstepFigures(train: DataSplit, quick: boolean) {
   const steps = quick ? 10 : 50;
   const byModels: Record<string, { stepMs: number; stepCpuMs: number; epochSeconds50k: number }> = {};
   for (const m of quick ? [1, 25] : LOCKSTEP_MODELS) {

@@ -7,7 +7,7 @@
 // against its best set-up. Skipped, with the reason printed, when no python3 with torch exists.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Section, Figures } from './run.js';
+import type { Section, Figures } from './section.js';
 import { metaTrainThroughput } from './meta.js';
 
 /** Where to look for a Python with torch: an explicit choice, the PATH's, then the system's (Debian's python3-torch). */

@@ -14,11 +14,8 @@ import { initBackend, installedBackends } from '../backend/index.js';
 import { writeJsonAtomic } from '../logging/atomic.js';
 import { speedTableOf, writeSpeedTable } from './speed-table.js';
 
-export type Figures = Record<string, unknown>;
-export interface Section {
-  name: string;
-  run(opts: { quick: boolean }): Promise<Figures>;
-}
+import type { Figures, Section } from './section.js';
+export type { Figures, Section };
 
 const SECTIONS: Record<string, () => Promise<Section>> = {
   teleport: async () => (await import('./teleport.js')).section,

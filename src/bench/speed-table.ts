@@ -3,7 +3,7 @@
 // Each speed-up is the smaller of the wall-clock and the CPU-time ratio (see `lower`).
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import type { Figures } from './run.js';
+import type { Figures } from './section.js';
 import type { SpeedTable } from '../backend/speed-table.js';
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);

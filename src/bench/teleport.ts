@@ -8,7 +8,7 @@ import { mlpGrads } from '../nn/mlp.js';
 import { teleport, groupGradient } from '../teleport/teleport.js';
 import { sharpnessObjective, type Objective } from '../teleport/objectives.js';
 import { sharpnessTensor, randomDirections, PAPER_DISPLACEMENTS } from '../symmetry/metrics.js';
-import type { Section } from './run.js';
+import type { Section } from './section.js';
 
 /** MNIST-like columns: 80% zero pixels, the rest uniform in [0, 1). */
 function mnistShaped(k: number, seed: string) {

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
-import type { Section, Figures } from './run.js';
+import type { Section, Figures } from './section.js';
 import { resolveLearnedPreset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState, type MetaTrainState } from '../meta/train.js';
 import { buildRunParts, entryRunSpec, type RunSpec } from '../meta/build.js';

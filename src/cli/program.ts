@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readdir } from 'node:fs/promises';
 import { BACKEND_CHOICES } from '../backend/index.js';
 import { packageVersion } from './version.js';
-import { loadPlugins } from '../plugins.js';
+import { loadPlugins } from '../config/plugins.js';
 
 function parseSeed(value: string): number {
   const n = Number(value);

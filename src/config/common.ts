@@ -68,7 +68,7 @@ export type MlpSpec = t.TypeOf<typeof MlpSpec>;
 export const TeleportObjective = oneOf(['gradNorm', 'adagradNorm', 'sharpness', 'curvature']);
 export type TeleportObjective = t.TypeOf<typeof TeleportObjective>;
 
-/** How the group acts on a layer: with the pseudo-inverse or the inverse of the input. */
+/** How the group acts on a layer: with the pseudo-inverse or the inverse of its input. */
 export const ActionKind = oneOf(['pinv', 'inverse']);
 export type ActionKind = t.TypeOf<typeof ActionKind>;
 

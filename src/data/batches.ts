@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Stream } from '../rng/index.js';
-import type { Split } from './types.js';
+import type { DataSplit } from './types.js';
 
 export interface Batch {
   /** [d, k]: column i is sample `indices[i]`. */
@@ -34,7 +34,7 @@ export function numBatches(n: number, batchSize: number, dropLast = false): numb
 }
 
 /** Samples `indices` of a split as columns: a [d, k] row-major Float32Array. */
-export function gatherColumns(split: Split, indices: ArrayLike<number>): Float32Array {
+export function gatherColumns(split: DataSplit, indices: ArrayLike<number>): Float32Array {
   const { d, x } = split;
   const k = indices.length;
   const out = new Float32Array(d * k);
@@ -46,7 +46,7 @@ export function gatherColumns(split: Split, indices: ArrayLike<number>): Float32
 }
 
 /** One epoch of shuffled mini-batches (see the module comment). */
-export function* batches(split: Split, batchSize: number, order: Stream, opts: BatchOptions = {}): Generator<Batch, void, undefined> {
+export function* batches(split: DataSplit, batchSize: number, order: Stream, opts: BatchOptions = {}): Generator<Batch, void, undefined> {
   if (!Number.isSafeInteger(batchSize) || batchSize <= 0) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   const perm = order.permutation(split.n);
   const count = numBatches(split.n, batchSize, opts.dropLast ?? false);

@@ -10,7 +10,7 @@ import { readCifar10 } from './cifar.js';
 import { DataError } from './errors.js';
 import { defaultDataDir } from './default-dir.js';
 import { readFashionMnist, readMnist } from './mnist.js';
-import type { Dataset, DatasetName, RawSplit, Split } from './types.js';
+import type { Dataset, DatasetName, RawSplit, DataSplit } from './types.js';
 
 /** The paper trains on 50,000 samples of each training set. */
 export const DEFAULT_TRAIN_SIZE = 50_000;
@@ -37,7 +37,7 @@ export interface LoadOptions {
 const SCALE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** Rows `indices` of a raw split, as floats in [0, 1] (byte / 255). */
-export function selectRows(raw: RawSplit, indices: ArrayLike<number>): Split {
+export function selectRows(raw: RawSplit, indices: ArrayLike<number>): DataSplit {
   const { d } = raw;
   const bytes = raw.x;
   const n = indices.length;
@@ -56,7 +56,7 @@ export function selectRows(raw: RawSplit, indices: ArrayLike<number>): Split {
 const range = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
 
 /**
- * Split a training set: a permutation of 0..n-1 from stream(seed, 'split'); its first
+ * DataSplit a training set: a permutation of 0..n-1 from stream(seed, 'split'); its first
  * trainSize entries are the training samples, the next validationSize the validation samples
  * (each kept in file order). The same seed and sizes always give the same split.
  */

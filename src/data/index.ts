@@ -22,4 +22,4 @@ export { readTar, extractTar, type TarEntry } from './tar.js';
 export { loadDataset, splitIndices, selectRows, DEFAULT_TRAIN_SIZE, type LoadOptions } from './datasets.js';
 export { batches, gatherColumns, numBatches, type Batch, type BatchOptions } from './batches.js';
 export { DatasetConfig } from './config.js';
-export { DATASET_NAMES, type Dataset, type DatasetName, type Split, type RawSplit } from './types.js';
+export { DATASET_NAMES, type Dataset, type DatasetName, type DataSplit, type RawSplit } from './types.js';

@@ -1,7 +1,7 @@
 /** In-memory datasets: one sample per row of `x` (n rows of d pixels in [0, 1]). */
 
 /** n samples of d features, row-major (sample i is x[i*d .. (i+1)*d)), and their labels. */
-export interface Split {
+export interface DataSplit {
   readonly x: Float32Array;
   readonly y: Int32Array;
   readonly n: number;
@@ -22,10 +22,10 @@ export type DatasetName = (typeof DATASET_NAMES)[number];
 export interface Dataset {
   readonly name: DatasetName;
   /** Training samples (by default 50,000, as in the paper). */
-  readonly train: Split;
+  readonly train: DataSplit;
   /** The held-out part of the original training set (may be empty). */
-  readonly validation: Split;
+  readonly validation: DataSplit;
   /** The official test set. */
-  readonly test: Split;
+  readonly test: DataSplit;
   readonly classes: number;
 }

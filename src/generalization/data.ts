@@ -5,7 +5,7 @@ import { strict, withDefaults, optional, oneOf, PositiveInt, PositiveNumber } fr
 import { Backend, Seed, OutDir, LayerDims } from '../config/common.js';
 import { DATASET_NAMES } from '../data/types.js';
 import { DATASET_DIR_ABSENT } from '../data/config.js';
-import { loadDataset, gatherColumns, type Dataset, type DatasetName, type Split } from '../data/index.js';
+import { loadDataset, gatherColumns, type Dataset, type DatasetName, type DataSplit } from '../data/index.js';
 import type { Stream } from '../rng/index.js';
 
 /** Architecture and SGD learning rate of the correlation study (Appendix F.3). */
@@ -66,7 +66,7 @@ export function loadStudyData(s: DataSettings, seed: number): Dataset {
 }
 
 /** `count` samples of a split drawn without replacement: x [d, count], labels int32 [count]. */
-export function sampleColumns(split: Split, count: number, rng: Stream): { x: tf.Tensor2D; y: tf.Tensor1D } {
+export function sampleColumns(split: DataSplit, count: number, rng: Stream): { x: tf.Tensor2D; y: tf.Tensor1D } {
   if (count > split.n) throw new Error(`asked for ${count} samples of a split of ${split.n}`);
   const idx = rng.permutation(split.n).subarray(0, count);
   const y = Int32Array.from(idx, (i) => split.y[i]!);

@@ -18,7 +18,7 @@
  * once per draw for all models.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Split } from '../data/types.js';
+import type { DataSplit } from '../data/types.js';
 import { stream } from '../rng/index.js';
 import { pinv } from '../ops/linalg.js';
 import { leakyRelu, crossEntropy, DEFAULT_SLOPE } from '../ops/activations.js';
@@ -96,7 +96,7 @@ export function directionBlocks(raw: tf.Tensor2D, displacements: readonly number
   });
 }
 
-export function referenceDraw(train: Split, dims: readonly number[], displacements: readonly number[], batchSize: number, seed: number, i: number): ReferenceDraw {
+export function referenceDraw(train: DataSplit, dims: readonly number[], displacements: readonly number[], batchSize: number, seed: number, i: number): ReferenceDraw {
   const { x, y } = sampleColumns(train, batchSize, stream(seed, 'reference-metrics', 'batch', i));
   const lie = stream(seed, 'reference-metrics', 'lie', i);
   const shapes = layerShapes(dims);
@@ -133,7 +133,7 @@ export interface WeightData {
 /** phi and psi (reference definitions) of every model, the draws shared by all models. */
 export function referenceStudyMetrics(
   models: readonly (readonly WeightData[])[],
-  train: Split,
+  train: DataSplit,
   o: ReferenceMetricOptions,
 ): { sharpness: number; curvature: number }[] {
   if (models.length === 0) return [];

@@ -154,7 +154,7 @@ function resolveEntry(entry: unknown, c: t.Context): E.Either<t.Errors, Resolved
   const errors: t.ValidationError[] = [];
   const at = (keys: string[], message: string, value?: unknown) => problemAt(c, codecAt(keys), message, value);
   for (const old of ['name', 'recipe', 'variant'] as const) {
-    if (old in entry) errors.push(at([old], `entries name a preset and their parts: { "preset": "tuned/LSTM(update)", "learned": {...}, "train": {...} } (${old} is not a field; presets: symtele list)`, entry[old]));
+    if (old in entry) errors.push(at([old], `entries name a preset and their parts: { "preset": "<recipe>/<variant>", "learned": {...}, "train": {...} } (${old} is not a field; presets: symtele list)`, entry[old]));
   }
   const { preset: presetName, ...own } = entry;
   let base: Record<string, unknown> = {};

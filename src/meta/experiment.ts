@@ -5,7 +5,7 @@ import path from 'node:path';
 import { isTrained, resolveOrThrow, warmStartOf, type LearnedEntry, type MetaExperiment } from './config.js';
 import { trainVariant, evaluateTasks, logHeldout, loadTrained, type TrainRunOptions } from './run.js';
 import { totalBatches } from './train.js';
-import { lockDir, type DirLock } from './dir-lock.js';
+import { lockDir, type DirLock } from '../run/dir-lock.js';
 import { openStudy, type StartMode } from './study.js';
 import { Interrupted, yieldToEventLoop } from './interrupt.js';
 import { hasCheckpoint } from './checkpoint.js';

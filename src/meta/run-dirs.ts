@@ -9,7 +9,7 @@ import { CheckpointError, hasCheckpoint } from './checkpoint.js';
 import type { MetaExperiment } from './config.js';
 import { checkpointDirOf, unitLogDirOf } from './paths.js';
 import { JSONL_FILE } from './unit-logs.js';
-import { pidAlive } from './dir-lock.js';
+import { pidAlive } from '../run/dir-lock.js';
 
 type UnitKey = { label: string; metaSeed: number };
 

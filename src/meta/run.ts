@@ -30,7 +30,7 @@ import {
   type WindowLog,
 } from './train.js';
 import { workerLine, workerStats } from './worker-stats.js';
-import { lockDir } from './dir-lock.js';
+import { lockDir } from '../run/dir-lock.js';
 import { Interrupted, yieldToEventLoop, type StopFlag } from './interrupt.js';
 import { checkpointDirOf, heldoutLogDirOf, slug, unitLogDirOf } from './paths.js';
 import { openUnitLogs, type UnitLogs } from './unit-logs.js';

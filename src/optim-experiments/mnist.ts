@@ -23,9 +23,10 @@ import { gradNormObjective, type Batch as TeleportBatch } from '../teleport/obje
 import { groupAction, identityPlus, rescaleFrobenius } from '../symmetry/action.js';
 import { mlpLoss } from '../nn/mlp.js';
 import { gatherColumns } from '../data/batches.js';
-import type { Dataset, Split } from '../data/types.js';
+import type { Dataset, DataSplit } from '../data/types.js';
 import { stream } from '../rng/index.js';
-import { initClassifier, modelTensors, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState } from '../train/classifier.js';
+import { modelTensors } from '../nn/batched.js';
+import { initClassifier, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState } from '../train/classifier.js';
 import type { Arm, MnistConfig, MnistOptimizer } from './config.js';
 import { referenceTeleport } from './reference-teleport.js';
 import { loadLockstep, saveLockstep } from '../train/classifier-checkpoint.js';
@@ -84,7 +85,7 @@ export interface MnistResults {
 export const optimizerLabel = (o: OptimizerConfig) => `${o.name} lr ${o.lr}`;
 
 /** `count` batches of `size` training samples for model `model`'s k-th teleport (its own stream). */
-export function teleportBatches(split: Split, count: number, size: number, seed: number, model: number, k: number): TeleportBatch[] {
+export function teleportBatches(split: DataSplit, count: number, size: number, seed: number, model: number, k: number): TeleportBatch[] {
   if (count * size > split.n) throw new Error(`teleport needs ${count} x ${size} samples, the training split has ${split.n}`);
   const perm = stream(seed, 'teleport-data', model, k).permutation(split.n);
   return Array.from({ length: count }, (_, i) => {
@@ -179,7 +180,7 @@ interface TeleportContext {
   cfg: MnistConfig;
   schedule: MnistOptimizer['teleport'];
   inner: HandOptimizer;
-  data: Split;
+  data: DataSplit;
   slots: readonly Slot[];
   /** ||g - I|| per layer of the source arm's k-th teleport, by run id: runId -> k -> distances. */
   distances: Map<number, number[][]>;

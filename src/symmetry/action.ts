@@ -18,7 +18,8 @@ import { inv, pinv } from '../ops/linalg.js';
 import { expm } from '../ops/expm.js';
 import { mlpLoss, type MlpOptions } from '../nn/mlp.js';
 
-export type ActionKind = 'pinv' | 'inverse';
+import type { ActionKind } from '../config/common.js';
+export type { ActionKind };
 
 export interface ActionOptions {
   kind?: ActionKind;

@@ -35,12 +35,11 @@ import { LayerDims, LeakyReluSlope, Path, Seed, DEFAULT_LEAKY_RELU_SLOPE } from 
 import { registerConfig } from '../config/registry.js';
 import { loadDataset } from '../data/datasets.js';
 import { gatherColumns } from '../data/batches.js';
-import type { Split as DataSplit } from '../data/types.js';
+import type { DataSplit } from '../data/types.js';
 import { crossEntropy } from '../ops/activations.js';
 import { classificationLoss, classificationLossAndGrads, sumSquares } from '../nn/mlp.js';
 import { groupAction, identityPlus } from '../symmetry/action.js';
-import { initWeights, stackWeights } from '../train/classifier.js';
-import { batchedLogits } from '../train/evaluate.js';
+import { batchedLogits, initWeights, stackWeights } from '../nn/batched.js';
 import { deriveSeed, stream } from '../rng/index.js';
 import type { Split, Task, TaskFamily, TaskSymmetry } from './task.js';
 import { unitDirection as unit } from './task.js';

@@ -16,12 +16,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Optimizer } from '../optim/types.js';
-import type { Split } from '../data/types.js';
+import type { DataSplit } from '../data/types.js';
 import { gatherColumns, numBatches } from '../data/batches.js';
 import { stream } from '../rng/index.js';
 import { classificationLossAndGrads } from '../nn/mlp.js';
 import { DEFAULT_SLOPE } from '../ops/activations.js';
 import { evaluateLoss } from './evaluate.js';
+import { initWeights, stackWeights } from '../nn/batched.js';
 
 export interface ClassifierState<S> {
   /** One tensor per layer, [B, d_{i+1}, d_i]. */
@@ -57,7 +58,7 @@ export interface TrainHooks<S> {
 
 export interface TrainOptions<S> {
   optimizer: Optimizer<S>;
-  data: { train: Split; test: Split };
+  data: { train: DataSplit; test: DataSplit };
   /** Train until this many epochs are completed. */
   epochs: number;
   batchSize: number;
@@ -82,38 +83,6 @@ export class DivergenceError extends Error {
     super(message);
     this.name = 'DivergenceError';
   }
-}
-
-/** Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights of one model, [d_{i+1}, d_i] per layer, as flat arrays. */
-export function initWeights(dims: readonly number[], seed: number | string, model: number): Float32Array[] {
-  const rng = stream(seed, 'model', model, 'init');
-  return dims.slice(0, -1).map((d, i) => {
-    const b = 1 / Math.sqrt(d);
-    return rng.uniformArray(dims[i + 1]! * d, -b, b);
-  });
-}
-
-/** Stack per-model flat weights into batched parameters [B, d_{i+1}, d_i]. */
-export function stackWeights(dims: readonly number[], perModel: readonly Float32Array[][]): tf.Tensor3D[] {
-  return dims.slice(0, -1).map((d, i) => {
-    const size = dims[i + 1]! * d;
-    const buf = new Float32Array(perModel.length * size);
-    perModel.forEach((ws, b) => buf.set(ws[i]!, b * size));
-    return tf.tensor3d(buf, [perModel.length, dims[i + 1]!, d]);
-  });
-}
-
-/** Model b's weights as flat arrays (a checkpoint's content). */
-export function modelWeights(params: readonly tf.Tensor[], b: number): Float32Array[] {
-  return params.map((p) => {
-    const [, r, c] = p.shape as [number, number, number];
-    return (p.dataSync() as Float32Array).slice(b * r * c, (b + 1) * r * c);
-  });
-}
-
-/** Model b's weights as 2-D tensors (for the single-model toolkit: teleport, metrics). */
-export function modelTensors(params: readonly tf.Tensor[], b: number): tf.Tensor2D[] {
-  return tf.tidy(() => params.map((p) => tf.squeeze(tf.slice(p, [b, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D));
 }
 
 export interface InitOptions {
@@ -148,7 +117,7 @@ function epochOrders(models: readonly number[], seed: number, epoch: number, n: 
 }
 
 /** Mini-batch `index` of every model: x [B, d, k] and labels [B, k]. */
-function gatherBatch(split: Split, orders: readonly Int32Array[], index: number, batchSize: number): { x: tf.Tensor3D; y: tf.Tensor2D } {
+function gatherBatch(split: DataSplit, orders: readonly Int32Array[], index: number, batchSize: number): { x: tf.Tensor3D; y: tf.Tensor2D } {
   const start = index * batchSize;
   const k = Math.min(batchSize, split.n - start);
   const B = orders.length;

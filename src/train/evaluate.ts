@@ -4,9 +4,10 @@
  * shared by all models and never copied B times.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Split } from '../data/types.js';
+import type { DataSplit } from '../data/types.js';
 import { gatherColumns } from '../data/batches.js';
-import { leakyRelu, crossEntropy, DEFAULT_SLOPE } from '../ops/activations.js';
+import { crossEntropy } from '../ops/activations.js';
+import { batchedLogits } from '../nn/batched.js';
 
 export interface EvalOptions {
   slope?: number;
@@ -14,16 +15,8 @@ export interface EvalOptions {
   chunk?: number;
 }
 
-/** Logits [B, C, k] of B models on shared data x [d0, k]. */
-export function batchedLogits(params: readonly tf.Tensor[], x: tf.Tensor2D, slope = DEFAULT_SLOPE): tf.Tensor3D {
-  const [B, d1, d0] = params[0]!.shape as [number, number, number];
-  const k = x.shape[1];
-  let h = tf.reshape(tf.matMul(tf.reshape(params[0]!, [B * d1, d0]) as tf.Tensor2D, x), [B, d1, k]) as tf.Tensor3D;
-  for (let i = 1; i < params.length; i++) h = tf.matMul(params[i] as tf.Tensor3D, leakyRelu(h, slope));
-  return h;
-}
 
-function chunks(split: Split, size: number): Array<{ x: tf.Tensor2D; y: Int32Array; k: number }> {
+function chunks(split: DataSplit, size: number): Array<{ x: tf.Tensor2D; y: Int32Array; k: number }> {
   const out = [];
   for (let s = 0; s < split.n; s += size) {
     const k = Math.min(size, split.n - s);
@@ -34,7 +27,7 @@ function chunks(split: Split, size: number): Array<{ x: tf.Tensor2D; y: Int32Arr
 }
 
 /** Per model: mean cross-entropy over the split and accuracy in [0, 1]. */
-export function evaluate(params: readonly tf.Tensor[], split: Split, o: EvalOptions = {}): { loss: number[]; accuracy: number[] } {
+export function evaluate(params: readonly tf.Tensor[], split: DataSplit, o: EvalOptions = {}): { loss: number[]; accuracy: number[] } {
   const B = params[0]!.shape[0]!;
   const loss = new Float64Array(B);
   const correct = new Float64Array(B);
@@ -55,4 +48,4 @@ export function evaluate(params: readonly tf.Tensor[], split: Split, o: EvalOpti
   return { loss: Array.from(loss), accuracy: Array.from(correct) };
 }
 
-export const evaluateLoss = (params: readonly tf.Tensor[], split: Split, o: EvalOptions = {}) => evaluate(params, split, o).loss;
+export const evaluateLoss = (params: readonly tf.Tensor[], split: DataSplit, o: EvalOptions = {}) => evaluate(params, split, o).loss;

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
 import { resolveOrThrow, trainedEntry } from '../config.js';
-import { loadedPlugins } from '../../plugins.js';
+import { loadedPlugins } from '../../config/plugins.js';
 import { hasCheckpoint, importSlot, newestSlot } from '../checkpoint.js';
 import { checkpointDirOf } from '../paths.js';
 import { siblingUrl } from '../workers/parts.js';

@@ -7,7 +7,7 @@ import { Piscina } from 'piscina';
 import type { MetaExperiment } from '../config.js';
 import type { StopFlag } from '../interrupt.js';
 import { siblingUrl } from '../workers/parts.js';
-import { loadedPlugins } from '../../plugins.js';
+import { loadedPlugins } from '../../config/plugins.js';
 
 export interface UnitJob {
   exp: MetaExperiment;

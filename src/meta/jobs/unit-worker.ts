@@ -5,7 +5,7 @@
 // nothing that loads the plot's native addon (under tsx that breaks a worker thread's loader).
 import type { MessagePort } from 'node:worker_threads';
 import { initBackend } from '../../backend/index.js';
-import { loadPlugins } from '../../plugins.js';
+import { loadPlugins } from '../../config/plugins.js';
 import { resolveOrThrow, trainedEntry, warmStartOf, type MetaExperiment } from '../config.js';
 import { Interrupted, type StopFlag } from '../interrupt.js';
 import { disposeMeta } from '../params.js';

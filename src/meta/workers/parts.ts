@@ -5,7 +5,7 @@
 // own command line, never one named by the queue).
 import type { ShardWorkerParts } from '../shards.js';
 import type { RunSpec } from '../build.js';
-import { importModule, loadPlugins } from '../../plugins.js';
+import { importModule, loadPlugins } from '../../config/plugins.js';
 
 export type { RunSpec };
 

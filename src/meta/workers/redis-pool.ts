@@ -33,7 +33,7 @@ import {
   type WindowResult,
 } from './redis-protocol.js';
 import type { WorkerShardPool } from './threads.js';
-import { pidAlive } from '../dir-lock.js';
+import { pidAlive } from '../../run/dir-lock.js';
 
 export interface RedisPoolOptions {
   redis: string;

@@ -12,7 +12,7 @@ import type { MetaParams } from '../params.js';
 import { shardIds, type BatchSpec, type ShardPool } from '../shards.js';
 import { decodeEstimate, encodeMeta, type WireEstimate, type WireTensors } from '../wire.js';
 import { siblingUrl, type PartsSource } from './parts.js';
-import { loadedPlugins } from '../../plugins.js';
+import { loadedPlugins } from '../../config/plugins.js';
 import type { ThreadRequest } from './thread-worker.js';
 
 export interface ThreadPoolOptions {

@@ -1,0 +1,8 @@
+// What a bench section is: a name and a run that returns its figures (JSON). Sections import
+// this, never the runner, so they do not depend on each other or on it.
+export type Figures = Record<string, unknown>;
+
+export interface Section {
+  name: string;
+  run(opts: { quick: boolean }): Promise<Figures>;
+}
