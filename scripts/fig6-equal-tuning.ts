@@ -16,7 +16,8 @@ import { MetaExperimentCodec } from '../src/meta/config.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 import { trainAndEvaluate } from '../src/meta/experiment.js';
 import { loadCheckpoint } from '../src/meta/checkpoint.js';
-import { checkpointDirOf, slug } from '../src/meta/paths.js';
+import { checkpointDirOf } from '../src/meta/paths.js';
+import { slug } from '../src/run/slug.js';
 import { preflightMeta } from '../src/meta/preflight.js';
 import { describeEstimate } from '../src/config/preflight.js';
 

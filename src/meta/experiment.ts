@@ -14,7 +14,7 @@ import { unitPool } from './jobs/unit-job.js';
 import { redisUnitPool } from './jobs/redis-units.js';
 import { preflightMeta } from './preflight.js';
 import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, resultsByTask, writeResultsJson, type MetaResults } from './report.js';
-import { slug } from './paths.js';
+import { slug } from '../run/slug.js';
 import { disposeMeta, type MetaParams } from './params.js';
 import { writeFileAtomic } from '../logging/atomic.js';
 import type { ProgressMode } from '../logging/progress.js';

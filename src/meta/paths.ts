@@ -1,7 +1,6 @@
 // Where a meta-training run keeps each unit's (variant x meta-seed) checkpoints and logs.
 import path from 'node:path';
-
-export const slug = (label: string): string => label.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
+import { slug } from '../run/slug.js';
 
 export const checkpointDirOf = (root: string, label: string, metaSeed: number): string =>
   path.join(root, slug(label), `seed-${metaSeed}`);

@@ -32,7 +32,8 @@ import {
 import { workerLine, workerStats } from './worker-stats.js';
 import { lockDir } from '../run/dir-lock.js';
 import { Interrupted, yieldToEventLoop, type StopFlag } from './interrupt.js';
-import { checkpointDirOf, heldoutLogDirOf, slug, unitLogDirOf } from './paths.js';
+import { checkpointDirOf, heldoutLogDirOf, unitLogDirOf } from './paths.js';
+import { slug } from '../run/slug.js';
 import { openUnitLogs, type UnitLogs } from './unit-logs.js';
 import { progress, type Progress, type ProgressMode } from '../logging/progress.js';
 

@@ -14,7 +14,8 @@ import { stream } from '../rng/index.js';
 import { createSummaryWriter } from '../logging/index.js';
 import { savePlot, divergedIn, divergenceSteps } from '../report/plot.js';
 import type { IntegrationConfig, IntegrationPanel, IntegrationVariant } from './config.js';
-import { writeReport, bandSeries, markdownTable, meanStdCell, slug } from './report.js';
+import { writeReport, bandSeries, markdownTable, meanStdCell } from './report.js';
+import { slug } from '../run/slug.js';
 
 export interface Problem {
   ws: tf.Tensor2D[];

@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { savePlot, type Series } from '../report/plot.js';
 import { writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
-import { bandSeries, markdownTable, slug, stats } from './report.js';
+import { bandSeries, markdownTable, stats } from './report.js';
+import { slug } from '../run/slug.js';
 import { tInterval, type Interval } from '../report/intervals.js';
 import type { Arm } from './config.js';
 import { optimizerLabel, type ArmResult, type MnistResults, type OptimizerResult, type RunRecord } from './mnist.js';

@@ -21,7 +21,6 @@ export function markdownTable(header: string[], rows: string[][]): string {
 }
 
 /** A directory name from a label: "max ||grad||_A" -> "max-grad-A". */
-export const slug = (s: string) => s.replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-|-$/g, '') || 'run';
 
 /** Write `summary.md` and `results.json` of an experiment (atomically); returns their paths. */
 export function writeReport(out: string, summary: string, results: unknown): string[] {

@@ -11,7 +11,7 @@ import { runCommand, useBackend, globalOptions } from '../run.js';
 import { MnistConfig, type MnistOptimizer } from '../../optim-experiments/config.js';
 import { largestLockstep, runOptimizersMnist, optimizerLabel, type OptimizerResult } from '../../optim-experiments/mnist.js';
 import { mnistMarkdown, mnistSummary, writeMnistReport } from '../../optim-experiments/mnist-report.js';
-import { slug } from '../../optim-experiments/report.js';
+import { slug } from '../../run/slug.js';
 import { writeJsonAtomic } from '../../logging/atomic.js';
 import { loadDataset } from '../../data/index.js';
 import { loadPresetConfigOrExit, runPresetHelp, RUN_DEFAULT_PRESET } from './_preset.js';
