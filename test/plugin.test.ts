@@ -88,7 +88,7 @@ test('plugin parts: listed, trained from the CLI, killed and resumed to identica
     // without the plugin, the config names parts nobody registered: a clear refusal before any work
     const none = await symteleBuilt(['meta', 'train', '--config', whole.file, '--fresh']);
     assert.equal(none.code, 2, none.stderr);
-    assert.match(none.stderr, /task\.kind: expected one of "regression" \| "classification", got "quadratic"/);
+    assert.match(none.stderr, /task\.kind: expected one of "regression" \| "classification" \| "mixture", got "quadratic"/);
     assert.match(none.stderr, /variants\[1\]\.learned\.kind: expected one of .*got "layer-lr"/);
   } finally {
     fs.rmSync(whole.dir, { recursive: true, force: true });

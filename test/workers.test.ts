@@ -237,7 +237,7 @@ test('checkpoint directory lock: a second holder is refused naming dir and pid; 
     c.release();
     assert.equal(fs.existsSync(path.join(dir, '.lock')), false);
     // another process holding it: refused with its pid
-    const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `import('${new URL('../src/meta/dir-lock.ts', import.meta.url).href}').then(m => { m.lockDir(${JSON.stringify(dir)}); console.log('locked'); setTimeout(() => {}, 20000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `import('${new URL('../src/run/dir-lock.ts', import.meta.url).href}').then(m => { m.lockDir(${JSON.stringify(dir)}); console.log('locked'); setTimeout(() => {}, 20000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       holder.stdout!.once('data', () => {
         try {
