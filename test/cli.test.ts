@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { configLayers, listPresets, loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from '../src/cli/experiments/_preset.js';
-import { MnistConfig } from '../src/optim-experiments/config.js';
+import { MnistConfig } from '../src/studies/optimizers/config.js';
 import { assertIncludesAll, ROOT, symtele } from './helpers/cli.js';
 import { FAULT_SINGLE } from '../src/faults/configs.js';
 

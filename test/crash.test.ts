@@ -19,7 +19,7 @@ import { buildRunParts } from '../src/meta/build.js';
 import { runSpec } from '../src/meta/run.js';
 import { checkpointDirOf } from '../src/meta/paths.js';
 import { loadCheckpoint, saveCheckpoint, CheckpointError, hasCheckpoint, importSlot, newestSlot } from '../src/meta/checkpoint.js';
-import { packSlot, unpackSlot } from '../src/meta/jobs/redis-units.js';
+import { packSlot, unpackSlot } from '../src/distributed/jobs/redis-units.js';
 import { cloneMeta, disposeMeta, mapMeta, metaTensors } from '../src/meta/params.js';
 import { lockDir, DirLockedError } from '../src/run/dir-lock.js';
 import { StudyError } from '../src/meta/study.js';

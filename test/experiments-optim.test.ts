@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { decodeOrThrow, deepMerge } from '../src/config/codec.js';
-import { IntegrationConfig, MnistConfig } from '../src/optim-experiments/config.js';
-import { runIntegration, writeIntegrationReport, largestStable } from '../src/optim-experiments/integration.js';
-import { runOptimizersMnist } from '../src/optim-experiments/mnist.js';
-import { writeMnistReport } from '../src/optim-experiments/mnist-report.js';
+import { IntegrationConfig, MnistConfig } from '../src/studies/optimizers/config.js';
+import { runIntegration, writeIntegrationReport, largestStable } from '../src/studies/optimizers/integration.js';
+import { runOptimizersMnist } from '../src/studies/optimizers/mnist.js';
+import { writeMnistReport } from '../src/studies/optimizers/mnist-report.js';
 import { loadDataset } from '../src/data/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

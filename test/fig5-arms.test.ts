@@ -7,9 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import * as E from 'fp-ts/lib/Either.js';
 import { initBackend } from '../src/backend/index.js';
 import { decodeConfig, decodeOrThrow } from '../src/config/codec.js';
-import { MnistConfig } from '../src/optim-experiments/config.js';
-import { runOptimizersMnist, teleportStep, randomMove, lockstepGroups, resetKeepsStepCount } from '../src/optim-experiments/mnist.js';
-import { verdict, pairedDiffs, summarizeOptimizer } from '../src/optim-experiments/mnist-report.js';
+import { MnistConfig } from '../src/studies/optimizers/config.js';
+import { runOptimizersMnist, teleportStep, randomMove, lockstepGroups, resetKeepsStepCount } from '../src/studies/optimizers/mnist.js';
+import { verdict, pairedDiffs, summarizeOptimizer } from '../src/studies/optimizers/mnist-report.js';
 import { tInterval } from '../src/report/intervals.js';
 import { optimizer, disposeState } from '../src/optim/index.js';
 import { modelTensors } from '../src/nn/batched.js';
@@ -175,7 +175,7 @@ test("teleport() reports ||g - I|| of the whole teleport's element: on layer 0, 
 
 test("hiddenUpdate 'reference': equals the toolkit's teleport with one hidden layer, departs from it with two; no leaks", async () => {
   const { teleport } = await import('../src/teleport/teleport.js');
-  const { referenceTeleport } = await import('../src/optim-experiments/reference-teleport.js');
+  const { referenceTeleport } = await import('../src/studies/optimizers/reference-teleport.js');
   const x = tf.randomUniform([12, 30], 0, 1, 'float32', 11);
   const target = tf.tensor1d(Array.from({ length: 30 }, (_, i) => i % 5), 'int32');
   const n0 = tf.memory().numTensors;

@@ -10,10 +10,10 @@ import { initBackend } from '../src/backend/index.js';
 import { stream } from '../src/rng/index.js';
 import { sharpness, sharpnessTensor, sharpnessValueAndGrads, randomDirections, randomLieAlgebra } from '../src/symmetry/metrics.js';
 import { curvature } from '../src/symmetry/curve.js';
-import { studySharpness, studyCurvature } from '../src/generalization/metrics.js';
-import { pearson, quantile, bootstrapPearson } from '../src/generalization/stats.js';
-import { CorrelationConfig, runCorrelation } from '../src/generalization/correlation.js';
-import { TeleportGeneralizationConfig, runTeleportGeneralization } from '../src/generalization/teleport-generalization.js';
+import { studySharpness, studyCurvature } from '../src/studies/generalization/metrics.js';
+import { pearson, quantile, bootstrapPearson } from '../src/studies/generalization/stats.js';
+import { CorrelationConfig, runCorrelation } from '../src/studies/generalization/correlation.js';
+import { TeleportGeneralizationConfig, runTeleportGeneralization } from '../src/studies/generalization/teleport-generalization.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);

@@ -13,7 +13,7 @@ const LAYER: Record<string, number> = {
   ops: 0, rng: 0, config: 0, run: 0, logging: 0, report: 0, backend: 0, data: 0,
   nn: 1, symmetry: 1, teleport: 1, optim: 1,
   tasks: 2, train: 2,
-  meta: 3, generalization: 3, 'optim-experiments': 3,
+  meta: 3, distributed: 3, studies: 3,
   faults: 4,
   bench: 5, cli: 5,
   '.': 6,

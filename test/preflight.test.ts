@@ -13,10 +13,10 @@ import { MetaExperimentCodec, resolveAll } from '../src/meta/config.js';
 import { estimateMeta, preflightMeta } from '../src/meta/preflight.js';
 import { getConfig } from '../src/config/registry.js';
 import '../src/cli/commands/teleport.js';
-import '../src/generalization/correlation.js';
-import '../src/generalization/teleport-generalization.js';
-import '../src/generalization/displacement.js';
-import '../src/optim-experiments/config.js';
+import '../src/studies/generalization/correlation.js';
+import '../src/studies/generalization/teleport-generalization.js';
+import '../src/studies/generalization/displacement.js';
+import '../src/studies/optimizers/config.js';
 import { assertIncludesAll, symtele } from './helpers/cli.js';
 
 /** Run `fn` in a fresh temporary folder holding a regular file `afile` (removed afterwards). */

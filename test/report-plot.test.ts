@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { lineSpec, bandSeries, divergedIn, tailRange, type LinePlot } from '../src/report/plot.js';
-import { integrationSummary, divergedNote, type IntegrationResults, type VariantRun } from '../src/optim-experiments/integration.js';
+import { integrationSummary, divergedNote, type IntegrationResults, type VariantRun } from '../src/studies/optimizers/integration.js';
 import { decodeOrThrow } from '../src/config/codec.js';
-import { IntegrationConfig } from '../src/optim-experiments/config.js';
+import { IntegrationConfig } from '../src/studies/optimizers/config.js';
 
 /** A plot's SVG and, for every legend label, its box in the SVG's coordinates. */
 async function render(p: LinePlot): Promise<{ svg: string; width: number; height: number; labels: { text: string; x1: number; x2: number; y1: number; y2: number }[] }> {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pearson, bootstrapPearson, pairedDifference } from '../../src/generalization/stats.js';
+import { pearson, bootstrapPearson, pairedDifference } from '../../src/studies/generalization/stats.js';
 import { stream } from '../../src/rng/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

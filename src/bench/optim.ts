@@ -11,7 +11,7 @@ import { initWeights } from '../nn/batched.js';
 import { initClassifier, trainEpoch, disposeClassifier } from '../train/classifier.js';
 import type { DataSplit } from '../data/types.js';
 import { teleport } from '../teleport/teleport.js';
-import { teleportBatches } from '../optim-experiments/mnist.js';
+import { teleportBatches } from '../studies/optimizers/mnist.js';
 import type { Section } from './section.js';
 
 const DIMS = [784, 16, 10, 10];

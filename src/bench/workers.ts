@@ -12,8 +12,8 @@ import { resolveLearnedPreset } from '../meta/config.js';
 import { initTrainState, trainBatch, disposeTrainState, type MetaTrainState } from '../meta/train.js';
 import { buildRunParts, entryRunSpec, type RunSpec } from '../meta/build.js';
 import type { ShardPool } from '../meta/shards.js';
-import { createShardPool } from '../meta/workers/index.js';
-import { redisMissing, startRedis } from '../meta/workers/redis-server.js';
+import { createShardPool } from '../distributed/workers/index.js';
+import { redisMissing, startRedis } from '../distributed/workers/redis-server.js';
 import { PAPER_REGRESSION_TASK } from '../tasks/regression.js';
 
 const VARIANT = 'LSTM(update,tele)';

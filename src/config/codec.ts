@@ -12,8 +12,8 @@
  *
  *     import * as t from 'io-ts';
  *     import { strict, withDefaults, oneOf, optional, taggedUnion,
- *              PositiveInt, PositiveNumber, Probability } from '../config/codec.js';
- *     import { Seed, TeleportObjective } from '../config/common.js';
+ *              PositiveInt, PositiveNumber, Probability } from './codec.js';
+ *     import { Seed, TeleportObjective } from './common.js';
  *
  *     // 1. the complete shape, strict (unknown keys are errors)
  *     const TeleportShape = strict({

@@ -2,8 +2,8 @@
  * Codecs of the pieces every experiment shares. Compose them into experiment configs with the
  * combinators of ./codec.js, e.g.
  *
- *     import { strict, withDefaults, PositiveInt } from '../config/codec.js';
- *     import { Backend, Seed, OutDir, MlpSpec } from '../config/common.js';
+ *     import { strict, withDefaults, PositiveInt } from './codec.js';
+ *     import { Backend, Seed, OutDir, MlpSpec } from './common.js';
  *
  *     export const RegressionConfig = withDefaults(
  *       strict({ backend: Backend, seed: Seed, out: OutDir, model: MlpSpec, steps: PositiveInt }),

@@ -52,7 +52,7 @@ export {
 export { learnerStep, outerInit, disposeOuter, type OuterStates } from './learner.js';
 export { buildRunParts, entryRunSpec, type RunSpec, type RunParts } from './build.js';
 export { localShards, type ShardPool, type ShardWorkerParts } from './shards.js';
-export { createShardPool, defaultWorkers, type CreatePoolOptions, type WorkerShardPool } from './workers/index.js';
+export { createShardPool, defaultWorkers, type CreatePoolOptions, type WorkerShardPool } from '../distributed/workers/index.js';
 
 // the experiment: config, run, evaluation from checkpoints, report
 export {

@@ -2,8 +2,8 @@
 // --queue, --staleness. `poolOptions` turns them into createShardPool's options (checked
 // before any work starts).
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_QUEUE, defaultWorkers, type CreatePoolOptions } from '../../meta/workers/index.js';
-import { checkQueueName, redisOptions } from '../../meta/workers/redis-protocol.js';
+import { DEFAULT_QUEUE, defaultWorkers, type CreatePoolOptions } from '../../distributed/workers/index.js';
+import { checkQueueName, redisOptions } from '../../distributed/workers/redis-protocol.js';
 
 export interface PoolFlags {
   workers?: number;

@@ -8,7 +8,7 @@ import type { Job } from '../../backend/index.js';
 import { addPoolOptions, poolOptions, positiveInt, type PoolFlags } from './_pool.js';
 import { InvalidArgumentError } from 'commander';
 import { deepMerge, overridesFromAssignments } from '../../config/codec.js';
-import { createShardPool, defaultWorkers, DEFAULT_QUEUE } from '../../meta/workers/index.js';
+import { createShardPool, defaultWorkers, DEFAULT_QUEUE } from '../../distributed/workers/index.js';
 import { windows } from '../../meta/train.js';
 import { isTrained, MetaExperimentCodec, resolveOrThrow, type MetaExperiment, type ResolvedEntry } from '../../meta/config.js';
 import '../../meta/preflight.js'; // registers the checks loadConfigOrExit runs

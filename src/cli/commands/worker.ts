@@ -2,10 +2,10 @@
 // Redis: gradient windows (`meta train --redis ...`) and whole units of a study (`meta train
 // --redis ... --units`). Runs until interrupted.
 import { InvalidArgumentError, type Command } from 'commander';
-import { BUILTIN_PARTS, DEFAULT_QUEUE, TOY_PARTS, startRedisWorker, type PartsSource } from '../../meta/workers/index.js';
-import { checkQueueName, probeRedis, redisOptions } from '../../meta/workers/redis-protocol.js';
+import { BUILTIN_PARTS, DEFAULT_QUEUE, TOY_PARTS, startRedisWorker, type PartsSource } from '../../distributed/workers/index.js';
+import { checkQueueName, probeRedis, redisOptions } from '../../distributed/workers/redis-protocol.js';
 import { runCommand, useBackend } from '../run.js';
-import { startUnitWorker } from '../../meta/jobs/redis-unit-worker.js';
+import { startUnitWorker } from '../../distributed/jobs/redis-unit-worker.js';
 
 function parseParts(v: string): PartsSource {
   if (v === 'builtin') return BUILTIN_PARTS;

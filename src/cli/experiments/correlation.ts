@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CorrelationConfig, runCorrelation } from '../../generalization/correlation.js';
+import { CorrelationConfig, runCorrelation } from '../../studies/generalization/correlation.js';
 import { savedModels } from '../../train/checkpoint.js';
 import { runCommand, useBackend } from '../run.js';
 import { loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from './_preset.js';

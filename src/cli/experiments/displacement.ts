@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { runCommand, globalOptions, loadConfigOrExit } from '../run.js';
-import { DisplacementConfig, computeDisplacement } from '../../generalization/displacement.js';
+import { DisplacementConfig, computeDisplacement } from '../../studies/generalization/displacement.js';
 import { stream } from '../../rng/index.js';
 import { writeJsonAtomic } from '../../logging/index.js';
 import { savePlot } from '../../report/plot.js';

@@ -2,8 +2,8 @@
 // regression problem of Appendix G.1 (Figure 12).
 import type { Command } from 'commander';
 import { runCommand, useBackend, globalOptions } from '../run.js';
-import { IntegrationConfig } from '../../optim-experiments/config.js';
-import { runIntegration, integrationSummary, writeIntegrationReport } from '../../optim-experiments/integration.js';
+import { IntegrationConfig } from '../../studies/optimizers/config.js';
+import { runIntegration, integrationSummary, writeIntegrationReport } from '../../studies/optimizers/integration.js';
 import { loadPresetConfigOrExit, runPresetHelp, RUN_DEFAULT_PRESET } from './_preset.js';
 
 const EXPERIMENT = 'teleport-integration';

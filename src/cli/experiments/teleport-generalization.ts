@@ -1,6 +1,6 @@
 // `symtele run teleport-generalization`: teleport once to change sharpness or curvature (Figure 4).
 import type { Command } from 'commander';
-import { TeleportGeneralizationConfig, runTeleportGeneralization } from '../../generalization/teleport-generalization.js';
+import { TeleportGeneralizationConfig, runTeleportGeneralization } from '../../studies/generalization/teleport-generalization.js';
 import { runCommand, useBackend } from '../run.js';
 import { loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from './_preset.js';
 import { studyOptions, studyOverrides, type StudyFlags } from './_study.js';

@@ -5,11 +5,11 @@
  * plots against epochs (Fig. 5) and seconds (Fig. 13).
  */
 import path from 'node:path';
-import { savePlot, type Series } from '../report/plot.js';
-import { writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
+import { savePlot, type Series } from '../../report/plot.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../logging/atomic.js';
 import { bandSeries, markdownTable, stats } from './report.js';
-import { slug } from '../run/slug.js';
-import { tInterval, type Interval } from '../report/intervals.js';
+import { slug } from '../../run/slug.js';
+import { tInterval, type Interval } from '../../report/intervals.js';
 import type { Arm } from './config.js';
 import { optimizerLabel, type ArmResult, type MnistResults, type OptimizerResult, type RunRecord } from './mnist.js';
 

@@ -12,10 +12,10 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Estimate } from '../estimator.js';
-import type { MetaParams } from '../params.js';
-import type { BatchSpec } from '../shards.js';
-import { decodeEstimate, encodeMeta, packWire, unpackEstimate, type WireEstimate } from '../wire.js';
+import type { Estimate } from '../../meta/estimator.js';
+import type { MetaParams } from '../../meta/params.js';
+import type { BatchSpec } from '../../meta/shards.js';
+import { decodeEstimate, encodeMeta, packWire, unpackEstimate, type WireEstimate } from '../../meta/wire.js';
 import {
   BULL_PREFIX,
   DEFAULT_QUEUE,

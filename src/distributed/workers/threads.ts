@@ -7,10 +7,10 @@
 import os from 'node:os';
 import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
-import type { Estimate } from '../estimator.js';
-import type { MetaParams } from '../params.js';
-import { shardIds, type BatchSpec, type ShardPool } from '../shards.js';
-import { decodeEstimate, encodeMeta, type WireEstimate, type WireTensors } from '../wire.js';
+import type { Estimate } from '../../meta/estimator.js';
+import type { MetaParams } from '../../meta/params.js';
+import { shardIds, type BatchSpec, type ShardPool } from '../../meta/shards.js';
+import { decodeEstimate, encodeMeta, type WireEstimate, type WireTensors } from '../../meta/wire.js';
 import { siblingUrl, type PartsSource } from './parts.js';
 import { loadedPlugins } from '../../config/plugins.js';
 import type { ThreadRequest } from './thread-worker.js';

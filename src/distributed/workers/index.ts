@@ -1,6 +1,6 @@
 // The one entry point the learner calls: a ShardPool of worker threads (default), of Redis
 // workers (`redis` set), or in this process (`workers: 0`).
-import { localShards } from '../shards.js';
+import { localShards } from '../../meta/shards.js';
 import { BUILTIN_PARTS, loadParts, type PartsSource, type RunSpec } from './parts.js';
 import { redisShards } from './redis-pool.js';
 import type { RedisTimings } from './redis-protocol.js';

@@ -9,9 +9,9 @@
  *   `curvature`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_SLOPE } from '../ops/activations.js';
-import { sharpness } from '../symmetry/metrics.js';
-import { analyticCurveDerivatives, curvatureFromDerivatives } from '../symmetry/curve.js';
+import { DEFAULT_SLOPE } from '../../ops/activations.js';
+import { sharpness } from '../../symmetry/metrics.js';
+import { analyticCurveDerivatives, curvatureFromDerivatives } from '../../symmetry/curve.js';
 
 export interface StudySharpnessOptions {
   displacements: readonly number[];

@@ -3,8 +3,8 @@
 // The built-in builder is the meta-learning core's `buildShardWorkerParts`; tests and
 // benchmarks name another module (a worker process only ever loads the builder given on its
 // own command line, never one named by the queue).
-import type { ShardWorkerParts } from '../shards.js';
-import type { RunSpec } from '../build.js';
+import type { ShardWorkerParts } from '../../meta/shards.js';
+import type { RunSpec } from '../../meta/build.js';
 import { importModule, loadPlugins } from '../../config/plugins.js';
 
 export type { RunSpec };
@@ -21,7 +21,7 @@ export const siblingUrl = (rel: string, base: string = import.meta.url): string 
   new URL(base.endsWith('.ts') ? rel.replace(/\.js$/, '.ts') : rel, base).href;
 
 /** The meta-learning core's builder (src/meta/build.ts). */
-export const BUILTIN_PARTS: PartsSource = { module: siblingUrl('../build.js'), export: 'buildShardWorkerParts' };
+export const BUILTIN_PARTS: PartsSource = { module: siblingUrl('../../meta/build.js'), export: 'buildShardWorkerParts' };
 
 /** The toy quadratic parts of tests and transport benchmarks. */
 export const TOY_PARTS: PartsSource = { module: siblingUrl('./toy.js'), export: 'buildToyParts' };

@@ -12,11 +12,11 @@
 import { createHash } from 'node:crypto';
 import { Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { MetaExperiment } from '../config.js';
-import type { StopFlag } from '../interrupt.js';
-import { importSlot, type SlotFiles } from '../checkpoint.js';
-import { checkpointDirOf } from '../paths.js';
-import { packWire, unpackWire } from '../wire.js';
+import type { MetaExperiment } from '../../meta/config.js';
+import type { StopFlag } from '../../meta/interrupt.js';
+import { importSlot, type SlotFiles } from '../../meta/checkpoint.js';
+import { checkpointDirOf } from '../../meta/paths.js';
+import { packWire, unpackWire } from '../../meta/wire.js';
 import { BULL_PREFIX, checkQueueName, probeRedis, redisOptions } from '../workers/redis-protocol.js';
 import type { UnitJobResult, UnitPool } from './unit-job.js';
 

@@ -8,7 +8,7 @@ import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
-import { packEstimate, unpackWire, type WireEstimate, type WireTensors } from '../wire.js';
+import { packEstimate, unpackWire, type WireEstimate, type WireTensors } from '../../meta/wire.js';
 import { siblingUrl, type PartsSource } from './parts.js';
 import type { ThreadRequest } from './thread-worker.js';
 import {

@@ -6,10 +6,10 @@
 import type { MessagePort } from 'node:worker_threads';
 import { initBackend } from '../../backend/index.js';
 import { loadPlugins } from '../../config/plugins.js';
-import { resolveOrThrow, trainedEntry, warmStartOf, type MetaExperiment } from '../config.js';
-import { Interrupted, type StopFlag } from '../interrupt.js';
-import { disposeMeta } from '../params.js';
-import { loadTrained, trainVariant } from '../run.js';
+import { resolveOrThrow, trainedEntry, warmStartOf, type MetaExperiment } from '../../meta/config.js';
+import { Interrupted, type StopFlag } from '../../meta/interrupt.js';
+import { disposeMeta } from '../../meta/params.js';
+import { loadTrained, trainVariant } from '../../meta/run.js';
 import { signalOf, type UnitJob, type UnitJobResult } from './unit-job.js';
 
 export default async function trainUnit(job: UnitJob & { port: MessagePort }): Promise<UnitJobResult> {

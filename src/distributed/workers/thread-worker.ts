@@ -7,10 +7,10 @@ import * as tf from '@tensorflow/tfjs';
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { initBackend } from '../../backend/index.js';
-import { disposeEstimate, type ShardContext } from '../estimator.js';
-import { disposeMeta } from '../params.js';
-import { ShardRunner, type ShardWorkerParts } from '../shards.js';
-import { decodeMeta, encodeEstimate, type WireEstimate, type WireTensors } from '../wire.js';
+import { disposeEstimate, type ShardContext } from '../../meta/estimator.js';
+import { disposeMeta } from '../../meta/params.js';
+import { ShardRunner, type ShardWorkerParts } from '../../meta/shards.js';
+import { decodeMeta, encodeEstimate, type WireEstimate, type WireTensors } from '../../meta/wire.js';
 import { loadParts, type PartsSource } from './parts.js';
 
 export type ThreadRequest =

@@ -8,9 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { stream } from '../../rng/index.js';
 import type { Split, Task, TaskFamily } from '../../tasks/task.js';
-import type { Estimate, GradientEstimator, ShardContext } from '../estimator.js';
-import type { MetaParams } from '../params.js';
-import type { ShardWorkerParts } from '../shards.js';
+import type { Estimate, GradientEstimator, ShardContext } from '../../meta/estimator.js';
+import type { MetaParams } from '../../meta/params.js';
+import type { ShardWorkerParts } from '../../meta/shards.js';
 
 export interface ToySpec {
   /** Dimension of each quadratic. */

@@ -1,10 +1,10 @@
 // Shared reporting of the optimizer experiments: mean ± std bands for plots, summary-table
 // cells and markdown tables, run-directory names.
 import path from 'node:path';
-import { finiteStats } from '../report/plot.js';
-import { writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
+import { finiteStats } from '../../report/plot.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../logging/atomic.js';
 
-export { finiteStats as stats, bandSeries } from '../report/plot.js';
+export { finiteStats as stats, bandSeries } from '../../report/plot.js';
 
 const num = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(4)) : String(v));
 

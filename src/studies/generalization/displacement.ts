@@ -12,11 +12,11 @@
  * E dist / r = 2/pi.
  */
 import * as t from 'io-ts';
-import { strict, withDefaults, arrayOf, PositiveInt, PositiveNumber, NonNegativeNumber, oneOf } from '../config/codec.js';
-import { OutDir, Seed } from '../config/common.js';
-import { registerConfig, registerPreflight } from '../config/registry.js';
-import { outDirPreflight } from '../config/preflight.js';
-import type { Stream } from '../rng/index.js';
+import { strict, withDefaults, arrayOf, PositiveInt, PositiveNumber, NonNegativeNumber, oneOf } from '../../config/codec.js';
+import { OutDir, Seed } from '../../config/common.js';
+import { registerConfig, registerPreflight } from '../../config/registry.js';
+import { outDirPreflight } from '../../config/preflight.js';
+import type { Stream } from '../../rng/index.js';
 
 export const CURVES = ['parabola', 'circle'] as const;
 export type CurveKind = (typeof CURVES)[number];

@@ -7,15 +7,15 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { optimizer, withTeleport, stepWithTeleport, disposeTeleportingState, type TeleportEvent, type TeleportPolicy } from '../optim/index.js';
-import { teleportOptions } from '../teleport/config.js';
-import { mlpLoss } from '../nn/mlp.js';
-import { stream } from '../rng/index.js';
-import { createSummaryWriter } from '../logging/index.js';
-import { savePlot, divergedIn, divergenceSteps } from '../report/plot.js';
+import { optimizer, withTeleport, stepWithTeleport, disposeTeleportingState, type TeleportEvent, type TeleportPolicy } from '../../optim/index.js';
+import { teleportOptions } from '../../teleport/config.js';
+import { mlpLoss } from '../../nn/mlp.js';
+import { stream } from '../../rng/index.js';
+import { createSummaryWriter } from '../../logging/index.js';
+import { savePlot, divergedIn, divergenceSteps } from '../../report/plot.js';
 import type { IntegrationConfig, IntegrationPanel, IntegrationVariant } from './config.js';
 import { writeReport, bandSeries, markdownTable, meanStdCell } from './report.js';
-import { slug } from '../run/slug.js';
+import { slug } from '../../run/slug.js';
 
 export interface Problem {
   ws: tf.Tensor2D[];

@@ -4,8 +4,8 @@
 import { MessageChannel } from 'node:worker_threads';
 import { currentBackend } from '../../backend/index.js';
 import { Piscina } from 'piscina';
-import type { MetaExperiment } from '../config.js';
-import type { StopFlag } from '../interrupt.js';
+import type { MetaExperiment } from '../../meta/config.js';
+import type { StopFlag } from '../../meta/interrupt.js';
 import { siblingUrl } from '../workers/parts.js';
 import { loadedPlugins } from '../../config/plugins.js';
 

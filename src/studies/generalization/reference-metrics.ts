@@ -18,11 +18,11 @@
  * once per draw for all models.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DataSplit } from '../data/types.js';
-import { stream } from '../rng/index.js';
-import { pinv } from '../ops/linalg.js';
-import { leakyRelu, crossEntropy, DEFAULT_SLOPE } from '../ops/activations.js';
-import { analyticCurveDerivatives, curvatureFromDerivatives } from '../symmetry/curve.js';
+import type { DataSplit } from '../../data/types.js';
+import { stream } from '../../rng/index.js';
+import { pinv } from '../../ops/linalg.js';
+import { leakyRelu, crossEntropy, DEFAULT_SLOPE } from '../../ops/activations.js';
+import { analyticCurveDerivatives, curvatureFromDerivatives } from '../../symmetry/curve.js';
 import { sampleColumns } from './data.js';
 
 /** psi's curvature of one draw: M_m on every hidden layer m, tangents summed (compute_gamma_12). */

@@ -11,10 +11,10 @@
  * Only the gradient-norm objective, as in the reference; the state is never transported.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gradNormObjective, type Batch } from '../teleport/objectives.js';
-import { mlpLoss } from '../nn/mlp.js';
-import { leakyRelu } from '../ops/activations.js';
-import { pinv } from '../ops/linalg.js';
+import { gradNormObjective, type Batch } from '../../teleport/objectives.js';
+import { mlpLoss } from '../../nn/mlp.js';
+import { leakyRelu } from '../../ops/activations.js';
+import { pinv } from '../../ops/linalg.js';
 
 const mm = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
 

@@ -22,13 +22,13 @@ import {
   strict,
   withDefaults,
   type DeepPartial,
-} from '../config/codec.js';
-import { Backend, LayerDims, LeakyReluSlope, OutDir, Seed, DEFAULT_LEAKY_RELU_SLOPE } from '../config/common.js';
-import { registerConfig, registerPreflight } from '../config/registry.js';
-import { outDirPreflight } from '../config/preflight.js';
-import { DatasetConfig } from '../data/config.js';
-import { OptimizerConfig } from '../optim/config.js';
-import { TeleportSettings } from '../teleport/config.js';
+} from '../../config/codec.js';
+import { Backend, LayerDims, LeakyReluSlope, OutDir, Seed, DEFAULT_LEAKY_RELU_SLOPE } from '../../config/common.js';
+import { registerConfig, registerPreflight } from '../../config/registry.js';
+import { outDirPreflight } from '../../config/preflight.js';
+import { DatasetConfig } from '../../data/config.js';
+import { OptimizerConfig } from '../../optim/config.js';
+import { TeleportSettings } from '../../teleport/config.js';
 
 /** What happens to the optimizer's state at a teleport (see src/optim/teleporting.ts). */
 export const StatePolicy = oneOf(['transport', 'keep', 'reset']);

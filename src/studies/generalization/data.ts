@@ -1,12 +1,12 @@
 /** Datasets and per-dataset defaults of the generalization experiments (paper Appendix F). */
 import * as tf from '@tensorflow/tfjs';
 import * as t from 'io-ts';
-import { strict, withDefaults, optional, oneOf, PositiveInt, PositiveNumber } from '../config/codec.js';
-import { Backend, Seed, OutDir, LayerDims } from '../config/common.js';
-import { DATASET_NAMES } from '../data/types.js';
-import { DATASET_DIR_ABSENT } from '../data/config.js';
-import { loadDataset, gatherColumns, type Dataset, type DatasetName, type DataSplit } from '../data/index.js';
-import type { Stream } from '../rng/index.js';
+import { strict, withDefaults, optional, oneOf, PositiveInt, PositiveNumber } from '../../config/codec.js';
+import { Backend, Seed, OutDir, LayerDims } from '../../config/common.js';
+import { DATASET_NAMES } from '../../data/types.js';
+import { DATASET_DIR_ABSENT } from '../../data/config.js';
+import { loadDataset, gatherColumns, type Dataset, type DatasetName, type DataSplit } from '../../data/index.js';
+import type { Stream } from '../../rng/index.js';
 
 /** Architecture and SGD learning rate of the correlation study (Appendix F.3). */
 export const STUDY_DEFAULTS: Record<DatasetName, { dims: number[]; lr: number }> = {

@@ -7,11 +7,11 @@
  * ascent on psi over every layer's group element, src/teleport), only the scalar t moves.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ActionKind } from '../symmetry/action.js';
-import { groupAction, expGroup } from '../symmetry/action.js';
-import { curveAt, vectorDerivative, curvatureFromDerivatives, curvatureDerivativeFromDerivatives } from '../symmetry/curve.js';
-import type { Stream } from '../rng/index.js';
-import { SingularMatrixError } from '../ops/linalg.js';
+import type { ActionKind } from '../../symmetry/action.js';
+import { groupAction, expGroup } from '../../symmetry/action.js';
+import { curveAt, vectorDerivative, curvatureFromDerivatives, curvatureDerivativeFromDerivatives } from '../../symmetry/curve.js';
+import type { Stream } from '../../rng/index.js';
+import { SingularMatrixError } from '../../ops/linalg.js';
 
 export interface CurveTeleportOptions {
   /** Step size of t (the reference's lr_teleport_curvature). */

@@ -1,6 +1,6 @@
 /** Pearson correlation and its percentile bootstrap interval (pairs resampled with replacement). */
-import type { Stream } from '../rng/index.js';
-import { tInterval } from '../report/intervals.js';
+import type { Stream } from '../../rng/index.js';
+import { tInterval } from '../../report/intervals.js';
 
 /** Pearson's r of paired samples; NaN when either has zero variance or fewer than 2 pairs. */
 export function pearson(x: readonly number[], y: readonly number[]): number {

@@ -16,20 +16,20 @@
  * before the first `count` steps of epoch `epoch` (the classifier loop's `beforeStep` hook).
  */
 import * as tf from '@tensorflow/tfjs';
-import { optimizer, withTeleport, mapState, disposeState, type OptimizerState, type HandOptimizer } from '../optim/index.js';
-import type { OptimizerConfig } from '../optim/config.js';
-import { teleportOptions } from '../teleport/config.js';
-import { gradNormObjective, type Batch as TeleportBatch } from '../teleport/objectives.js';
-import { groupAction, identityPlus, rescaleFrobenius } from '../symmetry/action.js';
-import { mlpLoss } from '../nn/mlp.js';
-import { gatherColumns } from '../data/batches.js';
-import type { Dataset, DataSplit } from '../data/types.js';
-import { stream } from '../rng/index.js';
-import { modelTensors } from '../nn/batched.js';
-import { initClassifier, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState } from '../train/classifier.js';
+import { optimizer, withTeleport, mapState, disposeState, type OptimizerState, type HandOptimizer } from '../../optim/index.js';
+import type { OptimizerConfig } from '../../optim/config.js';
+import { teleportOptions } from '../../teleport/config.js';
+import { gradNormObjective, type Batch as TeleportBatch } from '../../teleport/objectives.js';
+import { groupAction, identityPlus, rescaleFrobenius } from '../../symmetry/action.js';
+import { mlpLoss } from '../../nn/mlp.js';
+import { gatherColumns } from '../../data/batches.js';
+import type { Dataset, DataSplit } from '../../data/types.js';
+import { stream } from '../../rng/index.js';
+import { modelTensors } from '../../nn/batched.js';
+import { initClassifier, trainClassifier, disposeClassifier, DivergenceError, type ClassifierState } from '../../train/classifier.js';
 import type { Arm, MnistConfig, MnistOptimizer } from './config.js';
 import { referenceTeleport } from './reference-teleport.js';
-import { loadLockstep, saveLockstep } from '../train/classifier-checkpoint.js';
+import { loadLockstep, saveLockstep } from '../../train/classifier-checkpoint.js';
 
 /** One teleport (or random move) of one run. */
 export interface TeleportRecord {
