@@ -188,7 +188,6 @@ describe('classification task', () => {
         const moved = (e: number) => w64.map((w, i) => f64.add(w, v64[i]!, e));
         const fd = f64.fd((e) => f64.gradNormSq(moved(e), x64, target, SLOPE), 1, 1e-3);
         const ad = dotAt(gradOfNorm, dirs, b);
-        console.log(`  problem ${b}: d||grad||^2 along v: autodiff ${ad.toExponential(6)}, float64 fd ${fd.toExponential(6)}, rel ${rel(ad, fd).toExponential(2)}`);
         assert.ok(rel(ad, fd) < 1e-3, `second order, problem ${b}: ${ad} vs ${fd}`);
       }
     });
@@ -212,7 +211,6 @@ describe('classification task', () => {
           const along = (e: number) => f64.gradNormSq(f64.action(w64, x64, m64.map((m) => f64.add(f64.eye(m.rows), m, e)), 'pinv', SLOPE), x64, target, SLOPE);
           const fd = f64.fd(along, 1, 1e-3);
           const ad = dotAt(ascent, ms, b);
-          console.log(`  k=${k} problem ${b}: <ascent, M> ${ad.toExponential(6)}, float64 fd ${fd.toExponential(6)}, rel ${rel(ad, fd).toExponential(2)}`);
           assert.ok(rel(ad, fd) < 1e-3, `k=${k}, problem ${b}: ${ad} vs ${fd}`);
         }
       });
@@ -268,8 +266,6 @@ describe('classification task', () => {
         fdLr += f64.fd((e) => loss64(lr0 + e, c0), 1, 1e-3);
         fdC += f64.fd((e) => loss64(lr0, c0 + e), 1, 1e-3);
       }
-      console.log(`  dL/dlr: autodiff ${dLr.toExponential(6)} (float32 spread ${spread[0]!.toExponential(1)}), float64 fd ${fdLr.toExponential(6)}`);
-      console.log(`  dL/dc:  autodiff ${dC.toExponential(6)} (float32 spread ${spread[1]!.toExponential(1)}), float64 fd ${fdC.toExponential(6)}`);
       for (const [what, ad, fd, sp] of [['dL/dlr', dLr, fdLr, spread[0]!], ['dL/dc', dC, fdC, spread[1]!]] as const) {
         assert.ok(sp < 1e-2 * Math.abs(fd), `${what}: float32 spread ${sp} is not small`);
         assert.ok(Math.abs(ad - fd) < 3 * sp + 1e-4 * Math.abs(fd), `${what}: ${ad} vs ${fd} (spread ${sp})`);
@@ -298,10 +294,6 @@ describe('classification task', () => {
     };
     const exact = measure(4);
     const real = measure(20);
-    const fmt = (a: number[]) => a.map((v) => v.toExponential(2)).join(' ');
-    console.log(`  |L(g.w) - L(w)| / L(w), ||g - I|| ~ 0.3 per layer, 4 problems, step 5:`);
-    console.log(`    k = 4  <= widths (6, 5): ${fmt(exact.drift)}`);
-    console.log(`    k = 20 >  widths (6, 5): ${fmt(real.drift)}   (losses ${fmt(real.before)})`);
     assert.ok(Math.max(...exact.drift) < 1e-5, `exact regime: ${exact.drift}`);
     // the claim that a real mini-batch drifts, checked: far above float32 rounding
     assert.ok(Math.min(...real.drift) > Math.max(1e-6, 10 * Math.max(...exact.drift)), `drift regime: ${real.drift}`);
@@ -329,7 +321,6 @@ describe('classification task', () => {
       const g0 = norm2(ws);
       for (const eps of [1e-3, 1e-2]) {
         const g1 = norm2(task.symmetry.act(ws, dirs.map((list) => identityPlus(tf.mul(eps, list[0]!)) as tf.Tensor3D), step));
-        console.log(`  ||grad||^2 before ${Array.from(g0, (v) => v.toExponential(4)).join(' ')}; after I + ${eps} D: ${Array.from(g1, (v) => v.toExponential(4)).join(' ')}`);
         g0.forEach((v, b) => assert.ok(g1[b]! > v, `eps ${eps}, problem ${b}: ${g1[b]} <= ${v}`));
       }
       // the 'w2' and 'w1' candidates are the normalised gradient Gram matrices
@@ -367,7 +358,6 @@ describe('classification task', () => {
       const inner = (w: f64.M[]) =>
         f64.fd((e) => f64.gradNormSq(f64.action(w, x64, [f64.add(f64.eye(6), M0, e), f64.add(f64.eye(5), M1, e)], 'pinv', SLOPE), x64, target, SLOPE), 1, 1e-3);
       const fd = f64.fd((e) => inner(w64.map((w, i) => f64.add(w, v64[i]!, e))), 1, 1e-3);
-      console.log(`  d<ascent, M>/dW along v: autodiff ${ad.toExponential(6)}, nested float64 fd ${fd.toExponential(6)}, rel ${rel(ad, fd).toExponential(2)}`);
       assert.ok(rel(ad, fd) < 1e-2, `${ad} vs ${fd}`);
     });
     tf.dispose(ws);
@@ -421,7 +411,6 @@ describe('classification task', () => {
     assert.equal(tf.memory().numTensors, count0);
     task.dispose();
     assert.equal(tf.memory().numTensors, count0 - 2, 'dispose frees the held-out images');
-    console.log(`  held-out (200 images) loss ${before.loss.map((v) => v.toFixed(3))} -> ${after.loss.map((v) => v.toFixed(3))}, accuracy ${before.acc.map((v) => v.toFixed(3))} -> ${after.acc.map((v) => v.toFixed(3))}`);
     after.loss.forEach((v, b) => assert.ok(v < before.loss[b]! - 0.1, `problem ${b}: ${before.loss[b]} -> ${v}`));
     tf.dispose(ws);
   });
