@@ -11,6 +11,7 @@
 // the LSTM), and the stock ops are correct to first order.
 import * as tf from '@tensorflow/tfjs';
 import type { Stream } from '../rng/index.js';
+import { shareBuffer } from '../ops/tape-overrides.js';
 
 export type Params = Record<string, tf.Tensor>;
 
@@ -114,7 +115,7 @@ export class WeightGradSink {
   record(name: string, x: tf.Tensor, dy: tf.Tensor): void {
     const push = (m: Map<string, tf.Tensor[]>, t: tf.Tensor) => {
       const list = m.get(name) ?? [];
-      list.push(tf.keep(tf.clone(t)));
+      list.push(tf.keep(shareBuffer(t)));
       m.set(name, list);
     };
     push(this.xs, x);
@@ -163,46 +164,138 @@ export class WeightGradSink {
 /** Weight names of an LSTM parameter record (the matrices, not the biases). */
 export const isWeightName = (name: string): boolean => /\.(wx|wh|w)$/.test(name);
 
-/** x w + b with w's gradient deferred to `sink` (see WeightGradSink). */
-function linearDeferred(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, name: string, sink: WeightGradSink, inputGrad: boolean): tf.Tensor2D {
-  const op = tf.customGrad(((xi: tf.Tensor2D, bi: tf.Tensor1D, _tap: tf.Scalar, save: tf.GradSaveFunc) => {
-    save([xi]);
-    return {
-      value: tf.add(tf.matMul(xi, w as tf.Tensor2D), bi),
-      gradFunc: (dy: tf.Tensor2D, [xs]: tf.Tensor2D[]) => {
-        sink.record(name, xs, dy);
-        const dx = inputGrad ? tf.matMul(dy, sink.transposed(name, w)) : tf.zerosLike(xs);
-        return [dx, tf.sum(dy, 0), tf.zerosLike(_tap)];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor2D;
-  return op(x, b, sink.taps[name]);
-}
-
-const zeroBias = new Map<number, tf.Tensor1D>();
-function noBias(n: number): tf.Tensor1D {
-  const z = zeroBias.get(n);
-  if (z && !z.isDisposed) return z;
-  const fresh = tf.keep(tf.zeros([n])) as tf.Tensor1D;
-  zeroBias.set(n, fresh);
+/**
+ * The gates' activation derivative from the activations a = [i, f, g, o] (each [B, H]):
+ * a (1 - a) for the sigmoids, 1 - a^2 for tanh, i.e. a (q - a) + p with the constant rows
+ * q = [1, 1, 0, 1] and p = [0, 0, 1, 0] (per block of H).
+ */
+const gateRows = new Map<number, { p: tf.Tensor1D; q: tf.Tensor1D }>();
+function gateConstants(H: number): { p: tf.Tensor1D; q: tf.Tensor1D } {
+  const cached = gateRows.get(H);
+  if (cached && !cached.p.isDisposed && !cached.q.isDisposed) return cached;
+  const block = (v: number[]) => Float32Array.from(v.flatMap((x) => new Array<number>(H).fill(x)));
+  const fresh = { p: tf.keep(tf.tensor1d(block([0, 0, 1, 0]))), q: tf.keep(tf.tensor1d(block([1, 1, 0, 1]))) };
+  gateRows.set(H, fresh);
   return fresh;
 }
 
-function affine(p: Params, name: string, x: tf.Tensor, b: tf.Tensor, sink: WeightGradSink | undefined, inputGrad = true): tf.Tensor2D {
-  if (sink && sink.taps[name]) return linearDeferred(x, p[name], b, name, sink, inputGrad);
-  return (inputGrad ? linear : linearConstInput)(x, p[name], b);
+/** One cell's forward values and what its backward reads. */
+interface CellValues {
+  h: tf.Tensor2D;
+  c: tf.Tensor2D;
+  si: tf.Tensor2D;
+  sf: tf.Tensor2D;
+  gt: tf.Tensor2D;
+  so: tf.Tensor2D;
+  /** tanh(c). */
+  tc: tf.Tensor2D;
 }
 
-function cell(p: Params, name: string, x: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D, constInput: boolean, sink?: WeightGradSink) {
-  const wx = p[`${name}.wx`];
-  const z = tf.add(
-    affine(p, `${name}.wx`, x, noBias(wx.shape[1] as number), sink, !constInput),
-    affine(p, `${name}.wh`, h, p[`${name}.b`], sink),
-  );
-  const [i, f, g, o] = tf.split(z, 4, 1);
-  const c2 = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tf.tanh(g))) as tf.Tensor2D;
-  const h2 = tf.mul(tf.sigmoid(o), tf.tanh(c2)) as tf.Tensor2D;
-  return { h: h2, c: c2 };
+/** z = x wx + (h wh + b), gates i, f, g, o; the same ops in the same order as the affine maps and gates did. */
+function cellForward(x: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D): CellValues {
+  const z = tf.add(tf.matMul(x, wx), tf.add(tf.matMul(h, wh), b));
+  const [zi, zf, zg, zo] = tf.split(z, 4, 1) as tf.Tensor2D[];
+  const si = tf.sigmoid(zi), sf = tf.sigmoid(zf), gt = tf.tanh(zg), so = tf.sigmoid(zo);
+  const c2 = tf.add(tf.mul(sf, c), tf.mul(si, gt)) as tf.Tensor2D;
+  const tc = tf.tanh(c2);
+  return { h: tf.mul(so, tc) as tf.Tensor2D, c: c2, si, sf, gt, so, tc };
+}
+
+/**
+ * Gradient of a cell's pre-activations z and of its incoming c from those of its outputs:
+ * dc = dc' + dh o (1 - tanh^2 c'), and dz = [dc g, dc c, dc i, dh tanh c'] * a'(z), all four
+ * gates at once.
+ */
+function cellBackward(v: CellValues, cPrev: tf.Tensor2D, dh: tf.Tensor2D, dcOut: tf.Tensor2D): { dz: tf.Tensor2D; dcPrev: tf.Tensor2D } {
+  const dc = tf.add(dcOut, tf.mul(tf.mul(dh, v.so), tf.sub(1, tf.square(v.tc)))) as tf.Tensor2D;
+  const { p, q } = gateConstants(v.h.shape[1]);
+  const a = tf.concat([v.si, v.sf, v.gt, v.so], 1);
+  const dAct = tf.mul(tf.concat([v.gt, cPrev, v.si, v.tc], 1), tf.concat([dc, dc, dc, dh], 1));
+  const dz = tf.mul(dAct, tf.add(tf.mul(a, tf.sub(q, a)), p)) as tf.Tensor2D;
+  return { dz, dcPrev: tf.mul(dc, v.sf) as tf.Tensor2D };
+}
+
+const CELL_VALUES = ['h', 'c', 'si', 'sf', 'gt', 'so', 'tc'] as const;
+const packCell = (v: CellValues): tf.Tensor2D[] => CELL_VALUES.map((k) => v[k]);
+const unpackCell = (ts: readonly tf.Tensor[]): CellValues => Object.fromEntries(CELL_VALUES.map((k, i) => [k, ts[i]])) as unknown as CellValues;
+
+/**
+ * One step of both cells and the heads as one op with a hand-written backward: the tape
+ * records a single node per step instead of some sixty, and the backward is about seventeen
+ * kernels per cell. The forward is the op-by-op one, the same numbers. It saves intermediates
+ * (gates, tanh c), so it is correct to first order only: meta-gradients differentiate the
+ * LSTM once (the second-order mode differentiates the inner loss twice, never the LSTM).
+ *
+ * Output: [B, heads..., h0, c0, h1, c1] in one tensor (a customGrad op has one output).
+ */
+function fusedStep(
+  params: Params,
+  spec: LstmSpec,
+  prefix: string,
+  constInput: boolean,
+  sink: WeightGradSink | undefined,
+): (x: tf.Tensor2D, state: LstmState) => tf.Tensor2D {
+  const heads = Object.keys(spec.heads);
+  const names = {
+    wx: [`${prefix}cell0.wx`, `${prefix}cell1.wx`],
+    wh: [`${prefix}cell0.wh`, `${prefix}cell1.wh`],
+    b: [`${prefix}cell0.b`, `${prefix}cell1.b`],
+    hw: heads.map((k) => `${prefix}head.${k}.w`),
+    hb: heads.map((k) => `${prefix}head.${k}.b`),
+  };
+  const weightNames = [...names.wx, ...names.wh, ...names.hw];
+  if (sink && !weightNames.every((n) => sink.taps[n])) throw new Error('lstmStep: a sink must hold every weight of the LSTM');
+  // With a sink, the weights are constants here and each gets a zero tap as its input.
+  const weightInputs = weightNames.map((n) => (sink ? sink.taps[n] : params[n]));
+  const biasInputs = [...names.b, ...names.hb].map((n) => params[n]);
+  const nb = biasInputs.length;
+  const wT = (n: string) => (sink ? sink.transposed(n, params[n]) : (tf.transpose(params[n] as tf.Tensor2D) as tf.Tensor2D));
+  const weightGrad = (n: string, input: tf.Tensor, dy: tf.Tensor): tf.Tensor => {
+    if (sink) {
+      sink.record(n, input, dy);
+      return tf.scalar(0);
+    }
+    return tf.matMul(tf.transpose(input), dy);
+  };
+  const w = (n: string) => params[n] as tf.Tensor2D;
+  const op = tf.customGrad(((...args: unknown[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [x, h0, c0, h1, c1, ...rest] = args.slice(0, -1) as tf.Tensor2D[];
+    const bs = rest.slice(0, nb) as unknown as tf.Tensor1D[];
+    const cell0 = cellForward(x, h0, c0, w(names.wx[0]), w(names.wh[0]), bs[0]);
+    const cell1 = cellForward(cell0.h, h1, c1, w(names.wx[1]), w(names.wh[1]), bs[1]);
+    const outs = heads.map((_, k) => tf.add(tf.matMul(cell1.h, w(names.hw[k])), bs[2 + k]));
+    save([x, h0, c0, h1, c1, ...packCell(cell0), ...packCell(cell1)]);
+    return {
+      value: tf.concat([...outs, cell0.h, cell0.c, cell1.h, cell1.c], 1),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor2D[]) => {
+        const [xs, h0s, c0s, h1s, c1s] = saved;
+        const v0 = unpackCell(saved.slice(5, 12));
+        const v1 = unpackCell(saved.slice(12, 19));
+        const H = spec.hidden;
+        const parts = tf.split(dy, [...heads.map((k) => spec.heads[k]), H, H, H, H], 1) as tf.Tensor2D[];
+        const dHeads = parts.slice(0, heads.length);
+        const [dh0o, dc0o, dh1o, dc1o] = parts.slice(heads.length);
+        const dW: Record<string, tf.Tensor> = {};
+        let dh1 = dh1o;
+        heads.forEach((_, k) => {
+          dh1 = tf.add(dh1, tf.matMul(dHeads[k], wT(names.hw[k])));
+          dW[names.hw[k]] = weightGrad(names.hw[k], v1.h, dHeads[k]);
+        });
+        const g1 = cellBackward(v1, c1s, dh1, dc1o);
+        dW[names.wx[1]] = weightGrad(names.wx[1], v0.h, g1.dz);
+        dW[names.wh[1]] = weightGrad(names.wh[1], h1s, g1.dz);
+        const dh0 = tf.add(dh0o, tf.matMul(g1.dz, wT(names.wx[1]))) as tf.Tensor2D;
+        const g0 = cellBackward(v0, c0s, dh0, dc0o);
+        dW[names.wx[0]] = weightGrad(names.wx[0], xs, g0.dz);
+        dW[names.wh[0]] = weightGrad(names.wh[0], h0s, g0.dz);
+        const dx = constInput ? tf.zeros(xs.shape) : tf.matMul(g0.dz, wT(names.wx[0]));
+        const dbs = [g0.dz, g1.dz, ...dHeads].map((d) => tf.sum(d, 0));
+        return [dx, tf.matMul(g0.dz, wT(names.wh[0])), g0.dcPrev, tf.matMul(g1.dz, wT(names.wh[1])), g1.dcPrev, ...dbs, ...weightNames.map((n) => dW[n])];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...ts: tf.Tensor[]) => tf.Tensor2D;
+  return (x, st) => op(x, st.h[0], st.c[0], st.h[1], st.c[1], ...biasInputs, ...weightInputs);
 }
 
 /**
@@ -219,13 +312,13 @@ export function lstmStep(
   constInput = false,
   sink?: WeightGradSink,
 ): { heads: Record<string, tf.Tensor2D>; state: LstmState } {
-  const a = cell(params, `${prefix}cell0`, x, state.h[0], state.c[0], constInput, sink);
-  const b = cell(params, `${prefix}cell1`, a.h, state.h[1], state.c[1], false, sink);
-  const heads: Record<string, tf.Tensor2D> = {};
-  for (const k of Object.keys(spec.heads)) {
-    heads[k] = affine(params, `${prefix}head.${k}.w`, b.h, params[`${prefix}head.${k}.b`], sink);
-  }
-  return { heads, state: { h: [a.h, b.h], c: [a.c, b.c] } };
+  const out = fusedStep(params, spec, prefix, constInput, sink)(x, state);
+  const names = Object.keys(spec.heads);
+  const H = spec.hidden;
+  const parts = tf.split(out, [...names.map((k) => spec.heads[k]), H, H, H, H], 1) as tf.Tensor2D[];
+  const heads = Object.fromEntries(names.map((k, i) => [k, parts[i]]));
+  const [h0, c0, h1, c1] = parts.slice(names.length);
+  return { heads, state: { h: [h0, h1], c: [c0, c1] } };
 }
 
 export const lstmStateTensors = (s: LstmState): tf.Tensor[] => [...s.h, ...s.c];

@@ -26,6 +26,18 @@ interface EngineLike {
   state: { activeScope: { name: string }; tensorInfo: { get(dataId: object): TensorInfoRecord | undefined } };
 }
 
+/**
+ * A new tensor on `x`'s buffer (a reference count, no kernel call, no tape node); a copy where
+ * the backend keeps no reference counts. Tensors are immutable, so sharing is a copy's value.
+ */
+export function shareBuffer<T extends Tensor>(x: T): T {
+  const engine = tf.engine() as unknown as EngineLike;
+  const info = engine.state.tensorInfo.get(x.dataId as object);
+  if (info === undefined || typeof info.backend.incRef !== 'function') return tf.clone(x);
+  info.backend.incRef(x.dataId as object);
+  return engine.makeTensorFromTensorInfo({ dataId: x.dataId as object, shape: x.shape, dtype: x.dtype }, info.backend) as T;
+}
+
 const SHARED = Symbol('symtele.sharedClone');
 type Clone = EngineLike['clone'] & { [SHARED]?: true };
 
@@ -36,8 +48,7 @@ function installSharedClone(): void {
   const clone: Clone = function (this: EngineLike, x: Tensor): Tensor {
     const info = this.state.tensorInfo.get(x.dataId as object);
     if (info === undefined || typeof info.backend.incRef !== 'function') return stock.call(this, x);
-    info.backend.incRef(x.dataId as object);
-    const y = this.makeTensorFromTensorInfo({ dataId: x.dataId as object, shape: x.shape, dtype: x.dtype }, info.backend);
+    const y = shareBuffer(x);
     // the stock node: the identity's gradient, a new tensor (never the upstream one itself)
     this.addTapeNode(this.state.activeScope.name, { x }, [y], (dy) => ({ x: () => tf.reshape(dy, dy.shape) }), [], {});
     return y;
