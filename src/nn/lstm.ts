@@ -249,7 +249,7 @@ function fusedStep(
   const weightInputs = weightNames.map((n) => (sink ? sink.taps[n] : params[n]));
   const biasInputs = [...names.b, ...names.hb].map((n) => params[n]);
   const nb = biasInputs.length;
-  const wT = (n: string) => (sink ? sink.transposed(n, params[n]) : (tf.transpose(params[n] as tf.Tensor2D) as tf.Tensor2D));
+
   const weightGrad = (n: string, input: tf.Tensor, dy: tf.Tensor): tf.Tensor => {
     if (sink) {
       sink.record(n, input, dy);
@@ -257,21 +257,24 @@ function fusedStep(
     }
     return tf.matMul(tf.transpose(input), dy);
   };
-  const w = (n: string) => params[n] as tf.Tensor2D;
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const [x, h0, c0, h1, c1, ...rest] = args.slice(0, -1) as tf.Tensor2D[];
     const bs = rest.slice(0, nb) as unknown as tf.Tensor1D[];
+    // without a sink the weights are inputs, saved for the backward (the caller's may be gone by then)
+    const ws = sink ? weightNames.map((n) => params[n] as tf.Tensor2D) : rest.slice(nb);
+    const w = (n: string) => ws[weightNames.indexOf(n)];
     const cell0 = cellForward(x, h0, c0, w(names.wx[0]), w(names.wh[0]), bs[0]);
     const cell1 = cellForward(cell0.h, h1, c1, w(names.wx[1]), w(names.wh[1]), bs[1]);
     const outs = heads.map((_, k) => tf.add(tf.matMul(cell1.h, w(names.hw[k])), bs[2 + k]));
-    save([x, h0, c0, h1, c1, ...packCell(cell0), ...packCell(cell1)]);
+    save([x, h0, c0, h1, c1, ...packCell(cell0), ...packCell(cell1), ...(sink ? [] : ws)]);
     return {
       value: tf.concat([...outs, cell0.h, cell0.c, cell1.h, cell1.c], 1),
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor2D[]) => {
         const [xs, h0s, c0s, h1s, c1s] = saved;
         const v0 = unpackCell(saved.slice(5, 12));
         const v1 = unpackCell(saved.slice(12, 19));
+        const wT = (n: string) => (sink ? sink.transposed(n, params[n]) : (tf.transpose(saved[19 + weightNames.indexOf(n)]) as tf.Tensor2D));
         const H = spec.hidden;
         const parts = tf.split(dy, [...heads.map((k) => spec.heads[k]), H, H, H, H], 1) as tf.Tensor2D[];
         const dHeads = parts.slice(0, heads.length);
