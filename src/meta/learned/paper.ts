@@ -12,7 +12,7 @@
 // meta-parameters apply to problems of that shape only (./coordinatewise.ts does not).
 import * as tf from '@tensorflow/tfjs';
 import { initLstm, lstmStep, lstmStateTensors, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
-import { stopGradient } from '../../ops/activations.js';
+import { detach } from '../../ops/activations.js';
 import { invNearIdentity } from '../../ops/near-identity.js';
 import type { Optimizer } from '../../optim/types.js';
 import type { Stream } from '../../rng/index.js';
@@ -146,8 +146,9 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             const next = params.map((w, i) => tf.sub(w, tf.mul(c.lr, rawGrads[i])));
             return { params: next, state: { ...st, step: st.step + 1, tensors: [] } };
           }
-          const detach = (gs: readonly tf.Tensor[]) => (c.secondOrder ? [...gs] : gs.map((g) => stopGradient(g)));
-          let grads = detach(rawGrads);
+          // first order: the gradient input is a constant, and the backward never visits what made it
+          const constant = (gs: readonly tf.Tensor[]) => (c.secondOrder ? [...gs] : gs.map((g) => detach(g)));
+          let grads = constant(rawGrads);
           let gflat = flat(grads);
           let features = preprocess(gflat, c.preprocess);
           let ws: tf.Tensor[] = [...params];
@@ -163,7 +164,7 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
           const teleport = (at: readonly tf.Tensor[]): tf.Tensor[] => {
             const sym = task.symmetry!;
             const dirs =
-              dirIndex >= 0 ? sym.directions(params, grads, st.step).map((l) => l.map((d) => (c.secondOrder ? d : stopGradient(d)))) : null;
+              dirIndex >= 0 ? sym.directions(params, grads, st.step).map((l) => l.map((d) => (c.secondOrder ? d : detach(d)))) : null;
             const { ts, dist } = groupElements(c.tele!, teleHeads!, dirs, groups, dirIndex);
             const B = ts[0].shape[0];
             const gs = ts.map((t, m) => tf.add(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D);
@@ -183,7 +184,7 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
           const before = order === 'before' || (order === 'first' && st.step === 0);
           if (before && teleHeads) {
             ws = teleport(ws);
-            grads = detach(task.lossAndGrads(ws, st.step).grads);
+            grads = constant(task.lossAndGrads(ws, st.step).grads);
             gflat = flat(grads);
             features = preprocess(gflat, c.preprocess);
           }
