@@ -122,6 +122,10 @@ test('regression of depth 3: closed-form gradients equal autodiff; the inverse a
     l0.forEach((l, i) => assert.ok(Math.abs(l - l1[i]) <= 1e-3 * l, `loss ${l} -> ${l1[i]}`));
     const dirs = sym.directions(ws, grads, 0);
     assert.deepEqual(sym.directionKinds, ['gradNorm', 'w2']);
+    // one kind alone is the same tensors as in the full list
+    sym.directionKinds.forEach((kind, i) =>
+      sym.direction!(ws, grads, 0, kind).forEach((d, m) => assert.deepEqual(Array.from(d.dataSync()), Array.from(dirs[m][i].dataSync()), `${kind}, layer ${m}`)),
+    );
     // with k < width even g = I changes the weights (it projects them onto the span of the
     // layer inputs; f(X) is unchanged), so compare with the action of the identity
     const gradSq = (p: tf.Tensor[]) => tf.addN(t.lossAndGrads(p, 0).grads.map((g) => tf.sum(tf.square(g), [1, 2]))).dataSync();
