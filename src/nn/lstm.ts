@@ -94,22 +94,30 @@ export const linear: Lin = linearOp(true);
 export const linearConstInput: Lin = linearOp(false);
 
 /**
- * Deferred weight gradients. Inside one tf.grads call tfjs keeps every per-step gradient
- * contribution alive until the call ends (tape.js adds them up but does not free the
+ * Deferred weight and bias gradients. Inside one tf.grads call tfjs keeps every per-step
+ * gradient contribution alive until the call ends (tape.js adds them up but does not free the
  * summands), so a 10-step window held ten [1600, 1200] copies per weight (~1 GB of wasm heap).
- * With a sink, the weight matmuls record (input, output gradient) pairs during the backward
- * pass instead, and each weight's gradient is one matMul over all steps afterwards:
- * dW = [x_1; ...; x_T]^T [dy_1; ...; dy_T]. A zero scalar "tap" per weight, differentiated in
- * place of the weight, keeps each op on the tape's path.
+ * With a sink, the LSTM records (input, output gradient) pairs during the backward pass
+ * instead, and each weight's gradient is one matMul over all steps afterwards,
+ * dW = [x_1; ...; x_T]^T [dy_1; ...; dy_T], and its bias's one sum of the same dy. One zero
+ * scalar "tap", differentiated in place of all of them, keeps the LSTM's op on the tape's path.
  */
 export class WeightGradSink {
-  readonly taps: Record<string, tf.Scalar> = {};
+  readonly tap: tf.Scalar = tf.keep(tf.scalar(0));
+  /** The weights and biases it holds (a bias when its weight is held, see biasWeight). */
+  readonly names: readonly string[];
   private readonly xs = new Map<string, tf.Tensor[]>();
   private readonly dys = new Map<string, tf.Tensor[]>();
   private readonly wts = new Map<string, tf.Tensor2D>();
 
-  constructor(readonly names: readonly string[]) {
-    for (const n of names) this.taps[n] = tf.keep(tf.scalar(0));
+  /** A sink for the weights among `names` and their biases. */
+  constructor(names: readonly string[]) {
+    const weights = names.filter(isWeightName);
+    this.names = [...weights, ...names.filter((n) => weights.includes(biasWeight(n, names) ?? ''))];
+  }
+
+  holds(name: string): boolean {
+    return this.names.includes(name);
   }
 
   record(name: string, x: tf.Tensor, dy: tf.Tensor): void {
@@ -138,15 +146,18 @@ export class WeightGradSink {
     return t;
   }
 
-  /** The accumulated gradient of each weight (zeros for a weight no step used). */
-  grads(weights: Params): Params {
+  /** The accumulated gradient of each held parameter (zeros for one no step used). */
+  grads(params: Params): Params {
     const out: Params = {};
     for (const n of this.names) {
-      const xs = this.xs.get(n);
-      const dys = this.dys.get(n);
-      out[n] = tf.tidy(() =>
-        xs && dys ? tf.matMul(tf.transpose(tf.concat(xs, 0)) as tf.Tensor2D, tf.concat(dys, 0) as tf.Tensor2D) : tf.zerosLike(weights[n]),
-      );
+      const w = isWeightName(n) ? n : biasWeight(n, this.names)!;
+      const xs = this.xs.get(w);
+      const dys = this.dys.get(w);
+      out[n] = tf.tidy(() => {
+        if (!xs || !dys) return tf.zerosLike(params[n]);
+        const dy = tf.concat(dys, 0) as tf.Tensor2D;
+        return n === w ? tf.matMul(tf.transpose(tf.concat(xs, 0)) as tf.Tensor2D, dy) : tf.sum(dy, 0);
+      });
     }
     return out;
   }
@@ -157,8 +168,18 @@ export class WeightGradSink {
     this.dys.clear();
     tf.dispose([...this.wts.values()]);
     this.wts.clear();
-    tf.dispose(Object.values(this.taps));
+    this.tap.dispose();
   }
+}
+
+/**
+ * The weight whose output gradient is a bias's: a cell's b adds to its product with wh (whose
+ * output gradient wx shares), a head's b to its w. Undefined for any other name.
+ */
+export function biasWeight(name: string, names: readonly string[]): string | undefined {
+  if (!name.endsWith('.b')) return undefined;
+  const stem = name.slice(0, -2);
+  return [`${stem}.wh`, `${stem}.w`].find((w) => names.includes(w));
 }
 
 /** Weight names of an LSTM parameter record (the matrices, not the biases). */
@@ -244,23 +265,22 @@ function fusedStep(
     hb: heads.map((k) => `${prefix}head.${k}.b`),
   };
   const weightNames = [...names.wx, ...names.wh, ...names.hw];
-  if (sink && !weightNames.every((n) => sink.taps[n])) throw new Error('lstmStep: a sink must hold every weight of the LSTM');
-  // With a sink, the weights are constants here and each gets a zero tap as its input.
-  const weightInputs = weightNames.map((n) => (sink ? sink.taps[n] : params[n]));
-  const biasInputs = [...names.b, ...names.hb].map((n) => params[n]);
-  const nb = biasInputs.length;
-
-  const weightGrad = (n: string, input: tf.Tensor, dy: tf.Tensor): tf.Tensor => {
+  const biasNames = [...names.b, ...names.hb];
+  if (sink && ![...weightNames, ...biasNames].every((n) => sink.holds(n))) throw new Error('lstmStep: a sink must hold every weight and bias of the LSTM');
+  // With a sink, weights and biases are constants here and the sink's tap is the one input for them.
+  const paramInputs = sink ? [sink.tap] : [...biasNames, ...weightNames].map((n) => params[n]);
+  const nb = biasNames.length;
+  const weightGrad = (n: string, input: tf.Tensor, dy: tf.Tensor): tf.Tensor | null => {
     if (sink) {
       sink.record(n, input, dy);
-      return tf.scalar(0);
+      return null;
     }
     return tf.matMul(tf.transpose(input), dy);
   };
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const [x, h0, c0, h1, c1, ...rest] = args.slice(0, -1) as tf.Tensor2D[];
-    const bs = rest.slice(0, nb) as unknown as tf.Tensor1D[];
+    const bs = (sink ? biasNames.map((n) => params[n]) : rest.slice(0, nb)) as tf.Tensor1D[];
     // without a sink the weights are inputs, saved for the backward (the caller's may be gone by then)
     const ws = sink ? weightNames.map((n) => params[n] as tf.Tensor2D) : rest.slice(nb);
     const w = (n: string) => ws[weightNames.indexOf(n)];
@@ -279,7 +299,7 @@ function fusedStep(
         const parts = tf.split(dy, [...heads.map((k) => spec.heads[k]), H, H, H, H], 1) as tf.Tensor2D[];
         const dHeads = parts.slice(0, heads.length);
         const [dh0o, dc0o, dh1o, dc1o] = parts.slice(heads.length);
-        const dW: Record<string, tf.Tensor> = {};
+        const dW: Record<string, tf.Tensor | null> = {};
         let dh1 = dh1o;
         heads.forEach((_, k) => {
           dh1 = tf.add(dh1, tf.matMul(dHeads[k], wT(names.hw[k])));
@@ -293,12 +313,14 @@ function fusedStep(
         dW[names.wx[0]] = weightGrad(names.wx[0], xs, g0.dz);
         dW[names.wh[0]] = weightGrad(names.wh[0], h0s, g0.dz);
         const dx = constInput ? tf.zeros(xs.shape) : tf.matMul(g0.dz, wT(names.wx[0]));
+        const dState = [dx, tf.matMul(g0.dz, wT(names.wh[0])), g0.dcPrev, tf.matMul(g1.dz, wT(names.wh[1])), g1.dcPrev];
+        if (sink) return [...dState, tf.scalar(0)];
         const dbs = [g0.dz, g1.dz, ...dHeads].map((d) => tf.sum(d, 0));
-        return [dx, tf.matMul(g0.dz, wT(names.wh[0])), g0.dcPrev, tf.matMul(g1.dz, wT(names.wh[1])), g1.dcPrev, ...dbs, ...weightNames.map((n) => dW[n])];
+        return [...dState, ...dbs, ...weightNames.map((n) => dW[n]!)];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...ts: tf.Tensor[]) => tf.Tensor2D;
-  return (x, st) => op(x, st.h[0], st.c[0], st.h[1], st.c[1], ...biasInputs, ...weightInputs);
+  return (x, st) => op(x, st.h[0], st.c[0], st.h[1], st.c[1], ...paramInputs);
 }
 
 /**
