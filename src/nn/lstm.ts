@@ -109,6 +109,7 @@ export class WeightGradSink {
   private readonly xs = new Map<string, tf.Tensor[]>();
   private readonly dys = new Map<string, tf.Tensor[]>();
   private readonly wts = new Map<string, tf.Tensor2D>();
+  private readonly combos = new Map<string, tf.Tensor>();
 
   /** A sink for the weights among `names` and their biases. */
   constructor(names: readonly string[]) {
@@ -146,6 +147,16 @@ export class WeightGradSink {
     return t;
   }
 
+  /** The concatenation of held parameters along `axis`, made once per sink (they are constant while it lives). */
+  combined(key: string, parts: readonly tf.Tensor[], axis: number): tf.Tensor {
+    let t = this.combos.get(key);
+    if (t === undefined || t.isDisposed) {
+      t = tf.keep(tf.concat([...parts], axis));
+      this.combos.set(key, t);
+    }
+    return t;
+  }
+
   /** The accumulated gradient of each held parameter (zeros for one no step used). */
   grads(params: Params): Params {
     const out: Params = {};
@@ -166,8 +177,9 @@ export class WeightGradSink {
     for (const m of [this.xs, this.dys]) for (const l of m.values()) tf.dispose(l);
     this.xs.clear();
     this.dys.clear();
-    tf.dispose([...this.wts.values()]);
+    tf.dispose([...this.wts.values(), ...this.combos.values()]);
     this.wts.clear();
+    this.combos.clear();
     this.tap.dispose();
   }
 }
@@ -214,9 +226,11 @@ interface CellValues {
 
 /** z = x wx + (h wh + b), gates i, f, g, o; the same ops in the same order as the affine maps and gates did. */
 function cellForward(x: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D): CellValues {
-  const z = tf.add(tf.matMul(x, wx), tf.add(tf.matMul(h, wh), b));
-  const [zi, zf, zg, zo] = tf.split(z, 4, 1) as tf.Tensor2D[];
-  const si = tf.sigmoid(zi), sf = tf.sigmoid(zf), gt = tf.tanh(zg), so = tf.sigmoid(zo);
+  const z = tf.add(tf.matMul(x, wx), tf.add(tf.matMul(h, wh), b)) as tf.Tensor2D;
+  const H = z.shape[1] / 4;
+  // one sigmoid over all four gates (elementwise: each entry as alone), tanh of g's block only
+  const [si, sf, , so] = tf.split(tf.sigmoid(z), 4, 1) as tf.Tensor2D[];
+  const gt = tf.tanh(tf.slice(z, [0, 2 * H], [-1, H])) as tf.Tensor2D;
   const c2 = tf.add(tf.mul(sf, c), tf.mul(si, gt)) as tf.Tensor2D;
   const tc = tf.tanh(c2);
   return { h: tf.mul(so, tc) as tf.Tensor2D, c: c2, si, sf, gt, so, tc };
@@ -286,10 +300,12 @@ function fusedStep(
     const w = (n: string) => ws[weightNames.indexOf(n)];
     const cell0 = cellForward(x, h0, c0, w(names.wx[0]), w(names.wh[0]), bs[0]);
     const cell1 = cellForward(cell0.h, h1, c1, w(names.wx[1]), w(names.wh[1]), bs[1]);
-    const outs = heads.map((_, k) => tf.add(tf.matMul(cell1.h, w(names.hw[k])), bs[2 + k]));
+    // the heads as one product: each output column is the same dot product as alone
+    const cat = (key: string, parts: tf.Tensor[]) => (parts.length === 1 ? parts[0] : sink ? sink.combined(key, parts, parts[0].rank - 1) : tf.concat(parts, parts[0].rank - 1));
+    const headsOut = tf.add(tf.matMul(cell1.h, cat('head.w', names.hw.map(w)) as tf.Tensor2D), cat('head.b', bs.slice(2)));
     save([x, h0, c0, h1, c1, ...packCell(cell0), ...packCell(cell1), ...(sink ? [] : ws)]);
     return {
-      value: tf.concat([...outs, cell0.h, cell0.c, cell1.h, cell1.c], 1),
+      value: tf.concat([headsOut, cell0.h, cell0.c, cell1.h, cell1.c], 1),
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor2D[]) => {
         const [xs, h0s, c0s, h1s, c1s] = saved;
         const v0 = unpackCell(saved.slice(5, 12));
