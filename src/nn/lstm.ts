@@ -106,8 +106,7 @@ export class WeightGradSink {
   readonly tap: tf.Scalar = tf.keep(tf.scalar(0));
   /** The weights and biases it holds (a bias when its weight is held, see biasWeight). */
   readonly names: readonly string[];
-  private readonly xs = new Map<string, tf.Tensor[]>();
-  private readonly dys = new Map<string, tf.Tensor[]>();
+  private readonly records = new Map<string, { weights: string[]; xs: tf.Tensor[]; dys: tf.Tensor[] }>();
   private readonly wts = new Map<string, tf.Tensor2D>();
   private readonly combos = new Map<string, tf.Tensor>();
 
@@ -121,14 +120,14 @@ export class WeightGradSink {
     return this.names.includes(name);
   }
 
-  record(name: string, x: tf.Tensor, dy: tf.Tensor): void {
-    const push = (m: Map<string, tf.Tensor[]>, t: tf.Tensor) => {
-      const list = m.get(name) ?? [];
-      list.push(tf.keep(shareBuffer(t)));
-      m.set(name, list);
-    };
-    push(this.xs, x);
-    push(this.dys, dy);
+  /** (input, output gradient) of one step of the weights `names`, side by side in one product (their columns in order). */
+  record(names: string | readonly string[], x: tf.Tensor, dy: tf.Tensor): void {
+    const ws = typeof names === 'string' ? [names] : [...names];
+    const key = ws.join('+');
+    const r = this.records.get(key) ?? { weights: ws, xs: [], dys: [] };
+    r.xs.push(tf.keep(shareBuffer(x)));
+    r.dys.push(tf.keep(shareBuffer(dy)));
+    this.records.set(key, r);
   }
 
   /**
@@ -160,23 +159,30 @@ export class WeightGradSink {
   /** The accumulated gradient of each held parameter (zeros for one no step used). */
   grads(params: Params): Params {
     const out: Params = {};
-    for (const n of this.names) {
-      const w = isWeightName(n) ? n : biasWeight(n, this.names)!;
-      const xs = this.xs.get(w);
-      const dys = this.dys.get(w);
-      out[n] = tf.tidy(() => {
-        if (!xs || !dys) return tf.zerosLike(params[n]);
+    for (const { weights, xs, dys } of this.records.values()) {
+      const widths = weights.map((w) => params[w].shape[1] as number);
+      const split = (t: tf.Tensor, axis: number) => (weights.length === 1 ? [t] : tf.split(t, widths, axis));
+      const got = tf.tidy(() => {
         const dy = tf.concat(dys, 0) as tf.Tensor2D;
-        return n === w ? tf.matMul(tf.transpose(tf.concat(xs, 0)) as tf.Tensor2D, dy) : tf.sum(dy, 0);
+        const dW = split(tf.matMul(tf.transpose(tf.concat(xs, 0)) as tf.Tensor2D, dy), 1);
+        const db = split(tf.sum(dy, 0), 0);
+        const g: Record<string, tf.Tensor> = {};
+        weights.forEach((w, i) => {
+          g[w] = dW[i];
+          const b = this.names.find((n) => biasWeight(n, this.names) === w);
+          if (b) g[b] = db[i];
+        });
+        return g;
       });
+      Object.assign(out, got);
     }
+    for (const n of this.names) out[n] ??= tf.zerosLike(params[n]);
     return out;
   }
 
   dispose(): void {
-    for (const m of [this.xs, this.dys]) for (const l of m.values()) tf.dispose(l);
-    this.xs.clear();
-    this.dys.clear();
+    for (const r of this.records.values()) tf.dispose([...r.xs, ...r.dys]);
+    this.records.clear();
     tf.dispose([...this.wts.values(), ...this.combos.values()]);
     this.wts.clear();
     this.combos.clear();
@@ -312,15 +318,17 @@ function fusedStep(
         const v1 = unpackCell(saved.slice(12, 19));
         const wT = (n: string) => (sink ? sink.transposed(n, params[n]) : (tf.transpose(saved[19 + weightNames.indexOf(n)]) as tf.Tensor2D));
         const H = spec.hidden;
-        const parts = tf.split(dy, [...heads.map((k) => spec.heads[k]), H, H, H, H], 1) as tf.Tensor2D[];
-        const dHeads = parts.slice(0, heads.length);
-        const [dh0o, dc0o, dh1o, dc1o] = parts.slice(heads.length);
+        const widths = heads.map((k) => spec.heads[k]);
+        const [dHeads, dh0o, dc0o, dh1o, dc1o] = tf.split(dy, [widths.reduce((a, b) => a + b, 0), H, H, H, H], 1) as tf.Tensor2D[];
         const dW: Record<string, tf.Tensor | null> = {};
-        let dh1 = dh1o;
-        heads.forEach((_, k) => {
-          dh1 = tf.add(dh1, tf.matMul(dHeads[k], wT(names.hw[k])));
-          dW[names.hw[k]] = weightGrad(names.hw[k], v1.h, dHeads[k]);
-        });
+        // the heads as one product, as in the forward
+        const headsT = heads.length === 1 ? wT(names.hw[0]) : sink ? sink.transposed('head.w', sink.combined('head.w', names.hw.map((n) => params[n]), 1)) : tf.transpose(tf.concat(names.hw.map((n) => saved[19 + weightNames.indexOf(n)]), 1));
+        const dh1 = tf.add(dh1o, tf.matMul(dHeads, headsT as tf.Tensor2D)) as tf.Tensor2D;
+        if (sink) sink.record(names.hw, v1.h, dHeads);
+        else {
+          const dWh = tf.matMul(tf.transpose(v1.h), dHeads);
+          (heads.length === 1 ? [dWh] : tf.split(dWh, widths, 1)).forEach((g, k) => (dW[names.hw[k]] = g));
+        }
         const g1 = cellBackward(v1, c1s, dh1, dc1o);
         dW[names.wx[1]] = weightGrad(names.wx[1], v0.h, g1.dz);
         dW[names.wh[1]] = weightGrad(names.wh[1], h1s, g1.dz);
@@ -331,7 +339,8 @@ function fusedStep(
         const dx = constInput ? tf.zeros(xs.shape) : tf.matMul(g0.dz, wT(names.wx[0]));
         const dState = [dx, tf.matMul(g0.dz, wT(names.wh[0])), g0.dcPrev, tf.matMul(g1.dz, wT(names.wh[1])), g1.dcPrev];
         if (sink) return [...dState, tf.scalar(0)];
-        const dbs = [g0.dz, g1.dz, ...dHeads].map((d) => tf.sum(d, 0));
+        const dbHeads = tf.sum(dHeads, 0);
+        const dbs = [tf.sum(g0.dz, 0), tf.sum(g1.dz, 0), ...(heads.length === 1 ? [dbHeads] : tf.split(dbHeads, widths, 0))];
         return [...dState, ...dbs, ...weightNames.map((n) => dW[n]!)];
       },
     };
