@@ -37,17 +37,26 @@ interface EngineLike {
 export function shareBuffer<T extends Tensor>(x: T, shape: readonly number[] = x.shape): T {
   const engine = tf.engine() as unknown as EngineLike;
   const info = engine.state.tensorInfo.get(x.dataId as object);
-  if (info === undefined || typeof info.backend.incRef !== 'function') return tf.reshape(tf.clone(x), [...shape]) as T;
+  // a native backend's buffer is a tensor with its own shape: there only the same shape is shared
+  const reshaped = shape.length !== x.shape.length || shape.some((d, i) => d !== x.shape[i]);
+  if (info === undefined || typeof info.backend.incRef !== 'function' || (reshaped && !FLAT_BUFFERS.has(tf.getBackend()))) {
+    return tf.reshape(tf.clone(x), [...shape]) as T;
+  }
   info.backend.incRef(x.dataId as object);
   return engine.makeTensorFromTensorInfo({ dataId: x.dataId as object, shape: [...shape], dtype: x.dtype }, info.backend) as T;
 }
+
+/** Backends whose buffers are flat arrays, shared by tensors of any shape (as their Reshape kernels do). */
+const FLAT_BUFFERS = new Set(['cpu', 'wasm']);
 
 /**
  * x with `shape`, for a gradient function: no kernel call while the backward is not itself
  * recorded; a recorded reshape when it is (a gradient of the gradient must see the link).
  */
 function reshapeInGrad(x: Tensor, shape: readonly number[]): Tensor {
-  return (tf.engine() as unknown as EngineLike).isTapeOn() ? tf.reshape(x, [...shape]) : shareBuffer(x, shape);
+  const same = shape.length === x.shape.length && shape.every((d, i) => d === x.shape[i]);
+  if ((tf.engine() as unknown as EngineLike).isTapeOn() || !(same || FLAT_BUFFERS.has(tf.getBackend()))) return tf.reshape(x, [...shape]);
+  return shareBuffer(x, shape);
 }
 
 const SHARED = Symbol('symtele.sharedClone');
