@@ -2,13 +2,12 @@
 // learned optimizers of paper section 5.2). Parameters are a flat record of named tensors so
 // that meta-optimizers, checkpoints and histograms treat them uniformly.
 //
-// Gate order i, f, g, o as in PyTorch. The affine maps use `linear`, whose gradient transposes
-// explicitly: on wasm (tfjs 4.22) a matMul with transposeA/transposeB, which the stock matMul
-// gradient uses, is ~10x slower than transpose + matMul (measured 1.0-1.4 vs 12-14 GMAC/s for
-// [32,1100]x[1100,1200]); this alone made meta-training ~4x faster.
-// Stock tf.sigmoid / tf.tanh are used: meta-gradients differentiate the LSTM once only (even
+// Gate order i, f, g, o as in PyTorch. One step of both cells and the heads is one op with a
+// hand-written backward (see fusedStep): meta-gradients differentiate the LSTM once only (even
 // in the full-second-order mode the second derivative is taken of the inner loss, never of
-// the LSTM), and the stock ops are correct to first order.
+// the LSTM). Its weight products transpose explicitly: on wasm (tfjs 4.22) a matMul with
+// transposeA/transposeB is ~10x slower than transpose + matMul (measured 1.0-1.4 vs 12-14
+// GMAC/s for [32,1100]x[1100,1200]).
 import * as tf from '@tensorflow/tfjs';
 import type { Stream } from '../rng/index.js';
 import { shareBuffer } from '../ops/tape-overrides.js';
@@ -63,35 +62,6 @@ export function zeroLstmState(spec: LstmSpec, batch: number): LstmState {
   const z = () => tf.zeros([batch, spec.hidden]) as tf.Tensor2D;
   return { h: [z(), z()], c: [z(), z()] };
 }
-
-type Lin = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
-
-const linearOp = (inputGrad: boolean): Lin =>
-  tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    save([x, w]);
-    return {
-      value: tf.add(tf.matMul(x, w), b),
-      // The transposes are freed at once: the whole backward pass runs inside one tidy, and
-      // a transposed [1600, 1200] weight per step would otherwise live until it ends.
-      gradFunc: (dy: tf.Tensor2D, [xs, ws]: tf.Tensor2D[]) => {
-        let dx: tf.Tensor;
-        if (inputGrad) {
-          const wt = tf.transpose(ws);
-          dx = tf.matMul(dy, wt);
-          wt.dispose();
-        } else dx = tf.zerosLike(xs);
-        const xt = tf.transpose(xs);
-        const dw = tf.matMul(xt, dy);
-        xt.dispose();
-        return [dx, dw, tf.sum(dy, 0)];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Lin;
-
-/** x w + b, first-order differentiable, fast gradient on wasm. */
-export const linear: Lin = linearOp(true);
-/** The same for a constant x: its gradient is reported as zero and never computed. */
-export const linearConstInput: Lin = linearOp(false);
 
 /**
  * Deferred weight and bias gradients. Inside one tf.grads call tfjs keeps every per-step
@@ -262,7 +232,7 @@ const unpackCell = (ts: readonly tf.Tensor[]): CellValues => Object.fromEntries(
 
 /**
  * One step of both cells and the heads as one op with a hand-written backward: the tape
- * records a single node per step instead of some sixty, and the backward is about seventeen
+ * records a single node per step instead of some sixty, and the backward is about fifteen
  * kernels per cell. The forward is the op-by-op one, the same numbers. It saves intermediates
  * (gates, tanh c), so it is correct to first order only: meta-gradients differentiate the
  * LSTM once (the second-order mode differentiates the inner loss twice, never the LSTM).
@@ -290,6 +260,10 @@ function fusedStep(
   // With a sink, weights and biases are constants here and the sink's tap is the one input for them.
   const paramInputs = sink ? [sink.tap] : [...biasNames, ...weightNames].map((n) => params[n]);
   const nb = biasNames.length;
+  // the heads as one product (each output column the same dot product as alone), their
+  // weights and biases concatenated once per window in the sink
+  const headsKey = `${prefix}head`;
+  const cat = (key: string, parts: tf.Tensor[]) => (parts.length === 1 ? parts[0] : sink ? sink.combined(key, parts, parts[0].rank - 1) : tf.concat(parts, parts[0].rank - 1));
   const weightGrad = (n: string, input: tf.Tensor, dy: tf.Tensor): tf.Tensor | null => {
     if (sink) {
       sink.record(n, input, dy);
@@ -306,9 +280,7 @@ function fusedStep(
     const w = (n: string) => ws[weightNames.indexOf(n)];
     const cell0 = cellForward(x, h0, c0, w(names.wx[0]), w(names.wh[0]), bs[0]);
     const cell1 = cellForward(cell0.h, h1, c1, w(names.wx[1]), w(names.wh[1]), bs[1]);
-    // the heads as one product: each output column is the same dot product as alone
-    const cat = (key: string, parts: tf.Tensor[]) => (parts.length === 1 ? parts[0] : sink ? sink.combined(key, parts, parts[0].rank - 1) : tf.concat(parts, parts[0].rank - 1));
-    const headsOut = tf.add(tf.matMul(cell1.h, cat('head.w', names.hw.map(w)) as tf.Tensor2D), cat('head.b', bs.slice(2)));
+    const headsOut = tf.add(tf.matMul(cell1.h, cat(`${headsKey}.w`, names.hw.map(w)) as tf.Tensor2D), cat(`${headsKey}.b`, bs.slice(2)));
     save([x, h0, c0, h1, c1, ...packCell(cell0), ...packCell(cell1), ...(sink ? [] : ws)]);
     return {
       value: tf.concat([headsOut, cell0.h, cell0.c, cell1.h, cell1.c], 1),
@@ -316,13 +288,14 @@ function fusedStep(
         const [xs, h0s, c0s, h1s, c1s] = saved;
         const v0 = unpackCell(saved.slice(5, 12));
         const v1 = unpackCell(saved.slice(12, 19));
-        const wT = (n: string) => (sink ? sink.transposed(n, params[n]) : (tf.transpose(saved[19 + weightNames.indexOf(n)]) as tf.Tensor2D));
+        const wSaved = (n: string) => saved[19 + weightNames.indexOf(n)];
+        const wT = (n: string) => (sink ? sink.transposed(n, params[n]) : (tf.transpose(wSaved(n)) as tf.Tensor2D));
         const H = spec.hidden;
         const widths = heads.map((k) => spec.heads[k]);
         const [dHeads, dh0o, dc0o, dh1o, dc1o] = tf.split(dy, [widths.reduce((a, b) => a + b, 0), H, H, H, H], 1) as tf.Tensor2D[];
         const dW: Record<string, tf.Tensor | null> = {};
-        // the heads as one product, as in the forward
-        const headsT = heads.length === 1 ? wT(names.hw[0]) : sink ? sink.transposed('head.w', sink.combined('head.w', names.hw.map((n) => params[n]), 1)) : tf.transpose(tf.concat(names.hw.map((n) => saved[19 + weightNames.indexOf(n)]), 1));
+        const headsW = cat(`${headsKey}.w`, names.hw.map((n) => (sink ? params[n] : wSaved(n))));
+        const headsT = sink ? sink.transposed(`${headsKey}.w`, headsW) : tf.transpose(headsW);
         const dh1 = tf.add(dh1o, tf.matMul(dHeads, headsT as tf.Tensor2D)) as tf.Tensor2D;
         if (sink) sink.record(names.hw, v1.h, dHeads);
         else {
