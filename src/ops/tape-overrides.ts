@@ -79,7 +79,7 @@ function installSharedClone(): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. Cast-free elementwise gradients
+// 2. Gradients without same-dtype casts and reshape kernels
 
 const f32 = (t: Tensor): Tensor => (t.dtype === 'float32' ? t : tf.cast(t, 'float32'));
 
@@ -112,7 +112,7 @@ const unary = (kernelName: string, der: (dy: Tensor, x: Tensor) => Tensor): tf.G
   gradFunc: (dy, saved) => ({ x: () => der(dy as Tensor, saved[0]) }),
 });
 
-export const castFreeGradConfigs: readonly tf.GradConfig[] = [
+export const leanGradConfigs: readonly tf.GradConfig[] = [
   binary('Add', (dy) => dy, (dy) => dy),
   binary('Sub', (dy) => dy, (dy) => dy, (r) => tf.neg(r)),
   { kernelName: 'Reshape', inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => reshapeInGrad(dy as Tensor, x.shape) }) },
@@ -141,5 +141,5 @@ export const castFreeGradConfigs: readonly tf.GradConfig[] = [
 /** Install both; calling it again changes nothing. */
 export function installTapeOverrides(): void {
   installSharedClone();
-  for (const c of castFreeGradConfigs) if (tf.getGradient(c.kernelName) !== c) tf.registerGradient(c);
+  for (const c of leanGradConfigs) if (tf.getGradient(c.kernelName) !== c) tf.registerGradient(c);
 }
