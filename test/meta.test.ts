@@ -251,7 +251,7 @@ test('closed-form inner gradients equal tf.grads of the MLP loss', () => {
   b.dispose();
 });
 
-test('the regression loss as an op (the meta-gradient reads its closed-form gradient): order 1 matches float64 finite differences, per problem', () => {
+test('the regression loss (the meta-gradient reads its first derivative): order 1 matches float64 finite differences, per problem', () => {
   const b = problems(2, 3);
   const B = 2, n = DIM * DIM;
   const weights = tf.tensor1d([0.7, 1.3]);

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { stream } from '../rng/index.js';
 import { inv64, mat64, pinv64 } from '../ops/linalg64.js';
-import { DEFAULT_SLOPE, detach, leakyRelu, leakyReluInv } from '../ops/activations.js';
+import { DEFAULT_SLOPE, leakyRelu, leakyReluInv } from '../ops/activations.js';
 import { inv, pinv } from '../ops/linalg.js';
 import type { Split, TaskFamily, TaskSymmetry } from './task.js';
 import { unitDirection as unit } from './task.js';
@@ -46,30 +46,10 @@ export function lossAndGrads(
   const mask = tf.step(pre, slope);
   const h = tf.mul(pre, mask) as tf.Tensor3D;
   const r = tf.sub(tf.matMul(w2, h), y) as tf.Tensor3D;
+  const loss = tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
   const g2 = tf.matMul(r, h, false, true) as tf.Tensor3D;
-  const g1 = tf.matMul(tf.mul(mask, tf.matMul(w2, r, true, false)) as tf.Tensor3D, x, false, true) as tf.Tensor3D;
-  return { loss: closedFormLoss(ws, detach(r), [detach(g1), detach(g2)]), grads: [g1, g2] };
-}
-
-/**
- * 0.5 ||R||^2 per problem as an op of W1, W2 whose gradient is the closed form dy * dW_i,
- * from constants computed beside it: the meta-gradient reaches the weights through three
- * kernels instead of the tape of the forward above. Differentiable once, which is how the
- * loss is used (the inner gradients the second-order mode differentiates are the separate,
- * recorded `grads`).
- */
-function closedFormLoss(ws: readonly [tf.Tensor3D, tf.Tensor3D], r: tf.Tensor3D, dws: [tf.Tensor3D, tf.Tensor3D]): tf.Tensor1D {
-  const op = tf.customGrad(((_w1: tf.Tensor3D, _w2: tf.Tensor3D, save: tf.GradSaveFunc) => {
-    save(dws);
-    return {
-      value: tf.mul(0.5, tf.sum(tf.square(r), [1, 2])),
-      gradFunc: (dy: tf.Tensor1D, [d1, d2]: tf.Tensor3D[]) => {
-        const s = tf.reshape(dy, [-1, 1, 1]);
-        return [tf.mul(s, d1), tf.mul(s, d2)];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor1D;
-  return op(ws[0], ws[1]);
+  const g1 = tf.matMul(tf.mul(mask, tf.matMul(w2, r, true, false)) as tf.Tensor3D, x, false, true);
+  return { loss, grads: [g1 as tf.Tensor3D, g2 as tf.Tensor3D] };
 }
 
 /** Loss only, [B]. */
