@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# the op table to 3rd order and gradcheck, the on-device inverse, the reference symmetry
+# the op table to 3rd order and gradcheck, the LSTM step's backward, the on-device inverse, the reference symmetry
 # cases, the torch.optim fixtures, and the meta-training smoke run with resume
-numerics=(test/ops.test.ts test/near-identity.test.ts test/toolkit.test.ts test/optim.test.ts test/meta.test.ts)
+numerics=(test/ops.test.ts test/lstm.test.ts test/near-identity.test.ts test/toolkit.test.ts test/optim.test.ts test/meta.test.ts)
 run() { node --import tsx --test --test-concurrency=1 "$@"; }
 
 rc=0

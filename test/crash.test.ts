@@ -3,11 +3,12 @@
 // SIGINT, and the fault-injection loop (SIGKILL at random file writes, resumed until done).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { symteleBuilt } from './helpers/cli.js';
 import { initBackend } from '../src/backend/index.js';
 import { checkpointBackend } from '../src/backend/resume-check.js';
 import { testBackend } from './helpers/backend.js';
@@ -217,28 +218,8 @@ test('two runs never share a run directory: the second is refused naming the hol
   }
 });
 
-interface Child {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run the built CLI; `onLine` may signal the child when a stderr line appears. */
-function cli(args: string[], onLine: (line: string, kill: (s: NodeJS.Signals) => void) => void = () => {}): Promise<Child> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DIST_CLI, ...args], { cwd: ROOT, env: { ...process.env, SYMTELE_BACKEND: 'wasm' } });
-    let stderr = '';
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      const s = d.toString();
-      stderr += s;
-      for (const line of s.split('\n')) onLine(line, (sig) => child.kill(sig));
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = symteleBuilt;
 
 test('SIGINT: the run checkpoints, flushes and exits 130 with the command that resumes it; a second SIGINT exits at once', async () => {
   const dir = tmp();

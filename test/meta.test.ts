@@ -12,6 +12,8 @@ import { mlpGrads, mlpLoss, gradNormSq } from '../src/nn/mlp.js';
 import { stream } from '../src/rng/index.js';
 import { lossAndGrads, regressionFamily, teleportTwoLayer, gradNormAscent } from '../src/tasks/regression.js';
 import { inv64, mat64 } from '../src/ops/linalg64.js';
+import { checkGradient } from '../src/ops/gradcheck.js';
+import { loss as f64Loss } from './helpers/f64.js';
 import type { TaskConfig } from '../src/tasks/registry.js';
 import type { VariantConfig } from '../src/meta/variant.js';
 import { paperLearned } from '../src/meta/learned/paper.js';
@@ -125,6 +127,10 @@ test('regression of depth 3: closed-form gradients equal autodiff; the inverse a
     l0.forEach((l, i) => assert.ok(Math.abs(l - l1[i]) <= 1e-3 * l, `loss ${l} -> ${l1[i]}`));
     const dirs = sym.directions(ws, grads, 0);
     assert.deepEqual(sym.directionKinds, ['gradNorm', 'w2']);
+    // one kind alone is the same tensors as in the full list
+    sym.directionKinds.forEach((kind, i) =>
+      sym.direction!(ws, grads, 0, kind).forEach((d, m) => assert.deepEqual(Array.from(d.dataSync()), Array.from(dirs[m][i].dataSync()), `${kind}, layer ${m}`)),
+    );
     // with k < width even g = I changes the weights (it projects them onto the span of the
     // layer inputs; f(X) is unchanged), so compare with the action of the identity
     const gradSq = (p: tf.Tensor[]) => tf.addN(t.lossAndGrads(p, 0).grads.map((g) => tf.sum(tf.square(g), [1, 2]))).dataSync();
@@ -245,6 +251,29 @@ test('closed-form inner gradients equal tf.grads of the MLP loss', () => {
       assert.ok(err <= 1e-5 * scale, `grad ${i}: ${err} vs ${scale}`);
     }
   });
+  b.dispose();
+});
+
+test('the regression loss (the meta-gradient reads its first derivative): order 1 matches float64 finite differences, per problem', () => {
+  const b = problems(2, 3);
+  const B = 2, n = DIM * DIM;
+  const weights = tf.tensor1d([0.7, 1.3]);
+  const result = checkGradient(
+    ([w1, w2]) => tf.sum(tf.mul(lossAndGrads([w1, w2] as [tf.Tensor3D, tf.Tensor3D], b.x, b.y, 0.1).loss, weights)) as tf.Scalar,
+    ([w1, w2]) => {
+      const x = b.x.dataSync(), y = b.y.dataSync();
+      let total = 0;
+      for (let i = 0; i < B; i++) {
+        const m = (a: ArrayLike<number>) => mat64(DIM, DIM, Array.from(a).slice(i * n, (i + 1) * n));
+        total += [0.7, 1.3][i] * f64Loss([m(w1), m(w2)], m(x), { kind: 'mse', y: m(y) }, 0.1);
+      }
+      return total;
+    },
+    b.ws,
+    { orders: [1], directions: 3, seed: 11, h: 1e-3 },
+  );
+  assert.ok(result.maxRelError[1]! < 1e-3, JSON.stringify(result.entries));
+  weights.dispose();
   b.dispose();
 });
 

@@ -1,6 +1,7 @@
 // Bench section "meta": meta-training throughput (100-step trajectories per second) per
-// learned variant and batch size, the time of one plain GD step of the 20x20 problem, and the
-// process's peak RSS. Figures only, no assertions.
+// learned variant and batch size, kernel calls per inner step and the achieved GFLOP/s of the
+// counted LSTM products, the time of one plain GD step of the 20x20 problem, and the process's
+// peak RSS. Figures only, no assertions.
 import * as tf from '@tensorflow/tfjs';
 import type { Section, Figures } from './section.js';
 import { resolveLearnedPreset } from '../meta/config.js';
@@ -8,6 +9,7 @@ import { initTrainState, trainBatch, disposeTrainState } from '../meta/train.js'
 import { buildRunParts, entryRunSpec } from '../meta/build.js';
 import { localShards } from '../meta/shards.js';
 import { regressionFamily, PAPER_REGRESSION_TASK } from '../tasks/regression.js';
+import { countKernels, lstmFlopsPerTrajectory } from './kernels.js';
 
 
 const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
@@ -83,25 +85,45 @@ export const section: Section = {
     const plan: [(typeof LEARNED)[number], number[]][] = quick
       ? [['LSTM(update,tele)', [8]]]
       : [
-          ['LSTM(update,tele)', [1, 16, 64]],
-          ['LSTM(update)', [16]],
-          ['LSTM(lr,tele)', [16]],
+          ['LSTM(update,tele)', [1, 16, 64, 256]],
+          ['LSTM(update)', [1, 16, 64, 256]],
+          ['LSTM(lr,tele)', [1, 16, 64, 256]],
         ];
+    const length = quick ? 20 : 100;
     const byBatch: Record<string, Record<string, number>> = {};
     const byBatchCpu: Record<string, Record<string, number>> = {};
+    const gflops: Record<string, Record<string, number>> = {};
+    const calls: Record<string, Record<string, number>> = {};
+    const callsForward: Record<string, Record<string, number>> = {};
+    const callsByKernel: Record<string, Record<string, number>> = {};
     const best: Record<string, number> = {};
     for (const [name, batches] of plan) {
       byBatch[name] = {};
       byBatchCpu[name] = {};
+      gflops[name] = {};
+      calls[name] = {};
+      callsForward[name] = {};
+      const flops = lstmFlopsPerTrajectory(name, 'tuned', length);
       for (const B of batches) {
-        const tps = await metaTrainThroughput(name, B, quick ? 20 : 100);
+        const k = await countKernels(name, B);
+        calls[name][String(B)] = k.perStep;
+        callsForward[name][String(B)] = k.forwardPerStep;
+        if (B === batches[batches.length - 1]) callsByKernel[name] = k.byKernel;
+        const tps = await metaTrainThroughput(name, B, length);
         byBatch[name][String(B)] = tps.wall;
         byBatchCpu[name][String(B)] = tps.cpu;
+        gflops[name][String(B)] = (tps.wall * flops) / 1e9;
         best[name] = Math.max(best[name] ?? 0, tps.wall);
-        process.stdout.write(`  ${name} B=${B}: ${tps.wall.toFixed(2)} trajectories/s (${tps.cpu.toFixed(2)} per CPU second)\n`);
+        process.stdout.write(
+          `  ${name} B=${B}: ${tps.wall.toFixed(2)} trajectories/s (${tps.cpu.toFixed(2)} per CPU second), ${k.perStep} kernel calls per inner step, ${gflops[name][String(B)].toFixed(2)} GFLOP/s\n`,
+        );
       }
     }
     return {
+      kernelCallsPerInnerStep: calls,
+      kernelCallsPerInnerStepForward: callsForward,
+      kernelCallsPerInnerStepByKernel: callsByKernel,
+      lstmGflopsPerSecondByBatch: gflops,
       metaTrainTrajectoriesPerSecond: best,
       metaTrainTrajectoriesPerSecondByBatch: byBatch,
       metaTrainTrajectoriesPerCpuSecondByBatch: byBatchCpu,

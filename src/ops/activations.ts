@@ -2,6 +2,7 @@
 // tf.tanh and tf.sigmoid throw or are silently wrong in second order on tfjs 4.22 (measured);
 // these are built from ops whose gradients are themselves differentiable.
 import * as tf from '@tensorflow/tfjs';
+import { shareBuffer } from './tape-overrides.js';
 import { unaryCustomOp } from './custom.js';
 
 export const DEFAULT_SLOPE = 0.1;
@@ -58,6 +59,14 @@ export const stopGradient: <T extends tf.Tensor>(x: T) => T = unaryCustomOp((x, 
   value: tf.clone(x),
   gradFunc: (dy) => tf.zerosLike(dy),
 })) as <T extends tf.Tensor>(x: T) => T;
+
+/**
+ * x's value as a constant the tape does not link to x (it shares x's buffer; no kernel call).
+ * Unlike stopGradient, whose zero gradient the backward still carries through everything
+ * that made x, nothing before it is visited; a function of x only through it has no gradient
+ * in x at all.
+ */
+export const detach = <T extends tf.Tensor>(x: T): T => shareBuffer(x);
 
 /**
  * The max over `axis` (kept), as a constant: softmax and log-sum-exp do not depend on the

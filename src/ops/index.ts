@@ -1,5 +1,5 @@
 // Public ops: second-order-safe activations, differentiable linear algebra, gradient checks.
-export { DEFAULT_SLOPE, leakyRelu, leakyReluInv, leakyReluDeriv, exp, sigmoid, tanh, stopGradient, crossEntropy, softmax } from './activations.js';
+export { DEFAULT_SLOPE, leakyRelu, leakyReluInv, leakyReluDeriv, exp, sigmoid, tanh, stopGradient, detach, crossEntropy, softmax } from './activations.js';
 export { inv, pinv, SingularMatrixError } from './linalg.js';
 export { expm } from './expm.js';
 export {

@@ -11,7 +11,10 @@
 //    the buffer, so using reshape(W) as the right operand after W with another matrix shape
 //    silently reuses the stale operator: wrong numbers, or a heap overflow
 //    ("memory access out of bounds"). The guard hands such a call a fresh copy of the operand.
+// 3. The tape's saved tensors without copies and elementwise gradients without casts
+//    (./tape-overrides.ts).
 import * as tf from '@tensorflow/tfjs';
+import { installTapeOverrides } from './tape-overrides.js';
 
 type Tensor = tf.Tensor;
 type MatMulAttrs = { transposeA: boolean; transposeB: boolean };
@@ -217,6 +220,7 @@ export function installOverrides(): void {
   if (tf.getGradient(KERNEL) !== batchMatMulGradConfig) tf.registerGradient(batchMatMulGradConfig);
   guardWasmKernel(KERNEL);
   guardWasmKernel('_FusedMatMul');
+  installTapeOverrides();
 }
 
 /** Put tfjs's own BatchMatMul gradient back (benchmarks and tests). The kernel guard stays. */

@@ -184,6 +184,9 @@ export function regressionFamily(spec: RegressionFamilySpec): TaskFamily {
       const x = tf.tensor3d(xs, [B, widths[0], k]);
       const y = tf.tensor3d(ys, [B, widths[L], k]);
       const xPinv = tf.tensor3d(xp, [B, k, widths[0]]);
+      const ascentOf = (params: readonly tf.Tensor[]) =>
+        (L === 2 && square ? [gradNormAscent(params as [tf.Tensor3D, tf.Tensor3D], x, y, slope)] : gradNormAscentAutodiff(params, x, xPinv, y, slope)).map(unit);
+      const w2Of = (grads: readonly tf.Tensor[]) => grads.slice(1).map((g) => unit(tf.matMul(tr(g as tf.Tensor3D), g as tf.Tensor3D) as tf.Tensor3D));
       const symmetry: TaskSymmetry | undefined =
         L < 2
           ? undefined
@@ -195,11 +198,14 @@ export function regressionFamily(spec: RegressionFamilySpec): TaskFamily {
                   ? teleportTwoLayer(params as [tf.Tensor3D, tf.Tensor3D], gs[0], x, xPinv, slope, inverses?.[0])
                   : regressionAct(params, gs, x, xPinv, slope, inverses),
               directions: (params, grads) => {
-                const ascent =
-                  L === 2 && square
-                    ? [gradNormAscent(params as [tf.Tensor3D, tf.Tensor3D], x, y, slope)]
-                    : gradNormAscentAutodiff(params, x, xPinv, y, slope);
-                return ascent.map((a, m) => [unit(a), unit(tf.matMul(tr(grads[m + 1] as tf.Tensor3D), grads[m + 1] as tf.Tensor3D) as tf.Tensor3D)]);
+                const ascent = ascentOf(params);
+                const w2 = w2Of(grads);
+                return ascent.map((a, m) => [a, w2[m]]);
+              },
+              direction: (params, grads, _step, kind) => {
+                if (kind === 'gradNorm') return ascentOf(params);
+                if (kind === 'w2') return w2Of(grads);
+                throw new Error(`regression task: no "${kind}" direction`);
               },
             };
       return {

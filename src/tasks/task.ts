@@ -30,6 +30,18 @@ export interface TaskSymmetry {
    * detaches them (stopGradient from src/ops/activations).
    */
   directions(params: readonly tf.Tensor[], grads: readonly tf.Tensor[], step: number): tf.Tensor3D[][];
+  /**
+   * One kind of `directions` (per hidden layer), the same tensors without computing the others;
+   * a task that lacks it is asked for all of them.
+   */
+  direction?(params: readonly tf.Tensor[], grads: readonly tf.Tensor[], step: number, kind: string): tf.Tensor3D[];
+}
+
+/** The candidate direction of one kind per hidden layer, through `direction` where the task has it. */
+export function directionOf(sym: TaskSymmetry, params: readonly tf.Tensor[], grads: readonly tf.Tensor[], step: number, kind: string): tf.Tensor3D[] {
+  if (sym.direction) return sym.direction(params, grads, step, kind);
+  const i = sym.directionKinds.indexOf(kind);
+  return sym.directions(params, grads, step).map((l) => l[i]);
 }
 
 /** Per-problem unit Frobenius norm of [B, n, n] directions (a zero direction stays zero). */

@@ -24,17 +24,18 @@ export function tbptt(learned: LearnedOptimizer, weighting: LossWeighting): Grad
     init: (meta, task) => ({ tr: startTrajectories(learned.optimizer(meta, task), task) }),
     estimate(meta, task, state, length) {
       const mods = Object.keys(meta).sort();
-      // With sinks, LSTM weights get their gradient from the sink (one matMul per weight over
-      // the window); the rest through the tape, alongside one zero tap per weight.
+      // With sinks, LSTM weights and biases get their gradient from the sink (one matMul per
+      // weight, one sum per bias, over the window); the rest through the tape, alongside one
+      // zero tap per sink.
       const direct: [string, string][] = [];
       const sinks: Sinks = {};
       for (const mod of mods) {
         const names = Object.keys(meta[mod]).sort();
-        const weights = learned.usesSinks ? names.filter(isWeightName) : [];
-        if (weights.length > 0) sinks[mod] = new WeightGradSink(weights);
-        for (const k of names) if (!weights.includes(k)) direct.push([mod, k]);
+        const sink = learned.usesSinks && names.some(isWeightName) ? new WeightGradSink(names) : undefined;
+        if (sink) sinks[mod] = sink;
+        for (const k of names) if (!sink?.holds(k)) direct.push([mod, k]);
       }
-      const taps = mods.flatMap((mod) => (sinks[mod] ? Object.values(sinks[mod]!.taps) : []));
+      const taps = mods.flatMap((mod) => (sinks[mod] ? [sinks[mod]!.tap] : []));
       let next: Trajectories<LearnedState> | null = null;
       let meanLoss: tf.Tensor1D | null = null;
       try {

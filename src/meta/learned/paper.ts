@@ -12,11 +12,11 @@
 // meta-parameters apply to problems of that shape only (./coordinatewise.ts does not).
 import * as tf from '@tensorflow/tfjs';
 import { initLstm, lstmStep, lstmStateTensors, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
-import { stopGradient } from '../../ops/activations.js';
+import { detach } from '../../ops/activations.js';
 import { invNearIdentity } from '../../ops/near-identity.js';
 import type { Optimizer } from '../../optim/types.js';
 import type { Stream } from '../../rng/index.js';
-import type { Task } from '../../tasks/task.js';
+import { directionOf, type Task } from '../../tasks/task.js';
 import type { MetaParams } from '../params.js';
 import { logitOfLr, preprocess, VariantCodec, type TeleModuleConfig, type VariantConfig } from '../variant.js';
 import type { PartSize, TaskShapeInfo } from '../../config/parts.js';
@@ -88,9 +88,8 @@ function unflat(f: tf.Tensor2D, shapes: readonly (readonly number[])[]): tf.Tens
 function groupElements(
   t: TeleModuleConfig,
   heads: Record<string, tf.Tensor2D>,
-  dirs: tf.Tensor3D[][] | null,
+  dirs: tf.Tensor3D[] | null,
   groups: readonly number[],
-  directionIndex: number,
 ): { ts: tf.Tensor3D[]; dist: tf.Tensor1D } {
   const B = heads.T.shape[0];
   const raws = unflat(heads.T, groups.map((d) => [d, d])) as tf.Tensor3D[];
@@ -98,7 +97,7 @@ function groupElements(
     let raw = t.headScale !== 1 ? (tf.mul(r, t.headScale) as tf.Tensor3D) : r;
     if (dirs) {
       const c = tf.reshape(tf.slice(heads.c, [0, m], [B, 1]), [B, 1, 1]);
-      raw = tf.add(raw, tf.mul(c, dirs[m][directionIndex])) as tf.Tensor3D;
+      raw = tf.add(raw, tf.mul(c, dirs[m])) as tf.Tensor3D;
     }
     if (!t.learnedMagnitude) return rescaleFrobenius(raw, t.magnitude);
     const size = tf.reshape(tf.sigmoid(tf.slice(heads.m, [0, m], [B, 1])), [B, 1, 1]);
@@ -128,8 +127,8 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
     optimizer(meta: MetaParams, task: Task, sinks: Sinks = {}): Optimizer<PaperState> {
       const specs = moduleSpecs(c, task);
       const groups = task.symmetry?.groupSizes ?? [];
-      const dirIndex = c.tele && c.tele.direction !== 'none' ? task.symmetry!.directionKinds.indexOf(DIRECTION_KIND[c.tele.direction]) : -1;
-      if (c.tele && c.tele.direction !== 'none' && dirIndex < 0) throw new Error(`${c.name ?? 'paper'}: the task has no "${c.tele.direction}" direction`);
+      const dirKind = c.tele && c.tele.direction !== 'none' ? DIRECTION_KIND[c.tele.direction] : null;
+      if (dirKind !== null && !task.symmetry!.directionKinds.includes(dirKind)) throw new Error(`${c.name ?? 'paper'}: the task has no "${dirKind}" direction`);
       if (c.tele?.inverse === 'device' && c.tele.action === 'inverse' && !(c.tele.magnitude < 1)) {
         throw new Error(`${c.name ?? 'paper'}: tele.inverse "device" needs tele.magnitude < 1 (Newton-Schulz converges for ||g - I|| < 1), got ${c.tele.magnitude}`);
       }
@@ -147,8 +146,9 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             const next = params.map((w, i) => tf.sub(w, tf.mul(c.lr, rawGrads[i])));
             return { params: next, state: { ...st, step: st.step + 1, tensors: [] } };
           }
-          const detach = (gs: readonly tf.Tensor[]) => (c.secondOrder ? [...gs] : gs.map((g) => stopGradient(g)));
-          let grads = detach(rawGrads);
+          // first order: the gradient input is a constant, and the backward never visits what made it
+          const constant = (gs: readonly tf.Tensor[]) => (c.secondOrder ? [...gs] : gs.map((g) => detach(g)));
+          let grads = constant(rawGrads);
           let gflat = flat(grads);
           let features = preprocess(gflat, c.preprocess);
           let ws: tf.Tensor[] = [...params];
@@ -164,8 +164,8 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
           const teleport = (at: readonly tf.Tensor[]): tf.Tensor[] => {
             const sym = task.symmetry!;
             const dirs =
-              dirIndex >= 0 ? sym.directions(params, grads, st.step).map((l) => l.map((d) => (c.secondOrder ? d : stopGradient(d)))) : null;
-            const { ts, dist } = groupElements(c.tele!, teleHeads!, dirs, groups, dirIndex);
+              dirKind !== null ? directionOf(sym, params, grads, st.step, dirKind).map((d) => (c.secondOrder ? d : detach(d))) : null;
+            const { ts, dist } = groupElements(c.tele!, teleHeads!, dirs, groups);
             const B = ts[0].shape[0];
             const gs = ts.map((t, m) => tf.add(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D);
             stats.teleDist = dist;
@@ -184,7 +184,7 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
           const before = order === 'before' || (order === 'first' && st.step === 0);
           if (before && teleHeads) {
             ws = teleport(ws);
-            grads = detach(task.lossAndGrads(ws, st.step).grads);
+            grads = constant(task.lossAndGrads(ws, st.step).grads);
             gflat = flat(grads);
             features = preprocess(gflat, c.preprocess);
           }
