@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Stream } from '../rng/index.js';
 import { shareBuffer } from '../ops/tape-overrides.js';
 
-export type Params = Record<string, tf.Tensor>;
+import type { Params } from '../run/tensors.js';
+export type { Params };
 
 export interface LstmSpec {
   input: number;
