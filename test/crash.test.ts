@@ -396,6 +396,28 @@ test('flipped bytes in an event file are found by their CRC at resume: the file 
   }
 });
 
+test("a finished unit's damaged event file is cut back to its last intact record when the study resumes, said so, and reads whole after", async () => {
+  const dir = tmp();
+  try {
+    const whole = experiment(FAULT_STUDY, path.join(dir, 'whole'));
+    await trainAndEvaluate(whole, 'test', quiet);
+    const exp = experiment(FAULT_STUDY, path.join(dir, 'parts'));
+    // the first unit done, the second stopped part-way
+    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, stop: stopAt(6) }), Interrupted);
+    const events = eventFileOf(unitLogs(exp));
+    const bytes = fs.readFileSync(events);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    fs.writeFileSync(events, bytes);
+    const log: string[] = [];
+    await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume' });
+    assert.match(log.join('\n'), /LSTM\(update\) seed 0: log file \S*events\.out\.tfevents\.\S+ is damaged \(a bad (payload|length) CRC at byte \d+\): kept its first \d+ bytes/, log.join('\n'));
+    assert.ok(readEventFile(events).length > 1, 'TensorBoard can read the file again');
+    assert.deepEqual(runRecord(exp.logdir).results, runRecord(whole.logdir).results);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a unit whose checkpoint slots are all damaged: the refusal names --retrain-unit, which trains that unit again and keeps the others; a garbled study.json says to remove it and resume", async () => {
   const dir = tmp();
   try {

@@ -243,6 +243,17 @@ export function newestSlot(dir: string): SlotFiles | null {
   return { slot: path.basename(slot), manifest: fs.readFileSync(path.join(slot, 'manifest.json'), 'utf8'), tensors: fs.readFileSync(path.join(slot, 'tensors.bin')) };
 }
 
+/** The log lengths the newest slot of `dir` recorded (none when there is no slot or its manifest is unreadable). */
+export function logMarksOf(dir: string): LogMark[] {
+  const [slot] = slots(dir);
+  if (!slot) return [];
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(slot, 'manifest.json'), 'utf8')) as Manifest).logs ?? [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Commit `f` as a slot of `dir` (as saveCheckpoint commits one: written aside, renamed into
  * place), after checking its bytes against the manifest's SHA-256. A slot of that name already

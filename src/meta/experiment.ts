@@ -8,8 +8,9 @@ import { totalBatches } from './train.js';
 import { lockDir, type DirLock } from '../run/dir-lock.js';
 import { openStudy, type StartMode } from './study.js';
 import { Interrupted, yieldToEventLoop } from './interrupt.js';
-import { hasCheckpoint } from './checkpoint.js';
-import { checkpointDirOf } from './paths.js';
+import { hasCheckpoint, logMarksOf } from './checkpoint.js';
+import { repairUnitLogs } from './unit-logs.js';
+import { checkpointDirOf, unitLogDirOf } from './paths.js';
 import { unitPool } from '../distributed/jobs/unit-job.js';
 import { redisUnitPool } from '../distributed/jobs/redis-units.js';
 import { preflightMeta } from './preflight.js';
@@ -121,6 +122,8 @@ export async function trainAndEvaluate(exp: MetaExperiment, source = 'experiment
       const saved = hasCheckpoint(checkpointDirOf(exp.checkpointDir, rv.label, s));
       if (unit.state === 'done' && saved) {
         log(`${rv.label} seed ${s}: done in an earlier run (from its checkpoint)`);
+        // its logs may have been damaged since: cut back to what TensorBoard can read, said
+        repairUnitLogs(unitLogDirOf(exp.logdir, rv.label, s), logMarksOf(checkpointDirOf(exp.checkpointDir, rv.label, s)), (l) => log(`${rv.label} seed ${s}: ${l}`));
         return;
       }
       // a unit that got somewhere but has no checkpoint left (deleted): said, not done silently

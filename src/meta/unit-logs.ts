@@ -43,6 +43,18 @@ export function recoverMarks(dir: string, marks: readonly LogMark[], log: (line:
 }
 
 /**
+ * A finished unit's logs checked against the lengths its last checkpoint recorded: a file damaged
+ * since is cut back to its last intact record (so TensorBoard reads it again), with the line of
+ * recoverMarks naming what was lost. Nothing is written when the files are whole.
+ */
+export function repairUnitLogs(dir: string, marks: readonly LogMark[], log: (line: string) => void): void {
+  for (const m of recoverMarks(dir, marks, log)) {
+    const file = path.join(dir, m.file);
+    if (fs.statSync(file).size > m.bytes) fs.truncateSync(file, m.bytes);
+  }
+}
+
+/**
  * Open the unit's logs in `dir`. `from` null: a fresh unit, whose earlier files (a killed run's
  * that never checkpointed) are removed. Otherwise the lengths of a checkpoint: those files are
  * continued from there (from their last intact record where they were damaged since, see
