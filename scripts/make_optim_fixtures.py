@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference trajectories of torch.optim for test/optim.test.ts.
+"""Reference trajectories of torch.optim for test/optim/optim.test.ts.
 
 Run with Debian's python3-torch (1.13):  /usr/bin/python3 scripts/make_optim_fixtures.py
 

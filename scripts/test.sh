@@ -2,17 +2,19 @@
 # The test suite: every test file once (on wasm, and cpu where a file tests it), then the
 # numerics files once more on each installed native backend (SYMTELE_TEST_BACKEND narrows them
 # to it). A native backend that is not built is skipped with a line saying why, not a failure.
-# Arguments replace the default file list of the first pass (e.g. scripts/test.sh test/ops.test.ts).
+# Arguments replace the default file list of the first pass (e.g. scripts/test.sh test/ops/ops.test.ts).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # the op table to 3rd order and gradcheck, the LSTM step's backward, the on-device inverse, the reference symmetry
 # cases, the torch.optim fixtures, and the meta-training smoke run with resume
-numerics=(test/ops.test.ts test/lstm.test.ts test/near-identity.test.ts test/toolkit.test.ts test/optim.test.ts test/meta.test.ts)
+numerics=(test/ops/ops.test.ts test/nn/lstm.test.ts test/ops/near-identity.test.ts test/symmetry/toolkit.test.ts test/optim/optim.test.ts test/meta/meta.test.ts)
 run() { node --import tsx --test --test-concurrency=1 "$@"; }
 
 rc=0
-if [ $# -gt 0 ]; then run "$@" || rc=1; else run test/*.test.ts || rc=1; fi
+# test files mirror src/ (test/<folder>/<module>.test.ts); the whole-repository ones sit at the top
+shopt -s globstar
+if [ $# -gt 0 ]; then run "$@" || rc=1; else run test/**/*.test.ts || rc=1; fi
 
 for backend in tensorflow tensorflow-gpu; do
   status="$(node --input-type=module -e "

@@ -87,3 +87,12 @@ test('no code of the core names a paper variant (they are presets: experiments/p
   const named = core.filter((f) => /LSTM\((update|lr)/.test(code(f))).map((f) => path.relative(ROOT, f));
   assert.deepEqual(named, []);
 });
+
+test('tests mirror src/: a test folder is named after the src/ folder it tests', () => {
+  const TEST = path.join(ROOT, 'test');
+  const folders = fs.readdirSync(TEST).filter((d) => fs.statSync(path.join(TEST, d)).isDirectory() && !['helpers', 'fixtures'].includes(d));
+  const unmatched = folders.filter((d) => !fs.existsSync(path.join(SRC, d)));
+  assert.deepEqual(unmatched, []);
+  const loose = fs.readdirSync(TEST).filter((f) => f.endsWith('.test.ts'));
+  assert.deepEqual(loose.sort(), ['examples.test.ts', 'layout.test.ts', 'package.test.ts'], 'only whole-repository tests sit at the top of test/');
+});

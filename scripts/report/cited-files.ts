@@ -1,6 +1,6 @@
 // Repository files cited by the markdown documents (README.md, docs/**/*.md): relative links and
 // images, and backticked paths under docs/ or experiments/. Used by `npm run report -- --check`
-// and test/report.test.ts to find citations of files that are not committed.
+// and test/report/results-docs.test.ts to find citations of files that are not committed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';

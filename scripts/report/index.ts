@@ -7,7 +7,7 @@
 //
 // and only its inside is rewritten; KIND names a generator below and ARG (a repository path) its
 // input. `npm run report -- --check` writes nothing and exits 1 when a document would change
-// or cites a file that is not committed (test/report.test.ts runs the same checks).
+// or cites a file that is not committed (test/report/results-docs.test.ts runs the same checks).
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
