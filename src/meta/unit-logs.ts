@@ -44,13 +44,18 @@ export function recoverMarks(dir: string, marks: readonly LogMark[], log: (line:
 
 /**
  * A finished unit's logs checked against the lengths its last checkpoint recorded: a file damaged
- * since is cut back to its last intact record (so TensorBoard reads it again), with the line of
- * recoverMarks naming what was lost. Nothing is written when the files are whole.
+ * since is cut back to its last intact record (so TensorBoard reads it again), or removed when
+ * nothing in it is intact, with the line of recoverMarks naming what was lost. Nothing is
+ * written when the files are whole.
  */
 export function repairUnitLogs(dir: string, marks: readonly LogMark[], log: (line: string) => void): void {
-  for (const m of recoverMarks(dir, marks, log)) {
+  const kept = new Map(recoverMarks(dir, marks, log).map((m) => [m.file, m.bytes]));
+  for (const m of marks) {
     const file = path.join(dir, m.file);
-    if (fs.statSync(file).size > m.bytes) fs.truncateSync(file, m.bytes);
+    if (!fs.existsSync(file)) continue;
+    const bytes = kept.get(m.file) ?? 0; // nothing intact: the file goes (its loss is said above)
+    if (bytes === 0) fs.rmSync(file);
+    else if (fs.statSync(file).size > bytes) fs.truncateSync(file, bytes);
   }
 }
 

@@ -396,7 +396,7 @@ test('flipped bytes in an event file are found by their CRC at resume: the file 
   }
 });
 
-test("a finished unit's damaged event file is cut back to its last intact record when the study resumes, said so, and reads whole after", async () => {
+test("a finished unit's damaged logs are cut back to their last intact record (or removed when nothing is intact) when the study resumes, said so, and read whole after", async () => {
   const dir = tmp();
   try {
     const whole = experiment(FAULT_STUDY, path.join(dir, 'whole'));
@@ -408,10 +408,17 @@ test("a finished unit's damaged event file is cut back to its last intact record
     const bytes = fs.readFileSync(events);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     fs.writeFileSync(events, bytes);
+    // and the first record of its JSONL file: nothing in it is intact
+    const jsonl = path.join(unitLogs(exp), 'train.jsonl');
+    const lines = fs.readFileSync(jsonl);
+    lines[0] ^= 0xff;
+    fs.writeFileSync(jsonl, lines);
     const log: string[] = [];
     await trainAndEvaluate(exp, 'test', { log: (l) => log.push(l), start: 'resume' });
     assert.match(log.join('\n'), /LSTM\(update\) seed 0: log file \S*events\.out\.tfevents\.\S+ is damaged \(a bad (payload|length) CRC at byte \d+\): kept its first \d+ bytes/, log.join('\n'));
+    assert.match(log.join('\n'), /LSTM\(update\) seed 0: log file \S*train\.jsonl is damaged .*: kept its first 0 bytes/, log.join('\n'));
     assert.ok(readEventFile(events).length > 1, 'TensorBoard can read the file again');
+    assert.ok(!fs.existsSync(jsonl), 'a log file with nothing intact is removed');
     assert.deepEqual(runRecord(exp.logdir).results, runRecord(whole.logdir).results);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
