@@ -39,7 +39,8 @@ float64) and casts the supplied weights and data.
 
 Results go to --out as JSON, rewritten after every epoch: finished runs (arm, model id) under
 `runs`, the one in progress under `partial` (its epochs so far); a rerun skips the finished runs
-and starts the partial one again.
+and starts the partial one again. Several processes can share the runs: each writes its own
+--out and skips what the others' files (--skip-from) hold finished or in progress.
 
     /usr/bin/python3 scripts/reference_fig5_authors.py --authors-dir DIR --setup /tmp/fig5-setup \\
         --optimizer momentum --models 0-9 --arms none teleport --epochs 40 --out ref.json
@@ -258,6 +259,13 @@ def parse_models(s):
     return out
 
 
+def read_json(path):
+    try:
+        return json.load(open(path))
+    except (OSError, ValueError):
+        return {}
+
+
 def write_json(path, obj):
     tmp = f'{path}.tmp'
     with open(tmp, 'w') as f:
@@ -278,6 +286,8 @@ def main():
     p.add_argument('--no-probe', action='store_true', help='skip the training-split loss before and after each teleport')
     p.add_argument('--check', type=int, nargs='?', const=30, metavar='STEPS', help='only the agreement check: STEPS plain steps of model 0')
     p.add_argument('--out')
+    p.add_argument('--skip-from', nargs='*', default=[], metavar='FILE',
+                   help='result files of other processes of the same setting: skip the runs finished or in progress there')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     dtype = getattr(torch, a.dtype)
@@ -299,7 +309,7 @@ def main():
             'optimizer': a.optimizer, 'referenceOptimizer': opt_method, 'epochs': a.epochs, 'dtype': a.dtype, 'threads': a.threads,
             'torch': torch.__version__, 'setup': {k: setup.manifest[k] for k in ('config', 'epochs', 'train', 'test', 'teleport')},
             'schedule': dict(zip(('teleEpochs', 'teleLr', 'teleStep'), REFERENCE_SCHEDULE[opt_method])), 'lr': REFERENCE_LR}
-    res = json.load(open(a.out)) if os.path.exists(a.out) else {}
+    res = read_json(a.out)
     if res.get('meta', {}).get('epochs') not in (None, a.epochs) or res.get('meta', {}).get('dtype') not in (None, a.dtype) \
             or res.get('meta', {}).get('optimizer') not in (None, a.optimizer):
         sys.exit(f'{a.out} holds runs of another setting ({res["meta"]}); choose another --out')
@@ -308,7 +318,7 @@ def main():
     for model_id in parse_models(a.models):
         for arm in a.arms:
             key = f'{arm}/{model_id}'
-            if key in runs:
+            if key in runs or any(key in other.get('runs', {}) or key in other.get('partial', {}) for other in map(read_json, a.skip_from)):
                 continue
             t0 = time.perf_counter()
 
