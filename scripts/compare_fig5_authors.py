@@ -68,6 +68,8 @@ def side_by_side(ours_path, ref_path, epochs):
     models = sorted(set(ours['none']) & set(ref.get('none', {})) & set(ref.get('teleport', {})))
     reached = min(min(len(r['trainLoss']) for arm in ('none', 'teleport') for r in (ref[arm][m] for m in models)),
                   min(len(r['trainLoss']) for r in ours['none'].values()))
+    reached_ref = min(len(r['trainLoss']) for arm in ('none', 'teleport') for r in (ref[arm][m] for m in models))
+    later = [e for e in epochs if reached < e <= reached_ref]
     epochs = [e for e in epochs if e <= reached]
     out = {'optimizer': name, 'models': models, 'epochsReached': reached, 'epochs': epochs, 'rows': {}, 'perModel': [], 'correlation': {}}
     rows = [('symtele, teleport-reset (exact h)', ours, 'teleport-reset'), ('symtele, teleport (state transported)', ours, 'teleport'),
@@ -101,23 +103,37 @@ def side_by_side(ours_path, ref_path, epochs):
         print(f'| {m} | ' + ' | '.join(f'{at(ref["none"][m], e):.4f}' for e in epochs) + ' | '
               + ' | '.join(f'{a:+.4f} / {b:+.4f}' for a, b in zip(gr, go)) + ' |')
     print('\nHow the gain depends on the no-teleport run: Pearson r across model ids [95% interval, Fisher z] between '
-          'teleport − none at an epoch and the no-teleport loss at epoch 1 and at the same epoch; and between the two '
-          'implementations\' gains\n')
-    print('| epoch | reference: r(gain, none at 1) | reference: r(gain, none at the epoch) | symtele: r(gain, none at 1) | '
-          'symtele: r(gain, none at the epoch) | r(reference gain, symtele gain) |')
+          'teleport − none at an epoch and the no-teleport loss at epoch 1, and the mean loss of the pair (teleport + none) / 2 at '
+          'the same epoch (not none alone: a difference correlates negatively with its own subtracted term by construction); '
+          'and between the two implementations\' gains\n')
+    print('| epoch | reference: r(gain, none at 1) | reference: r(gain, pair mean) | symtele: r(gain, none at 1) | '
+          'symtele: r(gain, pair mean) | r(reference gain, symtele gain) |')
     print('| --- | --- | --- | --- | --- | --- |')
     for j, e in enumerate(epochs):
         pm = out['perModel']
         gr = [p['referenceGain'][j] for p in pm]
         go = [p['symteleGain'][j] for p in pm]
         rn1 = [p['referenceNone'][0] for p in pm]
-        rne = [p['referenceNone'][j] for p in pm]
+        rne = [p['referenceNone'][j] + g / 2 for p, g in zip(pm, gr)]
         on1 = [p['symteleNone'][0] for p in pm]
-        one = [p['symteleNone'][j] for p in pm]
-        c = {'refVsNone1': pearson(gr, rn1), 'refVsNoneE': pearson(gr, rne), 'oursVsNone1': pearson(go, on1),
-             'oursVsNoneE': pearson(go, one), 'refVsOurs': pearson(gr, go)}
+        one = [p['symteleNone'][j] + g / 2 for p, g in zip(pm, go)]
+        c = {'refVsNone1': pearson(gr, rn1), 'refVsPairMean': pearson(gr, rne), 'oursVsNone1': pearson(go, on1),
+             'oursVsPairMean': pearson(go, one), 'refVsOurs': pearson(gr, go)}
         out['correlation'][e] = c
-        print(f'| {e} | ' + ' | '.join(fmt_r(c[k]) for k in ('refVsNone1', 'refVsNoneE', 'oursVsNone1', 'oursVsNoneE', 'refVsOurs')) + ' |')
+        print(f'| {e} | ' + ' | '.join(fmt_r(c[k]) for k in ('refVsNone1', 'refVsPairMean', 'oursVsNone1', 'oursVsPairMean', 'refVsOurs')) + ' |')
+    if later:
+        print(f'\nThe reference alone at the epochs symtele\'s run has not reached (it has {reached}): teleport − none, mean '
+              '[95% t-interval]; r(gain, none at 1); r(gain, pair mean)\n')
+        print('| epoch | reference: teleport − none | r(gain, none at 1) | r(gain, pair mean) |')
+        print('| --- | --- | --- | --- |')
+        for e in later:
+            gr = [at(ref['teleport'][m], e) - at(ref['none'][m], e) for m in models]
+            pmean = [at(ref['none'][m], e) + g / 2 for m, g in zip(models, gr)]
+            rn1 = [at(ref['none'][m], 1) for m in models]
+            out['referenceOnly'] = {**out.get('referenceOnly', {}), e: {'gain': mean_ci(gr)[:3], 'perModel': gr,
+                                                                        'rNone1': pearson(gr, rn1), 'rPairMean': pearson(gr, pmean)}}
+            print(f'| {e} | {interval(gr)} | {fmt_r(pearson(gr, rn1))} | {fmt_r(pearson(gr, pmean))} |')
+            print(f'|  | per model id: ' + ', '.join(f'{m}: {g:+.4f}' for m, g in zip(models, gr)) + ' | | |')
     ep = [s for m in models for s in ref['none'][m]['epochSeconds']]
     te = [ref['teleport'][m]['teleportSeconds'] for m in models]
     print(f'\nReference cost: a 2,500-step epoch {sum(ep) / len(ep):.2f} s (mean over runs and epochs, training only), '
