@@ -6,7 +6,7 @@
 // optimizers (--check-optimizer NAME, default the first; no teleport) and records the
 // mini-batch losses, the agreement check.
 //
-//   npx tsx scripts/export-fig5-setup.ts --preset full --runs 10 --epochs 40 --out /tmp/fig5-setup [--config file] [--check-steps 20 --check-optimizer momentum]
+//   npx tsx scripts/export-fig5-setup.ts --preset full --runs 10 --epochs 40 --out SETUP [--config file] [--check-steps 20 --check-optimizer momentum]
 //
 // Files (little-endian, row-major; read with numpy.fromfile):
 //   manifest.json             the config and the shapes of everything below

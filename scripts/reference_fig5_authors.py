@@ -42,9 +42,9 @@ Results go to --out as JSON, rewritten after every epoch: finished runs (arm, mo
 and starts the partial one again. Several processes can share the runs: each writes its own
 --out and skips what the others' files (--skip-from) hold finished or in progress.
 
-    /usr/bin/python3 scripts/reference_fig5_authors.py --authors-dir DIR --setup /tmp/fig5-setup \\
+    /usr/bin/python3 scripts/reference_fig5_authors.py --authors-dir DIR --setup SETUP \\
         --optimizer momentum --models 0-9 --arms none teleport --epochs 40 --out ref.json
-    /usr/bin/python3 scripts/reference_fig5_authors.py --authors-dir DIR --setup /tmp/fig5-setup --check
+    /usr/bin/python3 scripts/reference_fig5_authors.py --authors-dir DIR --setup SETUP --check
 """
 import argparse
 import ast
