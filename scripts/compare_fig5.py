@@ -8,17 +8,25 @@ import json
 import math
 import sys
 
-T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228]
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093]
 NAMES = {'momentum': 'momentum', 'adagrad': 'adagrad', 'rmsprop': 'rmsprop', 'adam': 'adam'}
 
 
-def interval(d):
+def mean_ci(d):
+    """Mean and 95% t-interval (df = n - 1) of the finite values: (mean, low, high, n)."""
     d = [v for v in d if math.isfinite(v)]
     n = len(d)
+    if n == 0:
+        return float('nan'), float('nan'), float('nan'), 0
     m = sum(d) / n
     sd = math.sqrt(sum((v - m) ** 2 for v in d) / (n - 1)) if n > 1 else float('nan')
-    h = T975[n - 2] * sd / math.sqrt(n) if n > 1 else float('nan')
-    return f'{m:+.4f} [{m - h:+.4f}, {m + h:+.4f}]'
+    h = T975[n - 2] * sd / math.sqrt(n) if 1 < n <= len(T975) + 1 else float('nan')
+    return m, m - h, m + h, n
+
+
+def interval(d):
+    m, lo, hi, _ = mean_ci(d)
+    return f'{m:+.4f} [{lo:+.4f}, {hi:+.4f}]'
 
 
 def diffs(a, b, e, key='trainLoss'):
