@@ -23,10 +23,10 @@ import { initBackend } from '../src/backend/index.js';
 import { loadDataset } from '../src/data/index.js';
 import { gatherColumns } from '../src/data/batches.js';
 import { stream } from '../src/rng/index.js';
-import { initWeights, stackWeights } from '../src/train/classifier.js';
+import { initWeights, stackWeights } from '../src/nn/batched.js';
 import { classificationLossAndGrads } from '../src/nn/mlp.js';
 import { optimizer } from '../src/optim/index.js';
-import { MnistConfig } from '../src/optim-experiments/config.js';
+import { MnistConfig } from '../src/studies/optimizers/config.js';
 import { loadPresetConfigOrExit, RUN_DEFAULT_PRESET } from '../src/cli/experiments/_preset.js';
 
 const { values: a } = parseArgs({
