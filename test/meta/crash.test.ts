@@ -396,14 +396,19 @@ test('flipped bytes in an event file are found by their CRC at resume: the file 
   }
 });
 
+/** The study run whole in `dir`/whole, and in `dir`/parts stopped with its first unit done (4 batches) and the second after 2 (two slots). */
+async function halfStudy(dir: string) {
+  const whole = experiment(FAULT_STUDY, path.join(dir, 'whole'));
+  await trainAndEvaluate(whole, 'test', quiet);
+  const exp = experiment(FAULT_STUDY, path.join(dir, 'parts'));
+  await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, stop: stopAt(6) }), Interrupted);
+  return { whole, exp };
+}
+
 test("a finished unit's damaged logs are cut back to their last intact record (or removed when nothing is intact) when the study resumes, said so, and read whole after", async () => {
   const dir = tmp();
   try {
-    const whole = experiment(FAULT_STUDY, path.join(dir, 'whole'));
-    await trainAndEvaluate(whole, 'test', quiet);
-    const exp = experiment(FAULT_STUDY, path.join(dir, 'parts'));
-    // the first unit done, the second stopped part-way
-    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, stop: stopAt(6) }), Interrupted);
+    const { whole, exp } = await halfStudy(dir);
     const events = eventFileOf(unitLogs(exp));
     const bytes = fs.readFileSync(events);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
@@ -428,11 +433,7 @@ test("a finished unit's damaged logs are cut back to their last intact record (o
 test("a unit whose checkpoint slots are all damaged: the refusal names --retrain-unit, which trains that unit again and keeps the others; a garbled study.json says to remove it and resume", async () => {
   const dir = tmp();
   try {
-    const whole = experiment(FAULT_STUDY, path.join(dir, 'whole'));
-    await trainAndEvaluate(whole, 'test', quiet);
-    const exp = experiment(FAULT_STUDY, path.join(dir, 'parts'));
-    // the first unit done (4 batches), the second stopped after 2 (two slots)
-    await assert.rejects(trainAndEvaluate(exp, 'test', { ...quiet, stop: stopAt(6) }), Interrupted);
+    const { whole, exp } = await halfStudy(dir);
     const second = checkpointDirOf(exp.checkpointDir, 'LSTM(lr,tele)', 0);
     const slots = fs.readdirSync(second).filter((f) => f.startsWith('ckpt-'));
     assert.equal(slots.length, 2);
