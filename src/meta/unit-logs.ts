@@ -43,14 +43,16 @@ export function recoverMarks(dir: string, marks: readonly LogMark[], log: (line:
 }
 
 /**
- * A finished unit's logs checked against the lengths its last checkpoint recorded: a file damaged
- * since is cut back to its last intact record (so TensorBoard reads it again), or removed when
- * nothing in it is intact, with the line of recoverMarks naming what was lost. Nothing is
- * written when the files are whole.
+ * A finished unit's logs checked: each file against the length its last checkpoint recorded (a
+ * file the checkpoint does not know, started after it, against its whole length). A file damaged
+ * since is cut back to its last intact record, so TensorBoard reads it again, or removed when
+ * nothing in it is intact; one line names what was lost. Nothing is written when the files are whole.
  */
 export function repairUnitLogs(dir: string, marks: readonly LogMark[], log: (line: string) => void): void {
-  const kept = new Map(recoverMarks(dir, marks, log).map((m) => [m.file, m.bytes]));
-  for (const m of marks) {
+  const present = fs.existsSync(dir) ? [...eventFiles(dir).map((p) => path.basename(p)), ...(fs.existsSync(path.join(dir, JSONL_FILE)) ? [JSONL_FILE] : [])] : [];
+  const expected = [...marks, ...present.filter((f) => !marks.some((m) => m.file === f)).map((f) => ({ file: f, bytes: fs.statSync(path.join(dir, f)).size }))];
+  const kept = new Map(recoverMarks(dir, expected, log).map((m) => [m.file, m.bytes]));
+  for (const m of expected) {
     const file = path.join(dir, m.file);
     if (!fs.existsSync(file)) continue;
     const bytes = kept.get(m.file) ?? 0; // nothing intact: the file goes (its loss is said above)

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { symteleBuilt } from '../helpers/cli.js';
+import { repairUnitLogs } from '../../src/meta/unit-logs.js';
 import { initBackend } from '../../src/backend/index.js';
 import { checkpointBackend } from '../../src/backend/resume-check.js';
 import { testBackend } from '../helpers/backend.js';
@@ -555,6 +556,25 @@ test('leftovers of killed processes (orphan slot, trash, atomic-write temporarie
     await trainAndEvaluate(exp, 'test', { ...quiet, start: 'resume' });
     assert.deepEqual(leftovers(exp, units, [path.dirname(json)]), []);
     assert.deepEqual(fs.readdirSync(unit).filter((f) => f.startsWith('ckpt-') || f.endsWith('.tmp')), [final]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a finished unit's event file that its last checkpoint does not name (started after it, when the named one was lost) is checked whole: damaged, it is cut back or removed", () => {
+  const dir = tmp();
+  try {
+    const w = createSummaryWriter(dir);
+    for (let s = 0; s < 5; s++) w.scalar('x', s, s);
+    w.close();
+    const bytes = fs.readFileSync(w.path);
+    bytes[60] ^= 0xff; // inside the second record
+    fs.writeFileSync(w.path, bytes);
+    const log: string[] = [];
+    repairUnitLogs(dir, [{ file: 'events.out.tfevents.0.lost.0', bytes: 100 }], (l) => log.push(l));
+    assert.match(log.join('\n'), /events\.out\.tfevents\.0\.lost\.0 is missing/);
+    assert.match(log.join('\n'), /is damaged \(a bad (payload|length) CRC at byte \d+\): kept its first \d+ bytes/);
+    assert.ok(readEventFile(w.path).length >= 1, 'the intact records read again');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
