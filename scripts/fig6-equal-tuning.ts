@@ -78,28 +78,30 @@ if (check) {
   process.exit(0);
 }
 
-// Stage 1: each candidate alone (one unit), scored by its best validation score.
-const picksFile = path.join(out, 'picks.json');
-let picks: Record<string, { index: number; scores: number[] }>;
-if (fs.existsSync(picksFile)) picks = JSON.parse(fs.readFileSync(picksFile, 'utf8')) as typeof picks;
-else {
-  picks = {};
-  for (const m of p.methods) {
-    const scores: number[] = [];
-    for (let j = 0; j < m.grid.length; j++) {
+// Stage 1: each candidate alone (one unit), scored by its best validation score (Infinity, as
+// the string "Infinity", when every validation diverged).
+const SCORES = 'docs/results/fig6-equal-tuning/stage1.json';
+const scored: Record<string, number | string> = fs.existsSync(SCORES) ? (JSON.parse(fs.readFileSync(SCORES, 'utf8')) as { scores: Record<string, number | string> }).scores : {};
+const picks: Record<string, { index: number; scores: number[] }> = {};
+for (const m of p.methods) {
+  const scores: number[] = [];
+  for (let j = 0; j < m.grid.length; j++) {
+    const label = `${m.label} #${j}`;
+    if (scored[label] === undefined) {
       const dir = path.join(out, 'tune', slug(m.label), String(j));
-      const label = `${m.label} #${j}`;
       const exp = experiment(dir, p.tuning.seed, p.tuning.metaSeeds, { trajectories: 1, steps: 100 }, [candidate(m, j, label)]);
       log(`stage 1: ${label}`);
       await trainAndEvaluate(exp, CONFIG, { start: 'resume', log, progress: 'lines' });
       const best = p.tuning.metaSeeds.map((s) => loadCheckpoint(checkpointDirOf(exp.checkpointDir, label, s), null).state.bestValLoss);
-      scores.push(best.reduce((a, b) => a + b, 0) / best.length);
+      const score = best.reduce((a, b) => a + b, 0) / best.length;
+      scored[label] = Number.isFinite(score) ? score : 'Infinity';
+      writeJsonAtomic(SCORES, { about: 'Stage 1 of docs/results/figure6-protocol.md: each candidate\'s best validation score (mean log loss, 16 validation problems of problem seed 0, 100 steps, meta-seed 0).', scores: scored });
     }
-    const index = scores.reduce((bi, s, i) => (s < scores[bi]! ? i : bi), 0);
-    picks[m.label] = { index, scores };
-    log(`stage 1: ${m.label} picks #${index} (validation scores ${scores.map((s) => s.toFixed(4)).join(', ')})`);
+    scores.push(Number(scored[label]));
   }
-  writeJsonAtomic(picksFile, picks);
+  const index = scores.reduce((bi, s, i) => (s < scores[bi]! ? i : bi), 0);
+  picks[m.label] = { index, scores };
+  log(`stage 1: ${m.label} picks #${index} (validation scores ${scores.map((s) => s.toFixed(4)).join(', ')})`);
 }
 
 // Stage 2: the picks, the baselines and the paper recipe on the final seeds, one held-out set.
