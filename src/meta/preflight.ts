@@ -47,7 +47,7 @@ interface EntrySize extends PartSize {
 }
 
 /** What the entry's part tells of its size on the experiment's task. */
-function entrySize(exp: MetaExperiment, rv: ResolvedEntry, i: number, task: PartSize): EntrySize {
+function entrySize(rv: ResolvedEntry, i: number, task: PartSize): EntrySize {
   const shape = { paramShapes: task.paramShapes ?? [], symmetry: { groupSizes: task.groupSizes ?? [] } };
   if (isBaseline(rv)) return { field: `variants[${i}].baseline`, ...baselines.size(rv.baseline, shape) };
   return { field: `variants[${i}].learned`, ...learnedOptimizers.size(rv.learned, shape) };
@@ -63,13 +63,15 @@ const heldoutEntries = (exp: MetaExperiment, resolved: readonly ResolvedEntry[])
   resolved.reduce((s, rv) => s + runsOf(exp, rv) * (exp.heldout.steps + 1), 0);
 
 /** Sizes no allocation can hold, each naming its field. */
-function sizeProblems(exp: MetaExperiment, task: PartSize, sizes: readonly EntrySize[]): string[] {
+/** Each evaluation task with its size (the experiment's own task's is `task`'s). */
+const evalTaskSizes = (exp: MetaExperiment, task: PartSize) => evalTasksOf(exp).map((on) => ({ on, size: on.label === '' ? task : taskFamilies.size(on.task) }));
+
+function sizeProblems(evalSizes: ReturnType<typeof evalTaskSizes>, sizes: readonly EntrySize[]): string[] {
   const out: string[] = [];
   const tooBig = (field: string, floats: number | undefined, what: string) => {
     if (floats !== undefined && floats * 4 > MAX_TENSOR_BYTES) out.push(`${field}: ${what} of ${floats.toExponential(2)} floats (${formatBytes(floats * 4)}), above the ${formatBytes(MAX_TENSOR_BYTES)} one tensor may hold; smaller sizes`);
   };
-  for (const on of evalTasksOf(exp)) {
-    const z = on.label === '' ? task : taskFamilies.size(on.task);
+  for (const { on, size: z } of evalSizes) {
     const field = on.label === '' ? 'task' : `evalTasks "${on.label}"`;
     tooBig(field, z.largestTensor !== undefined ? z.largestTensor * on.trajectories : undefined, `a parameter tensor of the ${on.trajectories} held-out problems`);
   }
@@ -83,8 +85,7 @@ function sizeProblems(exp: MetaExperiment, task: PartSize, sizes: readonly Entry
  */
 export function estimateMeta(exp: MetaExperiment, resolved: readonly ResolvedEntry[], train = true): Estimate & { problems: string[] } {
   const task = taskFamilies.size(exp.task);
-  const P = task.floats ?? 0;
-  const sizes = resolved.map((rv, i) => entrySize(exp, rv, i, task));
+  const sizes = resolved.map((rv, i) => entrySize(rv, i, task));
   const seeds = exp.metaSeeds.length;
   let trainSeconds = 0;
   let metaBytes = 0;
@@ -103,7 +104,8 @@ export function estimateMeta(exp: MetaExperiment, resolved: readonly ResolvedEnt
   const records = entries * BYTES_PER_HELDOUT_ENTRY;
   // entries are evaluated one after another, all held-out problems in one batch
   // one task's problems at a time
-  const problemsTimesParameters = Math.max(...evalTasksOf(exp).map((on) => on.trajectories * (on.label === '' ? P : (taskFamilies.size(on.task).floats ?? 0))));
+  const evalSizes = evalTaskSizes(exp, task);
+  const problemsTimesParameters = Math.max(...evalSizes.map(({ on, size }) => on.trajectories * (size.floats ?? 0)));
   const step = Math.max(...sizes.map((z) => problemsTimesParameters * (z.stepBytesPerParameter ?? DEFAULT_STEP_BYTES_PER_PARAMETER)));
   const perm = Math.max(0, ...resolved.filter(isTrained).filter(() => train).map((rv) => rv.train.trajectories * BYTES_PER_TRAINING_TRAJECTORY));
   const memory = [
@@ -115,7 +117,7 @@ export function estimateMeta(exp: MetaExperiment, resolved: readonly ResolvedEnt
   const time = [`held-out evaluation ${formatDuration(evalSeconds)}`];
   const trained = resolved.filter(isTrained).length;
   if (train && trained > 0) time.push(`meta-training ${formatDuration(trainSeconds)} (${trained} learned entr${trained === 1 ? 'y' : 'ies'} x ${seeds} meta-seed(s)${unknown.length > 0 ? `; no figures for ${unknown.join(', ')}: not counted` : ''})`);
-  return { bytes: records + step + perm + metaBytes, seconds: trainSeconds + evalSeconds, memory, time, problems: sizeProblems(exp, task, sizes) };
+  return { bytes: records + step + perm + metaBytes, seconds: trainSeconds + evalSeconds, memory, time, problems: sizeProblems(evalSizes, sizes) };
 }
 
 export interface MetaPreflightOptions {
