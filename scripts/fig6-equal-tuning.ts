@@ -5,8 +5,9 @@
 // Stage 2 trains the picks with the final meta-seeds on the final problem seed and evaluates
 // them, the baselines (their lr lists tuned on that seed's validation problems) and the paper
 // recipe on the same held-out problems. Every step resumes where a killed run stopped.
-// Usage: npx tsx scripts/fig6-equal-tuning.ts [out-dir] [--check]   (default results/fig6-equal-tuning;
-//        --check: decode and preflight every experiment of both stages, print the estimates, run nothing)
+// Usage: npx tsx scripts/fig6-equal-tuning.ts [out-dir] [--check] [--jobs N]   (default results/fig6-equal-tuning;
+//        --check: decode and preflight every experiment of both stages, print the estimates, run nothing;
+//        --jobs N: stage 2 trains N units at once on worker threads, the same numbers as one at a time)
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
@@ -41,7 +42,10 @@ interface Protocol {
 const CONFIG = 'experiments/fig6-equal-tuning.json';
 const args = process.argv.slice(2);
 const check = args.includes('--check');
-const out = args.find((a) => !a.startsWith('--')) ?? 'results/fig6-equal-tuning';
+const jobsAt = args.indexOf('--jobs');
+const jobs = jobsAt >= 0 ? Number(args[jobsAt + 1]) : 1;
+if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected a positive integer, got ${args[jobsAt + 1]}`);
+const out = args.find((a, i) => !a.startsWith('--') && i !== jobsAt + 1) ?? 'results/fig6-equal-tuning';
 const p = JSON.parse(fs.readFileSync(CONFIG, 'utf8')) as Protocol;
 const log = (l: string) => process.stderr.write(`[fig6] ${l}\n`);
 await initBackend('wasm');
@@ -109,5 +113,5 @@ const final = path.join(out, 'final');
 const variants = [...p.baselines, ...p.methods.map((m) => candidate(m, picks[m.label]!.index, m.label)), ...p.paper];
 const exp = experiment(final, p.final.seed, p.final.metaSeeds, p.final.heldout, variants);
 log('stage 2');
-await trainAndEvaluate(exp, CONFIG, { start: 'resume', log, progress: 'lines' });
+await trainAndEvaluate(exp, CONFIG, { start: 'resume', log, progress: 'lines', jobs });
 log(`done: ${path.join(final, 'logs', 'results.json')}`);
