@@ -1,11 +1,16 @@
-// Bench section "reference": our LSTM(update,tele) meta-training against the PyTorch reference
-// implementation's protocol (scripts/reference_meta_speed.py), side by side in one run, each
-// with the whole machine in turn. The reference runs with torch threads 1 and 2, with the
+// Bench section "reference": our LSTM(update,tele) meta-training against the authors' own
+// function (Rose-STL-Lab/Teleportation-Optimization, learn-to-teleport/gradient_descent_mlp.py,
+// train_meta_opt), called as it is by scripts/reference_meta_authors.py, side by side in one run,
+// each with the whole machine in turn. Their code is not part of symtele: SYMTELE_AUTHORS_DIR
+// names a checkout, and without it the section is skipped with the reason printed (as it is
+// when no python3 with torch exists). The reference runs with torch threads 1 and 2, with the
 // OpenBLAS tuning variables OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from its environment
 // (a wrong core type slows OpenBLAS down), and, when SYMTELE_OPENBLAS_DIR names a folder holding
 // an OpenBLAS libblas.so.3, also with that BLAS first on the library path; ratios are taken
-// against its best set-up. Skipped, with the reason printed, when no python3 with torch exists.
+// against its best set-up.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Section, Figures } from './section.js';
 import { metaTrainThroughput } from './meta.js';
@@ -40,40 +45,57 @@ export function lstmUpdateTeleFlops(o: { n: number; hidden: number; steps: numbe
   return 3 * forward * o.steps;
 }
 
+/** What the reference is, in the JSON: never a re-implementation. */
+export const REFERENCE_IMPLEMENTATION = 'authors train_meta_opt';
+
+/** The authors' checkout named by SYMTELE_AUTHORS_DIR, or why the section cannot run. */
+export function authorsDir(env: NodeJS.ProcessEnv = process.env): { dir: string } | { reason: string } {
+  const dir = env.SYMTELE_AUTHORS_DIR;
+  const what = "the reference is the authors' train_meta_opt (Rose-STL-Lab/Teleportation-Optimization, not part of symtele)";
+  if (!dir) return { reason: `SYMTELE_AUTHORS_DIR is not set: ${what}; set it to a checkout of their repository` };
+  if (!existsSync(join(dir, 'learn-to-teleport', 'gradient_descent_mlp.py'))) {
+    return { reason: `SYMTELE_AUTHORS_DIR (${dir}) holds no learn-to-teleport/gradient_descent_mlp.py: ${what}` };
+  }
+  return { dir };
+}
+
 export interface ReferenceRun {
   setup: string;
   threads: number;
   blas: string;
-  updateTele: number; // trajectories/s
-  update: number;
-  gdStepMs: number;
-  secondsPerTrajectory: { median: number; min: number; max: number; n: number };
+  updateTele: number; // trajectories/s of the LSTM(update,tele) call
+  update: number; // and of the LSTM(update) call
+  secondsPerTrajectory: ScriptOutput['updateTele']['secondsPerTrajectory'];
   raw: ScriptOutput;
 }
 
-/** What scripts/reference_meta_speed.py prints (the fields used here). */
-interface ScriptOutput {
+interface TimedCall {
+  call: Record<string, unknown>;
+  callSeconds: number;
+  trajectoriesPerSecond: number;
+  secondsPerTrajectory: { mean: number; median: number; min: number; max: number; n: number };
+}
+
+/** What scripts/reference_meta_authors.py prints (the fields used here). */
+export interface ScriptOutput {
+  implementation: string;
+  authorsSources: Record<string, string>;
   torch: string;
+  threads: number;
   cpu: string;
   blas: { BLAS_INFO?: string; loaded?: string[] };
-  updateTele: { trajectoriesPerSecond: number; secondsPerTrajectory: { median: number; min: number; max: number; n: number } };
-  update: { trajectoriesPerSecond: number };
-  gdStepMs: number;
+  updateTele: TimedCall;
+  update: TimedCall;
   openblasEnv: Record<string, string>;
 }
 
-const SCRIPT = fileURLToPath(new URL('../../scripts/reference_meta_speed.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../scripts/reference_meta_authors.py', import.meta.url));
 
-/** Runs the reference timing script once; its environment lacks the OpenBLAS tuning variables. */
-export function runReference(python: string, threads: number, o: { blasDir?: string; steps: number; trajectories: number; warmup: number }): ReferenceRun {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  if (o.blasDir) env.LD_LIBRARY_PATH = [o.blasDir, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-  const args = [SCRIPT, '--threads', String(threads), '--steps', String(o.steps), '--trajectories', String(o.trajectories), '--warmup', String(o.warmup)];
-  const r = spawnSync(python, args, { env, encoding: 'utf8', timeout: 30 * 60_000, maxBuffer: 16 << 20 });
-  if (r.status !== 0) throw new Error(`reference script failed (threads ${threads}): ${r.error?.message ?? r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const raw = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as ScriptOutput;
+/** The reference run from the script's stdout (its last line is the JSON object). */
+export function parseReferenceOutput(stdout: string, threads: number): ReferenceRun {
+  const raw = JSON.parse(stdout.trim().split('\n').pop() ?? '') as ScriptOutput;
+  // only the authors' code is a reference
+  if (raw.implementation !== 'authors') throw new Error(`reference script output is not the authors' code (implementation: ${raw.implementation})`);
   const loaded = raw.blas.loaded ?? [];
   const blas = loaded.some((l) => /openblas/i.test(l)) ? 'OpenBLAS' : loaded.some((l) => /mkl/i.test(l)) ? 'MKL' : `${raw.blas.BLAS_INFO ?? '?'} (${loaded.join(', ') || 'none loaded'})`;
   return {
@@ -82,10 +104,26 @@ export function runReference(python: string, threads: number, o: { blasDir?: str
     blas,
     updateTele: raw.updateTele.trajectoriesPerSecond,
     update: raw.update.trajectoriesPerSecond,
-    gdStepMs: raw.gdStepMs,
     secondsPerTrajectory: raw.updateTele.secondsPerTrajectory,
     raw,
   };
+}
+
+/** Runs the authors' train_meta_opt through the timing script once; its environment lacks the OpenBLAS tuning variables. */
+export function runReference(
+  python: string,
+  threads: number,
+  o: { authorsDir: string; blasDir?: string; steps: number; trajectories: number; warmup: boolean },
+): ReferenceRun {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  if (o.blasDir) env.LD_LIBRARY_PATH = [o.blasDir, env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+  const args = [SCRIPT, '--authors-dir', o.authorsDir, '--threads', String(threads), '--steps', String(o.steps), '--trajectories', String(o.trajectories)];
+  if (o.warmup) args.push('--warmup');
+  const r = spawnSync(python, args, { env, encoding: 'utf8', timeout: 30 * 60_000, maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`reference script failed (threads ${threads}): ${r.error?.message ?? r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return parseReferenceOutput(r.stdout, threads);
 }
 
 function median(xs: number[]): number {
@@ -96,13 +134,17 @@ function median(xs: number[]): number {
 export const section: Section = {
   name: 'reference',
   async run({ quick }): Promise<Figures> {
+    const skipped = (reason: string): Figures => {
+      process.stdout.write(`  skipped: ${reason}\n`);
+      return { referenceSkipped: reason };
+    };
+    // the authors' checkout first: without it there is no reference, whatever python exists
+    const authors = authorsDir();
+    if ('reason' in authors) return skipped(authors.reason);
     const found = findTorchPython(pythonCandidates());
-    if ('reason' in found) {
-      process.stdout.write(`  skipped: ${found.reason}\n`);
-      return { referenceSkipped: found.reason };
-    }
+    if ('reason' in found) return skipped(found.reason);
     const steps = quick ? 20 : 100;
-    const opts = { steps, trajectories: quick ? 1 : 3, warmup: 1 };
+    const opts = { authorsDir: authors.dir, steps, trajectories: quick ? 1 : 5, warmup: true };
     const flops = lstmUpdateTeleFlops({ n: 20, hidden: 300, steps });
 
     // ours: the reference recipe (same shapes, sum of losses, one window per 10 steps) at B = 1
@@ -121,7 +163,7 @@ export const section: Section = {
     for (const blasDir of blasDirs) {
       for (const threads of [1, 2]) {
         const run = runReference(found.python, threads, { ...opts, blasDir });
-        process.stdout.write(`  reference ${run.setup}: ${run.updateTele.toFixed(3)} trajectories/s (LSTM(update) ${run.update.toFixed(3)}/s, GD step ${run.gdStepMs.toFixed(3)} ms)\n`);
+        process.stdout.write(`  reference (${REFERENCE_IMPLEMENTATION}) ${run.setup}: ${run.updateTele.toFixed(3)} trajectories/s (LSTM(update) ${run.update.toFixed(3)}/s)\n`);
         runs.push(run);
       }
     }
@@ -133,16 +175,23 @@ export const section: Section = {
       gflops[k] = (v * flops) / 1e9;
     }
     return {
+      referenceImplementation: REFERENCE_IMPLEMENTATION,
+      referenceCall: best.raw.updateTele.call,
+      referenceAuthorsSources: best.raw.authorsSources,
       referenceCpu: best.raw.cpu,
       referenceTorch: best.raw.torch,
       referenceTrajectoryLength: steps,
       referenceTimedTrajectories: opts.trajectories,
       oursUpdateTeleTrajectoriesPerSecond: ours,
       referenceUpdateTeleTrajectoriesPerSecond: Object.fromEntries(runs.map((r) => [r.setup, r.updateTele])),
+      referenceUpdateTeleTrajectoriesPerSecondByThreads: Object.fromEntries(
+        [...new Set(runs.map((r) => r.threads))].map((t) => [String(t), Math.max(...runs.filter((r) => r.threads === t).map((r) => r.updateTele))]),
+      ),
       referenceUpdateTrajectoriesPerSecond: Object.fromEntries(runs.map((r) => [r.setup, r.update])),
-      referenceGdStepMs: Object.fromEntries(runs.map((r) => [r.setup, r.gdStepMs])),
       referenceSecondsPerTrajectory: Object.fromEntries(runs.map((r) => [r.setup, r.secondsPerTrajectory])),
       referenceBest: best.setup,
+      referenceBestThreads: best.threads,
+      referenceBestTrajectoriesPerSecond: best.updateTele,
       oursOverBestReference: ratio,
       flopsPerTrajectory: flops,
       oursGflopsPerSecond: gflops,
