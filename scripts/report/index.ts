@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { summaryTable, perSeedTable, bestVsOthersTable, pairedAtStep, stepStats, type EvalResults } from '../../src/meta/report.js';
 import { mnistSummary, mnistMarkdown, summarizeOptimizer, type OptimizerSummary } from '../../src/studies/optimizers/mnist-report.js';
 import type { MnistResults } from '../../src/studies/optimizers/mnist.js';
+import { integrationSummary, type IntegrationResults } from '../../src/studies/optimizers/integration.js';
+import { meanStdCell } from '../../src/studies/optimizers/report.js';
 import type { Interval } from '../../src/report/intervals.js';
 import { correlationResults, correlationTable, fig4Results, fig4PooledTables } from './generalization.js';
 import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
@@ -145,7 +147,11 @@ function claims(): string {
   const runs = fig4.reduce((x, f) => x + f.config.runs, 0) / cells;
   rows.push(`| Figure 4: teleporting towards lower φ or higher ψ improves generalization | not reproduced: the change at the teleport is gone after an epoch | 50,000 samples, teleport at epoch 20 of 40, ${runs} paired runs per dataset and ψ mode: final validation loss arm − none, every arm within ±${maxAbs.toFixed(3)} | ${link('docs/results/generalization.md', '#figure-4-at-the-papers-size-50000-samples-teleport-at-epoch-20-of-40-5-batches-of-2000')} |`);
   rows.push(`| Figure 8: the expected displacement of the minimum depends on curvature, differently per curve | reproduced: for large κr the parabola's grows with κ, the circle's shrinks | ${displacementLine('docs/generalization/displacement.json')} | ${link('docs/results/generalization.md', '#figure-8-expected-displacement-of-the-minimum-vs-its-curvature-symtele-run-displacement')} |`);
-  rows.push(`| Figure 12 (regression, Appendix G.1): teleporting momentum and AdaGrad | not backed by a committed result file (to re-measure) | – | ${link('docs/results/optimizers.md', '#teleport-integration-figure-12-appendix-g1')} |`);
+  const fig12 = readResult<IntegrationResults>('docs/optimizers/fig12-integration.json');
+  const adagrad = fig12.panels.find((p) => p.optimizer.name === 'adagrad')!;
+  const finalLoss = (label: string) => meanStdCell(adagrad.variants.find((x) => x.label === label)!.runs.map((q) => q.loss.at(-1)!));
+  const stable = adagrad.variants.filter((v) => v.teleport && !v.runs.some((q) => q.diverged));
+  rows.push(`| Figure 12 (regression, Appendix G.1): teleporting momentum and AdaGrad | AdaGrad: lower final loss on average, within the spread; momentum: not reproduced; the paper's group lrs diverge | ${fig12.config.repeats} repeats, final loss at the largest stable group lr: AdaGrad none ${finalLoss('no teleport')}, ${stable.map((v) => `${v.label.replace(/\|\|/g, '‖').replace(/ \(group lr .*\)/, '')} ${finalLoss(v.label)}`).join(', ')} | ${link('docs/results/optimizers.md', '#teleport-integration-figure-12-appendix-g1')} |`);
   return ['| paper claim | verdict here | measured (committed data) | details |', '|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -183,6 +189,7 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'fig4-pooled': (dir) => fig4PooledTables(fig4Results(path.join(ROOT, dir))).join('\n\n'),
   'claims': () => claims(),
   'displacement': (file) => displacementLine(file),
+  'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
 };
 
 const BLOCK = /(<!-- report:([\w-]+)(?: ([^\s>]+))? -->\n)([\s\S]*?)(<!-- \/report -->)/g;

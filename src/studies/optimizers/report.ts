@@ -16,11 +16,10 @@ export function meanStdCell(values: readonly number[]): string {
 }
 
 export function markdownTable(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  // a cell's own bars ("max ||grad||_A") would split it
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
-
-/** A directory name from a label: "max ||grad||_A" -> "max-grad-A". */
 
 /** Write `summary.md` and `results.json` of an experiment (atomically); returns their paths. */
 export function writeReport(out: string, summary: string, results: unknown): string[] {
