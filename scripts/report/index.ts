@@ -20,6 +20,7 @@ import { meanStdCell } from '../../src/studies/optimizers/report.js';
 import type { Interval } from '../../src/report/intervals.js';
 import { correlationResults, correlationTable, fig4Results, fig4PooledTables } from './generalization.js';
 import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
+import { fig6StageOneTable, fig6BaselineTable } from './fig6.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -188,6 +189,8 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'correlation-r': correlationR,
   'fig4-pooled': (dir) => fig4PooledTables(fig4Results(path.join(ROOT, dir))).join('\n\n'),
   'claims': () => claims(),
+  'fig6-stage1': (args) => fig6StageOneTable(ROOT, ...(args.split(',') as [string, string])),
+  'fig6-baselines': (file) => fig6BaselineTable(readResult<EvalResults>(file)),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
 };
