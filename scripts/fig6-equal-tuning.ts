@@ -7,7 +7,10 @@
 // recipe on the same held-out problems. Every step resumes where a killed run stopped.
 // Usage: npx tsx scripts/fig6-equal-tuning.ts [out-dir] [--check] [--jobs N]   (default results/fig6-equal-tuning;
 //        --check: decode and preflight every experiment of both stages, print the estimates, run nothing;
-//        --jobs N: stage 2 trains N units at once on worker threads, the same numbers as one at a time)
+//        --jobs N: stage 2 trains N units at once on worker threads, the same numbers as one at a time;
+//        --rescore '<method> #<j>' (repeatable): drop that candidate's stage-1 score and run, and
+//        train it again; --retrain-unit '<label>#<meta-seed>' (repeatable): train that stage-2
+//        unit again, the others kept. Both are for runs a fixed bug touched, and are reported.)
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
@@ -42,10 +45,14 @@ interface Protocol {
 const CONFIG = 'experiments/fig6-equal-tuning.json';
 const args = process.argv.slice(2);
 const check = args.includes('--check');
-const jobsAt = args.indexOf('--jobs');
-const jobs = jobsAt >= 0 ? Number(args[jobsAt + 1]) : 1;
-if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected a positive integer, got ${args[jobsAt + 1]}`);
-const out = args.find((a, i) => !a.startsWith('--') && i !== jobsAt + 1) ?? 'results/fig6-equal-tuning';
+/** The values of a repeatable option `--name value`. */
+const valuesOf = (name: string) => args.flatMap((a, i) => (a === name && i + 1 < args.length ? [args[i + 1]!] : []));
+const optionValues = new Set(args.flatMap((a, i) => (a.startsWith('--') && a !== '--check' ? [i + 1] : [])));
+const jobs = Number(valuesOf('--jobs')[0] ?? 1);
+if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected a positive integer, got ${valuesOf('--jobs')[0]}`);
+const rescore = valuesOf('--rescore');
+const retrain = valuesOf('--retrain-unit');
+const out = args.find((a, i) => !a.startsWith('--') && !optionValues.has(i)) ?? 'results/fig6-equal-tuning';
 const p = JSON.parse(fs.readFileSync(CONFIG, 'utf8')) as Protocol;
 const log = (l: string) => process.stderr.write(`[fig6] ${l}\n`);
 await initBackend('wasm');
@@ -86,6 +93,14 @@ if (check) {
 // the string "Infinity", when every validation diverged).
 const SCORES = 'docs/results/fig6-equal-tuning/stage1.json';
 const scored: Record<string, number | string> = fs.existsSync(SCORES) ? (JSON.parse(fs.readFileSync(SCORES, 'utf8')) as { scores: Record<string, number | string> }).scores : {};
+for (const label of rescore) {
+  const m = p.methods.find((x) => label.startsWith(`${x.label} #`));
+  const j = m ? Number(label.slice(m.label.length + 2)) : NaN;
+  if (!m || !Number.isInteger(j) || j < 0 || j >= m.grid.length) throw new Error(`--rescore ${label}: expected '<method> #<candidate>' of ${CONFIG}`);
+  delete scored[label];
+  fs.rmSync(path.join(out, 'tune', slug(m.label), String(j)), { recursive: true, force: true });
+  log(`stage 1: ${label} is trained and scored again`);
+}
 const picks: Record<string, { index: number; scores: number[] }> = {};
 for (const m of p.methods) {
   const scores: number[] = [];
@@ -113,5 +128,5 @@ const final = path.join(out, 'final');
 const variants = [...p.baselines, ...p.methods.map((m) => candidate(m, picks[m.label]!.index, m.label)), ...p.paper];
 const exp = experiment(final, p.final.seed, p.final.metaSeeds, p.final.heldout, variants);
 log('stage 2');
-await trainAndEvaluate(exp, CONFIG, { start: 'resume', log, progress: 'lines', jobs });
+await trainAndEvaluate(exp, CONFIG, { start: 'resume', log, progress: 'lines', jobs, retrain });
 log(`done: ${path.join(final, 'logs', 'results.json')}`);

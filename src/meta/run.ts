@@ -19,6 +19,7 @@ import {
   disposeTrainState,
   evaluate,
   initTrainState,
+  initialMeta,
   totalBatches,
   trainBatch,
   rollbackToBest,
@@ -177,10 +178,10 @@ export async function trainVariant(rv: LearnedEntry, exp: MetaExperiment, metaSe
       st = r.state;
       ran++;
       if (r.windows.length > 0 && r.windows.every((w) => w.skipped)) {
-        const back = st.bestMeta !== null;
-        st = rollbackToBest(st, train.rollbackLrFactor);
-        const lr = back && (train.rollbackLrFactor ?? 1) !== 1 ? ` (meta learning rates now x${+st.lrScale.toPrecision(3)})` : '';
-        log(`${who}: batch ${st.batchesDone} diverged from its first window; ${back ? `back to the best validated meta-parameters${lr}` : 'nothing validated to return to, kept going'}`);
+        const to = st.bestMeta !== null ? 'the best validated meta-parameters' : 'the initial meta-parameters (none validated yet)';
+        st = rollbackToBest(st, train.rollbackLrFactor, () => initialMeta(parts.learned, parts.family, train, opts.warmFrom));
+        const lr = (train.rollbackLrFactor ?? 1) !== 1 ? ` (meta learning rates now x${+st.lrScale.toPrecision(3)})` : '';
+        log(`${who}: batch ${st.batchesDone} diverged from its first window; back to ${to}${lr}`);
       }
       trajectories += Math.min(train.batch, train.trajectories);
       const done = r.windows.filter((w) => !w.skipped);

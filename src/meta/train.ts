@@ -169,19 +169,26 @@ function taskShape(family: TaskFamily, seed: number) {
   return shape;
 }
 
-/** A fresh trainer; `warm` (the trained parameters named by `c.warmStart`) replaces the update module. */
-export function initTrainState(learned: LearnedOptimizer, family: TaskFamily, c: TrainConfig, warm?: MetaParams): MetaTrainState {
+/**
+ * The meta-parameters a run starts from (a pure function of the meta-seed, and of `warm`, the
+ * trained parameters named by `c.warmStart`, which replace the update module).
+ */
+export function initialMeta(learned: LearnedOptimizer, family: TaskFamily, c: TrainConfig, warm?: MetaParams): MetaParams {
   // Streams shared by all variants (not keyed by name): the update LSTM (initialised first)
   // starts from the same weights in LSTM(update) and LSTM(update,tele), and both see the
   // training trajectories in the same order, so per meta-seed the two differ only by the
   // teleport module (a paired comparison).
   const fresh = learned.init(stream(c.seed, 'meta-init'), taskShape(family, c.seed));
-  let meta = fresh;
-  if (c.warmStart !== null) {
-    if (!warm) throw new Error(`warm start from ${c.warmStart}: its trained meta-parameters are needed`);
-    meta = withUpdateFrom(fresh, warm, c.warmStart);
-    tf.dispose(Object.values(fresh.update ?? {}));
-  }
+  if (c.warmStart === null) return fresh;
+  if (!warm) throw new Error(`warm start from ${c.warmStart}: its trained meta-parameters are needed`);
+  const meta = withUpdateFrom(fresh, warm, c.warmStart);
+  tf.dispose(Object.values(fresh.update ?? {}));
+  return meta;
+}
+
+/** A fresh trainer; `warm` (the trained parameters named by `c.warmStart`) replaces the update module. */
+export function initTrainState(learned: LearnedOptimizer, family: TaskFamily, c: TrainConfig, warm?: MetaParams): MetaTrainState {
+  const meta = initialMeta(learned, family, c, warm);
   return {
     meta,
     outer: outerInit(meta),
@@ -358,14 +365,14 @@ export function validationScore(rec: TrajectoryRecord): number {
   return Number.isFinite(s) ? s / n : Infinity;
 }
 
-/** Validate and keep a copy of the best meta-parameters so far. */
+/** Validate and keep a copy of the best meta-parameters so far (a diverged validation never is). */
 export function validate(st: MetaTrainState, learned: LearnedOptimizer, family: TaskFamily, c: TrainConfig): { state: MetaTrainState; score: number; record: TrajectoryRecord } {
   const ns = Array.from({ length: c.valTrajectories }, (_, i) => i);
   const record = evaluate(learned, st.meta, family, c.seed, 'val', ns, c.valSteps);
   const score = validationScore(record);
-  if (score < st.bestValLoss || st.bestMeta === null) {
+  if (score < st.bestValLoss) {
     disposeMeta(st.bestMeta);
-    return { state: { ...st, bestValLoss: Math.min(score, st.bestValLoss), bestMeta: cloneMeta(st.meta) }, score, record };
+    return { state: { ...st, bestValLoss: score, bestMeta: cloneMeta(st.meta) }, score, record };
   }
   return { state: st, score, record };
 }
@@ -374,13 +381,14 @@ export function validate(st: MetaTrainState, learned: LearnedOptimizer, family: 
  * Divergence guard: a batch whose first window already diverges gives no meta-gradient (its
  * windows are skipped), so the meta-parameters would stay where every trajectory diverges for
  * the rest of training (seen: the learned GD scale growing to e^2 x 3e-4). Return to the best
- * validated meta-parameters with fresh Adam moments instead. No-op before any validation.
+ * validated meta-parameters with fresh Adam moments instead; before any validation that did not
+ * diverge, to the start (`start()`, when given; else a no-op).
  */
-export function rollbackToBest(st: MetaTrainState, lrFactor = 1): MetaTrainState {
-  if (!st.bestMeta) return st;
+export function rollbackToBest(st: MetaTrainState, lrFactor = 1, start?: () => MetaParams): MetaTrainState {
+  if (!st.bestMeta && !start) return st;
   disposeMeta(st.meta);
   disposeOuter(st.outer);
-  const meta = cloneMeta(st.bestMeta);
+  const meta = st.bestMeta ? cloneMeta(st.bestMeta) : start!();
   return { ...st, meta, outer: outerInit(meta), lrScale: st.lrScale * lrFactor };
 }
 

@@ -25,7 +25,7 @@ import { tbptt } from '../../src/meta/estimators/tbptt.js';
 import { pes } from '../../src/meta/estimators/pes.js';
 import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../../src/meta/params.js';
 import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors } from '../../src/meta/truncated.js';
-import { initTrainState, trainBatch, disposeTrainState, rollbackToBest, lrFactor, evaluate, type MetaTrainState, type TrainConfig } from '../../src/meta/train.js';
+import { initTrainState, initialMeta, trainBatch, disposeTrainState, rollbackToBest, lrFactor, evaluate, validate, type MetaTrainState, type TrainConfig } from '../../src/meta/train.js';
 import type { LearnedOptimizer } from '../../src/meta/learned/learned.js';
 import { MetaExperimentCodec, TrainCodec, isBaseline, resolveAll, resolvePreset, trainedEntry, type LearnedEntry } from '../../src/meta/config.js';
 import { makeBaseline } from '../../src/meta/baselines.js';
@@ -708,6 +708,27 @@ test('rollbackToBest restores the best validated meta-parameters with fresh Adam
   for (const k of Object.keys(best.update)) assert.deepEqual(Array.from(back.meta.update[k].dataSync()), Array.from(best.update[k].dataSync()), k);
   for (const m of back.outer.update.slots.expAvg!) assert.ok(m.dataSync().every((x) => x === 0));
   assert.equal(back.outer.update.step, 0);
+  disposeTrainState(back);
+});
+
+test('before any validation that did not diverge, a rollback returns to the initial meta-parameters, and a diverged validation is never kept as best', async () => {
+  const v = tiny('LSTM(update)');
+  const c = tinyTrain({ evalEvery: 0, trajectories: 9 });
+  const p = partsOf(v, c);
+  let st = initTrainState(p.learned, p.family, c);
+  const start = initialMeta(p.learned, p.family, c);
+  st = (await batch(st, v, c)).state;
+  // a state whose validation overflows: every step of the learned update scaled up
+  const blown: MetaTrainState = { ...st, meta: mapMeta(st.meta, (x) => tf.mul(x, 1e30)) };
+  const after = validate(blown, p.learned, p.family, c);
+  assert.equal(after.score, Infinity);
+  assert.equal(after.state.bestMeta, null, 'a diverged validation is not kept as best');
+  const back = rollbackToBest(after.state, 0.5, () => initialMeta(p.learned, p.family, c));
+  for (const k of Object.keys(start.update)) assert.deepEqual(Array.from(back.meta.update[k].dataSync()), Array.from(start.update[k].dataSync()), k);
+  assert.equal(back.outer.update.step, 0);
+  assert.equal(back.lrScale, 0.5);
+  disposeMeta(start);
+  disposeMeta(st.meta);
   disposeTrainState(back);
 });
 
