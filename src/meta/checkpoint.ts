@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { checkpointBackend } from '../backend/resume-check.js';
-import { fsyncDir, removeAtomic, sweepTrash, writeAll, writeFileAtomic, writeJsonAtomic } from '../logging/atomic.js';
+import { fsyncDir, removeAtomic, sweepTrash, writeAll, writeFileAtomic, writeJsonAtomic } from '../run/atomic.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
 import type { Params } from '../nn/lstm.js';

@@ -3,7 +3,7 @@
 // whose checkpoints are damaged can be trained again alone.
 import fs from 'node:fs';
 import path from 'node:path';
-import { removeAtomic, writeJsonAtomic } from '../logging/atomic.js';
+import { removeAtomic, writeJsonAtomic } from '../run/atomic.js';
 import { eventFiles } from '../logging/tensorboard.js';
 import { CheckpointError, hasCheckpoint } from './checkpoint.js';
 import type { MetaExperiment } from './config.js';

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeJsonAtomic } from '../logging/atomic.js';
+import { writeJsonAtomic } from '../run/atomic.js';
 
 export interface ModelCheckpoint {
   id: number;

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { checkpointBackend, checkResumeBackend } from '../backend/resume-check.js';
-import { writeFileAtomic } from '../logging/atomic.js';
+import { writeFileAtomic } from '../run/atomic.js';
 import { encodeTensors, decodeTensors, packWire, unpackWire } from '../run/tensors.js';
 import { namedState, stateFromNamed, type OptimizerState } from '../optim/state.js';
 import type { ClassifierState } from './classifier.js';

@@ -12,7 +12,7 @@ import { MnistConfig, type MnistOptimizer } from '../../studies/optimizers/confi
 import { largestLockstep, runOptimizersMnist, optimizerLabel, type OptimizerResult } from '../../studies/optimizers/mnist.js';
 import { mnistMarkdown, mnistSummary, writeMnistReport } from '../../studies/optimizers/mnist-report.js';
 import { slug } from '../../run/slug.js';
-import { writeJsonAtomic } from '../../logging/atomic.js';
+import { writeJsonAtomic } from '../../run/atomic.js';
 import { loadDataset } from '../../data/index.js';
 import { loadPresetConfigOrExit, runPresetHelp, RUN_DEFAULT_PRESET } from './_preset.js';
 
