@@ -141,7 +141,7 @@ describe('correlation study resume', () => {
     await initBackend('wasm');
     const resumed = (await runCorrelation(cfgB, killAt(-1)))!;
     assert.deepEqual(epochs, ['2+3 0', '2+3 1'], 'the resumed run trained only the missing epoch');
-    assert.equal(fs.existsSync(path.join(root, 'b', 'group.lockstep.bin')), false, 'the finished group leaves no in-flight file');
+    assert.equal(fs.existsSync(path.join(root, 'b', 'group.lockstep')), false, 'the finished group leaves no in-flight checkpoint');
     assert.deepEqual(resumed.perModel, whole.perModel);
     assert.deepEqual(resumed.pearson, whole.pearson);
     assert.deepEqual(resumed.ci95, whole.ci95);

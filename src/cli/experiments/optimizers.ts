@@ -71,7 +71,7 @@ export function register(run: Command): void {
           log,
           load,
           // each lockstep group's weights and optimizer states after every epoch: a rerun resumes there
-          lockstep: (o, arms) => ({ file: path.join(config.out, 'runs', `${slug(optimizerLabel(o.optimizer))}.${arms.join('+')}.lockstep.bin`), key: runKey(config, o) }),
+          lockstep: (o, arms) => ({ dir: path.join(config.out, 'runs', `${slug(optimizerLabel(o.optimizer))}.${arms.join('+')}.lockstep`), key: runKey(config, o) }),
           save: (r) => {
             const o = config.optimizers.find((q) => q.optimizer === r.optimizer)!;
             writeJsonAtomic(file(o), { key: runKey(config, o), result: r });
