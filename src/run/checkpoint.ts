@@ -37,11 +37,12 @@ export type Manifest<R extends SlotRecord> = R & { tensors: WireEntry[]; bytes: 
 export type SlotTensor = tf.Tensor | Float32Array;
 
 const SLOT = /^ckpt-(\d+)$/;
-const TEMPORARY = /^ckpt-\d+\.(\d+)\.tmp$/;
+/** A slot being written (or left by a writer that died): `ckpt-<n>.<pid>.tmp`. */
+export const SLOT_TEMPORARY = /^ckpt-\d+\.(\d+)\.tmp$/;
 const slotName = (n: number) => `ckpt-${String(n).padStart(8, '0')}`;
 
 /** Committed slots of `dir`, newest first. */
-function slots(dir: string): string[] {
+export function slots(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir)
@@ -122,7 +123,7 @@ function prune(dir: string, keep: number): void {
   for (const old of slots(dir).slice(Math.max(1, keep))) removeAtomic(old);
   for (const f of ['manifest.json', 'tensors.bin']) fs.rmSync(path.join(dir, f), { force: true });
   for (const f of fs.readdirSync(dir)) {
-    const pid = TEMPORARY.exec(f)?.[1];
+    const pid = SLOT_TEMPORARY.exec(f)?.[1];
     if (pid !== undefined && pid !== String(process.pid)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
   }
   sweepTrash(dir);
