@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { deepMerge } from '../src/config/codec.js';
-import { writeJsonAtomic } from '../src/logging/atomic.js';
+import { writeJsonAtomic } from '../src/run/atomic.js';
 import { MetaExperimentCodec } from '../src/meta/config.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 import { trainAndEvaluate } from '../src/meta/experiment.js';

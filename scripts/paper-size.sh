@@ -54,7 +54,7 @@ fig4() {
   fi
   [[ -f $asc/results.json ]] && return
   echo "{\"seed\": $seed, \"dims\": [784, 16, 10, 10], \"arms\": [\"none\", \"curvature-up\", \"curvature-down\"], \"teleport\": {\"curvatureMode\": \"ascent\"}}" > "$asc/config.json"
-  [[ -f $asc/before-teleport.lockstep.bin || -n ${DRY:-} ]] || cp "$dir/before-teleport.lockstep.bin" "$asc/"
+  [[ -d $asc/before-teleport.lockstep || -n ${DRY:-} ]] || cp -r "$dir/before-teleport.lockstep" "$asc/"
   cli run teleport-generalization --preset full --dataset "$ds" --config "$asc/config.json" --out "$asc"
 }
 

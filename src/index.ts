@@ -27,6 +27,7 @@ export * from './config/codec.js';
 export * as codecs from './config/common.js';
 export { registerConfig, getConfig, listConfigs } from './config/registry.js';
 export * from './logging/index.js';
+export * from './run/atomic.js';
 export * from './report/plot.js';
 
 // meta-learning: tasks, learned optimizers, estimators, baselines, the trainer, worker pools,

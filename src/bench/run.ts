@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { initBackend, installedBackends } from '../backend/index.js';
-import { writeJsonAtomic } from '../logging/atomic.js';
+import { writeJsonAtomic } from '../run/atomic.js';
 import { speedTableOf, writeSpeedTable } from './speed-table.js';
 
 import type { Figures, Section } from './section.js';

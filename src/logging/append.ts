@@ -6,7 +6,7 @@
  * a checkpoint records so that a resumed run cuts the file back to it (no record twice).
  */
 import * as fs from 'node:fs';
-import { writeAll } from './atomic.js';
+import { writeAll } from '../run/atomic.js';
 
 export interface AppendBuffer {
   readonly closed: boolean;

@@ -1,5 +1,4 @@
-/** Sinks: TensorBoard event files, JSONL metrics, atomic file writes, progress reports. */
+/** Sinks: TensorBoard event files, JSONL metrics, progress reports (atomic writes: run/atomic.ts). */
 export * from './tensorboard.js';
 export * from './jsonl.js';
-export * from './atomic.js';
 export * from './progress.js';

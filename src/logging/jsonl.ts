@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { appendBuffer, openContinued } from './append.js';
-import { makeDirs } from './atomic.js';
+import { makeDirs } from '../run/atomic.js';
 
 /** One scalar metric record. */
 export interface ScalarRecord {

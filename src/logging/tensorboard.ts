@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import CRC32C from 'crc-32/crc32c.js';
 import protobuf from 'protobufjs';
 import { appendBuffer, openContinued } from './append.js';
-import { makeDirs } from './atomic.js';
+import { makeDirs } from '../run/atomic.js';
 
 // ---------------------------------------------------------------------------------------------
 // TFRecord framing

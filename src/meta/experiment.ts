@@ -17,7 +17,7 @@ import { preflightMeta } from './preflight.js';
 import { bestVsOthersTable, summaryTable, perSeedTable, plotResults, resultsByTask, writeResultsJson, type MetaResults } from './report.js';
 import { slug } from '../run/slug.js';
 import { disposeMeta, type MetaParams } from './params.js';
-import { writeFileAtomic } from '../logging/atomic.js';
+import { writeFileAtomic } from '../run/atomic.js';
 import type { ProgressMode } from '../logging/progress.js';
 import { evalLogdir, parseUnitKey, retrainUnit, sweepLeftovers, unitKey, withRetrainAdvice } from './run-dirs.js';
 

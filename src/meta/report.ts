@@ -1,7 +1,7 @@
 // Held-out results: the machine-readable JSON, the summary table (mean ± std at chosen steps)
 // and the log-scale loss plot, one line per variant.
 import { savePlot, bandSeries } from '../report/plot.js';
-import { writeJsonAtomic } from '../logging/atomic.js';
+import { writeJsonAtomic } from '../run/atomic.js';
 import { tInterval, type Interval } from '../report/intervals.js';
 
 export interface VariantResult {

@@ -3,7 +3,8 @@
 // whose checkpoints are damaged can be trained again alone.
 import fs from 'node:fs';
 import path from 'node:path';
-import { removeAtomic, writeJsonAtomic } from '../logging/atomic.js';
+import { removeAtomic, writeJsonAtomic } from '../run/atomic.js';
+import { SLOT_TEMPORARY, newestManifest, slots } from '../run/checkpoint.js';
 import { eventFiles } from '../logging/tensorboard.js';
 import { CheckpointError, hasCheckpoint } from './checkpoint.js';
 import type { MetaExperiment } from './config.js';
@@ -103,18 +104,8 @@ export function evalLogdir(exp: MetaExperiment, labels: readonly string[]): { lo
 }
 
 /** Temporaries of atomic writes, deletes and checkpoint slots, with the pid of their writer. */
-const TEMPORARY = [/^ckpt-\d+\.(\d+)\.tmp$/, /^\..+\.trash\.(\d+)\.[0-9a-f]+\.tmp$/, /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/];
+const TEMPORARY = [SLOT_TEMPORARY, /^\..+\.trash\.(\d+)\.[0-9a-f]+\.tmp$/, /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/];
 
-const SLOT = /^ckpt-\d+$/;
-
-/** Whether the slot's manifest marks a finished unit's last checkpoint. */
-const isFinal = (slot: string): boolean => {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(slot, 'manifest.json'), 'utf8')) as { final?: boolean }).final === true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * What killed processes left in a run's folders: temporaries of writers that are gone (orphan
@@ -130,8 +121,8 @@ export function leftovers(exp: MetaExperiment, units: readonly UnitKey[], extraD
   for (const u of units) {
     const ck = checkpointDirOf(exp.checkpointDir, u.label, u.metaSeed);
     out.push(...inDir(ck), ...inDir(path.dirname(ck)), ...inDir(unitLogDirOf(exp.logdir, u.label, u.metaSeed)));
-    const slots = fs.existsSync(ck) ? fs.readdirSync(ck).filter((f) => SLOT.test(f)).sort().reverse() : [];
-    if (slots.length > 1 && isFinal(path.join(ck, slots[0]!))) out.push(...slots.slice(1).map((f) => path.join(ck, f)));
+    const committed = slots(ck);
+    if (committed.length > 1 && newestManifest(ck)?.final === true) out.push(...committed.slice(1));
   }
   return [...new Set(out)];
 }

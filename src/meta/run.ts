@@ -2,7 +2,7 @@
 // meta-seed) with TensorBoard logs, periodic validation and resumable checkpoints, then run
 // all variants and GD on the same held-out trajectories and report.
 import path from 'node:path';
-import { removeAtomic, sweepTrash } from '../logging/atomic.js';
+import { removeAtomic, sweepTrash } from '../run/atomic.js';
 import { createSummaryWriter, type SummaryWriter } from '../logging/tensorboard.js';
 import { buildRunParts, entryRunSpec, type RunSpec } from './build.js';
 import { backendChange } from '../backend/resume-check.js';

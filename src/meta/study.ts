@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { removeAtomic, sweepTrash, writeJsonAtomic } from '../logging/atomic.js';
+import { removeAtomic, sweepTrash, writeJsonAtomic } from '../run/atomic.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { hasCheckpoint } from './checkpoint.js';
 import type { MetaExperiment } from './config.js';

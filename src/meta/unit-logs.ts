@@ -5,7 +5,7 @@
 // once, like an uninterrupted run's.
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeDirs } from '../logging/atomic.js';
+import { makeDirs } from '../run/atomic.js';
 import { createJsonlWriter, type JsonlWriter } from '../logging/jsonl.js';
 import { createSummaryWriter, eventFiles, type SummaryWriter } from '../logging/tensorboard.js';
 import { readableLength } from '../logging/recover.js';

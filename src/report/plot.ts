@@ -3,7 +3,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
-import { writeFileAtomic } from '../logging/atomic.js';
+import { writeFileAtomic } from '../run/atomic.js';
 
 export interface Series {
   name: string;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { makeDirs } from '../logging/atomic.js';
+import { makeDirs } from '../run/atomic.js';
 
 export class DirLockedError extends Error {
   constructor(readonly dir: string, readonly holder: LockInfo) {

@@ -50,6 +50,13 @@ export function decodeTensors(w: WireTensors, where = 'wire'): Params {
   return out;
 }
 
+/** A JSON.stringify replacer: non-finite numbers (a diverged window's loss) survive as strings. */
+export const keepNonFinite = (_k: string, v: unknown): unknown => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+
+/** Undo {@link keepNonFinite} on parsed JSON: "NaN", "Infinity" and "-Infinity" become numbers again. */
+export const reviveNonFinite = (v: unknown): unknown =>
+  v === 'NaN' || v === 'Infinity' || v === '-Infinity' ? Number(v) : Array.isArray(v) ? v.map(reviveNonFinite) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reviveNonFinite(x)])) : v;
+
 const MAGIC = 0x53594d57; // "SYMW"
 
 /**
@@ -57,9 +64,7 @@ const MAGIC = 0x53594d57; // "SYMW"
  * `extra` carries the JSON fields beside the tensors (an estimate's weight and losses).
  */
 export function packWire(w: WireTensors, extra: unknown = null): Buffer {
-  // non-finite numbers (a diverged window's loss) survive as strings
-  const keep = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
-  const header = Buffer.from(JSON.stringify({ layout: w.layout, extra }, keep), 'utf8');
+  const header = Buffer.from(JSON.stringify({ layout: w.layout, extra }, keepNonFinite), 'utf8');
   const start = 8 + header.length + ((4 - ((8 + header.length) % 4)) % 4);
   const out = Buffer.alloc(start + w.data.byteLength);
   out.writeUInt32LE(MAGIC, 0);
@@ -85,8 +90,6 @@ export function unpackWire(buf: Buffer, where = 'wire'): { wire: WireTensors; ex
   // copy into an aligned buffer of its own (a Buffer from Redis may share a pool at any offset)
   const data = new Float32Array(n);
   Buffer.from(data.buffer).set(buf.subarray(start));
-  const revive = (v: unknown): unknown =>
-    v === 'NaN' || v === 'Infinity' || v === '-Infinity' ? Number(v) : Array.isArray(v) ? v.map(revive) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)])) : v;
-  return { wire: { layout: header.layout, data }, extra: revive(header.extra) };
+  return { wire: { layout: header.layout, data }, extra: reviveNonFinite(header.extra) };
 }
 

@@ -1,11 +1,12 @@
 /**
- * One trained model per file (atomic JSON): its weights as base64 float32 per layer, its loss
- * history and a fingerprint of the settings that produced it, so a study can resume and its
- * metrics can be recomputed without retraining.
+ * One trained model per checkpoint directory (`model-<id>/`, in the slotted format of
+ * src/run/checkpoint.ts): its weights per layer, its loss history and a fingerprint of the
+ * settings that produced it, so a study can resume and its metrics can be recomputed without
+ * retraining. The single-file format of before (`model-<id>.json`) is refused, naming the file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeJsonAtomic } from '../logging/atomic.js';
+import { CheckpointError, hasSlot, loadNewest, nextSlot, refuseSingleFile, saveSlot, type SlotReader } from '../run/checkpoint.js';
 
 export interface ModelCheckpoint {
   id: number;
@@ -20,31 +21,47 @@ export interface ModelCheckpoint {
   weights: Float32Array[];
 }
 
-const encode = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-function decode(s: string): Float32Array {
-  const b = Buffer.from(s, 'base64');
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
+const FORMAT = 'symtele-model';
+/** 1: one JSON file, base64 weights. 2: a slotted checkpoint directory. */
+const VERSION = 2;
 
-export const checkpointPath = (dir: string, id: number) => path.join(dir, `model-${String(id).padStart(4, '0')}.json`);
+type ModelRecord = Omit<ModelCheckpoint, 'weights'> & { format: typeof FORMAT; version: number };
+
+export const checkpointPath = (dir: string, id: number) => path.join(dir, `model-${String(id).padStart(4, '0')}`);
 
 export function saveModel(dir: string, c: ModelCheckpoint): void {
-  writeJsonAtomic(checkpointPath(dir, c.id), { ...c, weights: c.weights.map(encode) });
+  const { weights, ...rest } = c;
+  const at = checkpointPath(dir, c.id);
+  saveSlot(at, nextSlot(at), weights.map((w, i) => [`layer/${i}`, w]), { format: FORMAT, version: VERSION, ...rest }, 1);
+}
+
+/** Whether model `id` has a checkpoint in `dir` (an error for one of the format before). */
+function saved(dir: string, id: number): boolean {
+  const at = checkpointPath(dir, id);
+  refuseSingleFile(`${at}.json`, at);
+  return hasSlot(at);
 }
 
 /** The checkpoint of model `id`, or null when there is none. */
 export function loadModel(dir: string, id: number): ModelCheckpoint | null {
-  const file = checkpointPath(dir, id);
-  if (!fs.existsSync(file)) return null;
-  const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Omit<ModelCheckpoint, 'weights'> & { weights: string[] };
-  const weights = raw.weights.map(decode);
-  raw.dims.slice(0, -1).forEach((d, i) => {
-    if (weights[i]?.length !== d * raw.dims[i + 1]!) throw new Error(`${file}: layer ${i} has ${weights[i]?.length} weights, expected ${d * raw.dims[i + 1]!}`);
+  if (!saved(dir, id)) return null;
+  return loadNewest(checkpointPath(dir, id), FORMAT, read).value;
+}
+
+function read({ slot, manifest, tensors }: SlotReader<ModelRecord>): ModelCheckpoint {
+  const { format: _f, version, tensors: _t, bytes: _b, sha256: _s, ...c } = manifest;
+  if (version !== VERSION) throw new CheckpointError(slot, `version ${version}, this build reads ${VERSION}`, false);
+  const { layout, data } = tensors();
+  const weights = c.dims.slice(0, -1).map((d, i) => {
+    const e = layout.find((x) => x.name === `layer/${i}`);
+    if (e?.length !== d * c.dims[i + 1]!) throw new CheckpointError(slot, `layer ${i} has ${e?.length} weights, expected ${d * c.dims[i + 1]!}`, false);
+    return data.slice(e.offset, e.offset + e.length);
   });
-  return { ...raw, weights };
+  return { ...c, weights };
 }
 
 /** Ids 0..n-1 that have a checkpoint in dir. */
 export function savedModels(dir: string, n: number): number[] {
-  return [...Array(n).keys()].filter((i) => fs.existsSync(checkpointPath(dir, i)));
+  if (!fs.existsSync(dir)) return [];
+  return [...Array(n).keys()].filter((i) => saved(dir, i));
 }

@@ -1,34 +1,36 @@
 /**
  * The state of a lockstep of classifiers (`ClassifierState` with a hand-designed optimizer's
- * state) in one file, with whatever progress record the experiment keeps beside it (JSON): a
- * run killed at any moment resumes from the last file and gives the same numbers as an
- * uninterrupted one, since the batch order depends only on (seed, model, epoch).
+ * state) with whatever progress record the experiment keeps beside it (JSON): a run killed at
+ * any moment resumes from the last save and gives the same numbers as an uninterrupted one,
+ * since the batch order depends only on (seed, model, epoch).
  *
- * Format: the wire bytes of `meta/wire.ts` (named float32 tensors + a JSON header), written
- * atomically; the header carries a key of the config that produced it, and a file of another
- * config is not resumed from, and a file written on another backend is an error (see
- * backend/resume-check.ts).
+ * Stored in the slotted checkpoint format of src/run/checkpoint.ts (a directory; each save a new
+ * slot, the one before dropped once it is committed). The record carries a key of the config
+ * that produced it: a directory of another config is not resumed from, and one written on
+ * another backend is an error (see backend/resume-check.ts). The single-file format of before
+ * (`<dir>.bin`) is refused, naming the file.
  */
-import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { checkpointBackend, checkResumeBackend } from '../backend/resume-check.js';
-import { writeFileAtomic } from '../logging/atomic.js';
-import { encodeTensors, decodeTensors, packWire, unpackWire } from '../run/tensors.js';
+import { CheckpointError, hasSlot, loadNewest, nextSlot, refuseSingleFile, saveSlot, type SlotReader } from '../run/checkpoint.js';
+import { decodeTensors } from '../run/tensors.js';
 import { namedState, stateFromNamed, type OptimizerState } from '../optim/state.js';
 import type { ClassifierState } from './classifier.js';
 import type { Params } from '../nn/lstm.js';
 
 const FORMAT = 'symtele-lockstep';
+/** 1: one wire file (run/tensors.ts packWire). 2: a slotted checkpoint directory. */
+const VERSION = 2;
 
-interface Header<P> {
+interface LockstepRecord<P> {
   format: typeof FORMAT;
+  version: number;
   key: string;
   epoch: number;
   models: number[];
   step: number;
   layers: number;
-  /** The backend that wrote it (absent in files from before it was recorded). */
-  backend?: string;
+  backend: string;
   progress: P;
 }
 
@@ -43,34 +45,34 @@ function named(state: ClassifierState<OptimizerState>): Params {
   return { ...out, ...namedState(state.opt, state.params.map((_, i) => String(i))) };
 }
 
-/** Write the lockstep's state and progress (atomic: a kill leaves the previous file or this one). */
-export function saveLockstep<P>(file: string, key: string, state: ClassifierState<OptimizerState>, progress: P): void {
-  const header: Header<P> = { format: FORMAT, key, epoch: state.epoch, models: [...state.models], step: state.opt.step, layers: state.params.length, backend: checkpointBackend(), progress };
-  writeFileAtomic(file, packWire(encodeTensors(named(state)), header));
+/** Save the lockstep's state and progress in `dir` (a kill leaves the previous save or this one). */
+export function saveLockstep<P>(dir: string, key: string, state: ClassifierState<OptimizerState>, progress: P): void {
+  const record: LockstepRecord<P> = { format: FORMAT, version: VERSION, key, epoch: state.epoch, models: [...state.models], step: state.opt.step, layers: state.params.length, backend: checkpointBackend(), progress };
+  saveSlot(dir, nextSlot(dir), Object.entries(named(state)), record, 1);
 }
 
 /**
- * The lockstep in `file` (new tensors, owned by the caller), or undefined when there is none or
- * it was written for another config (`key`). A damaged file, or one written on another
+ * The lockstep saved in `dir` (new tensors, owned by the caller), or undefined when there is
+ * none or it was saved for another config (`key`). A damaged save, or one written on another
  * backend, is an error naming it.
  */
-export function loadLockstep<P>(file: string, key: string): SavedLockstep<P> | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  const { wire, extra } = unpackWire(fs.readFileSync(file), file);
-  const h = extra as Header<P>;
-  if (h?.format !== FORMAT) throw new Error(`${file}: not a ${FORMAT} file`);
+export function loadLockstep<P>(dir: string, key: string): SavedLockstep<P> | undefined {
+  refuseSingleFile(`${dir}.bin`, dir);
+  if (!hasSlot(dir)) return undefined;
+  return loadNewest(dir, FORMAT, (s: SlotReader<LockstepRecord<P>>) => read(s, key)).value;
+}
+
+function read<P>({ slot, manifest: h, tensors }: SlotReader<LockstepRecord<P>>, key: string): SavedLockstep<P> | undefined {
+  if (h.version !== VERSION) throw new CheckpointError(slot, `version ${h.version}, this build reads ${VERSION}`, false);
   if (h.key !== key) return undefined;
-  checkResumeBackend(file, h.backend);
-  const t = decodeTensors(wire, file);
+  checkResumeBackend(slot, h.backend);
+  const t = decodeTensors(tensors(), slot);
   const get = (name: string) => {
     const x = t[name];
-    if (!x) throw new Error(`${file}: no tensor "${name}"`);
+    if (!x) throw new Error(`${slot}: no tensor "${name}"`);
     return x;
   };
   const params = Array.from({ length: h.layers }, (_, i) => get(`param/${i}`) as tf.Tensor3D);
-  const opt = stateFromNamed(t, params.map((_, i) => String(i)), h.step, '', file);
-  // the first version of the format kept the progress fields in the header itself
-  const { format: _f, key: _k, epoch: _e, models: _m, step: _s, layers: _l, backend: _b, ...inline } = h;
-  const progress = 'progress' in h ? h.progress : (inline as unknown as P);
-  return { state: { params, opt, epoch: h.epoch, models: h.models }, progress };
+  const opt = stateFromNamed(t, params.map((_, i) => String(i)), h.step, '', slot);
+  return { state: { params, opt, epoch: h.epoch, models: h.models }, progress: h.progress };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -100,10 +100,10 @@ test('config check: invalid config exits 2, lists every problem, writes nothing'
 test('run correlation refuses an output folder with a group in training unless --resume, before any work', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'symtele-corr-'));
   try {
-    await writeFile(join(dir, 'group.lockstep.bin'), '');
+    await mkdir(join(dir, 'group.lockstep'));
     const r = await symtele(['run', 'correlation', '--out', dir, '--backend', 'wasm']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /group\.lockstep\.bin holds a group of models in training: pass --resume/);
+    assert.match(r.stderr, /group\.lockstep holds a group of models in training: pass --resume/);
     assert.equal(existsSync(join(dir, 'models')), false, 'nothing was trained');
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -13,12 +13,9 @@ import {
   LogDirError,
   createJsonlWriter,
   readJsonl,
-  writeFileAtomic,
-  writeJsonAtomic,
   progress,
   formatEta,
   resolveProgressMode,
-  makeDirs,
 } from '../../src/logging/index.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -229,7 +226,7 @@ test('the real TensorBoard reader lists the tags and steps written', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// JSONL, atomic writes, progress
+// JSONL, progress
 
 test('JSONL writer appends one object per line', () => {
   const file = path.join(tmpDir(), 'sub', 'metrics.jsonl');
@@ -252,23 +249,6 @@ test('JSONL writer appends one object per line', () => {
     { val: { score: 'Infinity', steps: ['-Infinity', 1] } },
   ]);
   assert.equal((recs[4] as { tag: string }).tag, 'acc');
-});
-
-test('writeFileAtomic replaces content and leaves no temporary files', () => {
-  const dir = tmpDir();
-  const file = path.join(dir, 'ckpt', 'state.json');
-  writeJsonAtomic(file, { step: 1 });
-  assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { step: 1 });
-  writeJsonAtomic(file, { step: 2, w: [1.5, 2.5] });
-  assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { step: 2, w: [1.5, 2.5] });
-  writeFileAtomic(path.join(dir, 'ckpt', 'w.bin'), new Uint8Array([1, 2, 3]));
-  assert.deepEqual([...fs.readFileSync(path.join(dir, 'ckpt', 'w.bin'))], [1, 2, 3]);
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'ckpt')).sort(), ['state.json', 'w.bin']);
-
-  // A failing write (target is a directory) leaves the old state and no temporary file.
-  fs.mkdirSync(path.join(dir, 'ckpt', 'adir'));
-  assert.throws(() => writeFileAtomic(path.join(dir, 'ckpt', 'adir'), 'x'), /adir/);
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'ckpt')).sort(), ['adir', 'state.json', 'w.bin']);
 });
 
 test('progress prints a line per N% when not on a TTY, nothing when quiet', () => {
@@ -312,13 +292,4 @@ test('progress lines: a resumed count starts where it was, with an ETA from the 
   assert.match(lines[lines.length - 1]!, /: 60% \(6\/10\)/);
   assert.equal(formatEta(3725), '1h02m');
   assert.equal(formatEta(185), '3m05s');
-});
-
-test('makeDirs fails at once on a kernel file system (where a recursive mkdir spins), naming the folder', { skip: !fs.existsSync('/proc/self') }, () => {
-  assert.throws(() => makeDirs('/proc/symtele-logs/a'), /ENOENT.*\/proc\/symtele-logs'/);
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-mkdirs-'));
-  makeDirs(path.join(root, 'a', 'b'));
-  makeDirs(path.join(root, 'a', 'b'));
-  assert.ok(fs.statSync(path.join(root, 'a', 'b')).isDirectory());
-  fs.rmSync(root, { recursive: true, force: true });
 });

@@ -226,7 +226,7 @@ test('a run killed after any epoch resumes at its last finished epoch and gives 
     let saves = 0;
     return {
       log: (s: string) => void (/epoch \d/.test(s) && trained.push(s)),
-      lockstep: (_o: unknown, arms: readonly string[]) => ({ file: path.join(dir, `${arms.join('+')}.bin`), key: 'k' }),
+      lockstep: (_o: unknown, arms: readonly string[]) => ({ dir: path.join(dir, `${arms.join('+')}.lockstep`), key: 'k' }),
       save: () => {
         if (++saves === killAt) throw new Error('killed');
       },
@@ -247,7 +247,7 @@ test('a run killed after any epoch resumes at its last finished epoch and gives 
   assert.equal(resumed.optimizers[0]!.epochs, 3);
   assert.ok(nums(whole).some((r) => r.teleports.length === 2), 'the teleports ran');
   // another config (key) does not resume from these files: it runs from the start
-  const other = runOptimizersMnist({ ...cfg, epochs: 1 }, ds, { lockstep: (_o, arms) => ({ file: path.join(dirs[1]!, `${arms.join('+')}.bin`), key: 'other' }) });
+  const other = runOptimizersMnist({ ...cfg, epochs: 1 }, ds, { lockstep: (_o, arms) => ({ dir: path.join(dirs[1]!, `${arms.join('+')}.lockstep`), key: 'other' }) });
   assert.equal(other.optimizers[0]!.epochs, 1);
   assert.deepEqual(nums(other).map((r) => r.train), nums(whole).map((r) => r.train.slice(0, 1)));
   dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));

@@ -130,7 +130,7 @@ describe('correlation study resume', () => {
       runCorrelation(cfgB, { ...quiet, afterGroup: () => { throw new Error('killed'); } }),
       /killed/,
     );
-    assert.equal(fs.readdirSync(path.join(root, 'b', 'models')).filter((f) => f.endsWith('.json')).length, 2);
+    assert.equal(fs.readdirSync(path.join(root, 'b', 'models')).filter((f) => /^model-\d+$/.test(f)).length, 2);
     // killed again in the middle of the second group: the next run redoes no finished epoch
     const epochs: string[] = [];
     const killAt = (epoch: number) => ({ ...quiet, afterEpoch: (ids: number[], e: number) => { epochs.push(`${ids.join('+')} ${e}`); if (e === epoch) throw new Error('killed'); } });
@@ -141,7 +141,7 @@ describe('correlation study resume', () => {
     await initBackend('wasm');
     const resumed = (await runCorrelation(cfgB, killAt(-1)))!;
     assert.deepEqual(epochs, ['2+3 0', '2+3 1'], 'the resumed run trained only the missing epoch');
-    assert.equal(fs.existsSync(path.join(root, 'b', 'group.lockstep.bin')), false, 'the finished group leaves no in-flight file');
+    assert.equal(fs.existsSync(path.join(root, 'b', 'group.lockstep')), false, 'the finished group leaves no in-flight checkpoint');
     assert.deepEqual(resumed.perModel, whole.perModel);
     assert.deepEqual(resumed.pearson, whole.pearson);
     assert.deepEqual(resumed.ci95, whole.ci95);

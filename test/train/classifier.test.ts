@@ -96,7 +96,7 @@ describe('lockstep checkpoint', () => {
   test('resumes on the backend that wrote it, refuses another (the numbers would change)', async () => {
     await initBackend('wasm');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-lockstep-'));
-    const file = path.join(dir, 'a.lockstep.bin');
+    const file = path.join(dir, 'a.lockstep');
     const opt = optimizer({ name: 'adam', lr: 0.01 });
     const st = initClassifier({ dims, models: [0, 1], seed: 3 }, opt);
     try {
@@ -109,6 +109,8 @@ describe('lockstep checkpoint', () => {
       assert.equal(loadLockstep(file, 'other'), undefined, 'another config: not resumed');
       await initBackend('cpu');
       assert.throws(() => loadLockstep(file, 'k'), (e: Error) => e.message.includes(file) && /written on the wasm backend and this run is on cpu.*--backend wasm/.test(e.message));
+      fs.writeFileSync(`${file}.bin`, 'a lockstep file of the single-file format');
+      assert.throws(() => loadLockstep(file, 'k'), (e: Error) => e.message.includes(`${file}.bin`) && /delete it and rerun/.test(e.message));
     } finally {
       await initBackend('wasm');
       disposeClassifier(st);

@@ -14,7 +14,8 @@ import { TeleportSettings, teleportOptions } from '../../teleport/config.js';
 import { teleport } from '../../teleport/teleport.js';
 import { gradNormSq, mlpLoss } from '../../nn/mlp.js';
 import { stream } from '../../rng/index.js';
-import { createSummaryWriter, writeJsonAtomic } from '../../logging/index.js';
+import { createSummaryWriter } from '../../logging/index.js';
+import { writeJsonAtomic } from '../../run/atomic.js';
 import { runCommand, loadConfigOrExit, useBackend, globalOptions } from '../run.js';
 
 export const TeleportRunConfig = withDefaults(

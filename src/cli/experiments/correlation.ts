@@ -45,8 +45,8 @@ export function register(run: Command): void {
           metrics,
         }, { json: o.json });
         const dir = path.join(cfg.out, 'models');
-        // the first group's models are saved only when it finishes: its epochs so far are in group.lockstep.bin
-        const inFlight = path.join(cfg.out, 'group.lockstep.bin');
+        // the first group's models are saved only when it finishes: its epochs so far are in group.lockstep/
+        const inFlight = path.join(cfg.out, 'group.lockstep');
         if (!o.resume && !o.metricsOnly) {
           const what = fs.existsSync(inFlight)
             ? `${inFlight} holds a group of models in training`

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { runCommand, globalOptions, loadConfigOrExit } from '../run.js';
 import { DisplacementConfig, computeDisplacement } from '../../studies/generalization/displacement.js';
 import { stream } from '../../rng/index.js';
-import { writeJsonAtomic } from '../../logging/index.js';
+import { writeJsonAtomic } from '../../run/atomic.js';
 import { savePlot } from '../../report/plot.js';
 
 export function register(run: Command): void {

@@ -12,7 +12,7 @@ import { MnistConfig, type MnistOptimizer } from '../../studies/optimizers/confi
 import { largestLockstep, runOptimizersMnist, optimizerLabel, type OptimizerResult } from '../../studies/optimizers/mnist.js';
 import { mnistMarkdown, mnistSummary, writeMnistReport } from '../../studies/optimizers/mnist-report.js';
 import { slug } from '../../run/slug.js';
-import { writeJsonAtomic } from '../../logging/atomic.js';
+import { writeJsonAtomic } from '../../run/atomic.js';
 import { loadDataset } from '../../data/index.js';
 import { loadPresetConfigOrExit, runPresetHelp, RUN_DEFAULT_PRESET } from './_preset.js';
 
@@ -71,7 +71,7 @@ export function register(run: Command): void {
           log,
           load,
           // each lockstep group's weights and optimizer states after every epoch: a rerun resumes there
-          lockstep: (o, arms) => ({ file: path.join(config.out, 'runs', `${slug(optimizerLabel(o.optimizer))}.${arms.join('+')}.lockstep.bin`), key: runKey(config, o) }),
+          lockstep: (o, arms) => ({ dir: path.join(config.out, 'runs', `${slug(optimizerLabel(o.optimizer))}.${arms.join('+')}.lockstep`), key: runKey(config, o) }),
           save: (r) => {
             const o = config.optimizers.find((q) => q.optimizer === r.optimizer)!;
             writeJsonAtomic(file(o), { key: runKey(config, o), result: r });

@@ -25,7 +25,8 @@ import { outputsPreflight, throwProblems } from '../../config/preflight.js';
 import { optimizer } from '../../optim/index.js';
 import { stream } from '../../rng/index.js';
 import { PAPER_DISPLACEMENTS, randomDirections, randomLieAlgebra } from '../../symmetry/metrics.js';
-import { createSummaryWriter, writeJsonAtomic, progress } from '../../logging/index.js';
+import { createSummaryWriter, progress } from '../../logging/index.js';
+import { removeAtomic, writeJsonAtomic } from '../../run/atomic.js';
 import { savePlot } from '../../report/plot.js';
 import { modelWeights } from '../../nn/batched.js';
 import { initClassifier, trainClassifier, type EpochRecord } from '../../train/classifier.js';
@@ -221,14 +222,14 @@ export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {})
   const opt = optimizer({ name: 'sgd', lr });
   const tb = createSummaryWriter(path.join(cfg.out, 'tb', 'training'));
   const bar = progress(`training ${cfg.dataset.name} models`, todo.length * cfg.epochs, { mode: hooks.progressMode });
-  const groupFile = path.join(cfg.out, 'group.lockstep.bin');
+  const groupDir = path.join(cfg.out, 'group.lockstep');
   let seconds = 0;
   try {
     for (let g = 0; g < todo.length; g += cfg.group) {
       const ids = todo.slice(g, g + cfg.group);
       // the group in flight is saved after every epoch: a kill loses at most one epoch
       const key = JSON.stringify({ fingerprint, ids });
-      const inFlight = loadLockstep<{ history: EpochRecord[] }>(groupFile, key);
+      const inFlight = loadLockstep<{ history: EpochRecord[] }>(groupDir, key);
       if (inFlight) log(`resuming models ${ids[0]}-${ids[ids.length - 1]} at epoch ${inFlight.state.epoch}`);
       const state = inFlight?.state ?? initClassifier({ dims, models: ids, seed: cfg.seed, sameInit: cfg.vary === 'order' }, opt);
       const history: EpochRecord[] = inFlight?.progress.history ?? [];
@@ -252,7 +253,7 @@ export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {})
           afterEpoch: (r, st) => {
             history.push(r);
             if (cfg.snapshots.includes(r.epoch + 1)) save(modelsDir(cfg, r.epoch + 1), st.params);
-            saveLockstep(groupFile, key, st, { history });
+            saveLockstep(groupDir, key, st, { history });
             hooks.afterEpoch?.(ids, r.epoch);
             bar.tick(ids.length, { loss: r.trainLoss[0]! });
           },
@@ -263,7 +264,7 @@ export function trainStudyModels(cfg: CorrelationConfig, hooks: StudyHooks = {})
         history.forEach((h, e) => tb.scalar(`model${id}/validation_loss`, h.testLoss[b]!, e + 1));
       });
       save(dir, run.state.params);
-      fs.rmSync(groupFile, { force: true });
+      removeAtomic(groupDir);
       seconds += history.reduce((a, h) => a + h.seconds, 0);
       tf.dispose(run.state.params);
       tb.flush();

@@ -20,7 +20,8 @@ import { optimizer } from '../../optim/index.js';
 import { stream } from '../../rng/index.js';
 import { PAPER_DISPLACEMENTS } from '../../symmetry/metrics.js';
 import { teleport } from '../../teleport/teleport.js';
-import { createSummaryWriter, writeJsonAtomic } from '../../logging/index.js';
+import { createSummaryWriter } from '../../logging/index.js';
+import { writeJsonAtomic } from '../../run/atomic.js';
 import { savePlot, meanStd, bandSeries, type Series } from '../../report/plot.js';
 import { modelTensors } from '../../nn/batched.js';
 import { initClassifier, trainClassifier, type ClassifierState, type EpochRecord } from '../../train/classifier.js';
@@ -203,9 +204,9 @@ export interface TeleportGeneralizationHooks {
 /**
  * Train, teleport every run as each arm says, and continue all arms to `epochs`. Resumable: after
  * every epoch the lockstep's weights and the records so far are saved in `out`
- * (before-teleport.lockstep.bin, then after-teleport.lockstep.bin, written right after the
+ * (before-teleport.lockstep/, then after-teleport.lockstep/, written right after the
  * teleports), each (arm, run) teleport's weights and record as soon as it is done
- * (teleports/<arm>-run<r>.bin: a φ teleport at the paper's size takes many minutes), and a rerun
+ * (teleports/<arm>-run<r>/: a φ teleport at the paper's size takes many minutes), and a rerun
  * of the same config continues from the last one with the numbers of an uninterrupted run.
  * The first phase's file is keyed by the settings that phase uses only, so runs that differ in
  * the teleport or the epochs after it (ascent and curve mode, say) can start from a copy of it.
@@ -224,38 +225,38 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
   fs.mkdirSync(cfg.out, { recursive: true });
   const key = JSON.stringify({ ...cfg, out: null, dims });
   const firstKey = JSON.stringify({ phase: 'before-teleport', seed: cfg.seed, dataset: cfg.dataset, dims, lr, batchSize: cfg.batchSize, runs: cfg.runs, epochs: cfg.teleportEpoch });
-  const beforeFile = path.join(cfg.out, 'before-teleport.lockstep.bin');
-  const afterFile = path.join(cfg.out, 'after-teleport.lockstep.bin');
+  const beforeDir = path.join(cfg.out, 'before-teleport.lockstep');
+  const afterDir = path.join(cfg.out, 'after-teleport.lockstep');
   const teleportsDir = path.join(cfg.out, 'teleports');
-  const teleportFile = (arm: Arm, run: number) => path.join(teleportsDir, `${arm}-run${run}.bin`);
-  const saving = (phase: 'before-teleport' | 'after-teleport', file: string, progress: (rec: EpochRecord) => unknown) => ({
+  const teleportDir = (arm: Arm, run: number) => path.join(teleportsDir, `${arm}-run${run}`);
+  const saving = (phase: 'before-teleport' | 'after-teleport', dir: string, progress: (rec: EpochRecord) => unknown) => ({
     afterEpoch: (rec: EpochRecord, st: ClassifierState<OptimizerState>) => {
-      saveLockstep(file, phase === 'before-teleport' ? firstKey : key, st, progress(rec));
+      saveLockstep(dir, phase === 'before-teleport' ? firstKey : key, st, progress(rec));
       hooks.afterEpoch?.(phase, rec.epoch);
     },
   });
 
-  const resumed = loadLockstep<AfterTeleport>(afterFile, key);
+  const resumed = loadLockstep<AfterTeleport>(afterDir, key);
   let forked: ClassifierState<OptimizerState>;
   let progress: AfterTeleport;
   if (resumed) {
-    log(`${name}: resuming after the teleport at epoch ${resumed.state.epoch} (${afterFile})`);
+    log(`${name}: resuming after the teleport at epoch ${resumed.state.epoch} (${afterDir})`);
     ({ state: forked, progress } = resumed);
   } else {
     ({ forked, progress } = trainAndTeleport());
-    saveLockstep(afterFile, key, forked, progress);
+    saveLockstep(afterDir, key, forked, progress);
   }
 
   /** Phases 1 and 2: the shared first epochs (resumable), then the teleports. */
   function trainAndTeleport(): { forked: ClassifierState<OptimizerState>; progress: AfterTeleport } {
     // 1. the shared first epochs
-    const early = loadLockstep<{ history: EpochRecord[] }>(beforeFile, firstKey);
+    const early = loadLockstep<{ history: EpochRecord[] }>(beforeDir, firstKey);
     const history = early?.progress.history ?? [];
     log(`${name}: training ${cfg.runs} runs for ${cfg.teleportEpoch} epochs before the teleport${early ? ` (resuming at epoch ${early.state.epoch})` : ''}`);
     const first = trainClassifier(early?.state ?? initClassifier({ dims, models: runs, seed: cfg.seed }, opt), {
       ...common,
       epochs: cfg.teleportEpoch,
-      hooks: saving('before-teleport', beforeFile, (rec) => (history.push(rec), { history })),
+      hooks: saving('before-teleport', beforeDir, (rec) => (history.push(rec), { history })),
     });
     const before = { validation: evaluateLoss(first.state.params, data.test), train: evaluateLoss(first.state.params, data.train) };
 
@@ -269,7 +270,7 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
         armWeights.push(perRun);
         const armJumps: ArmResult['jump'] = [];
         for (const run of runs) {
-          const done = loadLockstep<ArmResult['jump'][number]>(teleportFile(arm, run), key);
+          const done = loadLockstep<ArmResult['jump'][number]>(teleportDir(arm, run), key);
           if (done) {
             perRun.push(done.state.params.map((p) => tf.squeeze(p, [0]) as tf.Tensor2D));
             tf.dispose([...done.state.params, ...stateTensors(done.state.opt)]);
@@ -298,7 +299,7 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
           };
           // one model's weights in the lockstep format (SGD: no optimizer state to speak of)
           const one = { params: stacked, opt: opt.init(stacked), epoch: cfg.teleportEpoch, models: [run] };
-          saveLockstep(teleportFile(arm, run), key, one, jump);
+          saveLockstep(teleportDir(arm, run), key, one, jump);
           tf.dispose([...stacked, ...stateTensors(one.opt)]);
           armJumps.push(jump);
           perRun.push(r.weights);
@@ -326,7 +327,7 @@ export async function runTeleportGeneralization(cfg: TeleportGeneralizationConfi
   const A = cfg.arms.length;
   const { jumps } = progress;
   log(`${name}: continuing ${A} arms × ${cfg.runs} runs to epoch ${cfg.epochs}`);
-  const second = trainClassifier(forked, { ...common, epochs: cfg.epochs, hooks: saving('after-teleport', afterFile, (rec) => (progress.second.push(rec), progress)) });
+  const second = trainClassifier(forked, { ...common, epochs: cfg.epochs, hooks: saving('after-teleport', afterDir, (rec) => (progress.second.push(rec), progress)) });
   tf.dispose(second.state.params);
 
   const curve = (h: EpochRecord[], field: 'trainLoss' | 'testLoss', idx: number) => h.map((r) => r[field][idx]!);

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { savePlot, type Series } from '../../report/plot.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../logging/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../run/atomic.js';
 import { bandSeries, markdownTable, stats } from './report.js';
 import { slug } from '../../run/slug.js';
 import { tInterval, type Interval } from '../../report/intervals.js';

@@ -307,10 +307,10 @@ function runGroup(
   const ids = Array.from({ length: cfg.runs }, (_, i) => i);
   const slots: Slot[] = arms.flatMap((arm) => ids.map((run) => ({ arm, run })));
   const models = slots.map((s) => ids[s.run]!);
-  const saved = resumeFrom ? loadLockstep<GroupProgress>(resumeFrom.file, resumeFrom.key) : undefined;
+  const saved = resumeFrom ? loadLockstep<GroupProgress>(resumeFrom.dir, resumeFrom.key) : undefined;
   const resumed = saved?.progress;
   if (saved && (resumed!.runs.length !== slots.length || saved.state.models.some((m, b) => m !== models[b]))) {
-    throw new Error(`${resumeFrom!.file}: holds models [${saved.state.models}], this lockstep runs [${models}]`);
+    throw new Error(`${resumeFrom!.dir}: holds models [${saved.state.models}], this lockstep runs [${models}]`);
   }
   const runs: RunRecord[] = resumed?.runs ?? slots.map((s) => ({ model: ids[s.run]!, trainLoss: [], testLoss: [], epochSeconds: [], teleportSeconds: 0, teleports: [] }));
   for (const [model, perK] of resumed?.distances ?? []) distances.set(model, perK);
@@ -355,7 +355,7 @@ function runGroup(
             run.epochSeconds.push(stepSeconds);
             run.teleportSeconds = ctx.seconds[b]!;
           });
-          if (resumeFrom) saveLockstep<GroupProgress>(resumeFrom.file, resumeFrom.key, state, { runs, teleportSeconds: ctx.seconds, distances: [...distances] });
+          if (resumeFrom) saveLockstep<GroupProgress>(resumeFrom.dir, resumeFrom.key, state, { runs, teleportSeconds: ctx.seconds, distances: [...distances] });
           onEpoch(record.epoch, results);
         },
       },
@@ -381,9 +381,9 @@ export interface RunHooks {
   lockstep?: (o: MnistOptimizer, arms: readonly Arm[]) => LockstepFile;
 }
 
-/** A lockstep group's state file and the key of the config it belongs to. */
+/** A lockstep group's checkpoint directory and the key of the config it belongs to. */
 export interface LockstepFile {
-  file: string;
+  dir: string;
   key: string;
 }
 

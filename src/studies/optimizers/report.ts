@@ -2,7 +2,7 @@
 // cells and markdown tables, run-directory names.
 import path from 'node:path';
 import { finiteStats } from '../../report/plot.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../logging/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../run/atomic.js';
 
 export { finiteStats as stats, bandSeries } from '../../report/plot.js';
 
