@@ -10,12 +10,15 @@
 //        --jobs N: stage 2 trains N units at once on worker threads, the same numbers as one at a time;
 //        --rescore '<method> #<j>' (repeatable): drop that candidate's stage-1 score and run, and
 //        train it again; --retrain-unit '<label>#<meta-seed>' (repeatable): train that stage-2
-//        unit again, the others kept. Both are for runs a fixed bug touched, and are reported.)
+//        unit again, the others kept. Both are for runs a fixed bug touched, and are reported;
+//        --report: only write the committed reduction of stage 2's results (REDUCED below).)
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
 import { deepMerge } from '../src/config/codec.js';
-import { writeJsonAtomic } from '../src/run/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../src/run/atomic.js';
+import zlib from 'node:zlib';
+import type { EvalResults } from '../src/meta/report.js';
 import { MetaExperimentCodec } from '../src/meta/config.js';
 import { decodeOrThrow } from '../src/config/codec.js';
 import { trainAndEvaluate } from '../src/meta/experiment.js';
@@ -47,7 +50,8 @@ const args = process.argv.slice(2);
 const check = args.includes('--check');
 /** The values of a repeatable option `--name value`. */
 const valuesOf = (name: string) => args.flatMap((a, i) => (a === name && i + 1 < args.length ? [args[i + 1]!] : []));
-const optionValues = new Set(args.flatMap((a, i) => (a.startsWith('--') && a !== '--check' ? [i + 1] : [])));
+const FLAGS = ['--check', '--report'];
+const optionValues = new Set(args.flatMap((a, i) => (a.startsWith('--') && !FLAGS.includes(a) ? [i + 1] : [])));
 const jobs = Number(valuesOf('--jobs')[0] ?? 1);
 if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected a positive integer, got ${valuesOf('--jobs')[0]}`);
 const rescore = valuesOf('--rescore');
@@ -79,6 +83,24 @@ const experiment = (dir: string, seed: number, metaSeeds: number[], heldout: { t
     },
     CONFIG,
   );
+
+/** What the docs' tables need of stage 2's results: losses (7 significant digits), seeds, baselines' lrs. */
+const REDUCED = 'docs/results/fig6-equal-tuning/final.json.gz';
+function writeReduced(resultsFile: string): void {
+  const r = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as EvalResults;
+  // a diverged run's loss: "Infinity" / "NaN" (written by writeResultsJson; null in older files: Infinity)
+  const round = (x: number | string | null) => (typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(7)) : x === null ? 'Infinity' : String(x));
+  const variants = Object.fromEntries(
+    Object.entries(r.variants).map(([k, v]) => [k, { loss: v.loss.map((run) => run.map(round)), metaSeed: v.metaSeed, lr: v.lr, lrGrid: v.lrGrid, trainSeconds: v.trainSeconds }]),
+  );
+  const about = 'Figure 6 with equal tuning, stage 2 (docs/results/figure6-protocol.md): held-out loss per run and step (runs: meta-seeds x problems), reduced from the run\'s results.json by scripts/fig6-equal-tuning.ts --report.';
+  writeFileAtomic(REDUCED, zlib.gzipSync(JSON.stringify({ about, heldout: r.heldout, variants })));
+  log(`wrote ${REDUCED}`);
+}
+if (args.includes('--report')) {
+  writeReduced(path.join(out, 'final', 'logs', 'results.json'));
+  process.exit(0);
+}
 
 if (check) {
   const all = [
@@ -130,3 +152,4 @@ const exp = experiment(final, p.final.seed, p.final.metaSeeds, p.final.heldout, 
 log('stage 2');
 await trainAndEvaluate(exp, CONFIG, { start: 'resume', log, progress: 'lines', jobs, retrain });
 log(`done: ${path.join(final, 'logs', 'results.json')}`);
+writeReduced(path.join(final, 'logs', 'results.json'));

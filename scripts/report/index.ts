@@ -20,14 +20,15 @@ import { meanStdCell } from '../../src/studies/optimizers/report.js';
 import type { Interval } from '../../src/report/intervals.js';
 import { correlationResults, correlationTable, fig4Results, fig4PooledTables } from './generalization.js';
 import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
+import { reviveNonFinite } from '../../src/run/tensors.js';
 import { fig6StageOneTable, fig6BaselineTable } from './fig6.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** A committed JSON result file, gzip-compressed when its name ends in .gz. */
+/** A committed JSON result file, gzip-compressed when its name ends in .gz (non-finite numbers kept as strings revived). */
 export function readResult<T = unknown>(file: string, root = ROOT): T {
   const buf = fs.readFileSync(path.join(root, file));
-  return JSON.parse((file.endsWith('.gz') ? zlib.gunzipSync(buf) : buf).toString('utf8')) as T;
+  return reviveNonFinite(JSON.parse((file.endsWith('.gz') ? zlib.gunzipSync(buf) : buf).toString('utf8'))) as T;
 }
 
 const TABLE_STEPS = [1, 10, 30, 100];

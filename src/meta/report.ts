@@ -1,7 +1,8 @@
 // Held-out results: the machine-readable JSON, the summary table (mean ± std at chosen steps)
 // and the log-scale loss plot, one line per variant.
 import { savePlot, bandSeries } from '../report/plot.js';
-import { writeJsonAtomic } from '../run/atomic.js';
+import { writeFileAtomic } from '../run/atomic.js';
+import { keepNonFinite } from '../run/tensors.js';
 import { tInterval, type Interval } from '../report/intervals.js';
 
 export interface VariantResult {
@@ -31,8 +32,9 @@ export type MetaResults = EvalResults | { tasks: Record<string, EvalResults> };
 /** The results per evaluation task ('' for the experiment's own task). */
 export const resultsByTask = (r: MetaResults): [string, EvalResults][] => ('tasks' in r ? Object.entries(r.tasks) : [['', r]]);
 
+/** results.json; a diverged run's non-finite losses are kept as the strings "Infinity" / "NaN". */
 export function writeResultsJson(file: string, r: MetaResults): void {
-  writeJsonAtomic(file, r, { indent: 0 });
+  writeFileAtomic(file, JSON.stringify(r, keepNonFinite) + '\n');
 }
 
 const fmt = (x: number) => (!Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-2 ? x.toExponential(2) : x.toPrecision(4));
