@@ -158,11 +158,16 @@ export function teleportTwoLayer(
   return actOnOriginalInputs(ws, [g], x, xInv, slope, [gInv]) as [tf.Tensor3D, tf.Tensor3D];
 }
 
-/** g = I + T (T: [n, n] or [B, n, n]). */
+/** The identity [n, n] as a fresh constant (made on the host: no kernel, unlike tf.eye's reshape and tile). */
+export function eyeConstant(n: number): tf.Tensor2D {
+  const a = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) a[i * n + i] = 1;
+  return tf.tensor2d(a, [n, n]);
+}
+
+/** g = I + T (T: [n, n] or [B, n, n]; the identity broadcast over the batch: one kernel). */
 export function identityPlus(t: tf.Tensor): tf.Tensor {
-  const n = t.shape[t.rank - 1];
-  const batch = t.rank === 3 ? [t.shape[0]] : undefined;
-  return tf.add(tf.eye(n, n, batch as [number] | undefined), t);
+  return tf.add(eyeConstant(t.shape[t.rank - 1]), t);
 }
 
 /** g = exp(t M): a point on the one-parameter subgroup of the Lie algebra element M. */

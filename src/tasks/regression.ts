@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { stream } from '../rng/index.js';
 import { inv64, mat64, pinv64 } from '../ops/linalg64.js';
-import { DEFAULT_SLOPE } from '../ops/activations.js';
+import { DEFAULT_SLOPE, maskMul } from '../ops/activations.js';
 import { actOnOriginalInputs, groupAction } from '../symmetry/action.js';
 import type { Split, TaskFamily, TaskSymmetry } from './task.js';
 import { unitDirection as unit } from './task.js';
@@ -45,18 +45,19 @@ export function lossAndGrads(
   const [w1, w2] = ws;
   const pre = tf.matMul(w1, x);
   const mask = tf.step(pre, slope);
-  const h = tf.mul(pre, mask) as tf.Tensor3D;
+  // maskMul: the products with the mask without a gradient for it (it is locally constant)
+  const h = maskMul(pre, mask) as tf.Tensor3D;
   const r = tf.sub(tf.matMul(w2, h), y) as tf.Tensor3D;
   const loss = tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
   const g2 = tf.matMul(r, h, false, true) as tf.Tensor3D;
-  const g1 = tf.matMul(tf.mul(mask, tf.matMul(w2, r, true, false)) as tf.Tensor3D, x, false, true);
+  const g1 = tf.matMul(maskMul(tf.matMul(w2, r, true, false), mask) as tf.Tensor3D, x, false, true);
   return { loss, grads: [g1 as tf.Tensor3D, g2 as tf.Tensor3D] };
 }
 
 /** Loss only, [B]. */
 export function regressionLoss(ws: readonly [tf.Tensor3D, tf.Tensor3D], x: tf.Tensor3D, y: tf.Tensor3D, slope: number): tf.Tensor1D {
   const pre = tf.matMul(ws[0], x);
-  const r = tf.sub(tf.matMul(ws[1], tf.mul(pre, tf.step(pre, slope)) as tf.Tensor3D), y);
+  const r = tf.sub(tf.matMul(ws[1], maskMul(pre, tf.step(pre, slope)) as tf.Tensor3D), y);
   return tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
 }
 
@@ -85,7 +86,7 @@ function forward(ws: readonly tf.Tensor[], x: tf.Tensor3D, slope: number) {
     const pre = tf.matMul(ws[i] as tf.Tensor3D, hs[i]);
     const mask = tf.step(pre, slope) as tf.Tensor3D;
     masks.push(mask);
-    hs.push(tf.mul(pre, mask) as tf.Tensor3D);
+    hs.push(maskMul(pre, mask) as tf.Tensor3D);
   }
   return { hs, masks };
 }
@@ -104,7 +105,7 @@ export function deepLossAndGrads(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf
   let delta = r;
   for (let i = L - 1; i >= 0; i--) {
     grads[i] = tf.matMul(delta, hs[i], false, true) as tf.Tensor3D;
-    if (i > 0) delta = tf.mul(masks[i - 1], tf.matMul(ws[i] as tf.Tensor3D, delta, true, false)) as tf.Tensor3D;
+    if (i > 0) delta = maskMul(tf.matMul(ws[i] as tf.Tensor3D, delta, true, false), masks[i - 1]) as tf.Tensor3D;
   }
   return { loss, grads };
 }

@@ -16,7 +16,7 @@ import { checkGradient } from '../../src/ops/gradcheck.js';
 import { loss as f64Loss } from '../helpers/f64.js';
 import type { TaskConfig } from '../../src/tasks/registry.js';
 import type { VariantConfig } from '../../src/meta/variant.js';
-import { paperLearned } from '../../src/meta/learned/paper.js';
+import { paperLearned, groupElementForTests } from '../../src/meta/learned/paper.js';
 import { buildRunParts, entryRunSpec } from '../../src/meta/build.js';
 import { paperEntry, paperPreset } from '../helpers/paper.js';
 import { localShards, shardIds } from '../../src/meta/shards.js';
@@ -277,6 +277,45 @@ test('the regression loss (the meta-gradient reads its first derivative): order 
   assert.ok(result.maxRelError[1]! < 1e-3, JSON.stringify(result.entries));
   weights.dispose();
   b.dispose();
+});
+
+test('the fused group element (one op, hand-written backward): the op-by-op forward to the bit, order 1 against float64 finite differences', () => {
+  const B = 3, d = 4, n = d * d;
+  const tele = { ...paperPreset('LSTM(update,tele)').variant.tele!, magnitude: 0.2, headScale: 0.01 };
+  const r = stream(21, 'group-element');
+  const th = tf.tensor2d(r.uniformArray(B * n, -1, 1), [B, n]);
+  const c = tf.tensor2d(r.uniformArray(B, -1, 1), [B, 1]);
+  const m = tf.tensor2d(r.uniformArray(B, -1, 1), [B, 1]);
+  const dirHost = r.uniformArray(B * n, -1, 1);
+  const dir = tf.tensor3d(dirHost, [B, d, d]);
+  const probe = r.uniformArray(B * n, -1, 1);
+  const probeT = tf.tensor3d(probe, [B, d, d]);
+  for (const [lm, withDir] of [[true, true], [false, true], [true, false], [false, false]] as const) {
+    const cfg = { ...tele, learnedMagnitude: lm };
+    const heads = (hs: tf.Tensor[]) => ({ T: hs[0], c: hs[1], m: hs[2] }) as Record<string, tf.Tensor2D>;
+    tf.tidy(() => {
+      const a = groupElementForTests(cfg, d, heads([th, c, m]), withDir ? dir : null, true).dataSync();
+      const b = groupElementForTests(cfg, d, heads([th, c, m]), withDir ? dir : null, false).dataSync();
+      assert.deepEqual(Array.from(a), Array.from(b), 'the fused forward is the op-by-op one');
+    });
+    const result = checkGradient(
+      (hs) => tf.sum(tf.mul(groupElementForTests(cfg, d, heads(hs), withDir ? dir : null, true), probeT)) as tf.Scalar,
+      ([t64, c64, m64]) => {
+        let total = 0;
+        for (let i = 0; i < B; i++) {
+          const raw = Array.from({ length: n }, (_, j) => cfg.headScale * t64[i * n + j] + (withDir ? c64[i] * dirHost[i * n + j] : 0));
+          const norm = Math.sqrt(raw.reduce((a, v) => a + v * v, 0) + 1e-30);
+          const size = lm ? 1 / (1 + Math.exp(-m64[i])) : 1;
+          raw.forEach((v, j) => (total += probe[i * n + j] * ((v * cfg.magnitude) / norm) * size));
+        }
+        return total;
+      },
+      [th, c, m],
+      { orders: [1], directions: 3, seed: 5, h: 1e-3 },
+    );
+    assert.ok(result.maxRelError[1]! < 1e-3, `learnedMagnitude ${lm}, direction ${withDir}: ${JSON.stringify(result.entries)}`);
+  }
+  tf.dispose([th, c, m, dir, probeT]);
 });
 
 test('specialised two-layer inverse action equals groupAction(kind: inverse)', () => {

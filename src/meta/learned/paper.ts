@@ -20,7 +20,8 @@ import { directionOf, type Task } from '../../tasks/task.js';
 import type { MetaParams } from '../params.js';
 import { logitOfLr, preprocess, VariantCodec, type TeleModuleConfig, type VariantConfig } from '../variant.js';
 import type { PartSize, TaskShapeInfo } from '../../config/parts.js';
-import { rescaleFrobenius } from '../../symmetry/action.js';
+import { identityPlus, rescaleFrobenius } from '../../symmetry/action.js';
+import { shareBuffer } from '../../ops/tape-overrides.js';
 import type { LearnedOptimizer, LearnedState, Sinks, StepStats, TaskShape } from './learned.js';
 
 
@@ -75,10 +76,25 @@ function zeroHeads(c: VariantConfig, mod: string, p: Params): Params {
   return p;
 }
 
-const flat = (ts: readonly tf.Tensor[]): tf.Tensor2D => tf.concat(ts.map((t) => tf.reshape(t, [t.shape[0], -1])), 1) as tf.Tensor2D;
+/**
+ * Shapes [d_i, ...rest] with one rest (e.g. the paper's 20x20 layers): then flattening and
+ * concatenating is concatenating along the first axis and flattening once, and splitting back
+ * is the reverse (one kernel fewer each way, the same entries in the same order).
+ */
+const stackable = (shapes: readonly (readonly number[])[]): boolean =>
+  shapes.length > 1 && shapes.every((s) => s.length === shapes[0].length && s.length >= 2 && s.slice(1).every((d, i) => d === shapes[0][i + 1]));
+
+const flat = (ts: readonly tf.Tensor[]): tf.Tensor2D =>
+  (stackable(ts.map((t) => t.shape.slice(1)))
+    ? tf.reshape(tf.concat([...ts], 1), [ts[0].shape[0], -1])
+    : tf.concat(ts.map((t) => tf.reshape(t, [t.shape[0], -1])), 1)) as tf.Tensor2D;
 
 /** Split [B, n] back into tensors of the given shapes (each [B, ...shape]). */
 function unflat(f: tf.Tensor2D, shapes: readonly (readonly number[])[]): tf.Tensor[] {
+  if (stackable(shapes)) {
+    const rows = shapes.map((s) => s[0]);
+    return tf.split(tf.reshape(f, [f.shape[0], rows.reduce((a, b) => a + b, 0), ...shapes[0].slice(1)]), rows, 1);
+  }
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const parts = sizes.length === 1 ? [f] : tf.split(f, sizes, 1);
   return parts.map((p, i) => tf.reshape(p, [f.shape[0], ...shapes[i]]));
@@ -90,7 +106,12 @@ function groupElements(
   heads: Record<string, tf.Tensor2D>,
   dirs: tf.Tensor3D[] | null,
   groups: readonly number[],
+  firstOrder: boolean,
 ): { ts: tf.Tensor3D[]; dist: tf.Tensor1D } {
+  if (groups.length === 1 && firstOrder) {
+    const T = groupElementOp(t, groups[0], heads, dirs?.[0] ?? null);
+    return { ts: [T], dist: tf.sqrt(tf.sum(tf.square(T), [1, 2])) as tf.Tensor1D };
+  }
   const B = heads.T.shape[0];
   const raws = unflat(heads.T, groups.map((d) => [d, d])) as tf.Tensor3D[];
   const ts = raws.map((r, m) => {
@@ -103,9 +124,64 @@ function groupElements(
     const size = tf.reshape(tf.sigmoid(tf.slice(heads.m, [0, m], [B, 1])), [B, 1, 1]);
     return tf.mul(rescaleFrobenius(raw, t.magnitude), size) as tf.Tensor3D;
   });
-  const dist = tf.sqrt(tf.addN(ts.map((x) => tf.sum(tf.square(x), [1, 2])))) as tf.Tensor1D;
+  const sq = ts.map((x) => tf.sum(tf.square(x), [1, 2]));
+  const dist = tf.sqrt(sq.length === 1 ? sq[0] : tf.addN(sq)) as tf.Tensor1D;
   return { ts, dist };
 }
+
+/**
+ * One hidden layer's T from the heads as one op with a hand-written backward (first order: it
+ * saves intermediates, and is used only where the meta-gradient differentiates it once, i.e.
+ * with a constant direction). The forward is groupElements' op by op on rows [B, d*d] (the same
+ * entries, sums over the same d*d entries in the same order):
+ *   raw = headScale T_head + c D,  R = raw * magnitude / sqrt(sum raw^2 + 1e-30),  T = R sigmoid(m)
+ * and the backward, per problem, with n^2 = sum raw^2 + 1e-30 and s = magnitude / n:
+ *   dR = dT sigmoid(m),  dm = sum(dT R) sigmoid(m) (1 - sigmoid(m)),
+ *   draw = s (dR - raw sum(dR raw) / n^2),  dT_head = headScale draw,  dc = sum(draw D).
+ * Checked against float64 finite differences in test/meta/meta.test.ts.
+ */
+function groupElementOp(t: TeleModuleConfig, d: number, heads: Record<string, tf.Tensor2D>, dir: tf.Tensor3D | null): tf.Tensor3D {
+  const B = heads.T.shape[0];
+  const withDir = dir !== null;
+  const lm = t.learnedMagnitude;
+  const inputs: tf.Tensor[] = [heads.T, ...(withDir ? [heads.c] : []), ...(lm ? [heads.m] : [])];
+  const rows = (x: tf.Tensor) => shareBuffer(x, [B, d * d]);
+  const op = tf.customGrad(((...args: unknown[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [th, ...rest] = args.slice(0, -1) as tf.Tensor2D[];
+    const c = withDir ? rest[0] : null;
+    const m = lm ? rest[withDir ? 1 : 0] : null;
+    const D = withDir ? rows(dir) : null;
+    let raw: tf.Tensor = t.headScale !== 1 ? tf.mul(th, t.headScale) : th;
+    if (c && D) raw = tf.add(raw, tf.mul(c, D));
+    const q = tf.add(tf.sum(tf.square(raw), 1, true), 1e-30);
+    const s = tf.div(t.magnitude, tf.sqrt(q));
+    const R = tf.mul(raw, s);
+    const size = m ? tf.sigmoid(m) : null;
+    const T = size ? tf.mul(R, size) : R;
+    save([raw, q, s, R, ...(size ? [size] : []), ...(D ? [D] : [])]);
+    return {
+      value: shareBuffer(T, [B, d, d]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [rawS, qS, sS, RS] = saved;
+        const sizeS = size ? saved[4] : null;
+        const DS = D ? saved[size ? 5 : 4] : null;
+        const dT = rows(dy);
+        const dR = sizeS ? tf.mul(dT, sizeS) : dT;
+        const draw = tf.mul(sS, tf.sub(dR, tf.mul(rawS, tf.div(tf.sum(tf.mul(dR, rawS), 1, true), qS))));
+        const grads: tf.Tensor[] = [t.headScale !== 1 ? tf.mul(draw, t.headScale) : draw];
+        if (DS) grads.push(tf.sum(tf.mul(draw, DS), 1, true));
+        if (sizeS) grads.push(tf.mul(tf.sum(tf.mul(dT, RS), 1, true), tf.mul(sizeS, tf.sub(1, sizeS))));
+        return grads;
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...ts: tf.Tensor[]) => tf.Tensor3D;
+  return op(...inputs);
+}
+
+/** Exported for the tests: the fused group element (one hidden layer) and its op-by-op original. */
+export const groupElementForTests = (t: TeleModuleConfig, d: number, heads: Record<string, tf.Tensor2D>, dir: tf.Tensor3D | null, fused: boolean): tf.Tensor3D =>
+  groupElements(t, heads, dir ? [dir] : null, [d], fused).ts[0];
 
 const DIRECTION_KIND = { w2: 'w2', gradNorm: 'gradNorm' } as const;
 
@@ -165,9 +241,10 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             const sym = task.symmetry!;
             const dirs =
               dirKind !== null ? directionOf(sym, params, grads, st.step, dirKind).map((d) => (c.secondOrder ? d : detach(d))) : null;
-            const { ts, dist } = groupElements(c.tele!, teleHeads!, dirs, groups);
+            // the fused group element where the meta-gradient differentiates it once (first order)
+            const { ts, dist } = groupElements(c.tele!, teleHeads!, dirs, groups, !c.secondOrder);
             const B = ts[0].shape[0];
-            const gs = ts.map((t, m) => tf.add(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D);
+            const gs = ts.map((t) => identityPlus(t) as tf.Tensor3D);
             stats.teleDist = dist;
             // 'linear': the reference's first-order stand-in W (I - T) for W g^-1; 'device': an
             // on-device Newton-Schulz inverse (the task's own is a float64 host inverse)
