@@ -11,7 +11,7 @@
 // The whole-vector LSTMs size themselves by the task's parameter count, so trained
 // meta-parameters apply to problems of that shape only (./coordinatewise.ts does not).
 import * as tf from '@tensorflow/tfjs';
-import { initLstm, lstmStep, lstmStateTensors, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
+import { initLstm, lstmPairStep, lstmStep, lstmStateTensors, pairState, unpairState, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
 import { detach } from '../../ops/activations.js';
 import { invNearIdentity } from '../../ops/near-identity.js';
 import type { Optimizer } from '../../optim/types.js';
@@ -28,6 +28,8 @@ import type { LearnedOptimizer, LearnedState, Sinks, StepStats, TaskShape } from
 export interface PaperState extends LearnedState {
   readonly update: LstmState | null;
   readonly tele: LstmState | null;
+  /** Both LSTMs' state as one (lstmPairStep), in place of update and tele while they run as a pair. */
+  readonly pair?: LstmState | null;
 }
 
 
@@ -228,11 +230,31 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
           let gflat = flat(grads);
           let features = preprocess(gflat, c.preprocess);
           let ws: tf.Tensor[] = [...params];
+          const order = c.tele?.order;
+          const before = order === 'before' || (order === 'first' && st.step === 0);
+          // Both LSTMs on the same features (first order, with sinks, teleport after the update):
+          // one step of the pair (src/nn/lstm.ts lstmPairStep: the same numbers, half the
+          // elementwise kernels); otherwise each alone.
+          const usePair = !!(specs.update && specs.tele && c.update && !c.secondOrder && sinks.update && sinks.tele && !before);
           let update = st.update;
           let tele = st.tele;
+          let pair: LstmState | null = null;
+          if (st.pair && !usePair) [update, tele] = unpairState(st.pair, specs.update!.hidden, specs.tele!.hidden);
           let teleHeads: Record<string, tf.Tensor2D> | null = null;
-          if (specs.tele && st.tele) {
-            const r = lstmStep(meta.tele, specs.tele, features, st.tele, '', !c.secondOrder, sinks.tele);
+          let updateHeads: Record<string, tf.Tensor2D> | null = null;
+          if (usePair) {
+            const r = lstmPairStep(
+              { params: meta.update, spec: specs.update!, sink: sinks.update! },
+              { params: meta.tele, spec: specs.tele!, sink: sinks.tele! },
+              features,
+              st.pair ?? pairState(st.update!, st.tele!),
+            );
+            [updateHeads, teleHeads] = r.heads;
+            pair = r.state;
+            update = null;
+            tele = null;
+          } else if (specs.tele && tele) {
+            const r = lstmStep(meta.tele, specs.tele, features, tele, '', !c.secondOrder, sinks.tele);
             tele = r.state;
             teleHeads = r.heads;
           }
@@ -257,18 +279,21 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
                   : undefined;
             return sym.act(at, gs, st.step, inverses);
           };
-          const order = c.tele?.order;
-          const before = order === 'before' || (order === 'first' && st.step === 0);
           if (before && teleHeads) {
             ws = teleport(ws);
             grads = constant(task.lossAndGrads(ws, st.step).grads);
             gflat = flat(grads);
             features = preprocess(gflat, c.preprocess);
           }
-          if (c.update && specs.update && st.update) {
+          if (c.update && specs.update && (update || updateHeads)) {
             const u = c.update;
-            const r = lstmStep(meta.update, specs.update, features, st.update, '', !c.secondOrder, sinks.update);
-            update = r.state;
+            let heads = updateHeads;
+            if (!heads) {
+              const r = lstmStep(meta.update, specs.update, features, update!, '', !c.secondOrder, sinks.update);
+              update = r.state;
+              heads = r.heads;
+            }
+            const r = { heads };
             let f: tf.Tensor2D = r.heads.f;
             if (u.outputScale !== 1) f = tf.mul(f, u.outputScale);
             if (u.clamp > 0) f = tf.clipByValue(f, -u.clamp, u.clamp);
@@ -292,8 +317,8 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             ws = ws.map((w, i) => tf.sub(w, tf.mul(e, grads[i])));
           }
           if (!before && teleHeads) ws = teleport(ws);
-          const tensors = [...(update ? lstmStateTensors(update) : []), ...(tele ? lstmStateTensors(tele) : [])];
-          return { params: ws, state: { step: st.step + 1, update, tele, tensors, stats } };
+          const tensors = [...(update ? lstmStateTensors(update) : []), ...(tele ? lstmStateTensors(tele) : []), ...(pair ? lstmStateTensors(pair) : [])];
+          return { params: ws, state: { step: st.step + 1, update, tele, pair, tensors, stats } };
         },
       };
     },
