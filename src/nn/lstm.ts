@@ -269,7 +269,7 @@ const unpackCell = (ts: readonly tf.Tensor[]): CellValues => Object.fromEntries(
  * (gates, tanh c), so it is correct to first order only: meta-gradients differentiate the
  * LSTM once (the second-order mode differentiates the inner loss twice, never the LSTM).
  *
- * Output: [B, heads..., h0, c0, h1, c1] in one tensor (a customGrad op has one output).
+ * Outputs: each head [B, width], then h0, c0, h1, c1 (multiOutputOp).
  */
 function fusedStep(
   params: Params,
@@ -277,7 +277,7 @@ function fusedStep(
   prefix: string,
   constInput: boolean,
   sink: WeightGradSink | undefined,
-): (x: tf.Tensor2D, state: LstmState) => tf.Tensor2D {
+): (x: tf.Tensor2D, state: LstmState) => tf.Tensor2D[] {
   const heads = Object.keys(spec.heads);
   const names = {
     wx: [`${prefix}cell0.wx`, `${prefix}cell1.wx`],
@@ -303,9 +303,9 @@ function fusedStep(
     }
     return tf.matMul(tf.transpose(input), dy);
   };
-  const op = tf.customGrad(((...args: unknown[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const [x, h0, c0, h1, c1, ...rest] = args.slice(0, -1) as tf.Tensor2D[];
+  const widths = heads.map((k) => spec.heads[k]);
+  const op = (...args: tf.Tensor[]): tf.Tensor2D[] => multiOutputOp(args, (save) => {
+    const [x, h0, c0, h1, c1, ...rest] = args as tf.Tensor2D[];
     const bs = (sink ? biasNames.map((n) => params[n]) : rest.slice(0, nb)) as tf.Tensor1D[];
     // without a sink the weights are inputs, saved for the backward (the caller's may be gone by then)
     const ws = sink ? weightNames.map((n) => params[n] as tf.Tensor2D) : rest.slice(nb);
@@ -315,16 +315,17 @@ function fusedStep(
     const headsOut = tf.add(tf.matMul(cell1.h, cat(`${headsKey}.w`, names.hw.map(w)) as tf.Tensor2D), cat(`${headsKey}.b`, bs.slice(2)));
     save([x, h0, c0, h1, c1, ...packCell(cell0), ...packCell(cell1), ...(sink ? [] : ws)]);
     return {
-      value: tf.concat([headsOut, cell0.h, cell0.c, cell1.h, cell1.c], 1),
-      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor2D[]) => {
+      outputs: [...(widths.length === 1 ? [headsOut] : tf.split(headsOut, widths, 1)), cell0.h, cell0.c, cell1.h, cell1.c],
+      backward: (dys: tf.Tensor[], savedT: tf.Tensor[]) => {
+        const saved = savedT as tf.Tensor2D[];
         const [xs, h0s, c0s, h1s, c1s] = saved;
         const v0 = unpackCell(saved.slice(5, 12));
         const v1 = unpackCell(saved.slice(12, 19));
         const wSaved = (n: string) => saved[19 + weightNames.indexOf(n)];
         const wT = (n: string) => (sink ? sink.transposed(n, params[n]) : (tf.transpose(wSaved(n)) as tf.Tensor2D));
-        const H = spec.hidden;
-        const widths = heads.map((k) => spec.heads[k]);
-        const [dHeads, dh0o, dc0o, dh1o, dc1o] = tf.split(dy, [widths.reduce((a, b) => a + b, 0), H, H, H, H], 1) as tf.Tensor2D[];
+        const k = widths.length;
+        const dHeads = (k === 1 ? dys[0] : tf.concat(dys.slice(0, k), 1)) as tf.Tensor2D;
+        const [dh0o, dc0o, dh1o, dc1o] = dys.slice(k) as tf.Tensor2D[];
         const dW: Record<string, tf.Tensor | null> = {};
         const headsW = cat(`${headsKey}.w`, names.hw.map((n) => (sink ? params[n] : wSaved(n))));
         const headsT = sink ? sink.transposed(`${headsKey}.w`, headsW) : tf.transpose(headsW);
@@ -349,7 +350,7 @@ function fusedStep(
         return [...dState, ...dbs, ...weightNames.map((n) => dW[n]!)];
       },
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...ts: tf.Tensor[]) => tf.Tensor2D;
+  }) as tf.Tensor2D[];
   return (x, st) => op(x, st.h[0], st.c[0], st.h[1], st.c[1], ...paramInputs);
 }
 
@@ -367,10 +368,8 @@ export function lstmStep(
   constInput = false,
   sink?: WeightGradSink,
 ): { heads: Record<string, tf.Tensor2D>; state: LstmState } {
-  const out = fusedStep(params, spec, prefix, constInput, sink)(x, state);
+  const parts = fusedStep(params, spec, prefix, constInput, sink)(x, state);
   const names = Object.keys(spec.heads);
-  const H = spec.hidden;
-  const parts = tf.split(out, [...names.map((k) => spec.heads[k]), H, H, H, H], 1) as tf.Tensor2D[];
   const heads = Object.fromEntries(names.map((k, i) => [k, parts[i]]));
   const [h0, c0, h1, c1] = parts.slice(names.length);
   return { heads, state: { h: [h0, h1], c: [c0, c1] } };
