@@ -122,7 +122,8 @@ export function preprocess(g: tf.Tensor2D, c: PreprocessConfig): tf.Tensor2D {
   const p = c.p;
   const a = tf.abs(g);
   const big = tf.greaterEqual(a, Math.exp(-p));
-  const logm = select(big, tf.div(tf.log(tf.maximum(a, Math.exp(-p))), p), tf.fill(g.shape, -1));
+  // the constant -1 made on the host (no Fill kernel)
+  const logm = select(big, tf.div(tf.log(tf.maximum(a, Math.exp(-p))), p), tf.tensor(new Float32Array(g.size).fill(-1), g.shape));
   const sgn = select(big, tf.sign(g), tf.mul(g, Math.exp(p)));
   return tf.concat([logm, sgn], 1) as tf.Tensor2D;
 }

@@ -24,7 +24,7 @@ import { combineEstimates, disposeEstimate } from '../../src/meta/estimator.js';
 import { tbptt } from '../../src/meta/estimators/tbptt.js';
 import { pes } from '../../src/meta/estimators/pes.js';
 import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../../src/meta/params.js';
-import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors } from '../../src/meta/truncated.js';
+import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors, windowLossTerm, sumTerms } from '../../src/meta/truncated.js';
 import { initTrainState, trainBatch, disposeTrainState, rollbackToBest, lrFactor, evaluate, type MetaTrainState, type TrainConfig } from '../../src/meta/train.js';
 import type { LearnedOptimizer } from '../../src/meta/learned/learned.js';
 import { MetaExperimentCodec, TrainCodec, isBaseline, resolveAll, resolvePreset, trainedEntry, type LearnedEntry } from '../../src/meta/config.js';
@@ -317,6 +317,16 @@ test('the fused group element (one op, hand-written backward): the op-by-op forw
     assert.ok(result.maxRelError[1]! < 1e-3, `learnedMagnitude ${lm}, direction ${withDir}: ${JSON.stringify(result.entries)}`);
   }
   tf.dispose([th, c, m, dir, probeT]);
+});
+
+test("the window's loss terms with hand-written backwards (mean log, their sum): order 1 matches float64 finite differences", () => {
+  const l = tf.tensor1d([3.5, 0.02, 120]);
+  const r1 = checkGradient(([x]) => windowLossTerm(x as tf.Tensor1D, 'log'), ([x]) => x.reduce((s, v) => s + Math.log(v + 1e-12), 0) / x.length, [l], { orders: [1], directions: 3, seed: 3, h: 1e-3 });
+  assert.ok(r1.maxRelError[1]! < 1e-3, JSON.stringify(r1.entries));
+  const ts = [tf.scalar(1.5), tf.scalar(-2), tf.scalar(0.25)];
+  const r2 = checkGradient((xs) => tf.mul(sumTerms(xs as tf.Scalar[]), sumTerms(xs as tf.Scalar[])) as tf.Scalar, (xs) => xs.reduce((s, x) => s + x[0], 0) ** 2, ts, { orders: [1], directions: 3, seed: 4 });
+  assert.ok(r2.maxRelError[1]! < 1e-3, JSON.stringify(r2.entries));
+  tf.dispose([l, ...ts]);
 });
 
 test('specialised two-layer inverse action equals groupAction(kind: inverse)', () => {
