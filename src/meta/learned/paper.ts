@@ -136,10 +136,13 @@ function groupElements(
  * saves intermediates, and is used only where the meta-gradient differentiates it once, i.e.
  * with a constant direction). The forward is groupElements' op by op on rows [B, d*d] (the same
  * entries, sums over the same d*d entries in the same order):
- *   raw = headScale T_head + c D,  R = raw * magnitude / sqrt(sum raw^2 + 1e-30),  T = R sigmoid(m)
- * and the backward, per problem, with n^2 = sum raw^2 + 1e-30 and s = magnitude / n:
- *   dR = dT sigmoid(m),  dm = sum(dT R) sigmoid(m) (1 - sigmoid(m)),
- *   draw = s (dR - raw sum(dR raw) / n^2),  dT_head = headScale draw,  dc = sum(draw D).
+ *   raw = headScale T_head + c D,  R = raw * magnitude / sqrt(sum raw^2 + 1e-30),  T = R sigmoid(m).
+ * The backward is the one tfjs's autodiff takes through those ops, kernel for kernel in the
+ * same order on the same operands (the same numbers), less the kernels that change no value
+ * (products with ones, slices' pads, reshapes): per problem, with n = sqrt(q), q = sum raw^2 + 1e-30,
+ *   dR = dT size,  dm = sum(dT R) (size (1 - size)),  dk = sum(dR raw),
+ *   dq = -(dk magnitude / n^2) / (2 n),  draw = dR k + dq (2 raw),  dT_head = draw headScale,
+ *   dc = sum(draw D)   (k = magnitude / n, size = sigmoid(m)).
  * Checked against float64 finite differences in test/meta/meta.test.ts.
  */
 function groupElementOp(t: TeleModuleConfig, d: number, heads: Record<string, tf.Tensor2D>, dir: tf.Tensor3D | null): tf.Tensor3D {
@@ -156,24 +159,32 @@ function groupElementOp(t: TeleModuleConfig, d: number, heads: Record<string, tf
     const D = withDir ? rows(dir) : null;
     let raw: tf.Tensor = t.headScale !== 1 ? tf.mul(th, t.headScale) : th;
     if (c && D) raw = tf.add(raw, tf.mul(c, D));
-    const q = tf.add(tf.sum(tf.square(raw), 1, true), 1e-30);
-    const s = tf.div(t.magnitude, tf.sqrt(q));
-    const R = tf.mul(raw, s);
+    const n = tf.sqrt(tf.add(tf.sum(tf.square(raw), 1, true), 1e-30));
+    const k = tf.div(t.magnitude, n);
+    const R = tf.mul(raw, k);
     const size = m ? tf.sigmoid(m) : null;
     const T = size ? tf.mul(R, size) : R;
-    save([raw, q, s, R, ...(size ? [size] : []), ...(D ? [D] : [])]);
+    save([raw, n, k, R, ...(size ? [size] : []), ...(D ? [D] : [])]);
     return {
       value: shareBuffer(T, [B, d, d]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [rawS, qS, sS, RS] = saved;
+        const [rawS, nS, kS, RS] = saved;
         const sizeS = size ? saved[4] : null;
         const DS = D ? saved[size ? 5 : 4] : null;
         const dT = rows(dy);
+        // T = R size
         const dR = sizeS ? tf.mul(dT, sizeS) : dT;
-        const draw = tf.mul(sS, tf.sub(dR, tf.mul(rawS, tf.div(tf.sum(tf.mul(dR, rawS), 1, true), qS))));
+        const dm = sizeS ? tf.mul(tf.sum(tf.mul(dT, RS), 1, true), tf.mul(sizeS, tf.sub(1, sizeS))) : null;
+        // R = raw k, k = magnitude / n, n = sqrt(q), q = sum raw^2 + 1e-30
+        const draw1 = tf.mul(dR, kS);
+        const dk = tf.sum(tf.mul(dR, rawS), 1, true);
+        const dn = tf.neg(tf.div(tf.mul(dk, t.magnitude), tf.square(nS)));
+        const dq = tf.div(dn, tf.mul(nS, 2));
+        const draw = tf.add(draw1, tf.mul(dq, tf.mul(rawS, 2)));
+        // raw = T_head headScale + c D
         const grads: tf.Tensor[] = [t.headScale !== 1 ? tf.mul(draw, t.headScale) : draw];
         if (DS) grads.push(tf.sum(tf.mul(draw, DS), 1, true));
-        if (sizeS) grads.push(tf.mul(tf.sum(tf.mul(dT, RS), 1, true), tf.mul(sizeS, tf.sub(1, sizeS))));
+        if (dm) grads.push(dm);
         return grads;
       },
     };
