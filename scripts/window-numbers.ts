@@ -47,7 +47,8 @@ function measure(recipe: string): Numbers {
 function compare(a: Numbers, b: Numbers): void {
   for (const [name, ra] of Object.entries(a)) {
     const rb = b[name];
-    const loss = Math.max(...ra.metaLoss.map((l, w) => Math.abs(l - rb.metaLoss[w]) / Math.abs(l)));
+    // a diverged window (NaN) must diverge in both
+    const loss = Math.max(...ra.metaLoss.map((l, w) => (Number.isNaN(l) && Number.isNaN(rb.metaLoss[w]) ? 0 : Math.abs(l - rb.metaLoss[w]) / Math.abs(l))));
     let grad = 0;
     let where = '';
     ra.grads.forEach((g, w) => {
