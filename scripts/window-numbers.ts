@@ -44,11 +44,14 @@ function measure(recipe: string): Numbers {
   return out;
 }
 
+/** NaN (written to JSON as null). */
+const diverged = (v: number | null) => v === null || Number.isNaN(v);
+
 function compare(a: Numbers, b: Numbers): void {
   for (const [name, ra] of Object.entries(a)) {
     const rb = b[name];
     // a diverged window (NaN) must diverge in both
-    const loss = Math.max(...ra.metaLoss.map((l, w) => (Number.isNaN(l) && Number.isNaN(rb.metaLoss[w]) ? 0 : Math.abs(l - rb.metaLoss[w]) / Math.abs(l))));
+    const loss = Math.max(...ra.metaLoss.map((l, w) => (diverged(l) && diverged(rb.metaLoss[w]) ? 0 : Math.abs(l - rb.metaLoss[w]) / Math.abs(l))));
     let grad = 0;
     let where = '';
     ra.grads.forEach((g, w) => {
