@@ -122,9 +122,19 @@ export function preprocess(g: tf.Tensor2D, c: PreprocessConfig): tf.Tensor2D {
   const p = c.p;
   const a = tf.abs(g);
   const big = tf.greaterEqual(a, Math.exp(-p));
-  const logm = tf.where(big, tf.div(tf.log(tf.maximum(a, Math.exp(-p))), p), tf.fill(g.shape, -1));
-  const sgn = tf.where(big, tf.sign(g), tf.mul(g, Math.exp(p)));
+  // the constant -1 made on the host (no Fill kernel)
+  const logm = select(big, tf.div(tf.log(tf.maximum(a, Math.exp(-p))), p), tf.tensor(new Float32Array(g.size).fill(-1), g.shape));
+  const sgn = select(big, tf.sign(g), tf.mul(g, Math.exp(p)));
   return tf.concat([logm, sgn], 1) as tf.Tensor2D;
+}
+
+/**
+ * tf.where for operands of one shape: the Select kernel itself (with its stock gradient).
+ * tf.where broadcasts every operand first, and a broadcast to the same shape is a copy
+ * (an Identity kernel each).
+ */
+function select(condition: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel('Select', { condition, t: a, e: b }) as tf.Tensor;
 }
 
 /** Offset so that a zero head output gives the step size `lr` (clamped into the range). */

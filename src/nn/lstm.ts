@@ -73,6 +73,12 @@ export function zeroLstmState(spec: LstmSpec, batch: number): LstmState {
  * dW = [x_1; ...; x_T]^T [dy_1; ...; dy_T], and its bias's one sum of the same dy. One zero
  * scalar "tap", differentiated in place of all of them, keeps the LSTM's op on the tape's path.
  */
+/** What a sink needs of the records it shares with its pair (see lstmPairStep). */
+interface PairGrads {
+  grads(which: 0 | 1): Params;
+  dispose(): void;
+}
+
 export class WeightGradSink {
   readonly tap: tf.Scalar = tf.keep(tf.scalar(0));
   /** The weights and biases it holds (a bias when its weight is held, see biasWeight). */
@@ -127,9 +133,32 @@ export class WeightGradSink {
     return t;
   }
 
+  /** A tensor made once per sink (from held parameters, constant while it lives). */
+  cached(key: string, make: () => tf.Tensor): tf.Tensor {
+    let t = this.combos.get(key);
+    if (t === undefined || t.isDisposed) {
+      t = tf.keep(make());
+      this.combos.set(key, t);
+    }
+    return t;
+  }
+
+  private pairLink: { records: PairGrads; which: 0 | 1 } | null = null;
+
+  /** The records this sink shares with `other` as the pair (this, other) of lstmPairStep (made once). */
+  pairWith<R extends PairGrads>(other: WeightGradSink, make: () => R): R {
+    if (this.pairLink === null) {
+      const records = make();
+      this.pairLink = { records, which: 0 };
+      other.pairLink = { records, which: 1 };
+    }
+    return this.pairLink.records as R;
+  }
+
   /** The accumulated gradient of each held parameter (zeros for one no step used). */
   grads(params: Params): Params {
     const out: Params = {};
+    if (this.pairLink) Object.assign(out, this.pairLink.records.grads(this.pairLink.which));
     for (const { weights, xs, dys } of this.records.values()) {
       const widths = weights.map((w) => params[w].shape[1] as number);
       const split = (t: tf.Tensor, axis: number) => (weights.length === 1 ? [t] : tf.split(t, widths, axis));
@@ -157,6 +186,8 @@ export class WeightGradSink {
     tf.dispose([...this.wts.values(), ...this.combos.values()]);
     this.wts.clear();
     this.combos.clear();
+    if (this.pairLink?.which === 0) this.pairLink.records.dispose();
+    this.pairLink = null;
     this.tap.dispose();
   }
 }
@@ -238,7 +269,7 @@ const unpackCell = (ts: readonly tf.Tensor[]): CellValues => Object.fromEntries(
  * (gates, tanh c), so it is correct to first order only: meta-gradients differentiate the
  * LSTM once (the second-order mode differentiates the inner loss twice, never the LSTM).
  *
- * Output: [B, heads..., h0, c0, h1, c1] in one tensor (a customGrad op has one output).
+ * Outputs: each head [B, width], then h0, c0, h1, c1 (multiOutputOp).
  */
 function fusedStep(
   params: Params,
@@ -246,7 +277,7 @@ function fusedStep(
   prefix: string,
   constInput: boolean,
   sink: WeightGradSink | undefined,
-): (x: tf.Tensor2D, state: LstmState) => tf.Tensor2D {
+): (x: tf.Tensor2D, state: LstmState) => tf.Tensor2D[] {
   const heads = Object.keys(spec.heads);
   const names = {
     wx: [`${prefix}cell0.wx`, `${prefix}cell1.wx`],
@@ -272,9 +303,9 @@ function fusedStep(
     }
     return tf.matMul(tf.transpose(input), dy);
   };
-  const op = tf.customGrad(((...args: unknown[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const [x, h0, c0, h1, c1, ...rest] = args.slice(0, -1) as tf.Tensor2D[];
+  const widths = heads.map((k) => spec.heads[k]);
+  const op = (...args: tf.Tensor[]): tf.Tensor2D[] => multiOutputOp(args, (save) => {
+    const [x, h0, c0, h1, c1, ...rest] = args as tf.Tensor2D[];
     const bs = (sink ? biasNames.map((n) => params[n]) : rest.slice(0, nb)) as tf.Tensor1D[];
     // without a sink the weights are inputs, saved for the backward (the caller's may be gone by then)
     const ws = sink ? weightNames.map((n) => params[n] as tf.Tensor2D) : rest.slice(nb);
@@ -284,16 +315,17 @@ function fusedStep(
     const headsOut = tf.add(tf.matMul(cell1.h, cat(`${headsKey}.w`, names.hw.map(w)) as tf.Tensor2D), cat(`${headsKey}.b`, bs.slice(2)));
     save([x, h0, c0, h1, c1, ...packCell(cell0), ...packCell(cell1), ...(sink ? [] : ws)]);
     return {
-      value: tf.concat([headsOut, cell0.h, cell0.c, cell1.h, cell1.c], 1),
-      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor2D[]) => {
+      outputs: [...(widths.length === 1 ? [headsOut] : tf.split(headsOut, widths, 1)), cell0.h, cell0.c, cell1.h, cell1.c],
+      backward: (dys: tf.Tensor[], savedT: tf.Tensor[]) => {
+        const saved = savedT as tf.Tensor2D[];
         const [xs, h0s, c0s, h1s, c1s] = saved;
         const v0 = unpackCell(saved.slice(5, 12));
         const v1 = unpackCell(saved.slice(12, 19));
         const wSaved = (n: string) => saved[19 + weightNames.indexOf(n)];
         const wT = (n: string) => (sink ? sink.transposed(n, params[n]) : (tf.transpose(wSaved(n)) as tf.Tensor2D));
-        const H = spec.hidden;
-        const widths = heads.map((k) => spec.heads[k]);
-        const [dHeads, dh0o, dc0o, dh1o, dc1o] = tf.split(dy, [widths.reduce((a, b) => a + b, 0), H, H, H, H], 1) as tf.Tensor2D[];
+        const k = widths.length;
+        const dHeads = (k === 1 ? dys[0] : tf.concat(dys.slice(0, k), 1)) as tf.Tensor2D;
+        const [dh0o, dc0o, dh1o, dc1o] = dys.slice(k) as tf.Tensor2D[];
         const dW: Record<string, tf.Tensor | null> = {};
         const headsW = cat(`${headsKey}.w`, names.hw.map((n) => (sink ? params[n] : wSaved(n))));
         const headsT = sink ? sink.transposed(`${headsKey}.w`, headsW) : tf.transpose(headsW);
@@ -318,7 +350,7 @@ function fusedStep(
         return [...dState, ...dbs, ...weightNames.map((n) => dW[n]!)];
       },
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...ts: tf.Tensor[]) => tf.Tensor2D;
+  }) as tf.Tensor2D[];
   return (x, st) => op(x, st.h[0], st.c[0], st.h[1], st.c[1], ...paramInputs);
 }
 
@@ -336,13 +368,239 @@ export function lstmStep(
   constInput = false,
   sink?: WeightGradSink,
 ): { heads: Record<string, tf.Tensor2D>; state: LstmState } {
-  const out = fusedStep(params, spec, prefix, constInput, sink)(x, state);
+  const parts = fusedStep(params, spec, prefix, constInput, sink)(x, state);
   const names = Object.keys(spec.heads);
-  const H = spec.hidden;
-  const parts = tf.split(out, [...names.map((k) => spec.heads[k]), H, H, H, H], 1) as tf.Tensor2D[];
   const heads = Object.fromEntries(names.map((k, i) => [k, parts[i]]));
   const [h0, c0, h1, c1] = parts.slice(names.length);
   return { heads, state: { h: [h0, h1], c: [c0, c1] } };
 }
 
 export const lstmStateTensors = (s: LstmState): tf.Tensor[] => [...s.h, ...s.c];
+
+// ---------------------------------------------------------------------------------------------
+// Two LSTMs on one input as one LSTM: a pair (A, B) of LSTMs that read the same x at the same
+// step runs as a single LSTM of hidden size HA + HB whose weights keep the two apart: gate
+// columns interleaved per gate ([i_A i_B f_A f_B g_A g_B o_A o_B]), x's weights side by side,
+// the recurrent, second-cell input and head weights block-diagonal, states [h_A | h_B]. Every
+// elementwise kernel of the cells then runs once for both (half the calls). Each entry is the
+// same dot product as alone, over the same terms in the same order (a block-diagonal product
+// adds exact zeros to the other LSTM's entries): on wasm the numbers are identical to two
+// separate steps (measured for every product shape here); on cpu the block-diagonal products
+// sum in other blocks (cpu's matMul tiles k by 48), a float32 rounding apart. The products with
+// zero blocks take more arithmetic (the H x 4H ones twice), not more calls.
+// First order only, as lstmStep (it saves gate values); with sinks only: the weight gradients
+// are the diagonal blocks of the pair's, taken once per window.
+
+/** The pair's state from two states (one concatenation per tensor), and back. */
+export function pairState(a: LstmState, b: LstmState): LstmState {
+  const cat = (x: tf.Tensor2D, y: tf.Tensor2D) => tf.concat([x, y], 1) as tf.Tensor2D;
+  return { h: [cat(a.h[0], b.h[0]), cat(a.h[1], b.h[1])], c: [cat(a.c[0], b.c[0]), cat(a.c[1], b.c[1])] };
+}
+
+export function unpairState(p: LstmState, ha: number, hb: number): [LstmState, LstmState] {
+  const sp = (x: tf.Tensor2D) => tf.split(x, [ha, hb], 1) as tf.Tensor2D[];
+  const [h0, h1, c0, c1] = [sp(p.h[0]), sp(p.h[1]), sp(p.c[0]), sp(p.c[1])];
+  return [
+    { h: [h0[0], h1[0]], c: [c0[0], c1[0]] },
+    { h: [h0[1], h1[1]], c: [c0[1], c1[1]] },
+  ];
+}
+
+/** A view of x with another shape (no kernel on cpu and wasm). */
+const view = <T extends tf.Tensor>(x: tf.Tensor, shape: number[]): T => shareBuffer(x, shape) as unknown as T;
+
+/** [rows, 4 ha] and [rows, 4 hb] -> [rows, 4 (ha + hb)], gate blocks interleaved. */
+function interleave(a: tf.Tensor, b: tf.Tensor, ha: number, hb: number): tf.Tensor {
+  const rows = a.rank === 1 ? 1 : a.shape[0];
+  const out = tf.concat([view(a, [rows, 4, ha]), view(b, [rows, 4, hb])], 2);
+  return view(out, a.rank === 1 ? [4 * (ha + hb)] : [rows, 4 * (ha + hb)]);
+}
+
+/** diag(a, b) with a's columns gate-interleaved with b's (gates) or side by side (heads). */
+function blockDiag(a: tf.Tensor2D, b: tf.Tensor2D, gates: boolean, ha: number, hb: number): tf.Tensor2D {
+  const [ra, ca] = a.shape;
+  const [rb, cb] = b.shape;
+  if (!gates) return tf.concat([tf.concat([a, tf.zeros([ra, cb])], 1), tf.concat([tf.zeros([rb, ca]), b], 1)], 0) as tf.Tensor2D;
+  const top = tf.concat([view(a, [ra, 4, ha]), tf.zeros([ra, 4, hb])], 2);
+  const bottom = tf.concat([tf.zeros([rb, 4, ha]), view(b, [rb, 4, hb])], 2);
+  return view(tf.concat([top, bottom], 0), [ra + rb, 4 * (ha + hb)]);
+}
+
+export interface PairMember {
+  params: Params;
+  spec: LstmSpec;
+  sink: WeightGradSink;
+}
+
+/**
+ * The pair's records (input, output gradient) per product, shared by both members' sinks;
+ * each sink's `grads` takes its member's diagonal blocks (computed once for both).
+ */
+class PairRecords {
+  readonly records = new Map<string, { xs: tf.Tensor[]; dys: tf.Tensor[] }>();
+  private done: [Params, Params] | null = null;
+  constructor(
+    readonly a: PairMember,
+    readonly b: PairMember,
+  ) {}
+
+  record(key: string, x: tf.Tensor, dy: tf.Tensor): void {
+    const r = this.records.get(key) ?? { xs: [], dys: [] };
+    r.xs.push(tf.keep(shareBuffer(x)));
+    r.dys.push(tf.keep(shareBuffer(dy)));
+    this.records.set(key, r);
+  }
+
+  /** Member `which`'s gradients (the caller owns them). */
+  grads(which: 0 | 1): Params {
+    if (this.done === null) this.done = tf.tidy(() => this.compute()).map((p) => Object.fromEntries(Object.entries(p).map(([k, t]) => [k, tf.keep(t)]))) as [Params, Params];
+    const out = this.done[which];
+    this.done[which] = {};
+    return out;
+  }
+
+  private compute(): [Params, Params] {
+    const { a, b } = this;
+    const ha = a.spec.hidden, hb = b.spec.hidden;
+    const ga: Params = {}, gb: Params = {};
+    for (const [key, { xs, dys }] of this.records) {
+      const dy = tf.concat(dys, 0) as tf.Tensor2D;
+      const dW = tf.matMul(tf.transpose(tf.concat(xs, 0)) as tf.Tensor2D, dy);
+      const db = tf.sum(dy, 0);
+      if (key === 'head') {
+        const na = Object.values(a.spec.heads).reduce((s, n) => s + n, 0);
+        const nb = Object.values(b.spec.heads).reduce((s, n) => s + n, 0);
+        const headsOf = (m: PairMember, g: Params, w: tf.Tensor, bias: tf.Tensor) => {
+          const names = Object.keys(m.spec.heads);
+          const widths = names.map((k) => m.spec.heads[k]);
+          const ws = names.length === 1 ? [w] : tf.split(w, widths, 1);
+          const bs = names.length === 1 ? [bias] : tf.split(bias, widths, 0);
+          names.forEach((k, i) => ((g[`head.${k}.w`] = ws[i]), (g[`head.${k}.b`] = bs[i])));
+        };
+        headsOf(a, ga, tf.slice(dW, [0, 0], [ha, na]), tf.slice(db, [0], [na]));
+        headsOf(b, gb, tf.slice(dW, [ha, na], [hb, nb]), tf.slice(db, [na], [nb]));
+        continue;
+      }
+      // cell<k>.<wx|wh>: [rows, 4, ha + hb]; x's rows are shared (cell0.wx), else diagonal blocks
+      const [cell, w] = key.split('.');
+      const rows = dW.shape[0];
+      const g3 = view<tf.Tensor3D>(dW, [rows, 4, ha + hb]);
+      const shared = cell === 'cell0' && w === 'wx';
+      const blockA = shared ? tf.slice(g3, [0, 0, 0], [rows, 4, ha]) : tf.slice(g3, [0, 0, 0], [ha, 4, ha]);
+      const blockB = shared ? tf.slice(g3, [0, 0, ha], [rows, 4, hb]) : tf.slice(g3, [ha, 0, ha], [hb, 4, hb]);
+      ga[key] = tf.reshape(blockA, [blockA.shape[0], 4 * ha]);
+      gb[key] = tf.reshape(blockB, [blockB.shape[0], 4 * hb]);
+      if (w === 'wh') {
+        const b3 = tf.reshape(db, [4, ha + hb]);
+        ga[`${cell}.b`] = tf.reshape(tf.slice(b3, [0, 0], [4, ha]), [4 * ha]);
+        gb[`${cell}.b`] = tf.reshape(tf.slice(b3, [0, ha], [4, hb]), [4 * hb]);
+      }
+    }
+    return [ga, gb];
+  }
+
+  dispose(): void {
+    for (const r of this.records.values()) tf.dispose([...r.xs, ...r.dys]);
+    this.records.clear();
+    if (this.done) tf.dispose(this.done.flatMap((p) => Object.values(p)));
+    this.done = [{}, {}];
+  }
+}
+
+interface EngineKernelFunc {
+  runKernelFunc(p: {
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[];
+    backwardsFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+    inputs: Record<string, tf.Tensor>;
+  }): tf.Tensor[];
+}
+
+/**
+ * An op with several outputs and a hand-written backward (tf.customGrad has one output; a
+ * concatenation into one and a split out of it cost two kernels each way). `backward` gets one
+ * gradient per output (zeros, made on the host, for an unused one) and returns one per input.
+ */
+export function multiOutputOp(
+  inputs: tf.Tensor[],
+  forward: (save: tf.GradSaveFunc) => { outputs: tf.Tensor[]; backward: (dys: tf.Tensor[], saved: tf.Tensor[]) => tf.Tensor[] },
+): tf.Tensor[] {
+  let backward: ((dys: tf.Tensor[], saved: tf.Tensor[]) => tf.Tensor[]) | null = null;
+  let n = 0;
+  const engine = tf.engine() as unknown as EngineKernelFunc;
+  const outs = engine.runKernelFunc({
+    forwardFunc: (_backend, save) => {
+      const r = forward(save);
+      backward = r.backward;
+      n = r.outputs.length;
+      return r.outputs;
+    },
+    backwardsFunc: (dys, saved) => {
+      const grads = backward!(n === 1 ? [dys as tf.Tensor] : (dys as tf.Tensor[]), saved);
+      return Object.fromEntries(grads.map((g, i) => [String(i), () => g]));
+    },
+    inputs: Object.fromEntries(inputs.map((t, i) => [String(i), t])),
+  });
+  return Array.isArray(outs) ? outs : [outs];
+}
+
+/**
+ * One step of the pair (A, B) on the shared, constant input x: both LSTMs' heads and the pair's
+ * next state. First order only; the weight gradients go to the members' sinks.
+ */
+export function lstmPairStep(a: PairMember, b: PairMember, x: tf.Tensor2D, state: LstmState): { heads: [Record<string, tf.Tensor2D>, Record<string, tf.Tensor2D>]; state: LstmState } {
+  const ha = a.spec.hidden, hb = b.spec.hidden;
+  const pair = a.sink.pairWith(b.sink, () => new PairRecords(a, b));
+  const headsA = Object.keys(a.spec.heads), headsB = Object.keys(b.spec.heads);
+  const widths = [...headsA.map((k) => a.spec.heads[k]), ...headsB.map((k) => b.spec.heads[k])];
+  const cached = (key: string, make: () => tf.Tensor) => a.sink.cached(`pair.${key}`, make);
+  const pa = a.params, pb = b.params;
+  const W = {
+    wx0: () => cached('cell0.wx', () => interleave(pa['cell0.wx'], pb['cell0.wx'], ha, hb)) as tf.Tensor2D,
+    wh0: () => cached('cell0.wh', () => blockDiag(pa['cell0.wh'] as tf.Tensor2D, pb['cell0.wh'] as tf.Tensor2D, true, ha, hb)) as tf.Tensor2D,
+    b0: () => cached('cell0.b', () => interleave(pa['cell0.b'], pb['cell0.b'], ha, hb)) as tf.Tensor1D,
+    wx1: () => cached('cell1.wx', () => blockDiag(pa['cell1.wx'] as tf.Tensor2D, pb['cell1.wx'] as tf.Tensor2D, true, ha, hb)) as tf.Tensor2D,
+    wh1: () => cached('cell1.wh', () => blockDiag(pa['cell1.wh'] as tf.Tensor2D, pb['cell1.wh'] as tf.Tensor2D, true, ha, hb)) as tf.Tensor2D,
+    b1: () => cached('cell1.b', () => interleave(pa['cell1.b'], pb['cell1.b'], ha, hb)) as tf.Tensor1D,
+    hw: () =>
+      cached('head.w', () =>
+        blockDiag(tf.concat(headsA.map((k) => pa[`head.${k}.w`]), 1) as tf.Tensor2D, tf.concat(headsB.map((k) => pb[`head.${k}.w`]), 1) as tf.Tensor2D, false, ha, hb),
+      ) as tf.Tensor2D,
+    hb: () => cached('head.b', () => tf.concat([...headsA.map((k) => pa[`head.${k}.b`]), ...headsB.map((k) => pb[`head.${k}.b`])], 0)) as tf.Tensor1D,
+  };
+  const wT = (k: 'wx1' | 'wh0' | 'wh1' | 'hw') => cached(`${k}.T`, () => tf.transpose(W[k]())) as tf.Tensor2D;
+  const outs = multiOutputOp([x, state.h[0], state.c[0], state.h[1], state.c[1], a.sink.tap, b.sink.tap], (save) => {
+    const [h0, c0, h1, c1] = [state.h[0], state.c[0], state.h[1], state.c[1]];
+    const cell0 = cellForward(x, h0, c0, W.wx0(), W.wh0(), W.b0());
+    const cell1 = cellForward(cell0.h, h1, c1, W.wx1(), W.wh1(), W.b1());
+    const headsOut = tf.add(tf.matMul(cell1.h, W.hw()), W.hb());
+    save([x, h0, c0, h1, c1, ...packCell(cell0), ...packCell(cell1)]);
+    return {
+      outputs: [...(widths.length === 1 ? [headsOut] : tf.split(headsOut, widths, 1)), cell0.h, cell0.c, cell1.h, cell1.c],
+      backward: (dys, saved) => {
+        const [xs, h0s, c0s, h1s, c1s] = saved;
+        const v0 = unpackCell(saved.slice(5, 12));
+        const v1 = unpackCell(saved.slice(12, 19));
+        const k = widths.length;
+        const dHeads = k === 1 ? dys[0] : tf.concat(dys.slice(0, k), 1);
+        const [dh0o, dc0o, dh1o, dc1o] = dys.slice(k) as tf.Tensor2D[];
+        const dh1 = tf.add(dh1o, tf.matMul(dHeads, wT('hw'))) as tf.Tensor2D;
+        pair.record('head', v1.h, dHeads);
+        const g1 = cellBackward(v1, c1s as tf.Tensor2D, dh1, dc1o);
+        pair.record('cell1.wx', v0.h, g1.dz);
+        pair.record('cell1.wh', h1s, g1.dz);
+        const dh0 = tf.add(dh0o, tf.matMul(g1.dz, wT('wx1'))) as tf.Tensor2D;
+        const g0 = cellBackward(v0, c0s as tf.Tensor2D, dh0, dc0o);
+        pair.record('cell0.wx', xs, g0.dz);
+        pair.record('cell0.wh', h0s, g0.dz);
+        return [tf.zeros(xs.shape), tf.matMul(g0.dz, wT('wh0')), g0.dcPrev, tf.matMul(g1.dz, wT('wh1')), g1.dcPrev, tf.scalar(0), tf.scalar(0)];
+      },
+    };
+  });
+  const k = widths.length;
+  const heads = outs.slice(0, k) as tf.Tensor2D[];
+  const [h0, c0, h1, c1] = outs.slice(k) as tf.Tensor2D[];
+  return {
+    heads: [Object.fromEntries(headsA.map((n, i) => [n, heads[i]])), Object.fromEntries(headsB.map((n, i) => [n, heads[headsA.length + i]]))],
+    state: { h: [h0, h1], c: [c0, c1] },
+  };
+}

@@ -49,6 +49,11 @@ export function shareBuffer<T extends Tensor>(x: T, shape: readonly number[] = x
 /** Backends whose buffers are flat arrays, shared by tensors of any shape (as their Reshape kernels do). */
 const FLAT_BUFFERS = new Set(['cpu', 'wasm']);
 
+/** x again as a new tensor: its buffer shared where backends count references (no kernel), else a copy. */
+export function shareOrClone<T extends Tensor>(x: T): T {
+  return FLAT_BUFFERS.has(tf.getBackend()) ? shareBuffer(x) : (tf.clone(x) as T);
+}
+
 /**
  * x with `shape`, for a gradient function: no kernel call while the backward is not itself
  * recorded; a recorded reshape when it is (a gradient of the gradient must see the link).

@@ -12,6 +12,22 @@
 // projected onto the span of the data: they change although f(x) does not.
 //
 // Every tensor accepts an optional leading batch dimension [B, ...] (many inner problems).
+//
+// Two forms of the inverse action (ActionOptions.inputs), one group action:
+//   'acted' (default): as above, each layer's h is the input under the already transformed
+//       earlier layers, and V' = s^-1(g s(V h)) h^+ with the pseudo-inverse of that acted input.
+//   'original' (`actOnOriginalInputs`): h_{m-1} is the layer input under the ORIGINAL weights
+//       and the product carries the previous layer's element explicitly,
+//         W_m' = s^-1(g_m s(W_m h_{m-1})) h_{m-1}^+ g_{m-1}^-1  (g_{-1} = I),  W_L' = W_L g_{L-1}^-1.
+//       The acted input is g_{m-1} h_{m-1}, whose pseudo-inverse is h_{m-1}^+ g_{m-1}^-1 when h_{m-1}
+//       has full column rank, so both forms map the transformed input to s^-1(g_m h_m) and both
+//       keep the loss invariant there (k <= d_{m-1}, h^+ h = I); with square inputs (k = d) the
+//       pseudo-inverses are inverses and the two forms coincide (to rounding).
+// The regression task (src/tasks/regression.ts) uses the 'original' form: its pseudo-inverses
+// do not depend on g (X^+ is fixed per problem and computed once in float64; the deeper ones
+// come from the original weights), so the group elements enter through matMul and inv only and
+// the meta-gradient through the action is exact without differentiating a pseudo-inverse of a
+// g-dependent matrix. The two-layer square case is `teleportTwoLayer`.
 import * as tf from '@tensorflow/tfjs';
 import { leakyRelu, leakyReluInv, DEFAULT_SLOPE } from '../ops/activations.js';
 import { inv, pinv } from '../ops/linalg.js';
@@ -24,6 +40,16 @@ export type { ActionKind };
 export interface ActionOptions {
   kind?: ActionKind;
   slope?: number;
+  /**
+   * Kind 'inverse' only: whose layer inputs the pseudo-inverses are of. 'acted' (default): the
+   * inputs under the transformed earlier layers; 'original': the inputs under the given weights,
+   * with g_{m-1}^-1 applied explicitly (`actOnOriginalInputs`; every hidden layer needs its g).
+   */
+  inputs?: 'acted' | 'original';
+  /** inputs 'original': X^+ (e.g. precomputed in float64); pinv(x) when absent. */
+  xPinv?: tf.Tensor;
+  /** inputs 'original': stand-ins for g_m^-1 (e.g. an on-device or first-order inverse); inv(g_m) when absent. */
+  inverses?: readonly (tf.Tensor | null | undefined)[];
 }
 
 const mm = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
@@ -52,6 +78,13 @@ export function groupAction(
 ): tf.Tensor[] {
   const kind = opts.kind ?? 'pinv';
   const slope = opts.slope ?? DEFAULT_SLOPE;
+  if (opts.inputs === 'original') {
+    if (kind !== 'inverse') throw new Error(`groupAction: inputs 'original' is a form of the inverse action, not of '${kind}'`);
+    if (gs.length !== ws.length - 1 || gs.some((g) => !g)) {
+      throw new Error(`groupAction: inputs 'original' needs a group element for each of the ${ws.length - 1} hidden layers`);
+    }
+    return actOnOriginalInputs(ws, gs as tf.Tensor[], x, opts.xPinv ?? pinv(x), slope, opts.inverses);
+  }
   if (gs.length > ws.length - 1) {
     throw new Error(`groupAction: ${gs.length} group elements for ${ws.length - 1} hidden layers`);
   }
@@ -74,11 +107,67 @@ export function groupAction(
   return out;
 }
 
-/** g = I + T (T: [n, n] or [B, n, n]). */
+/**
+ * The inverse action in its original-input form (see the module comment): with h_{m-1} the
+ * layer input of the original weights (full column rank, k <= d_{m-1}, so h^+ h = I),
+ *   W_m' = s^-1(g_m s(W_m h_{m-1})) h_{m-1}^+ g_{m-1}^-1   (g_{-1} = I),   W_L' = W_L g_{L-1}^-1,
+ * so W_m' maps the transformed input g_{m-1} h_{m-1} to s^-1(g_m h_m). Group elements enter
+ * through matMul and inv only (exact derivatives in g); the pseudo-inverses are of the original
+ * layer inputs. Every output is built from the inputs only, never from another output, so
+ * gradients w.r.t. them are partial derivatives. `xPinv` is X^+; `inverses[m]` replaces
+ * inv(g_m) when given (each inverse is made where it is used).
+ */
+export function actOnOriginalInputs(
+  ws: readonly tf.Tensor[],
+  gs: readonly tf.Tensor[],
+  x: tf.Tensor,
+  xPinv: tf.Tensor,
+  slope: number,
+  inverses?: readonly (tf.Tensor | null | undefined)[],
+): tf.Tensor3D[] {
+  const L = ws.length;
+  if (gs.length !== L - 1) throw new Error(`inverse action: ${gs.length} group elements for ${L - 1} hidden layers`);
+  const gInv = (m: number) => (inverses?.[m] ?? inv(gs[m])) as tf.Tensor3D;
+  const out: tf.Tensor3D[] = [];
+  let h = x;
+  let hPinv = xPinv;
+  for (let m = 0; m < L - 1; m++) {
+    const act = leakyRelu(mm(ws[m], h), slope);
+    let w = mm(leakyReluInv(mm(gs[m], act), slope), hPinv) as tf.Tensor3D;
+    if (m > 0) w = mm(w, gInv(m - 1)) as tf.Tensor3D;
+    out.push(w);
+    h = act;
+    if (m < L - 2) hPinv = pinv(h);
+  }
+  out.push(mm(ws[L - 1], gInv(L - 2)) as tf.Tensor3D);
+  return out;
+}
+
+/**
+ * The two-layer inverse action with square X (the original-input form, which then equals the
+ * acted-input one): W1' = s^-1(g s(W1 X)) X^-1, W2' = W2 g^-1 (g^-1 replaced by `gInv` when given).
+ */
+export function teleportTwoLayer(
+  ws: readonly [tf.Tensor3D, tf.Tensor3D],
+  g: tf.Tensor3D,
+  x: tf.Tensor3D,
+  xInv: tf.Tensor3D,
+  slope: number,
+  gInv?: tf.Tensor3D,
+): [tf.Tensor3D, tf.Tensor3D] {
+  return actOnOriginalInputs(ws, [g], x, xInv, slope, [gInv]) as [tf.Tensor3D, tf.Tensor3D];
+}
+
+/** The identity [n, n] as a fresh constant (made on the host: no kernel, unlike tf.eye's reshape and tile). */
+export function eyeConstant(n: number): tf.Tensor2D {
+  const a = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) a[i * n + i] = 1;
+  return tf.tensor2d(a, [n, n]);
+}
+
+/** g = I + T (T: [n, n] or [B, n, n]; the identity broadcast over the batch: one kernel). */
 export function identityPlus(t: tf.Tensor): tf.Tensor {
-  const n = t.shape[t.rank - 1];
-  const batch = t.rank === 3 ? [t.shape[0]] : undefined;
-  return tf.add(tf.eye(n, n, batch as [number] | undefined), t);
+  return tf.add(eyeConstant(t.shape[t.rank - 1]), t);
 }
 
 /** g = exp(t M): a point on the one-parameter subgroup of the Lie algebra element M. */

@@ -5,8 +5,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { stream } from '../rng/index.js';
 import { inv64, mat64, pinv64 } from '../ops/linalg64.js';
-import { DEFAULT_SLOPE, leakyRelu, leakyReluInv } from '../ops/activations.js';
-import { inv, pinv } from '../ops/linalg.js';
+import { DEFAULT_SLOPE, maskMul } from '../ops/activations.js';
+import { unaryCustomOp } from '../ops/custom.js';
+import { shareBuffer } from '../ops/tape-overrides.js';
+import { actOnOriginalInputs, groupAction } from '../symmetry/action.js';
 import type { Split, TaskFamily, TaskSymmetry } from './task.js';
 import { unitDirection as unit } from './task.js';
 import { arrayOf, oneOf, PositiveInt, strict, withDefaults } from '../config/codec.js';
@@ -45,19 +47,40 @@ export function lossAndGrads(
   const [w1, w2] = ws;
   const pre = tf.matMul(w1, x);
   const mask = tf.step(pre, slope);
-  const h = tf.mul(pre, mask) as tf.Tensor3D;
+  // maskMul: the products with the mask without a gradient for it (it is locally constant)
+  const h = maskMul(pre, mask) as tf.Tensor3D;
   const r = tf.sub(tf.matMul(w2, h), y) as tf.Tensor3D;
-  const loss = tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
+  const loss = halfSumSquares(r);
   const g2 = tf.matMul(r, h, false, true) as tf.Tensor3D;
-  const g1 = tf.matMul(tf.mul(mask, tf.matMul(w2, r, true, false)) as tf.Tensor3D, x, false, true);
+  const g1 = tf.matMul(maskMul(tf.matMul(w2, r, true, false), mask) as tf.Tensor3D, x, false, true);
   return { loss, grads: [g1 as tf.Tensor3D, g2 as tf.Tensor3D] };
 }
+
+/**
+ * 0.5 ||r||_F^2 per problem, [B], from r [B, m, k]: the stock ops forward, and the stock
+ * backward's numbers in three kernels instead of four: (0.5 dy) r*2, the scale by 0.5 taken
+ * before the product as tf.mul's gradient takes it (tf.sum's product with ones is exact, so it
+ * is left out). First order: the meta-gradient differentiates the loss once (the inner
+ * gradients are the closed form, never a derivative of this op).
+ */
+const halfSumSquares = (r: tf.Tensor): tf.Tensor1D =>
+  unaryCustomOp((x, save) => {
+    save([x]);
+    return {
+      value: tf.mul(0.5, tf.sum(tf.square(x), [1, 2])),
+      gradFunc: (dy, [rs]) => {
+        const half = tf.mul(dy, 0.5);
+        const b = rs.shape[0];
+        return tf.mul(tf.engine().isTapeOn() ? tf.reshape(half, [b, 1, 1]) : shareBuffer(half, [b, 1, 1]), tf.mul(rs, 2));
+      },
+    };
+  })(r) as tf.Tensor1D;
 
 /** Loss only, [B]. */
 export function regressionLoss(ws: readonly [tf.Tensor3D, tf.Tensor3D], x: tf.Tensor3D, y: tf.Tensor3D, slope: number): tf.Tensor1D {
   const pre = tf.matMul(ws[0], x);
-  const r = tf.sub(tf.matMul(ws[1], tf.mul(pre, tf.step(pre, slope)) as tf.Tensor3D), y);
-  return tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
+  const r = tf.sub(tf.matMul(ws[1], maskMul(pre, tf.step(pre, slope)) as tf.Tensor3D), y);
+  return halfSumSquares(r);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,7 +108,7 @@ function forward(ws: readonly tf.Tensor[], x: tf.Tensor3D, slope: number) {
     const pre = tf.matMul(ws[i] as tf.Tensor3D, hs[i]);
     const mask = tf.step(pre, slope) as tf.Tensor3D;
     masks.push(mask);
-    hs.push(tf.mul(pre, mask) as tf.Tensor3D);
+    hs.push(maskMul(pre, mask) as tf.Tensor3D);
   }
   return { hs, masks };
 }
@@ -99,12 +122,12 @@ export function deepLossAndGrads(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf
   const L = ws.length;
   const { hs, masks } = forward(ws, x, slope);
   const r = tf.sub(tf.matMul(ws[L - 1] as tf.Tensor3D, hs[L - 1]), y) as tf.Tensor3D;
-  const loss = tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
+  const loss = halfSumSquares(r);
   const grads: tf.Tensor3D[] = new Array(L);
   let delta = r;
   for (let i = L - 1; i >= 0; i--) {
     grads[i] = tf.matMul(delta, hs[i], false, true) as tf.Tensor3D;
-    if (i > 0) delta = tf.mul(masks[i - 1], tf.matMul(ws[i] as tf.Tensor3D, delta, true, false)) as tf.Tensor3D;
+    if (i > 0) delta = maskMul(tf.matMul(ws[i] as tf.Tensor3D, delta, true, false), masks[i - 1]) as tf.Tensor3D;
   }
   return { loss, grads };
 }
@@ -113,46 +136,11 @@ export function deepLoss(ws: readonly tf.Tensor[], x: tf.Tensor3D, y: tf.Tensor3
   if (ws.length === 2) return regressionLoss(ws as [tf.Tensor3D, tf.Tensor3D], x, y, slope);
   const { hs } = forward(ws, x, slope);
   const r = tf.sub(tf.matMul(ws[ws.length - 1] as tf.Tensor3D, hs[hs.length - 1]), y);
-  return tf.mul(0.5, tf.sum(tf.square(r), [1, 2])) as tf.Tensor1D;
+  return halfSumSquares(r);
 }
 
 const tr = (a: tf.Tensor3D) => tf.transpose(a, [0, 2, 1]) as tf.Tensor3D;
 
-
-/**
- * The inverse action on every hidden layer m (g_m acts on h_m): with h_{m-1} the layer input of
- * the original weights (full column rank, k <= d_{m-1}, so h^+ h = I),
- *   W_m' = s^-1(g_m s(W_m h_{m-1})) h_{m-1}^+ g_{m-1}^-1   (g_{-1} = I),   W_L' = W_L g_{L-1}^-1,
- * so W_m' maps the transformed input g_{m-1} h_{m-1} to s^-1(g_m h_m). Group elements enter
- * through matMul and inv only (exact derivatives in g); the pseudo-inverses are of the original
- * layer inputs. Every output is built from the inputs only, never from another output, so
- * gradients w.r.t. them are partial derivatives. `xPinv` is X^+, fixed per problem.
- */
-function regressionAct(
-  ws: readonly tf.Tensor[],
-  gs: readonly tf.Tensor3D[],
-  x: tf.Tensor3D,
-  xPinv: tf.Tensor3D,
-  slope: number,
-  inverses?: readonly tf.Tensor3D[],
-): tf.Tensor3D[] {
-  const L = ws.length;
-  if (gs.length !== L - 1) throw new Error(`regression action: ${gs.length} group elements for ${L - 1} hidden layers`);
-  const gInv = gs.map((g, m) => inverses?.[m] ?? (inv(g) as tf.Tensor3D));
-  const out: tf.Tensor3D[] = [];
-  let h = x;
-  let hPinv = xPinv;
-  for (let m = 0; m < L - 1; m++) {
-    const act = leakyRelu(tf.matMul(ws[m] as tf.Tensor3D, h), slope) as tf.Tensor3D;
-    let w = tf.matMul(leakyReluInv(tf.matMul(gs[m], act), slope), hPinv) as tf.Tensor3D;
-    if (m > 0) w = tf.matMul(w, gInv[m - 1]) as tf.Tensor3D;
-    out.push(w);
-    h = act;
-    if (m < L - 2) hPinv = pinv(h) as tf.Tensor3D;
-  }
-  out.push(tf.matMul(ws[L - 1] as tf.Tensor3D, gInv[L - 2]) as tf.Tensor3D);
-  return out;
-}
 
 /**
  * Problems of the family as one batched Task. Draw order per problem: W_1 .. W_L, X, Y, each
@@ -193,10 +181,8 @@ export function regressionFamily(spec: RegressionFamilySpec): TaskFamily {
           : {
               groupSizes: widths.slice(1, L),
               directionKinds: ['gradNorm', 'w2'],
-              act: (params, gs, _step, inverses) =>
-                L === 2 && square
-                  ? teleportTwoLayer(params as [tf.Tensor3D, tf.Tensor3D], gs[0], x, xPinv, slope, inverses?.[0])
-                  : regressionAct(params, gs, x, xPinv, slope, inverses),
+              // the inverse action on the original layer inputs (src/symmetry/action.ts)
+              act: (params, gs, _step, inverses) => groupAction(params, x, gs, { kind: 'inverse', inputs: 'original', xPinv, slope, inverses }),
               directions: (params, grads) => {
                 const ascent = ascentOf(params);
                 const w2 = w2Of(grads);
@@ -219,22 +205,6 @@ export function regressionFamily(spec: RegressionFamilySpec): TaskFamily {
       };
     },
   };
-}
-
-/**
- * The two-layer inverse action with square X: W1' = s^-1(g s(W1 X)) X^-1, W2' = W2 g^-1
- * (g^-1 replaced by `gInv` when given).
- */
-export function teleportTwoLayer(
-  ws: readonly [tf.Tensor3D, tf.Tensor3D],
-  g: tf.Tensor3D,
-  x: tf.Tensor3D,
-  xInv: tf.Tensor3D,
-  slope: number,
-  gInv?: tf.Tensor3D,
-): [tf.Tensor3D, tf.Tensor3D] {
-  const moved = leakyReluInv(tf.matMul(g, leakyRelu(tf.matMul(ws[0], x), slope)), slope);
-  return [tf.matMul(moved, xInv) as tf.Tensor3D, tf.matMul(ws[1], gInv ?? (inv(g) as tf.Tensor3D)) as tf.Tensor3D];
 }
 
 /**
@@ -263,7 +233,7 @@ function gradNormAscentAutodiff(ws: readonly tf.Tensor[], x: tf.Tensor3D, xPinv:
   const ts = ws.slice(0, -1).map((w) => tf.zeros([B, w.shape[1]!, w.shape[1]!]) as tf.Tensor3D);
   return tf.grads((...t: tf.Tensor[]) => {
     const gs = t.map((ti) => tf.add(tf.eye(ti.shape[1]!, ti.shape[1]!, [B]), ti) as tf.Tensor3D);
-    const acted = regressionAct(ws, gs, x, xPinv, slope);
+    const acted = actOnOriginalInputs(ws, gs, x, xPinv, slope);
     const { grads } = deepLossAndGrads(acted, x, y, slope);
     return tf.addN(grads.map((g) => tf.sum(tf.square(g)))) as tf.Scalar;
   })(ts) as tf.Tensor3D[];

@@ -7,16 +7,16 @@ import * as tf from '@tensorflow/tfjs';
 import * as E from 'fp-ts/lib/Either.js';
 import { initBackend } from '../../src/backend/index.js';
 import { testBackend } from '../helpers/backend.js';
-import { groupAction, rescaleFrobenius } from '../../src/symmetry/action.js';
+import { groupAction, rescaleFrobenius, teleportTwoLayer } from '../../src/symmetry/action.js';
 import { mlpGrads, mlpLoss, gradNormSq } from '../../src/nn/mlp.js';
 import { stream } from '../../src/rng/index.js';
-import { lossAndGrads, regressionFamily, teleportTwoLayer, gradNormAscent } from '../../src/tasks/regression.js';
+import { lossAndGrads, regressionFamily, gradNormAscent } from '../../src/tasks/regression.js';
 import { inv64, mat64 } from '../../src/ops/linalg64.js';
 import { checkGradient } from '../../src/ops/gradcheck.js';
 import { loss as f64Loss } from '../helpers/f64.js';
 import type { TaskConfig } from '../../src/tasks/registry.js';
 import type { VariantConfig } from '../../src/meta/variant.js';
-import { paperLearned } from '../../src/meta/learned/paper.js';
+import { paperLearned, groupElementForTests } from '../../src/meta/learned/paper.js';
 import { buildRunParts, entryRunSpec } from '../../src/meta/build.js';
 import { paperEntry, paperPreset } from '../helpers/paper.js';
 import { localShards, shardIds } from '../../src/meta/shards.js';
@@ -24,7 +24,7 @@ import { combineEstimates, disposeEstimate } from '../../src/meta/estimator.js';
 import { tbptt } from '../../src/meta/estimators/tbptt.js';
 import { pes } from '../../src/meta/estimators/pes.js';
 import { disposeMeta, mapMeta, metaTensors, type MetaParams } from '../../src/meta/params.js';
-import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors } from '../../src/meta/truncated.js';
+import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors, windowLossTerm, sumTerms } from '../../src/meta/truncated.js';
 import { initTrainState, initialMeta, trainBatch, disposeTrainState, rollbackToBest, lrFactor, evaluate, validate, type MetaTrainState, type TrainConfig } from '../../src/meta/train.js';
 import type { LearnedOptimizer } from '../../src/meta/learned/learned.js';
 import { MetaExperimentCodec, TrainCodec, isBaseline, resolveAll, resolvePreset, trainedEntry, type LearnedEntry } from '../../src/meta/config.js';
@@ -209,7 +209,6 @@ test('a window transposes each LSTM weight once for its input gradients, whateve
   const v = tiny('LSTM(update,tele)');
   const l = paperLearned(v);
   const meta = metaInit(v, 3);
-  const weightShapes = new Set(Object.values(meta).flatMap((m) => Object.entries(m).filter(([k]) => /\.(wx|wh|w)$/.test(k)).map(([, w]) => JSON.stringify(w.shape))));
   const transposesOf = async (length: number) => {
     const e = tbptt(l, 'log');
     const st = e.init(meta, t, { seed: 0, batch: 0, ids: [0, 1] });
@@ -219,7 +218,9 @@ test('a window transposes each LSTM weight once for its input gradients, whateve
     });
     e.dispose(out!.state);
     disposeMeta(out!.estimate.grads);
-    return info.kernels.filter((k) => k.name === 'Transpose' && weightShapes.has(JSON.stringify(k.inputShapes[0]))).length;
+    // every matrix transpose (the LSTM weights, alone or as the pair of src/nn/lstm.ts
+    // lstmPairStep, and the sinks' once-per-window inputs); the task's are batched [B, n, n]
+    return info.kernels.filter((k) => k.name === 'Transpose' && k.inputShapes[0]?.length === 2).length;
   };
   const n2 = await transposesOf(2);
   const n6 = await transposesOf(6);
@@ -277,6 +278,55 @@ test('the regression loss (the meta-gradient reads its first derivative): order 
   assert.ok(result.maxRelError[1]! < 1e-3, JSON.stringify(result.entries));
   weights.dispose();
   b.dispose();
+});
+
+test('the fused group element (one op, hand-written backward): the op-by-op forward to the bit, order 1 against float64 finite differences', () => {
+  const B = 3, d = 4, n = d * d;
+  const tele = { ...paperPreset('LSTM(update,tele)').variant.tele!, magnitude: 0.2, headScale: 0.01 };
+  const r = stream(21, 'group-element');
+  const th = tf.tensor2d(r.uniformArray(B * n, -1, 1), [B, n]);
+  const c = tf.tensor2d(r.uniformArray(B, -1, 1), [B, 1]);
+  const m = tf.tensor2d(r.uniformArray(B, -1, 1), [B, 1]);
+  const dirHost = r.uniformArray(B * n, -1, 1);
+  const dir = tf.tensor3d(dirHost, [B, d, d]);
+  const probe = r.uniformArray(B * n, -1, 1);
+  const probeT = tf.tensor3d(probe, [B, d, d]);
+  for (const [lm, withDir] of [[true, true], [false, true], [true, false], [false, false]] as const) {
+    const cfg = { ...tele, learnedMagnitude: lm };
+    const heads = (hs: tf.Tensor[]) => ({ T: hs[0], c: hs[1], m: hs[2] }) as Record<string, tf.Tensor2D>;
+    tf.tidy(() => {
+      const a = groupElementForTests(cfg, d, heads([th, c, m]), withDir ? dir : null, true).dataSync();
+      const b = groupElementForTests(cfg, d, heads([th, c, m]), withDir ? dir : null, false).dataSync();
+      assert.deepEqual(Array.from(a), Array.from(b), 'the fused forward is the op-by-op one');
+    });
+    const result = checkGradient(
+      (hs) => tf.sum(tf.mul(groupElementForTests(cfg, d, heads(hs), withDir ? dir : null, true), probeT)) as tf.Scalar,
+      ([t64, c64, m64]) => {
+        let total = 0;
+        for (let i = 0; i < B; i++) {
+          const raw = Array.from({ length: n }, (_, j) => cfg.headScale * t64[i * n + j] + (withDir ? c64[i] * dirHost[i * n + j] : 0));
+          const norm = Math.sqrt(raw.reduce((a, v) => a + v * v, 0) + 1e-30);
+          const size = lm ? 1 / (1 + Math.exp(-m64[i])) : 1;
+          raw.forEach((v, j) => (total += probe[i * n + j] * ((v * cfg.magnitude) / norm) * size));
+        }
+        return total;
+      },
+      [th, c, m],
+      { orders: [1], directions: 3, seed: 5, h: 1e-3 },
+    );
+    assert.ok(result.maxRelError[1]! < 1e-3, `learnedMagnitude ${lm}, direction ${withDir}: ${JSON.stringify(result.entries)}`);
+  }
+  tf.dispose([th, c, m, dir, probeT]);
+});
+
+test("the window's loss terms with hand-written backwards (mean log, their sum): order 1 matches float64 finite differences", () => {
+  const l = tf.tensor1d([3.5, 0.02, 120]);
+  const r1 = checkGradient(([x]) => windowLossTerm(x as tf.Tensor1D, 'log'), ([x]) => x.reduce((s, v) => s + Math.log(v + 1e-12), 0) / x.length, [l], { orders: [1], directions: 3, seed: 3, h: 1e-3 });
+  assert.ok(r1.maxRelError[1]! < 1e-3, JSON.stringify(r1.entries));
+  const ts = [tf.scalar(1.5), tf.scalar(-2), tf.scalar(0.25)];
+  const r2 = checkGradient((xs) => tf.mul(sumTerms(xs as tf.Scalar[]), sumTerms(xs as tf.Scalar[])) as tf.Scalar, (xs) => xs.reduce((s, x) => s + x[0], 0) ** 2, ts, { orders: [1], directions: 3, seed: 4 });
+  assert.ok(r2.maxRelError[1]! < 1e-3, JSON.stringify(r2.entries));
+  tf.dispose([l, ...ts]);
 });
 
 test('specialised two-layer inverse action equals groupAction(kind: inverse)', () => {

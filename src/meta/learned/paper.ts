@@ -11,7 +11,7 @@
 // The whole-vector LSTMs size themselves by the task's parameter count, so trained
 // meta-parameters apply to problems of that shape only (./coordinatewise.ts does not).
 import * as tf from '@tensorflow/tfjs';
-import { initLstm, lstmStep, lstmStateTensors, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
+import { initLstm, lstmPairStep, lstmStep, lstmStateTensors, pairState, unpairState, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
 import { detach } from '../../ops/activations.js';
 import { invNearIdentity } from '../../ops/near-identity.js';
 import type { Optimizer } from '../../optim/types.js';
@@ -20,13 +20,16 @@ import { directionOf, type Task } from '../../tasks/task.js';
 import type { MetaParams } from '../params.js';
 import { logitOfLr, preprocess, VariantCodec, type TeleModuleConfig, type VariantConfig } from '../variant.js';
 import type { PartSize, TaskShapeInfo } from '../../config/parts.js';
-import { rescaleFrobenius } from '../../symmetry/action.js';
+import { identityPlus, rescaleFrobenius } from '../../symmetry/action.js';
+import { shareBuffer } from '../../ops/tape-overrides.js';
 import type { LearnedOptimizer, LearnedState, Sinks, StepStats, TaskShape } from './learned.js';
 
 
 export interface PaperState extends LearnedState {
   readonly update: LstmState | null;
   readonly tele: LstmState | null;
+  /** Both LSTMs' state as one (lstmPairStep), in place of update and tele while they run as a pair. */
+  readonly pair?: LstmState | null;
 }
 
 
@@ -75,10 +78,25 @@ function zeroHeads(c: VariantConfig, mod: string, p: Params): Params {
   return p;
 }
 
-const flat = (ts: readonly tf.Tensor[]): tf.Tensor2D => tf.concat(ts.map((t) => tf.reshape(t, [t.shape[0], -1])), 1) as tf.Tensor2D;
+/**
+ * Shapes [d_i, ...rest] with one rest (e.g. the paper's 20x20 layers): then flattening and
+ * concatenating is concatenating along the first axis and flattening once, and splitting back
+ * is the reverse (one kernel fewer each way, the same entries in the same order).
+ */
+const stackable = (shapes: readonly (readonly number[])[]): boolean =>
+  shapes.length > 1 && shapes.every((s) => s.length === shapes[0].length && s.length >= 2 && s.slice(1).every((d, i) => d === shapes[0][i + 1]));
+
+const flat = (ts: readonly tf.Tensor[]): tf.Tensor2D =>
+  (stackable(ts.map((t) => t.shape.slice(1)))
+    ? tf.reshape(tf.concat([...ts], 1), [ts[0].shape[0], -1])
+    : tf.concat(ts.map((t) => tf.reshape(t, [t.shape[0], -1])), 1)) as tf.Tensor2D;
 
 /** Split [B, n] back into tensors of the given shapes (each [B, ...shape]). */
 function unflat(f: tf.Tensor2D, shapes: readonly (readonly number[])[]): tf.Tensor[] {
+  if (stackable(shapes)) {
+    const rows = shapes.map((s) => s[0]);
+    return tf.split(tf.reshape(f, [f.shape[0], rows.reduce((a, b) => a + b, 0), ...shapes[0].slice(1)]), rows, 1);
+  }
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const parts = sizes.length === 1 ? [f] : tf.split(f, sizes, 1);
   return parts.map((p, i) => tf.reshape(p, [f.shape[0], ...shapes[i]]));
@@ -90,7 +108,12 @@ function groupElements(
   heads: Record<string, tf.Tensor2D>,
   dirs: tf.Tensor3D[] | null,
   groups: readonly number[],
+  firstOrder: boolean,
 ): { ts: tf.Tensor3D[]; dist: tf.Tensor1D } {
+  if (groups.length === 1 && firstOrder) {
+    const T = groupElementOp(t, groups[0], heads, dirs?.[0] ?? null);
+    return { ts: [T], dist: tf.sqrt(tf.sum(tf.square(T), [1, 2])) as tf.Tensor1D };
+  }
   const B = heads.T.shape[0];
   const raws = unflat(heads.T, groups.map((d) => [d, d])) as tf.Tensor3D[];
   const ts = raws.map((r, m) => {
@@ -103,9 +126,75 @@ function groupElements(
     const size = tf.reshape(tf.sigmoid(tf.slice(heads.m, [0, m], [B, 1])), [B, 1, 1]);
     return tf.mul(rescaleFrobenius(raw, t.magnitude), size) as tf.Tensor3D;
   });
-  const dist = tf.sqrt(tf.addN(ts.map((x) => tf.sum(tf.square(x), [1, 2])))) as tf.Tensor1D;
+  const sq = ts.map((x) => tf.sum(tf.square(x), [1, 2]));
+  const dist = tf.sqrt(sq.length === 1 ? sq[0] : tf.addN(sq)) as tf.Tensor1D;
   return { ts, dist };
 }
+
+/**
+ * One hidden layer's T from the heads as one op with a hand-written backward (first order: it
+ * saves intermediates, and is used only where the meta-gradient differentiates it once, i.e.
+ * with a constant direction). The forward is groupElements' op by op on rows [B, d*d] (the same
+ * entries, sums over the same d*d entries in the same order):
+ *   raw = headScale T_head + c D,  R = raw * magnitude / sqrt(sum raw^2 + 1e-30),  T = R sigmoid(m).
+ * The backward is the one tfjs's autodiff takes through those ops, kernel for kernel in the
+ * same order on the same operands (the same numbers), less the kernels that change no value
+ * (products with ones, slices' pads, reshapes): per problem, with n = sqrt(q), q = sum raw^2 + 1e-30,
+ *   dR = dT size,  dm = sum(dT R) (size (1 - size)),  dk = sum(dR raw),
+ *   dq = -(dk magnitude / n^2) / (2 n),  draw = dR k + dq (2 raw),  dT_head = draw headScale,
+ *   dc = sum(draw D)   (k = magnitude / n, size = sigmoid(m)).
+ * Checked against float64 finite differences in test/meta/meta.test.ts.
+ */
+function groupElementOp(t: TeleModuleConfig, d: number, heads: Record<string, tf.Tensor2D>, dir: tf.Tensor3D | null): tf.Tensor3D {
+  const B = heads.T.shape[0];
+  const withDir = dir !== null;
+  const lm = t.learnedMagnitude;
+  const inputs: tf.Tensor[] = [heads.T, ...(withDir ? [heads.c] : []), ...(lm ? [heads.m] : [])];
+  const rows = (x: tf.Tensor) => shareBuffer(x, [B, d * d]);
+  const op = tf.customGrad(((...args: unknown[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [th, ...rest] = args.slice(0, -1) as tf.Tensor2D[];
+    const c = withDir ? rest[0] : null;
+    const m = lm ? rest[withDir ? 1 : 0] : null;
+    const D = withDir ? rows(dir) : null;
+    let raw: tf.Tensor = t.headScale !== 1 ? tf.mul(th, t.headScale) : th;
+    if (c && D) raw = tf.add(raw, tf.mul(c, D));
+    const n = tf.sqrt(tf.add(tf.sum(tf.square(raw), 1, true), 1e-30));
+    const k = tf.div(t.magnitude, n);
+    const R = tf.mul(raw, k);
+    const size = m ? tf.sigmoid(m) : null;
+    const T = size ? tf.mul(R, size) : R;
+    save([raw, n, k, R, ...(size ? [size] : []), ...(D ? [D] : [])]);
+    return {
+      value: shareBuffer(T, [B, d, d]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [rawS, nS, kS, RS] = saved;
+        const sizeS = size ? saved[4] : null;
+        const DS = D ? saved[size ? 5 : 4] : null;
+        const dT = rows(dy);
+        // T = R size
+        const dR = sizeS ? tf.mul(dT, sizeS) : dT;
+        const dm = sizeS ? tf.mul(tf.sum(tf.mul(dT, RS), 1, true), tf.mul(sizeS, tf.sub(1, sizeS))) : null;
+        // R = raw k, k = magnitude / n, n = sqrt(q), q = sum raw^2 + 1e-30
+        const draw1 = tf.mul(dR, kS);
+        const dk = tf.sum(tf.mul(dR, rawS), 1, true);
+        const dn = tf.neg(tf.div(tf.mul(dk, t.magnitude), tf.square(nS)));
+        const dq = tf.div(dn, tf.mul(nS, 2));
+        const draw = tf.add(draw1, tf.mul(dq, tf.mul(rawS, 2)));
+        // raw = T_head headScale + c D
+        const grads: tf.Tensor[] = [t.headScale !== 1 ? tf.mul(draw, t.headScale) : draw];
+        if (DS) grads.push(tf.sum(tf.mul(draw, DS), 1, true));
+        if (dm) grads.push(dm);
+        return grads;
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...ts: tf.Tensor[]) => tf.Tensor3D;
+  return op(...inputs);
+}
+
+/** Exported for the tests: the fused group element (one hidden layer) and its op-by-op original. */
+export const groupElementForTests = (t: TeleModuleConfig, d: number, heads: Record<string, tf.Tensor2D>, dir: tf.Tensor3D | null, fused: boolean): tf.Tensor3D =>
+  groupElements(t, heads, dir ? [dir] : null, [d], fused).ts[0];
 
 const DIRECTION_KIND = { w2: 'w2', gradNorm: 'gradNorm' } as const;
 
@@ -152,11 +241,31 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
           let gflat = flat(grads);
           let features = preprocess(gflat, c.preprocess);
           let ws: tf.Tensor[] = [...params];
+          const order = c.tele?.order;
+          const before = order === 'before' || (order === 'first' && st.step === 0);
+          // Both LSTMs on the same features (first order, with sinks, teleport after the update):
+          // one step of the pair (src/nn/lstm.ts lstmPairStep: the same numbers, half the
+          // elementwise kernels); otherwise each alone.
+          const usePair = !!(specs.update && specs.tele && c.update && !c.secondOrder && sinks.update && sinks.tele && !before);
           let update = st.update;
           let tele = st.tele;
+          let pair: LstmState | null = null;
+          if (st.pair && !usePair) [update, tele] = unpairState(st.pair, specs.update!.hidden, specs.tele!.hidden);
           let teleHeads: Record<string, tf.Tensor2D> | null = null;
-          if (specs.tele && st.tele) {
-            const r = lstmStep(meta.tele, specs.tele, features, st.tele, '', !c.secondOrder, sinks.tele);
+          let updateHeads: Record<string, tf.Tensor2D> | null = null;
+          if (usePair) {
+            const r = lstmPairStep(
+              { params: meta.update, spec: specs.update!, sink: sinks.update! },
+              { params: meta.tele, spec: specs.tele!, sink: sinks.tele! },
+              features,
+              st.pair ?? pairState(st.update!, st.tele!),
+            );
+            [updateHeads, teleHeads] = r.heads;
+            pair = r.state;
+            update = null;
+            tele = null;
+          } else if (specs.tele && tele) {
+            const r = lstmStep(meta.tele, specs.tele, features, tele, '', !c.secondOrder, sinks.tele);
             tele = r.state;
             teleHeads = r.heads;
           }
@@ -165,9 +274,10 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             const sym = task.symmetry!;
             const dirs =
               dirKind !== null ? directionOf(sym, params, grads, st.step, dirKind).map((d) => (c.secondOrder ? d : detach(d))) : null;
-            const { ts, dist } = groupElements(c.tele!, teleHeads!, dirs, groups);
+            // the fused group element where the meta-gradient differentiates it once (first order)
+            const { ts, dist } = groupElements(c.tele!, teleHeads!, dirs, groups, !c.secondOrder);
             const B = ts[0].shape[0];
-            const gs = ts.map((t, m) => tf.add(tf.eye(groups[m], groups[m], [B]), t) as tf.Tensor3D);
+            const gs = ts.map((t) => identityPlus(t) as tf.Tensor3D);
             stats.teleDist = dist;
             // 'linear': the reference's first-order stand-in W (I - T) for W g^-1; 'device': an
             // on-device Newton-Schulz inverse (the task's own is a float64 host inverse)
@@ -180,18 +290,21 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
                   : undefined;
             return sym.act(at, gs, st.step, inverses);
           };
-          const order = c.tele?.order;
-          const before = order === 'before' || (order === 'first' && st.step === 0);
           if (before && teleHeads) {
             ws = teleport(ws);
             grads = constant(task.lossAndGrads(ws, st.step).grads);
             gflat = flat(grads);
             features = preprocess(gflat, c.preprocess);
           }
-          if (c.update && specs.update && st.update) {
+          if (c.update && specs.update && (update || updateHeads)) {
             const u = c.update;
-            const r = lstmStep(meta.update, specs.update, features, st.update, '', !c.secondOrder, sinks.update);
-            update = r.state;
+            let heads = updateHeads;
+            if (!heads) {
+              const r = lstmStep(meta.update, specs.update, features, update!, '', !c.secondOrder, sinks.update);
+              update = r.state;
+              heads = r.heads;
+            }
+            const r = { heads };
             let f: tf.Tensor2D = r.heads.f;
             if (u.outputScale !== 1) f = tf.mul(f, u.outputScale);
             if (u.clamp > 0) f = tf.clipByValue(f, -u.clamp, u.clamp);
@@ -215,8 +328,8 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
             ws = ws.map((w, i) => tf.sub(w, tf.mul(e, grads[i])));
           }
           if (!before && teleHeads) ws = teleport(ws);
-          const tensors = [...(update ? lstmStateTensors(update) : []), ...(tele ? lstmStateTensors(tele) : [])];
-          return { params: ws, state: { step: st.step + 1, update, tele, tensors, stats } };
+          const tensors = [...(update ? lstmStateTensors(update) : []), ...(tele ? lstmStateTensors(tele) : []), ...(pair ? lstmStateTensors(pair) : [])];
+          return { params: ws, state: { step: st.step + 1, update, tele, pair, tensors, stats } };
         },
       };
     },
