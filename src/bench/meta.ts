@@ -10,6 +10,7 @@ import { buildRunParts, entryRunSpec } from '../meta/build.js';
 import { localShards } from '../meta/shards.js';
 import { regressionFamily, PAPER_REGRESSION_TASK } from '../tasks/regression.js';
 import { countKernels, lstmFlopsPerTrajectory } from './kernels.js';
+import { LSTM_PAIR_FLAG } from '../nn/lstm.js';
 
 
 const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
@@ -79,15 +80,15 @@ export function gdStepMs(steps = 2000): { wall: number; cpu: number } {
 
 export const section: Section = {
   name: 'meta',
-  async run({ quick }): Promise<Figures> {
+  async run({ quick, batches }): Promise<Figures> {
     // LSTM(update,tele), the paper's learned teleporting optimizer, at B = 1, 16, 64; the other
     // two learned variants at B = 16
     const plan: [(typeof LEARNED)[number], number[]][] = quick
       ? [['LSTM(update,tele)', [8]]]
       : [
-          ['LSTM(update,tele)', [1, 16, 64, 256]],
-          ['LSTM(update)', [1, 16, 64, 256]],
-          ['LSTM(lr,tele)', [1, 16, 64, 256]],
+          ['LSTM(update,tele)', batches ?? [1, 16, 64, 256]],
+          ['LSTM(update)', batches ?? [1, 16, 64, 256]],
+          ['LSTM(lr,tele)', batches ?? [1, 16, 64, 256]],
         ];
     const length = quick ? 20 : 100;
     const byBatch: Record<string, Record<string, number>> = {};
@@ -119,8 +120,25 @@ export const section: Section = {
         );
       }
     }
+    // the reference recipe (the authors' shapes and protocol: raw gradients, sum of losses, B = 1
+    // as their code runs it), the row the reference section compares with the authors' code
+    if (!quick) {
+      const name = 'LSTM(update,tele), reference recipe';
+      byBatch[name] = {};
+      byBatchCpu[name] = {};
+      for (const B of [1, 16]) {
+        const tps = await metaTrainThroughput('LSTM(update,tele)', B, length, 'reference');
+        byBatch[name][String(B)] = tps.wall;
+        byBatchCpu[name][String(B)] = tps.cpu;
+        process.stdout.write(`  ${name} B=${B}: ${tps.wall.toFixed(2)} trajectories/s (${tps.cpu.toFixed(2)} per CPU second)\n`);
+      }
+    }
+    // the same count with the LSTM pair flag on (src/nn/lstm.ts: fewer calls, more arithmetic)
+    tf.env().set(LSTM_PAIR_FLAG, true);
+    const pairCalls = quick ? undefined : await countKernels('LSTM(update,tele)', 16).finally(() => tf.env().set(LSTM_PAIR_FLAG, false));
     return {
       kernelCallsPerInnerStep: calls,
+      ...(pairCalls ? { kernelCallsPerInnerStepLstmPair: { 'LSTM(update,tele)': { '16': pairCalls.perStep } } } : {}),
       kernelCallsPerInnerStepForward: callsForward,
       kernelCallsPerInnerStepByKernel: callsByKernel,
       lstmGflopsPerSecondByBatch: gflops,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { initBackend, installedBackends } from '../backend/index.js';
+import { initBackend, installedBackends, type BackendName } from '../backend/index.js';
 import { writeJsonAtomic } from '../run/atomic.js';
 import { speedTableOf, writeSpeedTable } from './speed-table.js';
 
@@ -34,6 +34,16 @@ interface Options {
   quick?: boolean;
   cpu?: boolean;
   writeTable?: boolean;
+  batches?: string;
+  backends?: string;
+}
+
+/** --batches "1,16" as numbers (an error names the option). */
+function batchesOf(o: Options): number[] | undefined {
+  if (o.batches === undefined) return undefined;
+  const bs = o.batches.split(',').map(Number);
+  if (bs.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batches: expected positive integers separated by commas, got "${o.batches}"`);
+  return bs;
 }
 
 /** The sections a run measures when --only does not say (teleport repeats optim's teleport on synthetic data). */
@@ -57,7 +67,7 @@ async function runHere(o: Options): Promise<Figures> {
       continue;
     }
     print(`\n[${backend}: ${name}]\n`);
-    const figures = await section.run({ quick: !!o.quick });
+    const figures = await section.run({ quick: !!o.quick, batches: batchesOf(o) });
     for (const [k, v] of Object.entries(figures)) print(`  ${k}: ${typeof v === 'number' ? +v.toPrecision(4) : JSON.stringify(v)}\n`);
     all[name] = figures;
   }
@@ -83,7 +93,9 @@ function ratios(a: unknown, b: unknown): unknown {
 /** One child process per installed backend; figures side by side plus ratios to wasm. */
 async function runAll(o: Options): Promise<Figures> {
   const backends = installedBackends();
-  const measured = backends.filter((b) => b !== 'cpu' || o.cpu);
+  const asked = o.backends?.split(',');
+  for (const b of asked ?? []) if (!backends.includes(b as BackendName)) throw new Error(`--backends: "${b}" is not installed here (installed: ${backends.join(', ')})`);
+  const measured = asked ? backends.filter((b) => asked.includes(b)) : backends.filter((b) => b !== 'cpu' || o.cpu);
   print(`bench: backends ${measured.join(', ')} (installed: ${backends.join(', ')})\n`);
   const dir = mkdtempSync(join(tmpdir(), 'symtele-bench-'));
   const byBackend: Record<string, Figures> = {};
@@ -93,6 +105,7 @@ async function runAll(o: Options): Promise<Figures> {
       const args = [fileURLToPath(import.meta.url), '--backend', b, '--json', file];
       if (o.only) args.push('--only', o.only);
       if (o.quick) args.push('--quick');
+      if (o.batches) args.push('--batches', o.batches);
       // with --json and no file the figures go to stdout as JSON: keep the children's logs off it
       const r = spawnSync(process.execPath, args, { stdio: ['ignore', o.json === true ? 'ignore' : 'inherit', 'inherit'] });
       if (r.status !== 0) throw new Error(`the ${b} bench exited with ${r.status ?? r.signal}`);
@@ -116,13 +129,15 @@ async function main(): Promise<void> {
     .option('--cpu', 'also measure the (slow) pure-JS cpu backend')
     .option('--only <sections>', `comma-separated subset of: ${Object.keys(SECTIONS).join(', ')} (default: ${DEFAULT_SECTIONS.join(', ')})`)
     .option('--quick', 'smaller sizes, for a smoke run')
+    .option('--batches <list>', 'batch sizes of the meta-training timings, e.g. 1,16 (default 1,16,64,256)')
+    .option('--backends <list>', 'measure these installed backends, each in its own process (default: every installed one but cpu)')
     .option('--write-table', 'rewrite src/backend/speed-table.ts (what --backend auto reads) from this run')
     .parse();
   const o = program.opts<Options>();
   // with --json to stdout, every human-readable line (the sections' too) goes to stderr
   const out = process.stdout.write.bind(process.stdout);
   if (o.json === true) process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
-  if (o.writeTable && (o.backend !== undefined || o.quick)) throw new Error('--write-table needs the full run on every backend (no --backend, no --quick)');
+  if (o.writeTable && (o.backend !== undefined || o.quick || o.batches || o.backends)) throw new Error('--write-table needs the full run on every backend (no --backend, --backends, --batches or --quick)');
   const figures = o.backend !== undefined ? await runHere(o) : await runAll(o);
   if (o.writeTable) {
     const file = fileURLToPath(new URL('../../src/backend/speed-table.ts', import.meta.url));

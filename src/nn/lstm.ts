@@ -390,6 +390,16 @@ export const lstmStateTensors = (s: LstmState): tf.Tensor[] => [...s.h, ...s.c];
 // zero blocks take more arithmetic (the H x 4H ones twice), not more calls.
 // First order only, as lstmStep (it saves gate values); with sinks only: the weight gradients
 // are the diagonal blocks of the pair's, taken once per window.
+//
+// Off by default: fewer calls, but the zero blocks' arithmetic made meta-training slower on
+// wasm (docs/design/speed.md); where a kernel launch costs more than the arithmetic (a GPU) it
+// may pay. On with the tfjs flag below: `tf.env().set(LSTM_PAIR_FLAG, true)` or the environment
+// variable SYMTELE_LSTM_PAIR=1.
+
+/** The tfjs environment flag that runs a pair of LSTMs as one (see above). */
+export const LSTM_PAIR_FLAG = 'SYMTELE_LSTM_PAIR';
+tf.env().registerFlag(LSTM_PAIR_FLAG, () => process.env.SYMTELE_LSTM_PAIR === '1');
+export const lstmPairEnabled = (): boolean => tf.env().getBool(LSTM_PAIR_FLAG);
 
 /** The pair's state from two states (one concatenation per tensor), and back. */
 export function pairState(a: LstmState, b: LstmState): LstmState {

@@ -11,7 +11,7 @@
 // The whole-vector LSTMs size themselves by the task's parameter count, so trained
 // meta-parameters apply to problems of that shape only (./coordinatewise.ts does not).
 import * as tf from '@tensorflow/tfjs';
-import { initLstm, lstmPairStep, lstmStep, lstmStateTensors, pairState, unpairState, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
+import { initLstm, lstmPairEnabled, lstmPairStep, lstmStep, lstmStateTensors, pairState, unpairState, zeroLstmState, type LstmSpec, type LstmState, type Params } from '../../nn/lstm.js';
 import { detach } from '../../ops/activations.js';
 import { invNearIdentity } from '../../ops/near-identity.js';
 import type { Optimizer } from '../../optim/types.js';
@@ -243,10 +243,10 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
           let ws: tf.Tensor[] = [...params];
           const order = c.tele?.order;
           const before = order === 'before' || (order === 'first' && st.step === 0);
-          // Both LSTMs on the same features (first order, with sinks, teleport after the update):
-          // one step of the pair (src/nn/lstm.ts lstmPairStep: the same numbers, half the
-          // elementwise kernels); otherwise each alone.
-          const usePair = !!(specs.update && specs.tele && c.update && !c.secondOrder && sinks.update && sinks.tele && !before);
+          // Both LSTMs on the same features (first order, with sinks, teleport after the update),
+          // when the pair flag is on: one step of the pair (src/nn/lstm.ts lstmPairStep: the same
+          // numbers, half the elementwise kernels); otherwise each alone.
+          const usePair = lstmPairEnabled() && !!(specs.update && specs.tele && c.update && !c.secondOrder && sinks.update && sinks.tele && !before);
           let update = st.update;
           let tele = st.tele;
           let pair: LstmState | null = null;
