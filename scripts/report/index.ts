@@ -22,6 +22,7 @@ import { correlationResults, correlationTable, fig4Results, fig4PooledTables } f
 import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
 import { reviveNonFinite } from '../../src/run/tensors.js';
 import { fig6StageOneTable, fig6BaselineTable } from './fig6.js';
+import { speedFloorsTable, speedByBatchTable } from './speed.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -192,6 +193,8 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'claims': () => claims(),
   'fig6-stage1': (args) => fig6StageOneTable(ROOT, ...(args.split(',') as [string, string])),
   'fig6-baselines': (file) => fig6BaselineTable(readResult<EvalResults>(file)),
+  'speed-floors': (args) => speedFloorsTable(ROOT, ...(args.split(',') as [string, string])),
+  'speed-by-batch': (file) => speedByBatchTable(ROOT, file),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
 };

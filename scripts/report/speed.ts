@@ -1,0 +1,55 @@
+// The floors of meta-training speed (issue 25) from one committed bench run
+// (`npm run bench -- --only meta,workers,reference --json`): kernel calls per inner step against
+// the count before the fusion, trajectories/s against the authors' train_meta_opt, tensorflow
+// against wasm, 2 worker threads against 1. Each row names its floor and whether it is met.
+import fs from 'node:fs';
+import path from 'node:path';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const VARIANT = 'LSTM(update,tele)';
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+
+export function speedFloorsTable(root: string, benchFile: string, beforeFile: string): string {
+  const bench = JSON.parse(fs.readFileSync(path.join(root, benchFile), 'utf8')) as Json;
+  const before = JSON.parse(fs.readFileSync(path.join(root, beforeFile), 'utf8')) as Json;
+  const backends = Object.keys(bench.byBackend) as string[];
+  const at = (b: string) => bench.byBackend[b] as Json;
+  const ref = (b: string) => at(b).reference?.referenceBestTrajectoriesPerSecond as number | undefined;
+  const rows: { what: string; floor: number; values: (number | undefined)[] }[] = [];
+  const perBackend = (what: string, floor: number, f: (b: string) => number | undefined) => rows.push({ what, floor, values: backends.map(f) });
+  const beforeCalls = (b: string) => before.byBackend[b]?.[VARIANT]?.['1']?.perStep as number | undefined;
+  perBackend('kernel calls per inner step, tuned, now / before the fusion (at most)', 0.25, (b) => at(b).meta.kernelCallsPerInnerStep[VARIANT]['16'] / beforeCalls(b)!);
+  perBackend('the same with the LSTM pair flag on (at most)', 0.25, (b) => at(b).meta.kernelCallsPerInnerStepLstmPair?.[VARIANT]?.['16'] / beforeCalls(b)!);
+  perBackend("tuned, B = 16, one process / the authors' code at its best", 6, (b) => at(b).meta.metaTrainTrajectoriesPerSecondByBatch[VARIANT]['16'] / ref(b)!);
+  perBackend("tuned, 2 worker threads of B = 16 / the authors' code at its best", 10, (b) => at(b).workers.metaTrainTrajectoriesPerSecondWorkers['2'] / ref(b)!);
+  perBackend("reference recipe, B = 1 / the authors' code at its best", 1, (b) => at(b).meta.metaTrainTrajectoriesPerSecondByBatch[`${VARIANT}, reference recipe`]['1'] / ref(b)!);
+  perBackend('2 worker threads / 1, the same per-worker B = 16', 1.7, (b) => at(b).workers.workersSpeedup2);
+  if (bench.byBackend.tensorflow && bench.byBackend.wasm) {
+    const tps = (b: string) => at(b).meta.metaTrainTrajectoriesPerSecondByBatch[VARIANT]['16'] as number;
+    rows.push({ what: 'tensorflow / wasm, tuned, B = 16', floor: 2, values: backends.map((b) => (b === 'tensorflow' ? tps('tensorflow') / tps('wasm') : undefined)) });
+  }
+  const upper = (r: (typeof rows)[number]) => r.what.endsWith('(at most)');
+  const cell = (r: (typeof rows)[number], v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : `${f2(v)} (${(upper(r) ? v <= r.floor : v >= r.floor) ? 'met' : 'not met'})`);
+  return [
+    `| ${VARIANT} | floor | ${backends.join(' | ')} |`,
+    `|---|---|${backends.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.what} | ${upper(r) ? '≤' : '≥'} ${r.floor} | ${r.values.map((v) => cell(r, v)).join(' | ')} |`),
+  ].join('\n');
+}
+
+/** Trajectories/s of ours by variant and batch, and of the authors' code, per backend of the run. */
+export function speedByBatchTable(root: string, benchFile: string): string {
+  const bench = JSON.parse(fs.readFileSync(path.join(root, benchFile), 'utf8')) as Json;
+  const lines = ['| backend | variant (recipe) | trajectories/s by B (kernel calls per inner step) |', '|---|---|---|'];
+  for (const [b, f] of Object.entries(bench.byBackend) as [string, Json][]) {
+    for (const [v, byB] of Object.entries(f.meta.metaTrainTrajectoriesPerSecondByBatch) as [string, Record<string, number>][]) {
+      const calls = f.meta.kernelCallsPerInnerStep[v] as Record<string, number> | undefined;
+      lines.push(`| ${b} | ${v.includes('recipe') ? v : `${v} (tuned)`} | ${Object.entries(byB).map(([B, x]) => `B = ${B}: ${f2(x)}${calls?.[B] !== undefined ? ` (${calls[B]})` : ''}`).join(', ')} |`);
+    }
+    if (f.reference?.referenceBestTrajectoriesPerSecond) lines.push(`| ${b} | authors' train_meta_opt, LSTM(update,tele) (${f.reference.referenceBest}) | B = 1: ${f2(f.reference.referenceBestTrajectoriesPerSecond)} |`);
+    if (f.workers) lines.push(`| ${b} | ${VARIANT} (tuned), worker threads of B = 16 each | 1 thread: ${f2(f.workers.metaTrainTrajectoriesPerSecondWorkers['1'])}, 2 threads: ${f2(f.workers.metaTrainTrajectoriesPerSecondWorkers['2'])} |`);
+  }
+  return lines.join('\n');
+}
