@@ -23,6 +23,7 @@ import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
 import { reviveNonFinite } from '../../src/run/tensors.js';
 import { fig6StageOneTable, fig6BaselineTable } from './fig6.js';
 import { speedFloorsTable, speedByBatchTable } from './speed.js';
+import { kernelsTable, kernelsByKernelLine, benchMetaTable } from './kernels.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -195,6 +196,13 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'fig6-baselines': (file) => fig6BaselineTable(readResult<EvalResults>(file)),
   'speed-floors': (args) => speedFloorsTable(ROOT, ...(args.split(',') as [string, string])),
   'speed-by-batch': (file) => speedByBatchTable(ROOT, file),
+  'kernels': (args) => kernelsTable(ROOT, ...(args.split(',') as [string, string, string?])),
+  // before,after,backend,variant (the variant's name holds commas: the rest of the argument)
+  'kernels-by-kernel': (args) => {
+    const [before, after, backend, ...variant] = args.split(',');
+    return kernelsByKernelLine(ROOT, before!, after!, backend!, variant.join(','));
+  },
+  'bench-meta': (file) => benchMetaTable(ROOT, file),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
 };
