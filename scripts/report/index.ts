@@ -23,6 +23,7 @@ import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
 import { reviveNonFinite } from '../../src/run/tensors.js';
 import { fig6StageOneTable, fig6BaselineTable } from './fig6.js';
 import { speedFloorsTable, speedByBatchTable } from './speed.js';
+import { lockstepTable, sideBySideTable, metaSideBySideTable, threadsTable } from './backends.js';
 import { kernelsTable, kernelsByKernelLine, benchMetaTable } from './kernels.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -203,6 +204,10 @@ const GENERATORS: Record<string, (arg: string) => string> = {
     return kernelsByKernelLine(ROOT, before!, after!, backend!, variant.join(','));
   },
   'bench-meta': (file) => benchMetaTable(ROOT, file),
+  'backends-lockstep': (file) => lockstepTable(ROOT, file),
+  'backends-side-by-side': (file) => sideBySideTable(ROOT, file),
+  'backends-meta': (file) => metaSideBySideTable(ROOT, file),
+  'backends-threads': (file) => threadsTable(ROOT, file),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
 };
