@@ -24,6 +24,7 @@ import { reviveNonFinite } from '../../src/run/tensors.js';
 import { fig6StageOneTable, fig6BaselineTable } from './fig6.js';
 import { speedFloorsTable, speedByBatchTable } from './speed.js';
 import { lockstepTable, sideBySideTable, metaSideBySideTable, threadsTable } from './backends.js';
+import { workersRunsTable } from './workers.js';
 import { kernelsTable, kernelsByKernelLine, benchMetaTable } from './kernels.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -208,6 +209,7 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'backends-side-by-side': (file) => sideBySideTable(ROOT, file),
   'backends-meta': (file) => metaSideBySideTable(ROOT, file),
   'backends-threads': (file) => threadsTable(ROOT, file),
+  'workers-runs': (glob) => workersRunsTable(ROOT, matching(glob)),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
 };
