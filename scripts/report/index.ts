@@ -25,6 +25,7 @@ import { fig6StageOneTable, fig6BaselineTable } from './fig6.js';
 import { speedFloorsTable, speedByBatchTable } from './speed.js';
 import { lockstepTable, sideBySideTable, metaSideBySideTable, threadsTable } from './backends.js';
 import { workersRunsTable } from './workers.js';
+import { classificationDriftTable, classificationCostsLine } from './classification.js';
 import { kernelsTable, kernelsByKernelLine, benchMetaTable } from './kernels.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -209,6 +210,8 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'backends-side-by-side': (file) => sideBySideTable(ROOT, file),
   'backends-meta': (file) => metaSideBySideTable(ROOT, file),
   'backends-threads': (file) => threadsTable(ROOT, file),
+  'classification-drift': (file) => classificationDriftTable(ROOT, file),
+  'classification-costs': (file) => classificationCostsLine(ROOT, file),
   'workers-runs': (glob) => workersRunsTable(ROOT, matching(glob)),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
