@@ -26,6 +26,7 @@ import { speedFloorsTable, speedByBatchTable } from './speed.js';
 import { lockstepTable, sideBySideTable, metaSideBySideTable, threadsTable } from './backends.js';
 import { workersRunsTable } from './workers.js';
 import { classificationDriftTable, classificationCostsLine } from './classification.js';
+import { faultsTable } from './faults.js';
 import { kernelsTable, kernelsByKernelLine, benchMetaTable } from './kernels.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -212,6 +213,7 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'backends-threads': (file) => threadsTable(ROOT, file),
   'classification-drift': (file) => classificationDriftTable(ROOT, file),
   'classification-costs': (file) => classificationCostsLine(ROOT, file),
+  'faults': (file) => faultsTable(ROOT, file),
   'workers-runs': (glob) => workersRunsTable(ROOT, matching(glob)),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
