@@ -27,6 +27,7 @@ import { lockstepTable, sideBySideTable, metaSideBySideTable, threadsTable } fro
 import { workersRunsTable } from './workers.js';
 import { classificationDriftTable, classificationCostsLine } from './classification.js';
 import { faultsTable } from './faults.js';
+import { transferTable } from './transfer.js';
 import { kernelsTable, kernelsByKernelLine, benchMetaTable } from './kernels.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -214,6 +215,8 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'classification-drift': (file) => classificationDriftTable(ROOT, file),
   'classification-costs': (file) => classificationCostsLine(ROOT, file),
   'faults': (file) => faultsTable(ROOT, file),
+  // FILE or FILE,learned (the learned variants only)
+  'transfer': (args) => transferTable(ROOT, args.split(',')[0]!, args.split(',')[1] === 'learned'),
   'workers-runs': (glob) => workersRunsTable(ROOT, matching(glob)),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
