@@ -27,7 +27,8 @@ import { lockstepTable, sideBySideTable, metaSideBySideTable, threadsTable } fro
 import { workersRunsTable } from './workers.js';
 import { classificationDriftTable, classificationCostsLine } from './classification.js';
 import { faultsTable } from './faults.js';
-import { transferTable } from './transfer.js';
+import { transferTable, transferBestTable } from './transfer.js';
+import { metaMeansTable, metaSeedColumnsTable, step1LandscapeTable } from './meta.js';
 import { kernelsTable, kernelsByKernelLine, benchMetaTable } from './kernels.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -217,6 +218,15 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'faults': (file) => faultsTable(ROOT, file),
   // FILE or FILE,learned (the learned variants only)
   'transfer': (args) => transferTable(ROOT, args.split(',')[0]!, args.split(',')[1] === 'learned'),
+  // FILE,STEP: the best tuned baseline and each learned variant at one step
+  'transfer-best': (args) => transferBestTable(ROOT, args.split(',')[0]!, Number(args.split(',')[1])),
+  'meta-means': (file) => metaMeansTable(readResult, file, TABLE_STEPS),
+  // STEPS;VARIANT@FILE+FILE;VARIANT@FILE...: per meta-seed, the held-out means at STEPS (a/b/c)
+  'meta-seed-columns': (args) => {
+    const [steps, ...columns] = args.split(';');
+    return metaSeedColumnsTable(readResult, steps!.split('/').map(Number), columns);
+  },
+  'step1-landscape': (file) => step1LandscapeTable(readResult, file),
   'workers-runs': (glob) => workersRunsTable(ROOT, matching(glob)),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),

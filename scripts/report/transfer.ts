@@ -37,3 +37,25 @@ export function transferTable(root: string, file: string, learnedOnly = false): 
   }
   return lines.join('\n');
 }
+
+/**
+ * At one step, per evaluation task: the tuned baseline with the lowest held-out mean, and each
+ * learned variant over its meta-seeds (bold where every seed is below that baseline).
+ */
+export function transferBestTable(root: string, file: string, step: number): string {
+  const r = JSON.parse(fs.readFileSync(path.join(root, file), 'utf8')) as TransferResults;
+  const variants = [...new Set(r.learned.map((l) => l.variant))];
+  const lines = [`| task | best tuned baseline at step ${step} | ${variants.join(' | ')} |`, `|---|---|${variants.map(() => '---').join('|')}|`];
+  for (const t of r.config.eval.tasks) {
+    const at = (h: Heldout) => h.meanLoss[step];
+    const best = (r.baselines ?? []).filter((b) => b.task === t.label && finite(at(b.heldout))).reduce<NonNullable<TransferResults['baselines']>[number] | undefined>((a, b) => (!a || (at(b.heldout) as number) < (at(a.heldout) as number) ? b : a), undefined);
+    const bestLoss = best ? (at(best.heldout) as number) : Infinity;
+    const cells = variants.map((v) => {
+      const xs = r.learned.filter((l) => l.variant === v).sort((a, b) => a.metaSeed - b.metaSeed).map((l) => at(l.heldout[t.label]!));
+      const c = seedsCell(xs);
+      return xs.every((x) => finite(x) && x < bestLoss) ? `**${c}**` : c;
+    });
+    lines.push(`| ${t.label} | ${best ? `${best.optimizer} (lr ${best.lr}) ${g3(bestLoss)}` : '–'} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
