@@ -28,6 +28,7 @@ import { workersRunsTable } from './workers.js';
 import { classificationDriftTable, classificationCostsLine } from './classification.js';
 import { faultsTable } from './faults.js';
 import { transferTable, transferBestTable } from './transfer.js';
+import { fig5SideBySide, torchArmsTable, fig5AuthorsTables, fig5ControlTables, fig5BenchTable } from './fig5.js';
 import { metaMeansTable, metaSeedColumnsTable, step1LandscapeTable } from './meta.js';
 import { kernelsTable, kernelsByKernelLine, benchMetaTable } from './kernels.js';
 
@@ -38,6 +39,10 @@ export function readResult<T = unknown>(file: string, root = ROOT): T {
   const buf = fs.readFileSync(path.join(root, file));
   return reviveNonFinite(JSON.parse((file.endsWith('.gz') ? zlib.gunzipSync(buf) : buf).toString('utf8'))) as T;
 }
+
+/** A result file written by Python's json (the PyTorch side of Figure 5): bare NaN / Infinity revived. */
+const readPython = <T,>(file: string): T =>
+  reviveNonFinite(JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8').replace(/(-?)\b(NaN|Infinity)\b/g, (_m, sign: string, w: string) => `"${sign}${w}"`))) as T;
 
 const TABLE_STEPS = [1, 10, 30, 100];
 
@@ -227,6 +232,17 @@ const GENERATORS: Record<string, (arg: string) => string> = {
     return metaSeedColumnsTable(readResult, steps!.split('/').map(Number), columns);
   },
   'step1-landscape': (file) => step1LandscapeTable(readResult, file),
+  // OURS,TORCH (scripts/compare_fig5.py)
+  'fig5-side-by-side': (args) => fig5SideBySide(readPython, ...(args.split(',') as [string, string])),
+  'fig5-torch-arms': (file) => torchArmsTable(readPython, file),
+  // OURS,REFERENCE,EPOCHS (a/b/c; scripts/compare_fig5_authors.py)
+  'fig5-authors': (args) => {
+    const [ours, ref, epochs] = args.split(',');
+    return fig5AuthorsTables(readPython, ours!, ref!, epochs!.split('/').map(Number));
+  },
+  // FLOAT32,FLOAT64 (scripts/compare_fig5_authors.py --control)
+  'fig5-control': (args) => fig5ControlTables(readPython, ...(args.split(',') as [string, string])),
+  'fig5-bench': (dir) => fig5BenchTable(readPython, dir),
   'workers-runs': (glob) => workersRunsTable(ROOT, matching(glob)),
   'displacement': (file) => displacementLine(file),
   'integration-summary': (file) => integrationSummary(readResult<IntegrationResults>(file)),
