@@ -3,7 +3,8 @@
 // learning-rate grids of stage 2), from the protocol's config and the committed score files.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EvalResults } from '../../src/meta/report.js';
+import { pairedAtStep, type EvalResults } from '../../src/meta/report.js';
+import type { Interval } from '../../src/report/intervals.js';
 
 interface Candidate { learned?: Record<string, Record<string, unknown>>; train?: { metaLr?: Record<string, number> } }
 interface Protocol { methods: { label: string; grid: Candidate[] }[]; baselines: { label: string; baseline: { kind: string; lr: number[] } }[] }
@@ -39,6 +40,23 @@ export function fig6BaselineTable(r: EvalResults): string {
   for (const [label, v] of Object.entries(r.variants)) {
     if (!v.lrGrid) continue;
     lines.push(`| ${label} | ${v.lrGrid.map((g) => `${g.lr}: ${Number.isFinite(g.score) ? g.score.toFixed(4) : 'diverged'}`).join(', ')} | ${v.lr} |`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The paper's comparison and its controls: LSTM(update,tele) against each other method, paired on
+ * the same held-out problems, at each step: the difference of means with 95% t-intervals over
+ * problems and over meta-seeds (negative: LSTM(update,tele) is lower).
+ */
+export function fig6PairsTable(r: EvalResults, steps: readonly number[], fmtInterval: (i: Interval) => string): string {
+  const focus = 'LSTM(update,tele)';
+  const a = r.variants[focus];
+  if (!a) throw new Error(`no ${focus} in the results`);
+  const lines = [`| against | ${steps.map((s) => `step ${s}: over problems / over meta-seeds`).join(' | ')} |`, `|---|${steps.map(() => '---').join('|')}|`];
+  for (const [label, b] of Object.entries(r.variants)) {
+    if (label === focus) continue;
+    lines.push(`| ${label} | ${steps.map((s) => ((d) => `${fmtInterval(d.problems)} / ${fmtInterval(d.seeds)}`)(pairedAtStep(a, b, s))).join(' | ')} |`);
   }
   return lines.join('\n');
 }

@@ -21,7 +21,7 @@ import type { Interval } from '../../src/report/intervals.js';
 import { correlationResults, correlationTable, fig4Results, fig4PooledTables } from './generalization.js';
 import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
 import { reviveNonFinite } from '../../src/run/tensors.js';
-import { fig6StageOneTable, fig6BaselineTable } from './fig6.js';
+import { fig6StageOneTable, fig6BaselineTable, fig6PairsTable } from './fig6.js';
 import { speedFloorsTable, speedByBatchTable } from './speed.js';
 import { lockstepTable, sideBySideTable, metaSideBySideTable, threadsTable } from './backends.js';
 import { workersRunsTable } from './workers.js';
@@ -205,6 +205,7 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'claims': () => claims(),
   'fig6-stage1': (args) => fig6StageOneTable(ROOT, ...(args.split(',') as [string, string])),
   'fig6-baselines': (file) => fig6BaselineTable(readResult<EvalResults>(file)),
+  'fig6-pairs': (file) => fig6PairsTable(readResult<EvalResults>(file), TABLE_STEPS, (i) => (Number.isFinite(i.mean) ? diffCell(i, 2) : '–')),
   'speed-floors': (args) => speedFloorsTable(ROOT, ...(args.split(',') as [string, string])),
   'speed-by-batch': (file) => speedByBatchTable(ROOT, file),
   'kernels': (args) => kernelsTable(ROOT, ...(args.split(',') as [string, string, string?])),
