@@ -45,6 +45,8 @@ const readPython = <T,>(file: string): T =>
   reviveNonFinite(JSON.parse(fs.readFileSync(path.join(ROOT, file), 'utf8').replace(/(-?)\b(NaN|Infinity)\b/g, (_m, sign: string, w: string) => `"${sign}${w}"`))) as T;
 
 const TABLE_STEPS = [1, 10, 30, 100];
+/** Figure 6 with equal tuning: the reduced results of its stage 2 (scripts/fig6-equal-tuning.ts). */
+const FIG6_FINAL = 'docs/results/fig6-equal-tuning/final.json.gz';
 
 // ---- number formats ------------------------------------------------------------------------
 const signed = (x: number, d = 3) => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(d)}` : '–');
@@ -52,6 +54,13 @@ const excludesZero = (i: Interval) => i.lo > 0 || i.hi < 0;
 /** mean [lo, hi], bold when the interval excludes 0. */
 const diffCell = (i: Interval, d = 3) => {
   const s = `${signed(i.mean, d)} [${signed(i.lo, d)}, ${signed(i.hi, d)}]`;
+  return excludesZero(i) ? `**${s}**` : s;
+};
+/** diffCell for differences of any size: 3 significant digits past 1e4 (a diverged method's). */
+const wideDiffCell = (i: Interval) => {
+  if (!Number.isFinite(i.mean)) return '–';
+  const v = (x: number) => (!Number.isFinite(x) ? '–' : Math.abs(x) >= 1e4 ? `${x < 0 ? '−' : '+'}${Math.abs(x).toExponential(2)}` : signed(x, 2));
+  const s = `${v(i.mean)} [${v(i.lo)}, ${v(i.hi)}]`;
   return excludesZero(i) ? `**${s}**` : s;
 };
 const g4 = (x: number) => (Math.abs(x) >= 1e4 ? x.toExponential(2) : x.toPrecision(4));
@@ -120,17 +129,16 @@ const link = (page: string, anchor = '') => `[${page.replace(/^docs\/results\//,
 
 function claims(): string {
   const rows: string[] = [];
-  // Figure 6 / section 5.2
-  const meta = readResult<EvalResults>('docs/meta/fresh-step1.json.gz');
+  // Figure 6 / section 5.2: the equal-tuning comparison (docs/results/figure6-protocol.md)
+  const meta = readResult<EvalResults>(FIG6_FINAL);
   const tele = meta.variants['LSTM(update,tele)']!;
   const upd = meta.variants['LSTM(update)']!;
   const seeds = new Set(tele.metaSeed).size;
-  const at = (s: number) => {
-    const d = pairedAtStep(tele, upd, s);
-    return `step ${s}: ${g4(stepStats(tele.loss, s).mean)} vs ${g4(stepStats(upd.loss, s).mean)}, over ${d.seeds.n} meta-seeds ${signed(d.seeds.mean, 2)} [${signed(d.seeds.lo, 2)}, ${signed(d.seeds.hi, 2)}]`;
-  };
-  const d100 = pairedAtStep(tele, upd, 100);
-  rows.push(`| §5.2, Figure 6: a learned teleport (LSTM(update,tele)) converges faster than the learned update alone (LSTM(update)) | ${excludesZero(d100.seeds) ? 'yes' : 'ahead on average, not significant over meta-seeds'} (ours: the tuned recipe, tuned on the teleporting variant only) | held-out loss, ${meta.heldout.trajectories} problems × ${seeds} meta-seeds; ${at(10)}; ${at(100)} | ${link('docs/results/learning-to-teleport.md')} |`);
+  const diffs = [10, 100].map((s) => ({ s, d: pairedAtStep(tele, upd, s) }));
+  const at = ({ s, d }: (typeof diffs)[number]) =>
+    `step ${s}: ${g4(stepStats(tele.loss, s).mean)} vs ${g4(stepStats(upd.loss, s).mean)}, over ${d.seeds.n} meta-seeds ${signed(d.seeds.mean, 2)} [${signed(d.seeds.lo, 2)}, ${signed(d.seeds.hi, 2)}]`;
+  const verdict = (d: Interval) => (d.hi < 0 ? 'yes' : d.lo > 0 ? 'no: LSTM(update) is ahead' : 'not significant over meta-seeds');
+  rows.push(`| §5.2, Figure 6: a learned teleport (LSTM(update,tele)) converges faster than the learned update alone (LSTM(update)) | step 100: ${verdict(diffs[1]!.d.seeds)}; step 10: ${verdict(diffs[0]!.d.seeds)} (every method tuned with the same budget, fresh seeds; our recipe) | held-out loss, ${meta.heldout.trajectories} problems × ${seeds} meta-seeds; ${diffs.map(at).join('; ')} | ${link('docs/results/figure6-equal-tuning.md')} |`);
   // Figures 5 and 13, MNIST at the paper's size
   const opt = matching('docs/optimizers/paper-size/results-*.json').filter((f) => !f.includes('fashion')).flatMap(optimizerSummaryOf);
   const cmp = (name: string, a: string, b: string) => opt.find((o) => o.s.optimizer.startsWith(name))!.s.comparisons.find((c) => c.key === 'trainLoss' && c.a === a && c.b === b)!;
@@ -205,7 +213,7 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'claims': () => claims(),
   'fig6-stage1': (args) => fig6StageOneTable(ROOT, ...(args.split(',') as [string, string])),
   'fig6-baselines': (file) => fig6BaselineTable(readResult<EvalResults>(file)),
-  'fig6-pairs': (file) => fig6PairsTable(readResult<EvalResults>(file), TABLE_STEPS, (i) => (Number.isFinite(i.mean) ? diffCell(i, 2) : '–')),
+  'fig6-pairs': (file) => fig6PairsTable(readResult<EvalResults>(file), TABLE_STEPS, wideDiffCell),
   'speed-floors': (args) => speedFloorsTable(ROOT, ...(args.split(',') as [string, string])),
   'speed-by-batch': (file) => speedByBatchTable(ROOT, file),
   'kernels': (args) => kernelsTable(ROOT, ...(args.split(',') as [string, string, string?])),
