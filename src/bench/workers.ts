@@ -2,13 +2,13 @@
 // task, 100-step trajectories) as data-parallel training is measured: each worker computes its
 // own batch of B = 16 trajectories and the learner combines N x B per meta-step. Rows: this
 // process alone at B (no threads, no wire), 1 and 2 worker threads, and 2 `symtele worker`
-// processes through a loopback redis-server (the transport's cost against 2 threads, in % of
-// time per batch). One warm-up batch, then the mean of `timed` batches. Figures only.
+// processes through a loopback redis-server, synchronous and asynchronous (the transport's cost
+// against 2 threads, in % of time per batch). One warm-up batch, then the mean of `timed` batches. Figures only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Section, Figures } from './section.js';
 import { resolveLearnedPreset } from '../meta/config.js';
-import { initTrainState, trainBatch, disposeTrainState, type MetaTrainState } from '../meta/train.js';
+import { initTrainState, trainBatch, disposeTrainState, windows, type MetaTrainState } from '../meta/train.js';
 import { buildRunParts, entryRunSpec, type RunSpec } from '../meta/build.js';
 import type { ShardPool } from '../meta/shards.js';
 import { createShardPool } from '../distributed/workers/index.js';
@@ -85,6 +85,15 @@ export const section: Section = {
         process.stdout.write(`  redis, 2 worker processes, ${2 * B} trajectories per meta-step: ${((2 * B) / s).toFixed(2)} trajectories/s\n`);
       } finally {
         await pool.close();
+      }
+      // the asynchronous mode: estimates up to one meta-parameter version stale
+      const asyncPool = await createShardPool({ workers: 2, redis: server.url, spec, staleness: 1, schedule: windows(setup(2 * B, T).train) });
+      try {
+        const s = await secondsPerBatch(asyncPool, 2, 2 * B, T, timed);
+        figures.metaTrainTrajectoriesPerSecondRedis2Async = (2 * B) / s;
+        process.stdout.write(`  redis, 2 worker processes, asynchronous (staleness 1), ${2 * B} trajectories per meta-step: ${((2 * B) / s).toFixed(2)} trajectories/s\n`);
+      } finally {
+        await asyncPool.close();
       }
     } finally {
       await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : (w.once('exit', r), w.kill('SIGTERM'))))));
