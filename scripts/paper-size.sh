@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper-size runs of Figures 5/13, Table 1 and Figure 4 (issue: the paper's claims at the
+# The paper-size runs of Figures 5/13, Table 1 and Figure 4 (the paper's claims at the
 # paper's scale), in two lanes, one per core, each a list of steps run one after the other.
 # Every step resumes where a killed run stopped (per epoch for Figures 5 and 4, per model for
 # Table 1) and is skipped once its results exist, so the same command continues the work over

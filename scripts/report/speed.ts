@@ -1,4 +1,4 @@
-// The floors of meta-training speed (issue 25) from one committed bench run
+// The floors of meta-training speed from one committed bench run
 // (`npm run bench -- --only meta,workers,reference --json`): kernel calls per inner step against
 // the count before the fusion, trajectories/s against the authors' train_meta_opt, tensorflow
 // against wasm, 2 worker threads against 1. Each row names its floor and whether it is met.
