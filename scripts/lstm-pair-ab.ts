@@ -2,19 +2,17 @@
 // (src/nn/lstm.ts), alternating in one process, at B = 1 and 16: the side-by-side measurement
 // behind the flag's default. Prints one JSON object.
 // Usage: node --import tsx scripts/lstm-pair-ab.ts [backend] [rounds]   (default wasm, 2)
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { metaTrainThroughput } from '../src/bench/meta.js';
-import { LSTM_PAIR_FLAG } from '../src/nn/lstm.js';
+import { withLstmPair } from '../src/nn/lstm.js';
 
 const backend = await initBackend(process.argv[2] ?? 'wasm');
 const rounds = Number(process.argv[3] ?? 2);
 const runs: { pair: boolean; batch: number; wall: number; cpu: number }[] = [];
 for (let r = 0; r < rounds; r++) {
   for (const pair of [false, true]) {
-    tf.env().set(LSTM_PAIR_FLAG, pair);
     for (const batch of [1, 16]) {
-      const t = await metaTrainThroughput('LSTM(update,tele)', batch, 100, 'tuned', 2);
+      const t = await withLstmPair(pair, () => metaTrainThroughput('LSTM(update,tele)', batch, 100, 'tuned', 2));
       runs.push({ pair, batch, ...t });
       process.stderr.write(`pair ${pair} B=${batch}: ${t.wall.toFixed(3)} trajectories/s\n`);
     }

@@ -10,7 +10,7 @@ import { buildRunParts, entryRunSpec } from '../meta/build.js';
 import { localShards } from '../meta/shards.js';
 import { regressionFamily, PAPER_REGRESSION_TASK } from '../tasks/regression.js';
 import { countKernels, lstmFlopsPerTrajectory } from './kernels.js';
-import { LSTM_PAIR_FLAG } from '../nn/lstm.js';
+import { withLstmPair } from '../nn/lstm.js';
 
 
 const LEARNED = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
@@ -134,8 +134,7 @@ export const section: Section = {
       }
     }
     // the same count with the LSTM pair flag on (src/nn/lstm.ts: fewer calls, more arithmetic)
-    tf.env().set(LSTM_PAIR_FLAG, true);
-    const pairCalls = quick ? undefined : await countKernels('LSTM(update,tele)', 16).finally(() => tf.env().set(LSTM_PAIR_FLAG, false));
+    const pairCalls = quick ? undefined : await withLstmPair(true, () => countKernels('LSTM(update,tele)', 16));
     return {
       kernelCallsPerInnerStep: calls,
       ...(pairCalls ? { kernelCallsPerInnerStepLstmPair: { 'LSTM(update,tele)': { '16': pairCalls.perStep } } } : {}),

@@ -401,6 +401,17 @@ export const LSTM_PAIR_FLAG = 'SYMTELE_LSTM_PAIR';
 tf.env().registerFlag(LSTM_PAIR_FLAG, () => process.env.SYMTELE_LSTM_PAIR === '1');
 export const lstmPairEnabled = (): boolean => tf.env().getBool(LSTM_PAIR_FLAG);
 
+/** `fn` with the pair flag set to `on`, the flag's value before restored after (also on a throw). */
+export async function withLstmPair<T>(on: boolean, fn: () => Promise<T>): Promise<T> {
+  const before = lstmPairEnabled();
+  tf.env().set(LSTM_PAIR_FLAG, on);
+  try {
+    return await fn();
+  } finally {
+    tf.env().set(LSTM_PAIR_FLAG, before);
+  }
+}
+
 /** The pair's state from two states (one concatenation per tensor), and back. */
 export function pairState(a: LstmState, b: LstmState): LstmState {
   const cat = (x: tf.Tensor2D, y: tf.Tensor2D) => tf.concat([x, y], 1) as tf.Tensor2D;

@@ -25,7 +25,7 @@ import { tbptt } from '../../src/meta/estimators/tbptt.js';
 import { pes } from '../../src/meta/estimators/pes.js';
 import { disposeMeta, flattenMeta, mapMeta, metaTensors, type MetaParams } from '../../src/meta/params.js';
 import { innerStep, startTrajectories, disposeTrajectories, trajectoryTensors, windowLossTerm, sumTerms } from '../../src/meta/truncated.js';
-import { LSTM_PAIR_FLAG } from '../../src/nn/lstm.js';
+import { withLstmPair } from '../../src/nn/lstm.js';
 import { initTrainState, initialMeta, trainBatch, disposeTrainState, rollbackToBest, lrFactor, evaluate, validate, type MetaTrainState, type TrainConfig } from '../../src/meta/train.js';
 import type { LearnedOptimizer } from '../../src/meta/learned/learned.js';
 import { MetaExperimentCodec, TrainCodec, isBaseline, resolveAll, resolvePreset, trainedEntry, type LearnedEntry } from '../../src/meta/config.js';
@@ -751,18 +751,14 @@ test('LSTM(update) and LSTM(update,tele) share the update LSTM init and the traj
 test('the LSTM pair flag (two LSTMs as one) trains LSTM(update,tele) to the same meta-parameters (identical on wasm)', async () => {
   const v = tiny('LSTM(update,tele)');
   const c = tinyTrain({ evalEvery: 0, trajectories: 6 });
-  const trained = async (pair: boolean) => {
-    tf.env().set(LSTM_PAIR_FLAG, pair);
-    try {
+  const trained = (pair: boolean) =>
+    withLstmPair(pair, async () => {
       let st = init(v, c);
       for (let i = 0; i < 2; i++) st = (await batch(st, v, c)).state;
       const out = Object.fromEntries(Object.entries(flattenMeta(st.meta)).map(([k, t]) => [k, Array.from(t.dataSync())]));
       disposeTrainState(st);
       return out;
-    } finally {
-      tf.env().set(LSTM_PAIR_FLAG, false);
-    }
-  };
+    });
   const apart = await trained(false);
   const paired = await trained(true);
   assert.deepEqual(Object.keys(paired), Object.keys(apart));
