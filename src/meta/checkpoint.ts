@@ -4,7 +4,7 @@
 // save (tensors.bin; manifest.json: the record below, the layout and the SHA-256).
 import * as tf from '@tensorflow/tfjs';
 import { checkpointBackend } from '../backend/resume-check.js';
-import { CheckpointError, hasSlot, loadNewest, newestManifest, saveSlot, type SlotReader } from '../run/checkpoint.js';
+import { CheckpointError, hasSlot, loadNewest, newestManifest, saveSlot, type SlotKind, type SlotReader } from '../run/checkpoint.js';
 import { firstDifference, pick } from '../config/diff.js';
 import { restoreStream, type StreamState } from '../rng/index.js';
 import type { Params } from '../nn/lstm.js';
@@ -25,7 +25,11 @@ export const CHECKPOINT_FORMAT = 'symtele-meta-checkpoint';
  * registered kind and the estimator beside the training settings (3 and 2 named a paper variant).
  */
 export const CHECKPOINT_VERSION = 4;
-const READS = [4];
+const KIND: SlotKind = {
+  format: CHECKPOINT_FORMAT,
+  reads: [4],
+  hint: (v) => (v < 4 ? ' (written before learned optimizers were named by kind: retrain the unit, e.g. with --fresh)' : ''),
+};
 /** Slots kept per checkpoint directory by default: the newest and one before it. */
 export const KEEP_CHECKPOINTS = 2;
 
@@ -167,12 +171,11 @@ export interface LoadedCheckpoint {
  * same directory would not match either).
  */
 export function loadCheckpoint(dir: string, expected: CheckpointConfig | null): LoadedCheckpoint {
-  const { value, from, skipped } = loadNewest(dir, CHECKPOINT_FORMAT, (s: SlotReader<MetaRecord>) => readSlot(s, expected));
+  const { value, from, skipped } = loadNewest(dir, KIND, (s: SlotReader<MetaRecord>) => readSlot(s, expected));
   return { ...value, from, skipped };
 }
 
 function readSlot({ slot, manifest: m, tensors }: SlotReader<MetaRecord>, expected: CheckpointConfig | null): Omit<LoadedCheckpoint, 'from' | 'skipped'> {
-  if (!READS.includes(m.version)) throw new CheckpointError(slot, `version ${m.version}, this build reads ${READS.join(' and ')}${m.version < 4 ? ' (written before learned optimizers were named by kind: retrain the unit, e.g. with --fresh)' : ''}`, false);
   if (expected) {
     const d = firstDifference(m.config, expected);
     if (d) {

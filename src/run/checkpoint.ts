@@ -72,6 +72,7 @@ function hostBytes(t: SlotTensor): { bytes: Uint8Array; shape: number[] } {
 }
 
 const writeManifest = (file: string, m: unknown) => writeFileAtomic(file, JSON.stringify(m, keepNonFinite, 2) + '\n');
+const readManifest = (slot: string): unknown => reviveNonFinite(JSON.parse(fs.readFileSync(path.join(slot, 'manifest.json'), 'utf8')));
 
 /**
  * Write and commit slot `n` of `dir`: the tensors streamed to tensors.bin one at a time (hashing
@@ -80,12 +81,9 @@ const writeManifest = (file: string, m: unknown) => writeFileAtomic(file, JSON.s
  * Returns the slot's path.
  */
 export function saveSlot<R extends SlotRecord>(dir: string, n: number, tensors: Iterable<[string, SlotTensor]>, record: R, keep: number): string {
-  fs.mkdirSync(dir, { recursive: true });
   const slot = path.join(dir, slotName(n));
-  const tmp = `${slot}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
-  try {
+  // A slot of the same number (a run resumed from an older slot redoes it) is replaced.
+  commitAside(dir, slot, true, (tmp) => {
     const bin = path.join(tmp, 'tensors.bin');
     const hash = createHash('sha256');
     const layout: WireEntry[] = [];
@@ -105,17 +103,31 @@ export function saveSlot<R extends SlotRecord>(dir: string, n: number, tensors: 
     }
     const manifest: Manifest<R> = { ...record, tensors: layout, bytes: off * 4, sha256: hash.digest('hex') };
     writeManifest(path.join(tmp, 'manifest.json'), manifest);
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true }); // a failed write (a full disk) leaves nothing
-    throw e;
-  }
-  // The commit point. A slot of the same number (a run resumed from an older slot redoes it)
-  // is moved aside first: a rename cannot replace a non-empty directory.
-  removeAtomic(slot);
-  fs.renameSync(tmp, slot);
-  fsyncDir(dir);
+  });
   prune(dir, keep);
   return slot;
+}
+
+/**
+ * Commit `slot` of `dir`: its files written by `fill` into a temporary sibling (removed again
+ * when a write fails, e.g. on a full disk), then renamed into place, the one commit point.
+ * `replace`: a slot already there is moved aside first (a rename cannot replace a non-empty
+ * directory).
+ */
+function commitAside(dir: string, slot: string, replace: boolean, fill: (tmp: string) => void): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${slot}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
+  try {
+    fill(tmp);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (replace) removeAtomic(slot);
+  fs.renameSync(tmp, slot);
+  fsyncDir(dir);
 }
 
 /** Drop all but the newest `keep` slots, the pre-slot layout's files, and temporaries of dead writes. */
@@ -129,7 +141,15 @@ function prune(dir: string, keep: number): void {
   sweepTrash(dir);
 }
 
-/** A slot being loaded: its manifest (format checked) and, on demand, its tensors (length and hash checked). */
+/** Which slots a reader takes: its `format`, and the versions of it this build reads. */
+export interface SlotKind {
+  format: string;
+  reads: readonly number[];
+  /** Said after the refusal of a version this build does not read (what to do about it). */
+  hint?: (version: number) => string;
+}
+
+/** A slot being loaded: its manifest (format and version checked) and, on demand, its tensors (length and hash checked). */
 export interface SlotReader<R extends SlotRecord> {
   slot: string;
   manifest: Manifest<R>;
@@ -145,17 +165,18 @@ export interface Loaded<T> {
 }
 
 /**
- * The newest intact slot of `dir` of this `format`, as `read` makes it. A damaged slot (torn,
+ * The newest intact slot of `dir` of this kind, as `read` makes it. A damaged slot (torn,
  * truncated, corrupt, or a CheckpointError of `read` marked damaged) is skipped for an older one
- * and named in `skipped`; any other error of `read` stands.
+ * and named in `skipped`; a version this build does not read, and any other error of `read`,
+ * stands (an older slot of the same directory would not do either).
  */
-export function loadNewest<R extends SlotRecord, T>(dir: string, format: string, read: (s: SlotReader<R>) => T): Loaded<T> {
+export function loadNewest<R extends SlotRecord, T>(dir: string, kind: SlotKind, read: (s: SlotReader<R>) => T): Loaded<T> {
   const all = candidates(dir);
   if (all.length === 0) throw new CheckpointError(dir, 'no checkpoint (no ckpt-* slot with a manifest.json)');
   const skipped: string[] = [];
   for (const slot of all) {
     try {
-      return { value: read(openSlot<R>(slot, format)), from: slot, skipped };
+      return { value: read(openSlot<R>(slot, kind)), from: slot, skipped };
     } catch (e) {
       if (!(e instanceof CheckpointError) || !e.damaged) throw e;
       skipped.push(e.message);
@@ -164,16 +185,17 @@ export function loadNewest<R extends SlotRecord, T>(dir: string, format: string,
   throw new CheckpointError(dir, `no intact checkpoint: ${skipped.join('; ')}`);
 }
 
-function openSlot<R extends SlotRecord>(slot: string, format: string): SlotReader<R> {
+function openSlot<R extends SlotRecord>(slot: string, { format, reads, hint }: SlotKind): SlotReader<R> {
   const mpath = path.join(slot, 'manifest.json');
   if (!fs.existsSync(mpath)) throw new CheckpointError(slot, 'no manifest.json (an unfinished slot)');
   let m: Manifest<R>;
   try {
-    m = reviveNonFinite(JSON.parse(fs.readFileSync(mpath, 'utf8'))) as Manifest<R>;
+    m = readManifest(slot) as Manifest<R>;
   } catch (e) {
     throw new CheckpointError(slot, `manifest.json is corrupt: ${(e as Error).message}`);
   }
   if (m?.format !== format) throw new CheckpointError(slot, `not a ${format} checkpoint (format ${JSON.stringify(m?.format)})`);
+  if (!reads.includes(m.version)) throw new CheckpointError(slot, `version ${m.version}, this build reads ${reads.join(' and ')}${hint?.(m.version) ?? ''}`, false);
   const tensors = (): WireTensors => {
     let bytes: Buffer;
     try {
@@ -198,7 +220,7 @@ export function newestManifest(dir: string): Record<string, unknown> | null {
   const [slot] = slots(dir);
   if (!slot) return null;
   try {
-    return reviveNonFinite(JSON.parse(fs.readFileSync(path.join(slot, 'manifest.json'), 'utf8'))) as Record<string, unknown>;
+    return readManifest(slot) as Record<string, unknown>;
   } catch {
     return null;
   }
@@ -235,19 +257,10 @@ export function importSlot(dir: string, f: SlotFiles): string {
     throw new CheckpointError(slot, `the imported manifest is corrupt: ${(e as Error).message}`);
   }
   if (createHash('sha256').update(f.tensors).digest('hex') !== m.sha256) throw new CheckpointError(slot, 'the imported tensors do not match their SHA-256');
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = `${slot}.${process.pid}.tmp`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp);
-  try {
+  commitAside(dir, slot, false, (tmp) => {
     writeFileAtomic(path.join(tmp, 'tensors.bin'), f.tensors);
     writeFileAtomic(path.join(tmp, 'manifest.json'), f.manifest);
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  fs.renameSync(tmp, slot);
-  fsyncDir(dir);
+  });
   return slot;
 }
 

@@ -45,12 +45,11 @@ function saved(dir: string, id: number): boolean {
 /** The checkpoint of model `id`, or null when there is none. */
 export function loadModel(dir: string, id: number): ModelCheckpoint | null {
   if (!saved(dir, id)) return null;
-  return loadNewest(checkpointPath(dir, id), FORMAT, read).value;
+  return loadNewest(checkpointPath(dir, id), { format: FORMAT, reads: [VERSION] }, read).value;
 }
 
 function read({ slot, manifest, tensors }: SlotReader<ModelRecord>): ModelCheckpoint {
-  const { format: _f, version, tensors: _t, bytes: _b, sha256: _s, ...c } = manifest;
-  if (version !== VERSION) throw new CheckpointError(slot, `version ${version}, this build reads ${VERSION}`, false);
+  const { format: _f, version: _v, tensors: _t, bytes: _b, sha256: _s, ...c } = manifest;
   const { layout, data } = tensors();
   const weights = c.dims.slice(0, -1).map((d, i) => {
     const e = layout.find((x) => x.name === `layer/${i}`);

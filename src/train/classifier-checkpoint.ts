@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkpointBackend, checkResumeBackend } from '../backend/resume-check.js';
-import { CheckpointError, hasSlot, loadNewest, nextSlot, refuseSingleFile, saveSlot, type SlotReader } from '../run/checkpoint.js';
+import { hasSlot, loadNewest, nextSlot, refuseSingleFile, saveSlot, type SlotReader } from '../run/checkpoint.js';
 import { decodeTensors } from '../run/tensors.js';
 import { namedState, stateFromNamed, type OptimizerState } from '../optim/state.js';
 import type { ClassifierState } from './classifier.js';
@@ -59,11 +59,10 @@ export function saveLockstep<P>(dir: string, key: string, state: ClassifierState
 export function loadLockstep<P>(dir: string, key: string): SavedLockstep<P> | undefined {
   refuseSingleFile(`${dir}.bin`, dir);
   if (!hasSlot(dir)) return undefined;
-  return loadNewest(dir, FORMAT, (s: SlotReader<LockstepRecord<P>>) => read(s, key)).value;
+  return loadNewest(dir, { format: FORMAT, reads: [VERSION] }, (s: SlotReader<LockstepRecord<P>>) => read(s, key)).value;
 }
 
 function read<P>({ slot, manifest: h, tensors }: SlotReader<LockstepRecord<P>>, key: string): SavedLockstep<P> | undefined {
-  if (h.version !== VERSION) throw new CheckpointError(slot, `version ${h.version}, this build reads ${VERSION}`, false);
   if (h.key !== key) return undefined;
   checkResumeBackend(slot, h.backend);
   const t = decodeTensors(tensors(), slot);
