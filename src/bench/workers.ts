@@ -21,12 +21,13 @@ function setup(batch: number, trajectoryLength: number) {
   const p = resolveLearnedPreset(`tuned/${VARIANT}`);
   const train = { ...p.train, batch, trajectories: batch * 8, epochs: 1, trajectoryLength, evalEvery: 0 };
   const spec: RunSpec = entryRunSpec(PAPER_REGRESSION_TASK, { ...p, train });
-  return { train, spec, parts: buildRunParts(spec) };
+  return { train, spec };
 }
 
 /** Seconds per batch on `pool` split into `shards` shards: mean of `timed` batches after one warm-up. */
 async function secondsPerBatch(pool: ShardPool, shards: number, batch: number, trajectoryLength: number, timed: number): Promise<number> {
-  const { train, parts } = setup(batch, trajectoryLength);
+  const { train, spec } = setup(batch, trajectoryLength);
+  const parts = buildRunParts(spec);
   let st: MetaTrainState = initTrainState(parts.learned, parts.family, train);
   st = (await trainBatch(st, train, pool, shards)).state;
   let s = 0;
