@@ -1,8 +1,9 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { tmpDirs } from '../helpers/tmp.js';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import CRC32C from 'crc-32/crc32c.js';
@@ -20,15 +21,7 @@ import {
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-const tmpDirs: string[] = [];
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-logging-'));
-  tmpDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmpDir = tmpDirs('symtele-logging');
 
 // ---------------------------------------------------------------------------------------------
 // An independent reader: TFRecord framing checked byte by byte, Events decoded with a schema

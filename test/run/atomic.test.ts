@@ -1,21 +1,14 @@
 // Atomic file writes: a reader sees the old content or the new, never a torn file; folders made
 // one level at a time.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { tmpDirs } from '../helpers/tmp.js';
 import { makeDirs, removeAtomic, sweepTrash, writeFileAtomic, writeJsonAtomic } from '../../src/run/atomic.js';
 
-const tmpDirs: string[] = [];
-function tmpDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'symtele-atomic-'));
-  tmpDirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tmpDir = tmpDirs('symtele-atomic');
 
 test('writeFileAtomic replaces content and leaves no temporary files', () => {
   const dir = tmpDir();

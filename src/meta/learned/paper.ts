@@ -304,12 +304,11 @@ export function paperLearned(c: VariantConfig): LearnedOptimizer<PaperState> {
               update = r.state;
               heads = r.heads;
             }
-            const r = { heads };
-            let f: tf.Tensor2D = r.heads.f;
+            let f: tf.Tensor2D = heads.f;
             if (u.outputScale !== 1) f = tf.mul(f, u.outputScale);
             if (u.clamp > 0) f = tf.clipByValue(f, -u.clamp, u.clamp);
             if (u.gdSkip !== 0) {
-              const eta = u.lrScaleRange > 0 ? tf.mul(u.gdSkip, tf.exp(tf.mul(u.lrScaleRange, tf.tanh(r.heads.s)))) : tf.scalar(u.gdSkip);
+              const eta = u.lrScaleRange > 0 ? tf.mul(u.gdSkip, tf.exp(tf.mul(u.lrScaleRange, tf.tanh(heads.s)))) : tf.scalar(u.gdSkip);
               if (u.lrScaleRange > 0) stats.eta = tf.reshape(eta, [-1]) as tf.Tensor1D;
               f = tf.sub(f, tf.mul(gflat, eta));
             }
