@@ -53,3 +53,33 @@ export function speedByBatchTable(root: string, benchFile: string): string {
   }
   return lines.join('\n');
 }
+
+/**
+ * Where a step's time goes (scripts/kernel-times.ts), per backend, variant and B: wall time per
+ * inner step, the kernels' own time and the products' share, the learner's step per window,
+ * and the trajectories/s they imply (100 steps and 10 learner steps per B trajectories) against
+ * the same with every kernel but the products free; LSTM(update,tele)'s over the authors' best of
+ * `benchFile` (which times their LSTM(update,tele)).
+ */
+export function speedTimesTable(root: string, timesFile: string, benchFile: string): string {
+  const times = JSON.parse(fs.readFileSync(path.join(root, timesFile), 'utf8')) as Json;
+  const bench = JSON.parse(fs.readFileSync(path.join(root, benchFile), 'utf8')) as Json;
+  const authors = Math.max(...Object.values(bench.byBackend as Json).map((b: Json) => b.reference?.referenceBestTrajectoriesPerSecond ?? 0)) as number;
+  const f1 = (x: number) => x.toFixed(1);
+  const lines = [
+    `| backend | variant (recipe) | B | wall ms / step | kernels ms / step | products ms (share of kernels) | learner ms / window | implied trajectories/s (/ authors) | products alone (/ authors) |`,
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const [b, x] of Object.entries(times.byBackend as Json) as [string, Json][]) {
+    for (const [v, byB] of Object.entries(x.byVariant as Json) as [string, Json][]) {
+      const learner = x.learnerStepMs[v] as number;
+      for (const [B, t] of Object.entries(byB) as [string, Json][]) {
+        const implied = Number(B) / ((100 * t.wallMs + 10 * learner) / 1000);
+        const ceiling = Number(B) / ((100 * t.productMs) / 1000);
+        const ratio = (x: number) => (v.startsWith(`${VARIANT} `) ? ` (${f2(x / authors)}x)` : '');
+        lines.push(`| ${b} | ${v} | ${B} | ${f1(t.wallMs)} | ${f1(t.kernelMs)} | ${f1(t.productMs)} (${Math.round((100 * t.productMs) / t.kernelMs)}%) | ${f1(learner)} | ${f2(implied)}${ratio(implied)} | ${f2(ceiling)}${ratio(ceiling)} |`);
+      }
+    }
+  }
+  return lines.join('\n');
+}
