@@ -22,7 +22,7 @@ import { correlationResults, correlationTable, fig4Results, fig4PooledTables } f
 import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
 import { reviveNonFinite } from '../../src/run/tensors.js';
 import { fig6StageOneTable, fig6BaselineTable, fig6PairsTable } from './fig6.js';
-import { speedFloorsTable, speedByBatchTable, speedTimesTable } from './speed.js';
+import { speedFloorsTable, speedByBatchTable, speedTimesTable, switchAbTable } from './speed.js';
 import { lockstepTable, sideBySideTable, metaSideBySideTable, threadsTable } from './backends.js';
 import { workersRunsTable } from './workers.js';
 import { classificationDriftTable, classificationCostsLine } from './classification.js';
@@ -216,6 +216,7 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'fig6-pairs': (file) => fig6PairsTable(readResult<EvalResults>(file), TABLE_STEPS, wideDiffCell),
   'speed-floors': (args) => speedFloorsTable(ROOT, ...(args.split(',') as [string, string])),
   'speed-by-batch': (file) => speedByBatchTable(ROOT, file),
+  'switch-ab': (file) => switchAbTable(ROOT, file),
   'speed-times': (args) => speedTimesTable(ROOT, ...(args.split(',') as [string, string])),
   'kernels': (args) => kernelsTable(ROOT, ...(args.split(',') as [string, string, string?])),
   // before,after,backend,variant (the variant's name holds commas: the rest of the argument)

@@ -83,3 +83,16 @@ export function speedTimesTable(root: string, timesFile: string, benchFile: stri
   }
   return lines.join('\n');
 }
+
+/** A switch's A/B run (scripts/switch-ab.ts): the best trajectories/s off and on per recipe and B, and their ratio. */
+export function switchAbTable(root: string, file: string): string {
+  const ab = JSON.parse(fs.readFileSync(path.join(root, file), 'utf8')) as Json;
+  const runs = ab.runs as { on: boolean; recipe: string; batch: number; wall: number }[];
+  const best = (on: boolean, key: string) => Math.max(...runs.filter((r) => r.on === on && `${r.recipe}:${r.batch}` === key).map((r) => r.wall));
+  const lines = [`| ${ab.backend}, ${ab.variant} | off (trajectories/s) | on | on / off |`, '|---|---|---|---|'];
+  for (const key of Object.keys(ab.onOverOff as Json)) {
+    const [recipe, B] = key.split(':');
+    lines.push(`| ${recipe} recipe, B = ${B} | ${f2(best(false, key))} | ${f2(best(true, key))} | ${f2(best(true, key) / best(false, key))} |`);
+  }
+  return lines.join('\n');
+}

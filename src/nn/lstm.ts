@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Stream } from '../rng/index.js';
 import { shareBuffer } from '../ops/tape-overrides.js';
+import { registerSwitch, withSwitch } from '../ops/flags.js';
 
 import type { Params } from '../run/tensors.js';
 export type { Params };
@@ -398,19 +399,10 @@ export const lstmStateTensors = (s: LstmState): tf.Tensor[] => [...s.h, ...s.c];
 
 /** The tfjs environment flag that runs a pair of LSTMs as one (see above). */
 export const LSTM_PAIR_FLAG = 'SYMTELE_LSTM_PAIR';
-tf.env().registerFlag(LSTM_PAIR_FLAG, () => process.env.SYMTELE_LSTM_PAIR === '1');
-export const lstmPairEnabled = (): boolean => tf.env().getBool(LSTM_PAIR_FLAG);
+export const lstmPairEnabled = registerSwitch(LSTM_PAIR_FLAG, false);
 
 /** `fn` with the pair flag set to `on`, the flag's value before restored after (also on a throw). */
-export async function withLstmPair<T>(on: boolean, fn: () => Promise<T>): Promise<T> {
-  const before = lstmPairEnabled();
-  tf.env().set(LSTM_PAIR_FLAG, on);
-  try {
-    return await fn();
-  } finally {
-    tf.env().set(LSTM_PAIR_FLAG, before);
-  }
-}
+export const withLstmPair = <T>(on: boolean, fn: () => Promise<T>): Promise<T> => withSwitch(LSTM_PAIR_FLAG, on, fn);
 
 /** The pair's state from two states (one concatenation per tensor), and back. */
 export function pairState(a: LstmState, b: LstmState): LstmState {

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfigOf } from './config.js';
 import type { SlotName } from './state.js';
+import { fusedAdamStep } from './fused-adam.js';
 
 export type Slots = { [K in SlotName]?: tf.Tensor };
 
@@ -111,12 +112,17 @@ export function adamRule(c: OptimizerConfigOf<'adam'>): Rule {
       return s;
     },
     update(p, g, slots, step) {
+      const stepSize = c.lr / (1 - b1 ** step);
+      const bc2Sqrt = Math.sqrt(1 - b2 ** step);
+      // one kernel where the backend has it: the same numbers (./fused-adam.ts)
+      if (!c.amsgrad && c.weightDecay === 0) {
+        const fused = fusedAdamStep(p, g, slots.expAvg!, slots.expAvgSq!, { b1, b2, stepSize, bc2Sqrt, eps: c.eps, sign: c.maximize ? -1 : 1 });
+        if (fused) return { param: fused[0], slots: { expAvg: fused[1], expAvgSq: fused[2] } };
+      }
       const d = direction(p, g, c.maximize, c.weightDecay);
       const expAvg = tf.add(tf.mul(slots.expAvg!, b1), tf.mul(d, 1 - b1));
       const expAvgSq = tf.add(tf.mul(slots.expAvgSq!, b2), tf.mul(tf.mul(d, d), 1 - b2));
       const out: Slots = { expAvg, expAvgSq };
-      const stepSize = c.lr / (1 - b1 ** step);
-      const bc2Sqrt = Math.sqrt(1 - b2 ** step);
       let second = expAvgSq;
       if (c.amsgrad) {
         second = tf.maximum(slots.maxExpAvgSq!, expAvgSq);
