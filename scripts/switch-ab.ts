@@ -1,5 +1,5 @@
 // Meta-training throughput of LSTM(update,tele) with one of symtele's switches off and on
-// (src/ops/flags.ts: SYMTELE_LSTM_PAIR, SYMTELE_FUSED_ADAM), alternating in one process: the
+// (src/ops/flags.ts: SYMTELE_LSTM_PAIR, SYMTELE_WASM_KERNELS), alternating in one process: the
 // side-by-side measurement behind a switch's default. Prints one JSON object.
 // Usage: node --import tsx scripts/switch-ab.ts FLAG [backend] [rounds] [recipe:B,...]
 //   (defaults wasm, 2 rounds, tuned:1,tuned:16)
@@ -7,7 +7,7 @@ import { initBackend } from '../src/backend/index.js';
 import { metaTrainThroughput } from '../src/bench/meta.js';
 import { withSwitch } from '../src/ops/flags.js';
 import '../src/nn/lstm.js';
-import '../src/optim/fused-adam.js';
+import '../src/ops/wasm-kernels.js';
 
 type Recipe = 'reference' | 'paper' | 'tuned';
 const [flag, backendArg, roundsArg, plan] = process.argv.slice(2);

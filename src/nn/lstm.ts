@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Stream } from '../rng/index.js';
 import { shareBuffer } from '../ops/tape-overrides.js';
 import { registerSwitch, withSwitch } from '../ops/flags.js';
+import { fusedKernel } from '../ops/wasm-kernels.js';
 
 import type { Params } from '../run/tensors.js';
 export type { Params };
@@ -233,6 +234,38 @@ interface CellValues {
   tc: tf.Tensor2D;
 }
 
+// The cell's elementwise chains without transcendentals as fused wasm kernels (src/ops/wasm-kernels.ts):
+// the same operations in the same order as the op-by-op code beside each use, so the same numbers.
+/** c' = f c + i g. */
+const cellState = fusedKernel({
+  name: 'SymteleLstmCellState',
+  layout: 'rows',
+  inputs: ['sf', 'c', 'si', 'gt'],
+  consts: [],
+  steps: [['fc', 'mul', 'sf', 'c'], ['ig', 'mul', 'si', 'gt'], ['c2', 'add', 'fc', 'ig']],
+  outputs: [['c2']],
+});
+/** cellBackward: dz (the four gates side by side) and the incoming c's gradient. */
+const cellGrad = fusedKernel({
+  name: 'SymteleLstmCellGrad',
+  layout: 'rows',
+  inputs: ['si', 'sf', 'gt', 'so', 'tc', 'cPrev', 'dh', 'dcOut'],
+  consts: ['one', 'zero'],
+  steps: [
+    // dc = dc' + (dh o)(1 - tanh^2 c')
+    ['t1', 'mul', 'dh', 'so'], ['t2', 'mul', 'tc', 'tc'], ['t3', 'sub', 'one', 't2'], ['t4', 'mul', 't1', 't3'], ['dc', 'add', 'dcOut', 't4'],
+    // [g dc, c dc, i dc, tanh(c') dh] * (a (q - a) + p), a = [i, f, g, o], q = [1, 1, 0, 1], p = [0, 0, 1, 0]
+    ['ai', 'mul', 'gt', 'dc'], ['af', 'mul', 'cPrev', 'dc'], ['ag', 'mul', 'si', 'dc'], ['ao', 'mul', 'tc', 'dh'],
+    ['qi', 'sub', 'one', 'si'], ['ri', 'mul', 'si', 'qi'], ['di', 'add', 'ri', 'zero'],
+    ['qf', 'sub', 'one', 'sf'], ['rf', 'mul', 'sf', 'qf'], ['df', 'add', 'rf', 'zero'],
+    ['qg', 'sub', 'zero', 'gt'], ['rg', 'mul', 'gt', 'qg'], ['dg', 'add', 'rg', 'one'],
+    ['qo', 'sub', 'one', 'so'], ['ro', 'mul', 'so', 'qo'], ['do', 'add', 'ro', 'zero'],
+    ['zi', 'mul', 'ai', 'di'], ['zf', 'mul', 'af', 'df'], ['zg', 'mul', 'ag', 'dg'], ['zo', 'mul', 'ao', 'do'],
+    ['dcPrev', 'mul', 'dc', 'sf'],
+  ],
+  outputs: [['zi', 'zf', 'zg', 'zo'], ['dcPrev']],
+});
+
 /** z = x wx + (h wh + b), gates i, f, g, o; the same ops in the same order as the affine maps and gates did. */
 function cellForward(x: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D): CellValues {
   const z = tf.add(tf.matMul(x, wx), tf.add(tf.matMul(h, wh), b)) as tf.Tensor2D;
@@ -240,7 +273,7 @@ function cellForward(x: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D, wx: tf.Tens
   // one sigmoid over all four gates (elementwise: each entry as alone), tanh of g's block only
   const [si, sf, , so] = tf.split(tf.sigmoid(z), 4, 1) as tf.Tensor2D[];
   const gt = tf.tanh(tf.slice(z, [0, 2 * H], [-1, H])) as tf.Tensor2D;
-  const c2 = tf.add(tf.mul(sf, c), tf.mul(si, gt)) as tf.Tensor2D;
+  const c2 = (cellState.run([sf, c, si, gt])?.[0] ?? tf.add(tf.mul(sf, c), tf.mul(si, gt))) as tf.Tensor2D;
   const tc = tf.tanh(c2);
   return { h: tf.mul(so, tc) as tf.Tensor2D, c: c2, si, sf, gt, so, tc };
 }
@@ -251,6 +284,8 @@ function cellForward(x: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D, wx: tf.Tens
  * gates at once.
  */
 function cellBackward(v: CellValues, cPrev: tf.Tensor2D, dh: tf.Tensor2D, dcOut: tf.Tensor2D): { dz: tf.Tensor2D; dcPrev: tf.Tensor2D } {
+  const fused = cellGrad.run([v.si, v.sf, v.gt, v.so, v.tc, cPrev, dh, dcOut], [1, 0]) as tf.Tensor2D[] | undefined;
+  if (fused) return { dz: fused[0]!, dcPrev: fused[1]! };
   const dc = tf.add(dcOut, tf.mul(tf.mul(dh, v.so), tf.sub(1, tf.square(v.tc)))) as tf.Tensor2D;
   const { p, q } = gateConstants(v.h.shape[1]);
   const a = tf.concat([v.si, v.sf, v.gt, v.so], 1);

@@ -43,6 +43,7 @@ export const localSet = (i: number): number[] => [0x21, ...uleb(i)];
 export const i32 = {
   const: (n: number): number[] => [0x41, ...sleb(n)],
   add: 0x6a,
+  mul: 0x6c,
   shl: 0x74,
   ltU: 0x49,
   leU: 0x4d,

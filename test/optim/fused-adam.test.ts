@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { optimizer } from '../../src/optim/hand.js';
 import { disposeState } from '../../src/optim/state.js';
-import { ADAM_KERNEL, fusedAdamStep, withFusedAdam } from '../../src/optim/fused-adam.js';
+import { ADAM_KERNEL, fusedAdamStep } from '../../src/optim/fused-adam.js';
+import { withWasmKernels as withFusedAdam } from '../../src/ops/wasm-kernels.js';
 import { moduleBytes, sleb, uleb } from '../../src/ops/wasm-module.js';
 import type { OptimizerInput } from '../../src/optim/config.js';
 
