@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pearson, bootstrapPearson, pairedDifference } from '../../src/studies/generalization/stats.js';
+import { pearson, bootstrapPearson, bootstrapInterval, pairedDifference, partialPearson } from '../../src/studies/generalization/stats.js';
 import { stream } from '../../src/rng/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -19,11 +19,15 @@ const readJson = (dir: string, f: string): Json => JSON.parse(fs.readFileSync(pa
 export const correlationResults = (dir: string): Json[] =>
   fs.readdirSync(dir).filter((f) => /^correlation-.*-(paper|reference)-epoch\d+\.json$/.test(f)).sort().map((f) => readJson(dir, f));
 
-/** Table 1 with per-model values: r [95% bootstrap] of φ, ψ and the training-loss control. */
+/**
+ * Table 1 with per-model values: r [95% bootstrap] of φ, ψ and the training-loss control, and
+ * the partial r of φ and ψ given the training loss (what each says of the validation loss beyond
+ * what the training loss does).
+ */
 export function correlationTable(corr: Json[]): string {
   const lines = [
-    '| dataset | epochs trained | metrics | sharpness φ: r [95% bootstrap] | curvature ψ: r [95% bootstrap] | control: training loss r [95%] | paper φ / ψ | models | mean validation loss |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| dataset | epochs trained | metrics | sharpness φ: r [95% bootstrap] | curvature ψ: r [95% bootstrap] | control: training loss r [95%] | φ given the training loss: partial r [95%] | ψ given the training loss | paper φ / ψ | models | mean validation loss |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const sorted = [...corr].sort((a, b) => a.dataset.localeCompare(b.dataset) || b.epoch - a.epoch || b.mode.localeCompare(a.mode));
   for (const r of sorted) {
@@ -34,7 +38,12 @@ export function correlationTable(corr: Json[]): string {
     const t: number[] = r.perModel.map((m: Json) => m.trainLoss);
     const ctl = r.control?.trainLoss ?? { r: pearson(t, v), ci95: bootstrapPearson(t, v, { rng: stream(r.config.seed, 'correlation', 'bootstrap', 'train-loss'), samples: r.config.bootstrap }) };
     const c = `${f3(ctl.r)} [${f3(ctl.ci95[0])}, ${f3(ctl.ci95[1])}]`;
-    lines.push(`| ${r.dataset} | ${r.epoch} of ${r.config.epochs} | ${r.mode} | ${cell('sharpness')} | ${cell('curvature')} | ${c} | ${r.paper.sharpness} / ${r.paper.curvature} | ${r.models} | ${mv.toFixed(4)} |`);
+    const partial = (k: string) => {
+      const m: number[] = r.perModel.map((x: Json) => x[k]);
+      const ci = bootstrapInterval([m, v, t], partialPearson, { rng: stream(r.config.seed, 'correlation', 'bootstrap', `partial-${k}`), samples: r.config.bootstrap });
+      return `${f3(partialPearson(m, v, t))} [${f3(ci[0])}, ${f3(ci[1])}]`;
+    };
+    lines.push(`| ${r.dataset} | ${r.epoch} of ${r.config.epochs} | ${r.mode} | ${cell('sharpness')} | ${cell('curvature')} | ${c} | ${partial('sharpness')} | ${partial('curvature')} | ${r.paper.sharpness} / ${r.paper.curvature} | ${r.models} | ${mv.toFixed(4)} |`);
   }
   return lines.join('\n');
 }

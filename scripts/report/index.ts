@@ -19,6 +19,7 @@ import { integrationSummary, type IntegrationResults } from '../../src/studies/o
 import { meanStdCell } from '../../src/studies/optimizers/report.js';
 import type { Interval } from '../../src/report/intervals.js';
 import { correlationResults, correlationTable, fig4Results, fig4PooledTables } from './generalization.js';
+import { partialPearson } from '../../src/studies/generalization/stats.js';
 import { documents, trackedFiles, untrackedCitations } from './cited-files.js';
 import { reviveNonFinite } from '../../src/run/tensors.js';
 import { fig6StageOneTable, fig6BaselineTable, fig6PairsTable } from './fig6.js';
@@ -104,6 +105,8 @@ function optimizersTable(glob: string): string {
 // ---- generalization (Table 1, Figure 4) ----------------------------------------------------
 interface RFile { dataset: string; models: number; pearson: Record<'sharpness' | 'curvature', number>; ci95: Record<'sharpness' | 'curvature', [number, number]> }
 /** The paper's Table 1 (MNIST and Fashion-MNIST rows): Pearson r with the validation loss. */
+/** The paper-size Table 1 run with per-model values (the initialisation varying, one batch order). */
+const TABLE1_DIR = 'docs/generalization/paper-size-init';
 const PAPER_TABLE1: Record<string, { sharpness: number; curvature: number }> = { mnist: { sharpness: 0.704, curvature: -0.05 }, 'fashion-mnist': { sharpness: 0.79, curvature: -0.232 } };
 const rCell = (r: number, [lo, hi]: [number, number]) => {
   const s = `${signed(r)} [${signed(lo)}, ${signed(hi)}]`;
@@ -122,6 +125,17 @@ function correlationR(dir: string): string {
     }
   }
   return ['| metric | dataset | models | paper definition | reference definition | paper\'s Table 1 |', '|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** ψ (reference definition) of every committed Table 1 run, side by side: what differs between the runs. */
+function psiRuns(): string {
+  const runs: [string, string, string, (ds: string) => string][] = [
+    ['paper size', '100 × 50,000', 'initialisation (as the reference)', (ds) => `${TABLE1_DIR}/correlation-${ds}-reference-epoch40.json`],
+    ['paper size, earlier', '100 × 50,000', 'initialisation and batch order', (ds) => `docs/generalization/paper-size/${ds}-r-reference.json`],
+    ['50 models', '50 × 2,000', 'initialisation (as the reference)', (ds) => `docs/generalization/results-50/correlation-${ds}-reference-epoch40.json`],
+  ];
+  const rows = runs.map(([name, size, varies, file]) => `| ${name} | ${size} | ${varies} | ${['mnist', 'fashion-mnist'].map((ds) => { const r = readResult<RFile>(file(ds)); return rCell(r.pearson.curvature, r.ci95.curvature); }).join(' | ')} |`);
+  return ['| run | models × samples | what varies between models | ψ, reference definition: MNIST | Fashion-MNIST |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 // ---- the README's table of claims ----------------------------------------------------------
@@ -152,12 +166,21 @@ function claims(): string {
   rows.push(`| §5.1, Figure 5: teleporting speeds up momentum, AdaGrad, RMSProp, Adam (MNIST) | partly: an early head start for momentum and Adam; AdaGrad's gain is its state reset | ${o0.trainSize.toLocaleString('en-US')} samples, ${o0.runs} paired runs, train loss teleport − none: momentum ${sig('momentum', 'teleport', 'none')} (epoch 1: ${signed(m1.mean)} [${signed(m1.lo)}, ${signed(m1.hi)}]); Adam ${sig('adam', 'teleport', 'none')}; RMSProp ${sig('rmsprop', 'teleport-reset', 'none')}; AdaGrad teleport-reset ${sig('adagrad', 'teleport-reset', 'none')}, reset alone ${sig('adagrad', 'reset', 'none')} | ${link('docs/results/optimizers.md')} |`);
   const t5 = cmp('momentum', 'teleport', 'none').timeMatched[5]!;
   rows.push(`| Figure 13: also per second | not reproduced for momentum | momentum, teleport − none at the time no-teleport ends epoch 5: ${signed(t5.mean)} [${signed(t5.lo)}, ${signed(t5.hi)}] (the teleports' time charged) | ${link('docs/results/optimizers.md')} |`);
-  // Table 1
-  const r = (ds: string, mode: string) => readResult<RFile>(`docs/generalization/paper-size/${ds}-r-${mode}.json`);
-  const rs = (k: 'sharpness' | 'curvature') => ['mnist', 'fashion-mnist'].map((ds) => `${ds} ${['paper', 'reference'].map((m) => signed(r(ds, m).pearson[k], 2)).join(' / ')} (paper ${signed(PAPER_TABLE1[ds]![k], 2)})`).join('; ');
-  const n = r('mnist', 'paper').models;
-  rows.push(`| Table 1: sharpness φ correlates positively with the validation loss | reproduced | r, paper / reference definition, ${n} models × 40 epochs on 50,000 samples: ${rs('sharpness')} | ${link('docs/results/generalization.md')} |`);
-  rows.push(`| Table 1: curvature ψ correlates weakly negatively | on Fashion-MNIST only (as the paper's weak MNIST value) | ${rs('curvature')} | ${link('docs/results/generalization.md')} |`);
+  // Table 1: the paper-size run that varies the initialisation only, as the reference does
+  type PerModel = { trainLoss: number; validationLoss: number; sharpness: number; curvature: number };
+  const t1 = (ds: string, mode: string) => readResult<RFile & { perModel: PerModel[] }>(`${TABLE1_DIR}/correlation-${ds}-${mode}-epoch40.json`);
+  const DS = ['mnist', 'fashion-mnist'];
+  const t1Cells = DS.flatMap((ds) => ['paper', 'reference'].map((m) => t1(ds, m)));
+  const rs = (k: 'sharpness' | 'curvature') => DS.map((ds) => `${ds} ${['paper', 'reference'].map((m) => signed(t1(ds, m).pearson[k], 2)).join(' / ')} (paper ${signed(PAPER_TABLE1[ds]![k], 2)})`).join('; ');
+  const partial = (ds: string) => {
+    const pm = t1(ds, 'reference').perModel;
+    return signed(partialPearson(pm.map((x) => x.sharpness), pm.map((x) => x.validationLoss), pm.map((x) => x.trainLoss)), 2);
+  };
+  const t1Verdict = (k: 'sharpness' | 'curvature', yes: string) =>
+    t1Cells.every((c) => c.ci95[k][0] > 0) ? 'every interval above 0' : t1Cells.every((c) => c.ci95[k][1] < 0) ? 'every interval below 0' : t1Cells.every((c) => c.ci95[k][0] <= 0 && c.ci95[k][1] >= 0) ? 'not shown: every interval contains 0' : `mixed (${yes})`;
+  const n = t1('mnist', 'paper').models;
+  rows.push(`| Table 1: sharpness φ correlates positively with the validation loss | ${t1Cells.every((c) => c.ci95.sharpness[0] > 0) ? 'reproduced' : 'partly'}: ${t1Verdict('sharpness', 'see the page')} | r, paper / reference definition, ${n} models × 40 epochs, 50,000 samples: ${rs('sharpness')}; given the training loss (partial r, reference): ${DS.map(partial).join(', ')} | ${link('docs/results/generalization.md')} |`);
+  rows.push(`| Table 1: curvature ψ correlates weakly negatively | ${t1Verdict('curvature', 'see the page')} | ${rs('curvature')} | ${link('docs/results/generalization.md')} |`);
   // Figure 4
   const fig4 = fig4Results(path.join(ROOT, 'docs/generalization/paper-size'));
   const finals = fig4.flatMap((f) => f.arms.filter((a: { arm: string }) => a.arm !== 'none').map((a: { validationLoss: number[][] }) => {
@@ -209,6 +232,7 @@ const GENERATORS: Record<string, (arg: string) => string> = {
   'optimizers-table': optimizersTable,
   'correlation': (dir) => correlationTable(correlationResults(path.join(ROOT, dir))),
   'correlation-r': correlationR,
+  'correlation-psi-runs': () => psiRuns(),
   'fig4-pooled': (dir) => fig4PooledTables(fig4Results(path.join(ROOT, dir))).join('\n\n'),
   'claims': () => claims(),
   'fig6-stage1': (args) => fig6StageOneTable(ROOT, ...(args.split(',') as [string, string])),

@@ -11,7 +11,7 @@ import { stream } from '../../src/rng/index.js';
 import { sharpness, sharpnessTensor, sharpnessValueAndGrads, randomDirections, randomLieAlgebra } from '../../src/symmetry/metrics.js';
 import { curvature } from '../../src/symmetry/curve.js';
 import { studySharpness, studyCurvature } from '../../src/studies/generalization/metrics.js';
-import { pearson, quantile, bootstrapPearson } from '../../src/studies/generalization/stats.js';
+import { pearson, quantile, bootstrapPearson, bootstrapInterval, partialPearson } from '../../src/studies/generalization/stats.js';
 import { CorrelationConfig, runCorrelation } from '../../src/studies/generalization/correlation.js';
 import { TeleportGeneralizationConfig, runTeleportGeneralization } from '../../src/studies/generalization/teleport-generalization.js';
 import { decodeOrThrow } from '../../src/config/codec.js';
@@ -44,6 +44,27 @@ describe('correlation statistics', () => {
     assert.deepEqual(a, b);
     const r = pearson(x, y);
     assert.ok(a[0] < r && r < a[1] && a[1] <= 1, `${a} vs ${r}`);
+  });
+  test('partial correlation: r of the residuals of least-squares fits on z; 0 when x is y up to a function of z', () => {
+    const z = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const x = [2.1, 3.9, 6.2, 7.8, 10.1, 12.2, 13.8, 16.1, 18.0];
+    const y = [1.0, 0.2, 2.9, 1.1, 4.2, 2.8, 5.1, 3.9, 6.3];
+    // independent route: regress each on z (closed-form slope), correlate the residuals
+    const resid = (v: number[]) => {
+      const mz = z.reduce((a, b) => a + b, 0) / z.length, mv = v.reduce((a, b) => a + b, 0) / v.length;
+      const slope = z.reduce((a, zi, i) => a + (zi - mz) * (v[i]! - mv), 0) / z.reduce((a, zi) => a + (zi - mz) ** 2, 0);
+      return v.map((vi, i) => vi - mv - slope * (z[i]! - mz));
+    };
+    assert.ok(Math.abs(partialPearson(x, y, z) - pearson(resid(x), resid(y))) < 1e-12);
+    // y = 2z + x's residual only: given z, x and y move together exactly
+    const y2 = resid(x).map((e, i) => e + 2 * z[i]!);
+    assert.ok(Math.abs(partialPearson(x, y2, z) - 1) < 1e-12);
+  });
+
+  test('bootstrapInterval of Pearson is bootstrapPearson, draw for draw', () => {
+    const x = [1, 2, 3, 4, 5, 6, 7, 8], y = [2, 1, 4, 3, 7, 5, 8, 6];
+    assert.deepEqual(bootstrapInterval([x, y], pearson, { rng: stream(3, 'b'), samples: 300 }), bootstrapPearson(x, y, { rng: stream(3, 'b'), samples: 300 }));
+    assert.throws(() => bootstrapInterval([x, y.slice(1)], pearson, { rng: stream(3, 'b') }), /columns of 8, 7 values/);
   });
 });
 

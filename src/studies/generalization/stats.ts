@@ -1,4 +1,4 @@
-/** Pearson correlation and its percentile bootstrap interval (pairs resampled with replacement). */
+/** Pearson and partial correlation and their percentile bootstrap intervals (rows resampled with replacement). */
 import type { Stream } from '../../rng/index.js';
 import { tInterval } from '../../report/intervals.js';
 
@@ -38,26 +38,41 @@ export interface BootstrapOptions {
 }
 
 /**
- * Percentile bootstrap interval of Pearson's r: resample the pairs with replacement, take the
- * (1-level)/2 and (1+level)/2 quantiles of r. Degenerate resamples (zero variance) are skipped.
+ * Percentile bootstrap interval of a statistic of paired columns: resample the rows with
+ * replacement, take the (1-level)/2 and (1+level)/2 quantiles. Non-finite values (degenerate
+ * resamples) are skipped.
  */
-export function bootstrapPearson(x: readonly number[], y: readonly number[], o: BootstrapOptions): [number, number] {
-  const n = x.length;
+export function bootstrapInterval(columns: readonly (readonly number[])[], stat: (...cols: number[][]) => number, o: BootstrapOptions): [number, number] {
+  const n = columns[0]!.length;
+  if (columns.some((c) => c.length !== n)) throw new Error(`bootstrap: columns of ${columns.map((c) => c.length).join(', ')} values`);
   const level = o.level ?? 0.95;
-  const rs: number[] = [];
-  const xs = new Array<number>(n);
-  const ys = new Array<number>(n);
+  const values: number[] = [];
+  const resampled = columns.map(() => new Array<number>(n));
   for (let s = 0; s < (o.samples ?? 2000); s++) {
     for (let i = 0; i < n; i++) {
       const j = o.rng.int(n);
-      xs[i] = x[j]!;
-      ys[i] = y[j]!;
+      columns.forEach((c, k) => (resampled[k]![i] = c[j]!));
     }
-    const r = pearson(xs, ys);
-    if (Number.isFinite(r)) rs.push(r);
+    const v = stat(...resampled);
+    if (Number.isFinite(v)) values.push(v);
   }
-  rs.sort((a, b) => a - b);
-  return [quantile(rs, (1 - level) / 2), quantile(rs, (1 + level) / 2)];
+  values.sort((a, b) => a - b);
+  return [quantile(values, (1 - level) / 2), quantile(values, (1 + level) / 2)];
+}
+
+/** Percentile bootstrap interval of Pearson's r (pairs resampled with replacement). */
+export function bootstrapPearson(x: readonly number[], y: readonly number[], o: BootstrapOptions): [number, number] {
+  return bootstrapInterval([x, y], pearson, o);
+}
+
+/**
+ * Partial correlation of x and y given z: Pearson's r of what is left of x and of y once each
+ * is regressed linearly on z, (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)). Does x say
+ * more about y than z does?
+ */
+export function partialPearson(x: readonly number[], y: readonly number[], z: readonly number[]): number {
+  const [rxy, rxz, ryz] = [pearson(x, y), pearson(x, z), pearson(y, z)];
+  return (rxy - rxz * ryz) / Math.sqrt((1 - rxz * rxz) * (1 - ryz * ryz));
 }
 
 /**
