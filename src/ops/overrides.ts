@@ -14,6 +14,7 @@
 // 3. The tape's saved tensors without copies and elementwise gradients without casts
 //    (./tape-overrides.ts).
 import * as tf from '@tensorflow/tfjs';
+import { tryGemv } from './wasm-gemv.js';
 import { installTapeOverrides } from './tape-overrides.js';
 
 type Tensor = tf.Tensor;
@@ -179,6 +180,8 @@ function guardKernelFunc(inner: tf.KernelFunc): GuardedKernelFunc {
     const a = inputs.a as tf.TensorInfo;
     const b = inputs.b as tf.TensorInfo;
     const { transposeA, transposeB } = attrs as unknown as MatMulAttrs;
+    const gemv = tryGemv(a, b, transposeA, transposeB, args.backend);
+    if (gemv) return gemv;
     // Only the untransposed single-matrix path goes through the operator cache.
     if (transposeA || transposeB || batchSize(a.shape) !== 1 || batchSize(b.shape) !== 1) return inner(args);
     const backend = args.backend as unknown as WasmBackendLike;

@@ -14,7 +14,7 @@ import { f32x4, i32, loadF32, localGet, localSet, loopWhile, moduleBytes, simd, 
 
 /** The switch (tfjs flag and environment variable) for every fused wasm kernel; on by default. */
 export const WASM_KERNELS_FLAG = 'SYMTELE_WASM_KERNELS';
-const enabled = registerSwitch(WASM_KERNELS_FLAG, true);
+export const wasmKernelsEnabled = registerSwitch(WASM_KERNELS_FLAG, true);
 /** `fn` with the fused kernels on or off (A/B timing and tests), the value before restored after. */
 export const withWasmKernels = <T>(on: boolean, fn: () => Promise<T>): Promise<T> => withSwitch(WASM_KERNELS_FLAG, on, fn);
 
@@ -147,7 +147,7 @@ export function fusedKernel(spec: FusedSpec): FusedKernel {
   };
   return {
     run(inputs, consts = []) {
-      if (!enabled() || tf.getBackend() !== 'wasm' || tf.engine().isTapeOn()) return undefined;
+      if (!wasmKernelsEnabled() || tf.getBackend() !== 'wasm' || tf.engine().isTapeOn()) return undefined;
       if (inputs.some((t) => t.dtype !== 'float32' || !tf.util.arraysEqual(t.shape, inputs[0]!.shape))) return undefined;
       if (spec.layout === 'rows' && inputs[0]!.rank !== 2) return undefined;
       if (consts.length !== spec.consts.length) throw new Error(`fused kernel ${spec.name}: expected ${spec.consts.length} constants, got ${consts.length}`);

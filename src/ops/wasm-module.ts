@@ -48,6 +48,8 @@ export const i32 = {
   ltU: 0x49,
   leU: 0x4d,
 } as const;
+/** f32.const v. */
+export const f32const = (v: number): number[] => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)];
 /** f32.load / f32.store at the address on the stack (alignment hint 1 byte, offset 0). */
 export const loadF32 = [0x2a, 0x00, 0x00] as const;
 export const storeF32 = [0x38, 0x00, 0x00] as const;

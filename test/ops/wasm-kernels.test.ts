@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { fusedKernel, withWasmKernels } from '../../src/ops/wasm-kernels.js';
+import { tryGemv } from '../../src/ops/wasm-gemv.js';
 import { initLstm, lstmParamNames, lstmStep, type LstmSpec } from '../../src/nn/lstm.js';
 import { stream } from '../../src/rng/index.js';
 
@@ -56,12 +57,12 @@ test('where a fused kernel does not apply it says so: the switch off, a tape rec
   tf.dispose([a, b]);
 });
 
-test('an LSTM step and its gradients with the fused cell kernels on and off: the same to the bit', async () => {
+for (const B of [1, 3]) test(`an LSTM step and its gradients with the fused kernels on and off, B = ${B}: the same to the bit`, async () => {
   const spec: LstmSpec = { input: 5, hidden: 7, heads: { u: 3 } };
   const params = initLstm(spec, stream(6, 'lstm-params'));
   const r = stream(7, 'lstm-inputs');
   const t = (rows: number, cols: number) => tf.tensor2d(r.normalArray(rows * cols), [rows, cols]);
-  const x = t(3, 5), h0 = t(3, 7), c0 = t(3, 7), h1 = t(3, 7), c1 = t(3, 7);
+  const x = t(B, 5), h0 = t(B, 7), c0 = t(B, 7), h1 = t(B, 7), c1 = t(B, 7);
   const names = lstmParamNames(spec);
   const run = (on: boolean) =>
     withWasmKernels(on, async () => {
@@ -79,4 +80,28 @@ test('an LSTM step and its gradients with the fused cell kernels on and off: the
   const plain = await run(false);
   fused.forEach((b, i) => assert.deepEqual(b, plain[i], `output ${i}`));
   tf.dispose([x, h0, c0, h1, c1, ...Object.values(params)]);
+});
+
+test('the GEMV: the stock product to the bit, one row by any matrix; other shapes left to the stock kernel', async () => {
+  const r = stream(8, 'gemv');
+  for (const [k, n] of [[1100, 1200], [300, 1201], [33, 63], [7, 5], [3, 17], [1, 1]] as const) {
+    const x = tf.tensor2d(r.normalArray(k), [1, k]);
+    const w = tf.tensor2d(r.normalArray(k * n), [k, n]);
+    const fused = tf.matMul(x, w);
+    const stock = await withWasmKernels(false, async () => tf.matMul(x, w));
+    assert.deepEqual(bytes(fused), bytes(stock), `${k} x ${n}`);
+    // a leading batch dimension of 1 takes the same path
+    const x3 = x.reshape([1, 1, k]), w3 = w.reshape([1, k, n]);
+    const fused3 = tf.matMul(x3 as tf.Tensor3D, w3 as tf.Tensor3D);
+    assert.deepEqual(bytes(fused3), bytes(stock));
+    tf.dispose([x, w, fused, stock, x3, w3, fused3]);
+  }
+  const backend = tf.backend();
+  const info = (t: tf.Tensor) => ({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) as tf.TensorInfo;
+  const [a2, b2] = [tf.ones([2, 3]), tf.ones([3, 4])];
+  assert.equal(tryGemv(info(a2), info(b2), false, false, backend), undefined);
+  const a1 = tf.ones([1, 3]);
+  assert.equal(tryGemv(info(a1), info(b2), false, true, backend), undefined);
+  assert.equal(await withWasmKernels(false, async () => tryGemv(info(a1), info(b2), false, false, backend)), undefined);
+  tf.dispose([a2, b2, a1]);
 });
