@@ -5,7 +5,8 @@ export { decodeTensors, encodeTensors, packWire, unpackWire, type WireEntry, typ
 import type { Estimate } from './estimator.js';
 import { flattenMeta, unflattenMeta, type MetaParams } from './params.js';
 
-export const encodeMeta = (m: MetaParams): WireTensors => encodeTensors(flattenMeta(m));
+/** `shared`: the data in a SharedArrayBuffer, which worker threads receive without a copy each. */
+export const encodeMeta = (m: MetaParams, shared = false): WireTensors => encodeTensors(flattenMeta(m), shared);
 export const decodeMeta = (w: WireTensors, where = 'wire'): MetaParams => unflattenMeta(decodeTensors(w, where));
 
 /** An estimate on the wire: its gradients as tensors, the rest as JSON. */

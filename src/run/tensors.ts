@@ -22,7 +22,7 @@ export interface WireTensors {
 }
 
 /** Read named tensors to host memory, in name order (one host copy). */
-export function encodeTensors(p: Params): WireTensors {
+export function encodeTensors(p: Params, shared = false): WireTensors {
   const names = Object.keys(p).sort();
   const layout: WireEntry[] = [];
   let off = 0;
@@ -32,7 +32,8 @@ export function encodeTensors(p: Params): WireTensors {
     layout.push({ name, shape: t.shape.slice(), offset: off, length: t.size });
     off += t.size;
   }
-  const data = new Float32Array(off);
+  // shared: posted to worker threads without a copy per thread (it is never written after this)
+  const data = shared ? new Float32Array(new SharedArrayBuffer(4 * off)) : new Float32Array(off);
   for (const e of layout) data.set(p[e.name].dataSync() as Float32Array, e.offset);
   return { layout, data };
 }

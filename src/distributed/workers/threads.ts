@@ -62,11 +62,11 @@ export async function threadShards(opts: ThreadPoolOptions): Promise<ThreadShard
     workers: opts.workers,
     async begin(spec: BatchSpec, meta: MetaParams) {
       blocks = threadBlocks(spec.shards.length, opts.workers);
-      const w = encodeMeta(meta);
+      const w = encodeMeta(meta, true);
       await toAll((t) => ({ op: 'begin', meta: w, ctx: blocks[t].map((k) => ({ seed: spec.seed, batch: spec.batch, ids: spec.shards[k] })) }));
     },
     async window(meta: MetaParams, _version: number, length: number): Promise<Estimate[]> {
-      const w: WireTensors = encodeMeta(meta);
+      const w: WireTensors = encodeMeta(meta, true);
       const out = (await toAll(() => ({ op: 'window', meta: w, length }))) as WireEstimate[][];
       return out.flat().map((e) => decodeEstimate(e, 'worker thread estimate'));
     },
