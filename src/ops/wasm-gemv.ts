@@ -1,9 +1,9 @@
 // A vector-matrix product of our own for the wasm backend: y = x W for one row x [1, K] and
 // W [K, N], reading W as it is. XNNPACK, which the wasm backend's products call, packs a weight
-// matrix the first time a product uses it (4.3 ms against 0.15 ms per later product for a
-// 1100 x 1200 matrix, docs/speed/xnn-packing.json), and meta-training changes every LSTM weight
-// once per window, so at one trajectory the packing is about a third of the time. This product
-// does not pack.
+// matrix the first time a product uses it, at many times the cost of a product
+// (docs/speed/xnn-packing.json), and meta-training changes every LSTM weight once per window; at
+// one trajectory a weight is used too few times to pay for its packing. This product does not
+// pack.
 //
 // Each output is sum_k x[k] W[k, n], one multiply and one add per term in the order of k from
 // 0, as XNNPACK's wasm SIMD kernels sum: the results are the stock product's to the bit

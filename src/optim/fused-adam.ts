@@ -1,8 +1,8 @@
 // Adam's update of one parameter as one fused wasm kernel (src/ops/wasm-kernels.ts): one pass
 // over memory instead of thirteen elementwise kernels. The learner's outer Adam steps every
-// meta-parameter (4.4 M for LSTM(update,tele)) once per window, which op by op is about a
-// third of a window at B = 1. Its steps are the op-by-op rule's (./rules.ts) in its order, so
-// the numbers are the same to the bit.
+// meta-parameter (millions for the paper's LSTMs) once per window, a large part of a window's
+// time at small B. Its steps are the op-by-op rule's (./rules.ts) in its order, so the numbers
+// are the same to the bit.
 import type * as tf from '@tensorflow/tfjs';
 import { fusedKernel } from '../ops/wasm-kernels.js';
 
