@@ -12,7 +12,7 @@
 // time, then one. With the other fused wasm kernels, off with SYMTELE_WASM_KERNELS=0.
 import type * as tf from '@tensorflow/tfjs';
 import { wasmKernelsEnabled } from './wasm-kernels.js';
-import { f32const, f32x4, i32, loadF32, localGet, localSet, loopWhile, moduleBytes, simd, storeF32, type Instr } from './wasm-module.js';
+import { f32const, f32x4, heapOffset, i32, loadF32, localGet, localSet, loopWhile, moduleBytes, onHeap, simd, storeF32, type Instr, type WasmHeapBackend } from './wasm-module.js';
 
 // parameters: x, W, y (byte offsets), K, N; locals: n, k, the address of W's row k, x[k]
 // splatted, x[k]
@@ -52,20 +52,7 @@ function gemvBytes(): Uint8Array {
   });
 }
 
-/** The WebAssembly API's parts used here (this project's TypeScript libraries do not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-let bytes: Uint8Array | undefined;
-const instances = new WeakMap<object, (...a: number[]) => void>();
-
-interface WasmBackendLike {
-  wasm: { asm: { memory: object } };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-}
+const gemv = onHeap('gemv', gemvBytes);
 
 /**
  * The product of the wasm BatchMatMul kernel's inputs by this GEMV, where the fused kernels are on and
@@ -77,17 +64,10 @@ export function tryGemv(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean,
   // one row and one matrix: every leading (batch) dimension 1, a's rows 1
   const lead = (s: readonly number[]) => s.slice(0, -2).every((d) => d === 1);
   if (a.shape.length < 2 || b.shape.length < 2 || !lead(a.shape) || !lead(b.shape) || a.shape.at(-2) !== 1) return undefined;
-  const be = backend as WasmBackendLike;
+  const be = backend as WasmHeapBackend;
   const [k, n] = [b.shape.at(-2)!, b.shape.at(-1)!];
   const out = be.makeOutput([...Array(Math.max(a.shape.length, b.shape.length) - 2).fill(1), 1, n], 'float32');
-  const memory = be.wasm.asm.memory;
-  let run = instances.get(memory);
-  if (!run) {
-    bytes ??= gemvBytes();
-    run = new WA.Instance(new WA.Module(bytes), { env: { memory } }).exports.gemv as (...a: number[]) => void;
-    instances.set(memory, run);
-  }
-  const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId as object)!.memoryOffset;
-  run(at(a), at(b), at(out), k, n);
+  const at = (t: tf.TensorInfo) => heapOffset(be, t);
+  gemv(be)(at(a), at(b), at(out), k, n);
   return out;
 }

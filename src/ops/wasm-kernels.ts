@@ -10,7 +10,7 @@
 // elsewhere, on other backends, and with the switch SYMTELE_WASM_KERNELS=0.
 import * as tf from '@tensorflow/tfjs';
 import { registerSwitch, withSwitch } from './flags.js';
-import { f32x4, i32, loadF32, localGet, localSet, loopWhile, moduleBytes, simd, storeF32, type Instr } from './wasm-module.js';
+import { f32x4, heapOffset, i32, loadF32, localGet, localSet, loopWhile, moduleBytes, onHeap, simd, storeF32, type Instr, type WasmHeapBackend } from './wasm-module.js';
 
 /** The switch (tfjs flag and environment variable) for every fused wasm kernel; on by default. */
 export const WASM_KERNELS_FLAG = 'SYMTELE_WASM_KERNELS';
@@ -95,21 +95,6 @@ function compile(spec: FusedSpec): Uint8Array {
   });
 }
 
-/** The WebAssembly API's parts used here (this project's TypeScript libraries do not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-interface WasmBackendLike {
-  wasm: { asm: { memory: object } };
-  dataIdMap: { get(id: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-}
-
-type Run = (...args: number[]) => void;
-
 /** A fused kernel, compiled and registered on first use. */
 export interface FusedKernel {
   /** The outputs, or undefined where the kernel does not apply (not wasm, the switch off, a tape recording, not float32). */
@@ -117,30 +102,22 @@ export interface FusedKernel {
 }
 
 export function fusedKernel(spec: FusedSpec): FusedKernel {
-  let bytes: Uint8Array | undefined;
-  const instances = new WeakMap<object, Run>();
+  const fn = onHeap('run', () => compile(spec));
   const register = () => {
     if (tf.getKernel(spec.name, 'wasm')) return;
-    bytes ??= compile(spec);
     tf.registerKernel({
       kernelName: spec.name,
       backendName: 'wasm',
       kernelFunc: ({ inputs, backend, attrs }) => {
-        const b = backend as unknown as WasmBackendLike;
+        const b = backend as unknown as WasmHeapBackend;
         const xs = spec.inputs.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]!);
         const shape = [...xs[0]!.shape];
         const size = shape.reduce((a, x) => a * x, 1);
         const rows = spec.layout === 'flat' ? 1 : shape[0]!;
         const cols = rows === 0 ? 0 : size / rows;
         const outs = spec.outputs.map((parts) => b.makeOutput(parts.length === 1 ? shape : [rows, parts.length * cols], 'float32'));
-        const memory = b.wasm.asm.memory;
-        let run = instances.get(memory);
-        if (!run) {
-          run = new WA.Instance(new WA.Module(bytes!), { env: { memory } }).exports.run as Run;
-          instances.set(memory, run);
-        }
-        const at = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
-        run(...xs.map(at), ...outs.map(at), rows, cols, ...((attrs as { consts: number[] }).consts ?? []));
+        const at = (t: tf.TensorInfo) => heapOffset(b, t);
+        fn(b)(...xs.map(at), ...outs.map(at), rows, cols, ...((attrs as { consts: number[] }).consts ?? []));
         return outs;
       },
     });

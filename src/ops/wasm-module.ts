@@ -1,6 +1,8 @@
 // A minimal WebAssembly encoder: one exported function over an imported memory (env.memory),
 // for the few kernels that tfjs's wasm backend lacks and that must run in place on its heap
-// (see src/optim/fused-adam.ts). Instructions are byte sequences; only those used are named.
+// (see src/ops/wasm-kernels.ts, src/ops/wasm-gemv.ts). Instructions are byte sequences; only those
+// used are named. `onHeap` instantiates such a module on the wasm backend's heap.
+import type { TensorInfo } from '@tensorflow/tfjs';
 
 export type Instr = number | readonly number[];
 type ValType = 'i32' | 'f32' | 'v128';
@@ -93,4 +95,42 @@ export function moduleBytes(f: FunctionSpec): Uint8Array {
     ...section(7, vec([[...name(f.name), 0x00, 0x00]])),
     ...section(10, vec([[...uleb(code.length), ...code]])),
   ]);
+}
+
+/** The WebAssembly API's parts used here (this project's TypeScript libraries do not declare it). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** The parts of tfjs's wasm backend a kernel of our own uses: its heap, tensors' offsets in it, new outputs. */
+export interface WasmHeapBackend {
+  wasm: { asm: { memory: object } };
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+/** A tensor's byte offset in the wasm backend's heap. */
+export const heapOffset = (b: WasmHeapBackend, t: TensorInfo): number => b.dataIdMap.get(t.dataId as object)!.memoryOffset;
+
+export type HeapFunction = (...args: number[]) => void;
+
+/**
+ * The exported function `name` of the module `bytes()` builds, over a backend's heap: the module
+ * is built on first use and instantiated once per heap (a WebAssembly.Memory).
+ */
+export function onHeap(name: string, bytes: () => Uint8Array): (backend: WasmHeapBackend) => HeapFunction {
+  let module: object | undefined;
+  const instances = new WeakMap<object, HeapFunction>();
+  return (backend) => {
+    const memory = backend.wasm.asm.memory;
+    let fn = instances.get(memory);
+    if (!fn) {
+      module ??= new WA.Module(bytes());
+      fn = new WA.Instance(module, { env: { memory } }).exports[name] as HeapFunction;
+      instances.set(memory, fn);
+    }
+    return fn;
+  };
 }
