@@ -11,13 +11,17 @@ type Json = any;
 const VARIANT = 'LSTM(update,tele)';
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 
+/** The authors' code at its best in a bench run: the fastest of its timings in every backend's child. */
+function authorsBest(bench: Json): number {
+  return Math.max(...Object.values(bench.byBackend as Record<string, Json>).map((b) => (b.reference?.referenceBestTrajectoriesPerSecond as number | undefined) ?? NaN).filter(Number.isFinite));
+}
+
 export function speedFloorsTable(root: string, benchFile: string, beforeFile: string): string {
   const bench = JSON.parse(fs.readFileSync(path.join(root, benchFile), 'utf8')) as Json;
   const before = JSON.parse(fs.readFileSync(path.join(root, beforeFile), 'utf8')) as Json;
   const backends = Object.keys(bench.byBackend) as string[];
   const at = (b: string) => bench.byBackend[b] as Json;
-  // the authors' code at its best in the run: the fastest of its timings in every backend's child
-  const best = Math.max(...backends.map((b) => (at(b).reference?.referenceBestTrajectoriesPerSecond as number | undefined) ?? NaN).filter(Number.isFinite));
+  const best = authorsBest(bench);
   const ref = (_b: string) => (Number.isFinite(best) ? best : undefined);
   const rows: { what: string; floor: number; values: (number | undefined)[] }[] = [];
   const perBackend = (what: string, floor: number, f: (b: string) => number | undefined) => rows.push({ what, floor, values: backends.map(f) });
@@ -57,7 +61,7 @@ export function speedByBatchTable(root: string, benchFile: string): string {
 }
 
 /**
- * Where a step's time goes (scripts/kernel-times.ts), per backend, variant and B: wall time per
+ * Where a step's time goes (`npm run bench -- --only times`), per backend, variant and B: wall time per
  * inner step, the kernels' own time and the products' share, the learner's step per window,
  * and the trajectories/s they imply (100 steps and 10 learner steps per B trajectories) against
  * the same with every kernel but the products free; LSTM(update,tele)'s over the authors' best of
@@ -66,13 +70,13 @@ export function speedByBatchTable(root: string, benchFile: string): string {
 export function speedTimesTable(root: string, timesFile: string, benchFile: string): string {
   const times = JSON.parse(fs.readFileSync(path.join(root, timesFile), 'utf8')) as Json;
   const bench = JSON.parse(fs.readFileSync(path.join(root, benchFile), 'utf8')) as Json;
-  const authors = Math.max(...Object.values(bench.byBackend as Json).map((b: Json) => b.reference?.referenceBestTrajectoriesPerSecond ?? 0)) as number;
+  const authors = authorsBest(bench);
   const f1 = (x: number) => x.toFixed(1);
   const lines = [
     `| backend | variant (recipe) | B | wall ms / step | kernels ms / step | products ms (share of kernels) | learner ms / window | implied trajectories/s (/ authors) | products alone (/ authors) |`,
     '|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const [b, x] of Object.entries(times.byBackend as Json) as [string, Json][]) {
+  for (const [b, { times: x }] of Object.entries(times.byBackend as Json) as [string, Json][]) {
     for (const [v, byB] of Object.entries(x.byVariant as Json) as [string, Json][]) {
       const learner = x.learnerStepMs[v] as number;
       for (const [B, t] of Object.entries(byB) as [string, Json][]) {

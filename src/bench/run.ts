@@ -21,6 +21,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   teleport: async () => (await import('./teleport.js')).section,
   optim: async () => (await import('./optim.js')).section,
   meta: async () => (await import('./meta.js')).section,
+  times: async () => (await import('./times.js')).section,
   'classification-task': async () => (await import('./classification-task.js')).section,
   workers: async () => (await import('./workers.js')).section,
   reference: async () => (await import('./reference.js')).section,
