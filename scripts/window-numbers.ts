@@ -7,11 +7,11 @@
 //   node --import tsx scripts/window-numbers.ts out.json [--backend wasm] [--recipe tuned]
 //   node --import tsx scripts/window-numbers.ts --compare before.json after.json
 import { readFileSync, writeFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { resolveLearnedPreset } from '../src/meta/config.js';
 import { buildRunParts, entryRunSpec } from '../src/meta/build.js';
 import { stream } from '../src/rng/index.js';
+import { disposeMeta } from '../src/meta/params.js';
 import { PAPER_REGRESSION_TASK } from '../src/tasks/regression.js';
 
 const VARIANTS = ['LSTM(update)', 'LSTM(lr,tele)', 'LSTM(update,tele)'] as const;
@@ -34,11 +34,11 @@ function measure(recipe: string): Numbers {
       const g: Record<string, Float32Array> = {};
       for (const [mod, ps] of Object.entries(r.estimate.grads)) for (const [k, t] of Object.entries(ps)) g[`${mod}.${k}`] = t.dataSync() as Float32Array;
       row.grads.push(g);
-      tf.dispose(Object.values(r.estimate.grads).flatMap((m) => Object.values(m)));
+      disposeMeta(r.estimate.grads);
     }
     parts.estimator.dispose(st);
     task.dispose();
-    tf.dispose(Object.values(meta).flatMap((m) => Object.values(m)));
+    disposeMeta(meta);
     out[name] = row;
   }
   return out;

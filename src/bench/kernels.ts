@@ -8,6 +8,7 @@ import { buildRunParts, entryRunSpec } from '../meta/build.js';
 import type { VariantConfig } from '../meta/variant.js';
 import { disposeOuter, learnerStep, outerInit } from '../meta/learner.js';
 import { moduleLr } from '../meta/train.js';
+import { disposeMeta, mapMeta } from '../meta/params.js';
 
 /** The paper's learned variants and recipes, as the presets name them (experiments/presets/). */
 export type VariantName = 'LSTM(update)' | 'LSTM(lr,tele)' | 'LSTM(update,tele)';
@@ -41,12 +42,17 @@ interface MetaWindows {
   dispose(): void;
 }
 
-function metaWindows(name: VariantName, batch: number, recipe: Recipe, windows: number): MetaWindows {
+/** A preset's run parts on the paper's problem, B training problems and the initial meta-parameters. */
+function presetSetUp(name: VariantName, recipe: Recipe, batch: number) {
   const p = resolveLearnedPreset(`${recipe}/${name}`);
   const parts = buildRunParts(entryRunSpec(PAPER_REGRESSION_TASK, p));
   const ids = Array.from({ length: batch }, (_, i) => i);
   const task = parts.family.sample(p.train.seed, 'train', ids);
-  const meta = parts.learned.init(stream(p.train.seed, 'meta-init'), task);
+  return { p, parts, ids, task, meta: parts.learned.init(stream(p.train.seed, 'meta-init'), task) };
+}
+
+function metaWindows(name: VariantName, batch: number, recipe: Recipe, windows: number): MetaWindows {
+  const { p, parts, ids, task, meta } = presetSetUp(name, recipe, batch);
   return {
     steps: windows * p.train.unroll,
     estimate() {
@@ -55,7 +61,7 @@ function metaWindows(name: VariantName, batch: number, recipe: Recipe, windows: 
         for (let w = 0; w < windows; w++) {
           const r = parts.estimator.estimate(meta, task, state, p.train.unroll);
           state = r.state;
-          tf.dispose(Object.values(r.estimate.grads).flatMap((g) => Object.values(g)));
+          disposeMeta(r.estimate.grads);
         }
         parts.estimator.dispose(state);
       };
@@ -74,7 +80,7 @@ function metaWindows(name: VariantName, batch: number, recipe: Recipe, windows: 
     },
     dispose() {
       task.dispose();
-      tf.dispose(Object.values(meta).flatMap((m) => Object.values(m)));
+      disposeMeta(meta);
     },
   };
 }
@@ -170,13 +176,12 @@ export async function timeKernels(name: VariantName, batch: number, recipe: Reci
  * meta-parameter), taken once per window whatever B: the best of `repeats` after one warm-up.
  */
 export function timeLearnerStep(name: VariantName, recipe: Recipe = 'tuned', repeats = 5): number {
-  const p = resolveLearnedPreset(`${recipe}/${name}`);
-  const parts = buildRunParts(entryRunSpec(PAPER_REGRESSION_TASK, p));
-  const task = parts.family.sample(p.train.seed, 'train', [0]);
-  let meta = parts.learned.init(stream(p.train.seed, 'meta-init'), task);
-  task.dispose();
+  const setUp = presetSetUp(name, recipe, 1);
+  const p = setUp.p;
+  let meta = setUp.meta;
+  setUp.task.dispose();
   let outer = outerInit(meta);
-  const grads = Object.fromEntries(Object.entries(meta).map(([mod, m]) => [mod, Object.fromEntries(Object.entries(m).map(([k, t]) => [k, tf.randomNormal(t.shape, 0, 1, 'float32', 1)]))]));
+  const grads = mapMeta(meta, (t) => tf.randomNormal(t.shape, 0, 1, 'float32', 1));
   let best = Infinity;
   for (let r = 0; r <= repeats; r++) {
     const t0 = performance.now();
@@ -184,8 +189,8 @@ export function timeLearnerStep(name: VariantName, recipe: Recipe = 'tuned', rep
     if (r > 0) best = Math.min(best, performance.now() - t0);
     ({ meta, outer } = s);
   }
-  tf.dispose(Object.values(grads).flatMap((g) => Object.values(g)));
-  tf.dispose(Object.values(meta).flatMap((m) => Object.values(m)));
+  disposeMeta(grads);
+  disposeMeta(meta);
   disposeOuter(outer);
   return ms3(best);
 }
