@@ -168,9 +168,11 @@ function claims(): string {
   rows.push(`| Figure 13: also per second | not reproduced for momentum | momentum, teleport − none at the time no-teleport ends epoch 5: ${signed(t5.mean)} [${signed(t5.lo)}, ${signed(t5.hi)}] (the teleports' time charged) | ${link('docs/results/optimizers.md')} |`);
   // Table 1: the paper-size run that varies the initialisation only, as the reference does
   type PerModel = { trainLoss: number; validationLoss: number; sharpness: number; curvature: number };
-  const t1 = (ds: string, mode: string) => readResult<RFile & { perModel: PerModel[] }>(`${TABLE1_DIR}/correlation-${ds}-${mode}-epoch40.json`);
   const DS = ['mnist', 'fashion-mnist'];
-  const t1Cells = DS.flatMap((ds) => ['paper', 'reference'].map((m) => t1(ds, m)));
+  // each result file read once
+  const t1Files = new Map(DS.flatMap((ds) => ['paper', 'reference'].map((m) => [`${ds}/${m}`, readResult<RFile & { perModel: PerModel[] }>(`${TABLE1_DIR}/correlation-${ds}-${m}-epoch40.json`)] as const)));
+  const t1 = (ds: string, mode: string) => t1Files.get(`${ds}/${mode}`)!;
+  const t1Cells = [...t1Files.values()];
   const rs = (k: 'sharpness' | 'curvature') => DS.map((ds) => `${ds} ${['paper', 'reference'].map((m) => signed(t1(ds, m).pearson[k], 2)).join(' / ')} (paper ${signed(PAPER_TABLE1[ds]![k], 2)})`).join('; ');
   const partial = (ds: string) => {
     const pm = t1(ds, 'reference').perModel;
